@@ -1,0 +1,37 @@
+# qvae_add_module(NAME <m> SOURCES ... DEPENDS ...): one static library per
+# module, alias qvae::<m>, public headers under include/qvae/<m>/.
+function(qvae_add_module)
+  cmake_parse_arguments(ARG "" "NAME" "SOURCES;DEPENDS;PRIVATE_DEPENDS" ${ARGN})
+  add_library(qvae_${ARG_NAME} STATIC ${ARG_SOURCES})
+  add_library(qvae::${ARG_NAME} ALIAS qvae_${ARG_NAME})
+  target_include_directories(qvae_${ARG_NAME} PUBLIC
+    ${PROJECT_SOURCE_DIR}/include ${PROJECT_BINARY_DIR}/include)
+  target_link_libraries(qvae_${ARG_NAME} PUBLIC ${ARG_DEPENDS}
+    PRIVATE qvae_warnings ${ARG_PRIVATE_DEPENDS})
+  target_link_libraries(qvae_${ARG_NAME} PUBLIC qvae_sanitizers)
+endfunction()
+
+# qvae_add_test(NAME <t> SOURCES ... DEPENDS ... [MPI] [NP n]): a GoogleTest
+# executable run by ctest, under mpirun when MPI is given.
+function(qvae_add_test)
+  cmake_parse_arguments(ARG "MPI" "NAME;NP;TIMEOUT" "SOURCES;DEPENDS;LABELS" ${ARGN})
+  if(NOT ARG_NP)
+    set(ARG_NP 2)
+  endif()
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 120)
+  endif()
+  add_executable(${ARG_NAME} ${ARG_SOURCES})
+  target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPENDS} qvae_test_main GTest::gtest qvae_warnings)
+  set_target_properties(${ARG_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/tests)
+  if(ARG_MPI)
+    add_test(NAME ${ARG_NAME}_np${ARG_NP}
+             COMMAND ${MPIEXEC_EXECUTABLE} ${QVAE_MPIEXEC_FLAGS} ${MPIEXEC_NUMPROC_FLAG} ${ARG_NP}
+                     $<TARGET_FILE:${ARG_NAME}>)
+    set_tests_properties(${ARG_NAME}_np${ARG_NP} PROPERTIES
+      TIMEOUT ${ARG_TIMEOUT} PROCESSORS ${ARG_NP} LABELS "mpi;${ARG_LABELS}")
+  else()
+    add_test(NAME ${ARG_NAME} COMMAND $<TARGET_FILE:${ARG_NAME}>)
+    set_tests_properties(${ARG_NAME} PROPERTIES TIMEOUT ${ARG_TIMEOUT} LABELS "${ARG_LABELS}")
+  endif()
+endfunction()

@@ -1,0 +1,58 @@
+// Row-sharded datasets: each rank writes or reads a contiguous block of rows.
+//
+// Parallel files use collective transfers (every rank calls, ranks with zero
+// rows select nothing); the returned IoReport says whether HDF5 really did the
+// transfer collectively, so tests can assert it.  Readers refuse a dataset of
+// the wrong rank, shape or type class with an InputError naming file and
+// dataset.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "qvae/io/file.hpp"
+#include "qvae/par/partition.hpp"
+
+namespace qvae::io {
+
+struct DatasetShape {
+  std::vector<std::int64_t> dims;
+  std::int64_t rows() const { return dims.empty() ? 0 : dims[0]; }
+  /// Product of all dimensions after the first (1 for a 1-D dataset).
+  std::int64_t row_size() const;
+  std::string text() const;  ///< "(N, V)"
+};
+
+struct WriteOptions {
+  std::int64_t chunk_rows = 0;  ///< 0 = contiguous layout
+  int gzip_level = 0;           ///< 1..9 needs chunk_rows > 0
+};
+
+struct IoReport {
+  bool collective = false;   ///< HDF5 did the transfer collectively on every rank
+  std::string cause;         ///< why not, when it was not (empty otherwise)
+};
+
+/// Shape of dataset `name`; InputError if missing.
+DatasetShape dataset_shape(const File& file, const std::string& name);
+
+/// Collective on parallel files.  Creates `name` with shape (total rows, cols)
+/// — or (total rows) when `cols` is 0 — where total is the sum of local_rows
+/// over ranks, and writes this rank's rows at its offset (exclusive prefix sum).
+template <class T>
+IoReport write_rows(File& file, const std::string& name, const T* data, std::int64_t local_rows,
+                    std::int64_t cols, const WriteOptions& options = {});
+
+/// Collective on parallel files.  Reads rows [block.offset, block.end()) of a
+/// dataset whose shape must be (N, expected_cols) — or (N) when expected_cols
+/// is 0 — into `out` (resized).  Float data converts between widths and
+/// integer data between widths; any other type mismatch is an InputError.
+template <class T>
+IoReport read_rows(const File& file, const std::string& name, const par::Block& block,
+                   std::int64_t expected_cols, std::vector<T>& out);
+
+/// Whole-dataset convenience for small data every rank needs (collective on parallel files).
+template <class T> std::vector<T> read_all(const File& file, const std::string& name, std::int64_t expected_cols);
+
+}  // namespace qvae::io

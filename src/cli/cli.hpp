@@ -1,0 +1,77 @@
+// Internal to the `qvae` executable: the subcommand table and the shared
+// option parsing every subcommand uses.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+#include <nlohmann/json.hpp>
+
+#include "qvae/core/config.hpp"
+#include "qvae/core/run_options.hpp"
+#include "qvae/par/communicator.hpp"
+#include "qvae/par/environment.hpp"
+
+namespace qvae::cli {
+
+namespace po = boost::program_options;
+
+/// What a subcommand gets: the runtime, a world communicator, its own
+/// arguments (after the subcommand name) and the full command line.
+struct Context {
+  par::Environment& env;
+  par::Communicator world;
+  std::vector<std::string> args;
+  std::string command_line;
+};
+
+struct Command {
+  std::string name;
+  std::string summary;
+  std::function<int(Context&)> run;  ///< empty: not built yet
+};
+
+/// Every subcommand, in the order `qvae --help` lists them.
+const std::vector<Command>& commands();
+
+/// The config schema: every key of every module.
+const core::ConfigSchema& schema();
+
+/// Parses a subcommand's arguments: its own options and positionals, plus the
+/// common ones (--config FILE..., --json, --help) and --section.key=value config
+/// overrides.  Runs on every rank; errors are agreed, so one message is printed.
+class CommandLine {
+ public:
+  CommandLine(std::string command, std::string usage, std::string description);
+
+  po::options_description& options() { return options_; }
+  po::positional_options_description& positional() { return positional_; }
+
+  /// Returns false when --help was given (help already printed on rank 0).
+  bool parse(Context& context);
+
+  const po::variables_map& values() const { return values_; }
+  const core::Config& config() const { return config_; }
+  const core::RunOptions& run() const { return run_; }
+  bool json() const { return json_; }
+  /// Provenance string for output files: the resolved config as INI.
+  std::string config_ini() const { return config_.to_ini(); }
+
+ private:
+  void print_help() const;
+  std::string command_, usage_, description_;
+  po::options_description options_;
+  po::positional_options_description positional_;
+  po::variables_map values_;
+  core::Config config_;
+  core::RunOptions run_;
+  bool json_ = false;
+};
+
+int run_version(Context& context);
+int run_config(Context& context);
+int run_bench(Context& context);
+
+}  // namespace qvae::cli

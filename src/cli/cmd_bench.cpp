@@ -1,0 +1,149 @@
+// qvae bench <subject>: throughput measurements, run as real jobs (any rank
+// count), never as timed tests.  Results and commands: docs/performance.md.
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "cli.hpp"
+#include "qvae/core/error.hpp"
+#include "qvae/core/json_output.hpp"
+#include "qvae/core/log.hpp"
+#include "qvae/core/philox.hpp"
+#include "qvae/core/progress.hpp"
+#include "qvae/io/attributes.hpp"
+#include "qvae/io/dataset.hpp"
+#include "qvae/par/collective_error.hpp"
+
+namespace qvae::cli {
+namespace {
+
+constexpr std::uint32_t kBenchStreamDomain = 0xBE1;
+
+/// Row `row` of the benchmark matrix: a pure function of (seed, row), so the
+/// data, and its check on read, do not depend on the rank count.
+void fill_row(std::uint64_t seed, std::int64_t row, float* out, std::int64_t cols) {
+  core::Philox rng(seed, core::stream_id(kBenchStreamDomain, static_cast<std::uint64_t>(row)));
+  for (std::int64_t c = 0; c < cols; ++c) out[c] = rng.uniform_float();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+int bench_io(Context& context, CommandLine& cli) {
+  const auto& vm = cli.values();
+  const std::int64_t rows = vm["rows"].as<std::int64_t>();
+  const std::int64_t cols = vm["cols"].as<std::int64_t>();
+  const int repeats = vm["repeats"].as<int>();
+  const std::string dir = vm["dir"].as<std::string>();
+  const std::int64_t chunk_rows = vm["chunk-rows"].as<std::int64_t>();
+  par::run_agreed(context.world, [&] {
+    if (rows < 1 || cols < 1 || repeats < 1 || chunk_rows < 0)
+      throw core::UsageError(core::describe("--rows, --cols and --repeats must be >= 1, --chunk-rows >= 0",
+                                            "qvae bench io"));
+    if (!std::filesystem::is_directory(dir))
+      throw core::UsageError(core::describe("directory '" + dir + "' does not exist", "qvae bench io --dir",
+                                            "create it or pass another"));
+  });
+  const par::Communicator& comm = context.world;
+  const par::Block block = par::my_block(rows, comm);
+  const std::uint64_t seed = cli.run().seed;
+  std::vector<float> data(static_cast<std::size_t>(block.count * cols));
+  for (std::int64_t r = 0; r < block.count; ++r) fill_row(seed, block.offset + r, &data[static_cast<std::size_t>(r * cols)], cols);
+
+  const std::string path = (std::filesystem::path(dir) / "qvae-bench-io.h5").string();
+  const double megabytes = static_cast<double>(rows) * static_cast<double>(cols) * sizeof(float) / 1e6;
+  std::vector<double> write_s, read_s;
+  bool collective_write = true, collective_read = true, verified = true;
+  core::Progress progress("bench io", static_cast<std::uint64_t>(repeats), "repeats", comm.is_root(),
+                          cli.run().progress, cli.run().progress_interval_s);
+  for (int rep = 0; rep < repeats; ++rep) {
+    comm.barrier();
+    double t0 = MPI_Wtime();
+    {
+      io::OutputFile out = io::OutputFile::create(path, comm);
+      io::WriteOptions options;
+      options.chunk_rows = chunk_rows;
+      const io::IoReport report = io::write_rows(out, "showers", data.data(), block.count, cols, options);
+      collective_write = collective_write && report.collective;
+      io::write_provenance(out, {context.command_line, seed, cli.config_ini()});
+      out.commit();
+    }
+    write_s.push_back(comm.max(MPI_Wtime() - t0));
+
+    std::vector<float> back;
+    comm.barrier();
+    t0 = MPI_Wtime();
+    {
+      io::File in = io::File::open_parallel(path, comm);
+      const io::IoReport report = io::read_rows(in, "showers", block, cols, back);
+      collective_read = collective_read && report.collective;
+    }
+    read_s.push_back(comm.max(MPI_Wtime() - t0));
+    verified = comm.all(verified && back == data);
+    progress.advance();
+  }
+  progress.finish();
+  if (comm.is_root()) std::remove(path.c_str());
+  if (!verified)
+    throw core::RuntimeError(core::describe("data read back differs from data written", "file '" + path + "'",
+                                            "the file system or MPI-IO layer is corrupting data"));
+
+  const nlohmann::json summary = {
+      {"benchmark", "io"},      {"ranks", comm.size()},
+      {"rows", rows},           {"cols", cols},
+      {"dtype", "float32"},     {"megabytes", megabytes},
+      {"repeats", repeats},     {"chunk_rows", chunk_rows},
+      {"write_s", write_s},     {"read_s", read_s},
+      {"write_mb_per_s", megabytes / median(write_s)},
+      {"read_mb_per_s", megabytes / median(read_s)},
+      {"collective_write", collective_write},
+      {"collective_read", collective_read},
+      {"verified", verified},
+  };
+  if (cli.json()) {
+    core::print_json_summary(summary, comm.is_root());
+  } else if (comm.is_root()) {
+    std::printf("bench io: %lld x %lld float32 (%.1f MB) on %d rank(s), median of %d: write %.1f MB/s, read %.1f MB/s "
+                "(collective: write %s, read %s; data verified)\n",
+                static_cast<long long>(rows), static_cast<long long>(cols), megabytes, comm.size(), repeats,
+                summary["write_mb_per_s"].get<double>(), summary["read_mb_per_s"].get<double>(),
+                collective_write ? "yes" : "no", collective_read ? "yes" : "no");
+  }
+  return 0;
+}
+
+}  // namespace
+
+int run_bench(Context& context) {
+  CommandLine cli("bench", "qvae bench <subject> [options]",
+                  "Benchmarks, run as jobs (alone or under mpirun/srun).  Subjects:\n"
+                  "  io    parallel HDF5 write + read of a (rows, cols) float32 dataset in row\n"
+                  "        blocks; reports median MB/s over repeats and whether HDF5 did the\n"
+                  "        transfers collectively; verifies every value read back.");
+  cli.options().add_options()("subject", po::value<std::string>(), "what to benchmark: io")(
+      "rows", po::value<std::int64_t>()->default_value(20000), "io: rows (showers) in the dataset")(
+      "cols", po::value<std::int64_t>()->default_value(6480), "io: values per row (6480 = ds2 voxels)")(
+      "chunk-rows", po::value<std::int64_t>()->default_value(0), "io: chunk size in rows (0 = contiguous)")(
+      "repeats", po::value<int>()->default_value(3), "io: write+read repetitions")(
+      "dir", po::value<std::string>()->default_value("."), "io: directory for the temporary file");
+  cli.positional().add("subject", 1);
+  if (!cli.parse(context)) return 0;
+  std::string subject = cli.values().count("subject") ? cli.values()["subject"].as<std::string>() : "";
+  par::run_agreed(context.world, [&] {
+    if (subject.empty())
+      throw core::UsageError(core::describe("no benchmark subject given", "qvae bench", "try `qvae bench io`"));
+    if (subject == "gibbs" || subject == "simulate" || subject == "train" || subject == "logz")
+      throw core::UsageError(core::describe("`qvae bench " + subject + "` is not built yet", "",
+                                            "available now: `qvae bench io`"));
+    if (subject != "io")
+      throw core::UsageError(core::describe("unknown benchmark subject '" + subject + "'", "qvae bench",
+                                            "available now: io"));
+  });
+  return bench_io(context, cli);
+}
+
+}  // namespace qvae::cli

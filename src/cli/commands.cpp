@@ -1,0 +1,36 @@
+#include "cli.hpp"
+
+namespace qvae::cli {
+
+const std::vector<Command>& commands() {
+  // A command without a function is listed but answers "not built yet" (exit 2).
+  static const std::vector<Command> table = {
+      {"simulate", "generate GFlash-style calorimeter showers into a CaloChallenge file", {}},
+      {"inspect", "validate and summarise a CaloChallenge shower file", {}},
+      {"graph", "build Chimera/Pegasus/Zephyr graphs and 4-partite selections", {}},
+      {"rbm", "create and convert K-partite Boltzmann machines", {}},
+      {"sample", "sample an RBM prior (Gibbs, annealing, D-Wave)", {}},
+      {"logz", "estimate the partition function (exact, AIS, reverse AIS, RAISE)", {}},
+      {"ll", "the log-likelihood table of a trained vs random prior", {}},
+      {"train", "data-parallel QVAE training with checkpoints and resume", {}},
+      {"generate", "generate showers from a trained QVAE", {}},
+      {"evaluate", "CaloChallenge metrics, histograms and plots", {}},
+      {"dwave", "D-Wave sampling and effective-temperature estimation", {}},
+      {"sweep", "hyper-parameter sweeps as Slurm job arrays", {}},
+      {"bench", "benchmarks: io (parallel HDF5 throughput)", run_bench},
+      {"config", "show the resolved configuration", run_config},
+      {"version", "versions of qvae and of MPI, LibTorch, HDF5, Kokkos", run_version},
+  };
+  return table;
+}
+
+const core::ConfigSchema& schema() {
+  static const core::ConfigSchema instance = [] {
+    core::ConfigSchema s;
+    core::add_run_keys(s);
+    return s;
+  }();
+  return instance;
+}
+
+}  // namespace qvae::cli
