@@ -1,8 +1,10 @@
-# qvae_add_module(NAME <m> SOURCES ... DEPENDS ...): one static library per
-# module, alias qvae::<m>, public headers under include/qvae/<m>/.
+# qvae_add_module(NAME <m> DEPENDS ... [PRIVATE_DEPENDS ...]): one static
+# library per module from every .cpp in its folder, alias qvae::<m>, public
+# headers under include/qvae/<m>/.
 function(qvae_add_module)
-  cmake_parse_arguments(ARG "" "NAME" "SOURCES;DEPENDS;PRIVATE_DEPENDS" ${ARGN})
-  add_library(qvae_${ARG_NAME} STATIC ${ARG_SOURCES})
+  cmake_parse_arguments(ARG "" "NAME" "DEPENDS;PRIVATE_DEPENDS" ${ARGN})
+  file(GLOB _sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cpp)
+  add_library(qvae_${ARG_NAME} STATIC ${_sources})
   add_library(qvae::${ARG_NAME} ALIAS qvae_${ARG_NAME})
   target_include_directories(qvae_${ARG_NAME} PUBLIC
     ${PROJECT_SOURCE_DIR}/include ${PROJECT_BINARY_DIR}/include)

@@ -105,7 +105,11 @@ ConfigSchema& ConfigSchema::add(ConfigKey key) {
   if (key.name.find('.') == std::string::npos)
     throw std::logic_error("qvae::core::ConfigSchema::add: key '" + key.name + "' has no section");
   if (find(key.name)) throw std::logic_error("qvae::core::ConfigSchema::add: duplicate key '" + key.name + "'");
-  normalise_value(key, key.default_value, "the built-in default");  // a bad default is a bug
+  try {
+    normalise_value(key, key.default_value, "the built-in default");
+  } catch (const UsageError& e) {
+    throw std::logic_error(std::string("qvae::core::ConfigSchema::add: bad default: ") + e.what());  // a bug
+  }
   keys_.push_back(std::move(key));
   return *this;
 }
@@ -148,13 +152,13 @@ Config Config::resolve(const ConfigSchema& schema, const std::vector<std::string
                        const std::vector<ConfigOverride>& overrides) {
   Config config;
   for (const auto& key : schema.keys()) {
-    config.entries_[key.name] = Entry{&key, normalise_value(key, key.default_value, "the built-in default"), "default"};
+    config.entries_[key.name] = Entry{key, normalise_value(key, key.default_value, "the built-in default"), "default"};
     config.order_.push_back(key.name);
   }
   auto set = [&](const std::string& name, const std::string& value, const std::string& source) {
     const ConfigKey* key = schema.find(name);
     if (!key) throw unknown_key(schema, name, source);
-    config.entries_[name] = Entry{key, normalise_value(*key, value, source), source};
+    config.entries_[name] = Entry{*key, normalise_value(*key, value, source), source};
   };
 
   const po::options_description desc = describe_schema(schema);
@@ -183,9 +187,9 @@ const Config::Entry& Config::entry(const std::string& key, ValueType expected) c
   const auto it = entries_.find(key);
   if (it == entries_.end())
     throw std::logic_error("qvae::core::Config: key '" + key + "' is not in the schema");
-  if (it->second.key->type != expected)
+  if (it->second.key.type != expected)
     throw std::logic_error("qvae::core::Config: key '" + key + "' is a " +
-                           value_type_name(it->second.key->type) + ", read as " + value_type_name(expected));
+                           value_type_name(it->second.key.type) + ", read as " + value_type_name(expected));
   return it->second;
 }
 
@@ -215,7 +219,7 @@ std::string Config::to_ini(bool with_sources) const {
     if (!out.empty()) out += '\n';
     out += "[" + section + "]\n";
     for (const Entry* e : list) {
-      out += e->key->name.substr(section.size() + 1) + " = " + e->value;
+      out += e->key.name.substr(section.size() + 1) + " = " + e->value;
       if (with_sources && e->source != "default") out += "  # " + e->source;
       out += '\n';
     }
@@ -230,7 +234,7 @@ nlohmann::json Config::to_json() const {
     const std::string section = name.substr(0, name.find('.'));
     const std::string key = name.substr(section.size() + 1);
     nlohmann::json& slot = out[section][key];
-    switch (e.key->type) {
+    switch (e.key.type) {
       case ValueType::string: slot = e.value; break;
       case ValueType::integer: slot = get_int(name); break;
       case ValueType::unsigned_integer: slot = get_uint(name); break;

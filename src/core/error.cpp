@@ -35,6 +35,14 @@ std::string one_line(const std::string& message) {
 
 std::string error_line(const std::string& message) { return "qvae: error: " + one_line(message); }
 
+void throw_error(ExitCode code, const std::string& message) {
+  switch (code) {
+    case ExitCode::usage: throw UsageError(message);
+    case ExitCode::bad_input: throw InputError(message);
+    default: throw RuntimeError(message);
+  }
+}
+
 ExitCode exit_code_of(const std::exception& e) noexcept {
   if (const auto* err = dynamic_cast<const Error*>(&e)) return err->code();
   return ExitCode::runtime;

@@ -48,7 +48,7 @@ std::string error_stack() {
 }
 
 void fail(core::ExitCode code, const std::string& what, const std::string& where, const std::string& remedy) {
-  throw core::Error(code, core::describe(what, where, remedy));
+  core::throw_error(code, core::describe(what, where, remedy));
 }
 
 }  // namespace detail

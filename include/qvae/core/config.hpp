@@ -69,7 +69,7 @@ class Config {
 
  private:
   struct Entry {
-    const ConfigKey* key = nullptr;
+    ConfigKey key;  // a copy: a Config outlives the schema it was resolved with
     std::string value;
     std::string source;
   };

@@ -57,6 +57,9 @@ std::string one_line(const std::string& message);
 /// The exact line printed for an error: "qvae: error: <message>".
 std::string error_line(const std::string& message);
 
+/// Throws the Error subclass that matches `code` (UsageError, InputError, RuntimeError).
+[[noreturn]] void throw_error(ExitCode code, const std::string& message);
+
 /// Exit code for any exception: Error's own code, otherwise runtime (4).
 ExitCode exit_code_of(const std::exception& e) noexcept;
 
