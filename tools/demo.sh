@@ -17,7 +17,14 @@ step "versions"
 step "resolved configuration (embedded defaults)"
 "$qvae" config show
 
-step "parallel HDF5 throughput (collective row-block write + read, verified)"
+step "simulate 4000 GFlash showers (CaloChallenge ds2 geometry, 1 GeV - 1 TeV)"
+"${mpi[@]}" "$qvae" simulate --events 4000 --geometry ds2 --seed 2026 --out "$out/showers.h5"
+
+step "validate and summarise the shower file"
+"${mpi[@]}" "$qvae" inspect "$out/showers.h5"
+
+step "throughput: simulator and parallel HDF5 (collective row-block write + read, verified)"
+"${mpi[@]}" "$qvae" bench simulate --events 4000
 "${mpi[@]}" "$qvae" bench io --rows 4000 --cols 6480 --repeats 2 --dir "$out"
 
 printf '\ndemo finished: outputs in %s\n' "$out" >&2

@@ -73,5 +73,7 @@ class CommandLine {
 int run_version(Context& context);
 int run_config(Context& context);
 int run_bench(Context& context);
+int run_inspect(Context& context);
+int run_simulate(Context& context);
 
 }  // namespace qvae::cli

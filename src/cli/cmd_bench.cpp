@@ -14,6 +14,9 @@
 #include "qvae/io/attributes.hpp"
 #include "qvae/io/dataset.hpp"
 #include "qvae/par/collective_error.hpp"
+#include "qvae/sim/gflash.hpp"
+
+#include <optional>
 
 namespace qvae::cli {
 namespace {
@@ -116,6 +119,43 @@ int bench_io(Context& context, CommandLine& cli) {
   return 0;
 }
 
+/// Showers per second of the GFlash simulator alone (no I/O): each rank
+/// simulates its block of events; the rate is total events over the slowest rank.
+int bench_simulate(Context& context, CommandLine& cli) {
+  const auto& vm = cli.values();
+  const std::int64_t events = vm["events"].as<std::int64_t>();
+  const par::Communicator& comm = context.world;
+  std::optional<sim::GFlashSimulator> simulator;
+  par::run_agreed(comm, [&] {
+    if (events < 1) throw core::UsageError(core::describe("--events must be >= 1", "qvae bench simulate"));
+    simulator.emplace(geometry::Geometry::builtin(vm["geometry"].as<std::string>()), sim::parameters_from(cli.config()));
+  });
+  const par::Block mine = par::my_block(events, comm);
+  const std::int64_t voxels = simulator->geometry().voxels();
+  std::vector<double> energies(static_cast<std::size_t>(mine.count));
+  std::vector<float> showers(static_cast<std::size_t>(mine.count * voxels));
+  comm.barrier();
+  const double t0 = MPI_Wtime();
+  sim::simulate_events(*simulator, sim::EnergySpectrum{}, cli.run().seed, mine.offset, mine.count, energies.data(),
+                       showers.data());
+  const double mine_s = MPI_Wtime() - t0;
+  const double seconds = comm.max(mine_s);
+  const nlohmann::json summary = {
+      {"benchmark", "simulate"}, {"geometry", simulator->geometry().name()}, {"events", events},
+      {"ranks", comm.size()},    {"seconds", seconds},
+      {"showers_per_s", events / seconds},
+      {"showers_per_s_per_rank", events / seconds / comm.size()},
+  };
+  if (cli.json())
+    core::print_json_summary(summary, comm.is_root());
+  else if (comm.is_root())
+    std::printf("bench simulate: %lld %s showers (log-uniform 1 GeV-1 TeV) on %d rank(s) in %.3f s: %.0f showers/s, "
+                "%.0f per rank\n",
+                static_cast<long long>(events), simulator->geometry().name().c_str(), comm.size(), seconds,
+                summary["showers_per_s"].get<double>(), summary["showers_per_s_per_rank"].get<double>());
+  return 0;
+}
+
 }  // namespace
 
 int run_bench(Context& context) {
@@ -123,27 +163,30 @@ int run_bench(Context& context) {
                   "Benchmarks, run as jobs (alone or under mpirun/srun).  Subjects:\n"
                   "  io    parallel HDF5 write + read of a (rows, cols) float32 dataset in row\n"
                   "        blocks; reports median MB/s over repeats and whether HDF5 did the\n"
-                  "        transfers collectively; verifies every value read back.");
+                  "        transfers collectively; verifies every value read back.\n"
+                  "  simulate  GFlash showers/s (no I/O), events spread over ranks.");
   cli.options().add_options()("subject", po::value<std::string>(), "what to benchmark: io")(
       "rows", po::value<std::int64_t>()->default_value(20000), "io: rows (showers) in the dataset")(
       "cols", po::value<std::int64_t>()->default_value(6480), "io: values per row (6480 = ds2 voxels)")(
       "chunk-rows", po::value<std::int64_t>()->default_value(0), "io: chunk size in rows (0 = contiguous)")(
       "repeats", po::value<int>()->default_value(3), "io: write+read repetitions")(
-      "dir", po::value<std::string>()->default_value("."), "io: directory for the temporary file");
+      "dir", po::value<std::string>()->default_value("."), "io: directory for the temporary file")(
+      "events", po::value<std::int64_t>()->default_value(4000), "simulate: showers in total")(
+      "geometry", po::value<std::string>()->default_value("ds2"), "simulate: ds1-photons | ds1-pions | ds2 | ds3");
   cli.positional().add("subject", 1);
   if (!cli.parse(context)) return 0;
   std::string subject = cli.values().count("subject") ? cli.values()["subject"].as<std::string>() : "";
   par::run_agreed(context.world, [&] {
     if (subject.empty())
       throw core::UsageError(core::describe("no benchmark subject given", "qvae bench", "try `qvae bench io`"));
-    if (subject == "gibbs" || subject == "simulate" || subject == "train" || subject == "logz")
+    if (subject == "gibbs" || subject == "train" || subject == "logz")
       throw core::UsageError(core::describe("`qvae bench " + subject + "` is not built yet", "",
-                                            "available now: `qvae bench io`"));
-    if (subject != "io")
+                                            "available now: `qvae bench io`, `qvae bench simulate`"));
+    if (subject != "io" && subject != "simulate")
       throw core::UsageError(core::describe("unknown benchmark subject '" + subject + "'", "qvae bench",
-                                            "available now: io"));
+                                            "available now: io, simulate"));
   });
-  return bench_io(context, cli);
+  return subject == "io" ? bench_io(context, cli) : bench_simulate(context, cli);
 }
 
 }  // namespace qvae::cli

@@ -1,12 +1,13 @@
 #include "cli.hpp"
+#include "qvae/sim/gflash.hpp"
 
 namespace qvae::cli {
 
 const std::vector<Command>& commands() {
   // A command without a function is listed but answers "not built yet" (exit 2).
   static const std::vector<Command> table = {
-      {"simulate", "generate GFlash-style calorimeter showers into a CaloChallenge file", {}},
-      {"inspect", "validate and summarise a CaloChallenge shower file", {}},
+      {"simulate", "generate GFlash-style calorimeter showers into a CaloChallenge file", run_simulate},
+      {"inspect", "validate and summarise a CaloChallenge shower file", run_inspect},
       {"graph", "build Chimera/Pegasus/Zephyr graphs and 4-partite selections", {}},
       {"rbm", "create and convert K-partite Boltzmann machines", {}},
       {"sample", "sample an RBM prior (Gibbs, annealing, D-Wave)", {}},
@@ -17,7 +18,7 @@ const std::vector<Command>& commands() {
       {"evaluate", "CaloChallenge metrics, histograms and plots", {}},
       {"dwave", "D-Wave sampling and effective-temperature estimation", {}},
       {"sweep", "hyper-parameter sweeps as Slurm job arrays", {}},
-      {"bench", "benchmarks: io (parallel HDF5 throughput)", run_bench},
+      {"bench", "benchmarks: io (parallel HDF5 MB/s), simulate (showers/s)", run_bench},
       {"config", "show the resolved configuration", run_config},
       {"version", "versions of qvae and of MPI, LibTorch, HDF5, Kokkos", run_version},
   };
@@ -28,6 +29,7 @@ const core::ConfigSchema& schema() {
   static const core::ConfigSchema instance = [] {
     core::ConfigSchema s;
     core::add_run_keys(s);
+    sim::add_sim_keys(s);
     return s;
   }();
   return instance;

@@ -130,50 +130,68 @@ DatasetShape dataset_shape(const File& file, const std::string& name) {
 }
 
 template <class T>
+RowWriter<T>::RowWriter(File& file, const std::string& name, std::int64_t total_rows, std::int64_t cols,
+                        const WriteOptions& options)
+    : file_(&file), name_(name), total_rows_(total_rows), cols_(cols) {
+  const Where where{where_text(file.path(), name), core::ExitCode::runtime};
+  if (!file.writable()) throw std::logic_error("qvae::io::RowWriter: file opened read-only: " + where.text);
+  if (total_rows < 0 || cols < 0) throw std::invalid_argument("qvae::io::RowWriter: negative size, " + where.text);
+  if (const par::Communicator* comm = file.comm()) {
+    // HDF5 requires identical creation arguments on every rank.
+    if (comm->max(total_rows) != comm->min(total_rows) || comm->max(cols) != comm->min(cols))
+      throw std::logic_error("qvae::io::RowWriter: ranks disagree on the shape, " + where.text);
+  }
+  std::vector<hsize_t> dims{static_cast<hsize_t>(total_rows)};
+  if (cols > 0) dims.push_back(static_cast<hsize_t>(cols));
+  Handle file_space = check_id(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
+                               "H5Screate_simple", where);
+  Handle dcpl = check_id(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate(DATASET_CREATE)", where);
+  if (options.chunk_rows > 0 && total_rows > 0) {
+    std::vector<hsize_t> chunk(dims);
+    chunk[0] = static_cast<hsize_t>(std::min(options.chunk_rows, total_rows));
+    check(H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()), "H5Pset_chunk", where);
+    if (options.gzip_level > 0)
+      check(H5Pset_deflate(dcpl.get(), static_cast<unsigned>(options.gzip_level)), "H5Pset_deflate", where);
+  } else if (options.gzip_level > 0) {
+    throw std::invalid_argument("qvae::io::RowWriter: gzip needs chunk_rows > 0, " + where.text);
+  }
+  // Parallel writes allocate space up front (required for MPI-IO) and need no fill.
+  check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), "H5Pset_fill_time", where);
+  dataset_ = check_id(H5Dcreate2(file.id(), name.c_str(), native_type<T>(), file_space.get(), H5P_DEFAULT, dcpl.get(),
+                                 H5P_DEFAULT),
+                      "H5Dcreate2", where);
+}
+
+template <class T> IoReport RowWriter<T>::write(const par::Block& rows, const T* data) {
+  const Where where{where_text(file_->path(), name_), core::ExitCode::runtime};
+  if (rows.offset < 0 || rows.count < 0 || rows.end() > total_rows_)
+    throw std::invalid_argument("qvae::io::RowWriter::write: rows outside the dataset, " + where.text);
+  DatasetShape shape;
+  shape.dims = {total_rows_};
+  if (cols_ > 0) shape.dims.push_back(cols_);
+  Handle file_space = check_id(H5Dget_space(dataset_.get()), "H5Dget_space", where);
+  Handle memory_space = memory_space_for(rows.count, shape, where);
+  select_rows(file_space.get(), memory_space.get(), shape, rows.offset, rows.count, where);
+  Handle dxpl = transfer_plist(*file_, where);
+  const T dummy{};  // a valid pointer for ranks that write nothing
+  check(H5Dwrite(dataset_.get(), native_type<T>(), memory_space.get(), file_space.get(), dxpl.get(),
+                 rows.count > 0 ? data : &dummy),
+        "H5Dwrite", where);
+  return report_of(*file_, dxpl, where);
+}
+
+template <class T>
 IoReport write_rows(File& file, const std::string& name, const T* data, std::int64_t local_rows, std::int64_t cols,
                     const WriteOptions& options) {
-  const Where where{where_text(file.path(), name), core::ExitCode::runtime};
-  if (!file.writable()) throw std::logic_error("qvae::io::write_rows: file opened read-only: " + where.text);
-  if (local_rows < 0 || cols < 0) throw std::invalid_argument("qvae::io::write_rows: negative size, " + where.text);
-
+  if (local_rows < 0) throw std::invalid_argument("qvae::io::write_rows: negative row count");
   par::Block block{0, local_rows};
   std::int64_t total = local_rows;
   if (const par::Communicator* comm = file.comm()) {
     block = par::block_from_count(local_rows, *comm);
     total = comm->sum(local_rows);
-    // Every rank must create the dataset with identical arguments.
-    if (comm->max(cols) != comm->min(cols))
-      throw std::logic_error("qvae::io::write_rows: ranks disagree on the row size, " + where.text);
   }
-  DatasetShape shape;
-  shape.dims = {total};
-  if (cols > 0) shape.dims.push_back(cols);
-  std::vector<hsize_t> dims(shape.dims.begin(), shape.dims.end());
-  Handle file_space = check_id(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
-                               "H5Screate_simple", where);
-
-  Handle dcpl = check_id(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate(DATASET_CREATE)", where);
-  if (options.chunk_rows > 0 && total > 0) {
-    std::vector<hsize_t> chunk(dims);
-    chunk[0] = static_cast<hsize_t>(std::min(options.chunk_rows, total));
-    check(H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()), "H5Pset_chunk", where);
-    if (options.gzip_level > 0)
-      check(H5Pset_deflate(dcpl.get(), static_cast<unsigned>(options.gzip_level)), "H5Pset_deflate", where);
-  } else if (options.gzip_level > 0) {
-    throw std::invalid_argument("qvae::io::write_rows: gzip needs chunk_rows > 0, " + where.text);
-  }
-  // Parallel writes allocate space up front (required for MPI-IO) and need no fill.
-  check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), "H5Pset_fill_time", where);
-
-  Handle dataset = check_id(H5Dcreate2(file.id(), name.c_str(), native_type<T>(), file_space.get(), H5P_DEFAULT,
-                                       dcpl.get(), H5P_DEFAULT),
-                            "H5Dcreate2", where);
-  Handle memory_space = memory_space_for(local_rows, shape, where);
-  select_rows(file_space.get(), memory_space.get(), shape, block.offset, block.count, where);
-  Handle dxpl = transfer_plist(file, where);
-  check(H5Dwrite(dataset.get(), native_type<T>(), memory_space.get(), file_space.get(), dxpl.get(), data), "H5Dwrite",
-        where);
-  return report_of(file, dxpl, where);
+  RowWriter<T> writer(file, name, total, cols, options);
+  return writer.write(block, data);
 }
 
 template <class T>
@@ -218,6 +236,7 @@ template <class T> std::vector<T> read_all(const File& file, const std::string& 
 }
 
 #define QVAE_IO_INSTANTIATE(T)                                                                               \
+  template class RowWriter<T>;                                                                              \
   template IoReport write_rows<T>(File&, const std::string&, const T*, std::int64_t, std::int64_t,          \
                                   const WriteOptions&);                                                     \
   template IoReport read_rows<T>(const File&, const std::string&, const par::Block&, std::int64_t,          \

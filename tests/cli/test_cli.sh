@@ -4,6 +4,7 @@
 set -u
 qvae=$1; shift
 mpi=("$@" -np 2)
+py=/usr/bin/python3   # Debian's python3, which has numpy and h5py
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 passed=0; failed=0
@@ -25,8 +26,8 @@ check() {  # check NAME CONDITION-COMMAND...
   if "$@"; then passed=$((passed + 1)); else echo "FAIL $name"; echo "  stdout: $out"; echo "  stderr: $err"; failed=$((failed + 1)); fi
 }
 one_error_line() { [ "$(printf '%s\n' "$err" | grep -c '^qvae: error: ')" -eq 1 ] && [ -z "$out" ]; }
-is_one_json_object() { [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] && printf '%s' "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert isinstance(d, dict)'; }
-json_get() { printf '%s' "$out" | python3 -c "import json,sys; d=json.load(sys.stdin); print(d$1)"; }
+is_one_json_object() { [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] && printf '%s' "$out" | "$py" -c 'import json,sys; d=json.load(sys.stdin); assert isinstance(d, dict)'; }
+json_get() { printf '%s' "$out" | "$py" -c "import json,sys; d=json.load(sys.stdin); print(d$1)"; }
 
 run help 0 "$qvae" --help && check help_lists_every_command bash -c \
   'for c in simulate inspect graph rbm sample logz ll train generate evaluate dwave sweep bench config version; do grep -q "^  $c " <<<"$0" || exit 1; done' "$out"
@@ -65,6 +66,59 @@ check bench_io_is_one_json_object is_one_json_object
 check bench_io_was_collective [ "$(json_get "['collective_write'] and d['collective_read'] and d['verified']")" = True ]
 check bench_io_leaves_no_file bash -c '! ls "$0"/qvae-bench-io.h5* >/dev/null 2>&1' "$work"
 run bench_io_bad_dir 2 "$qvae" bench io --dir "$work/missing" && check bench_bad_dir_one_line one_error_line
+
+# --- simulate and inspect ----------------------------------------------------------
+run simulate_1 0 "$qvae" simulate --events 40 --geometry ds2 --seed 3 --out "$work/one.h5" --json
+check simulate_json is_one_json_object
+run simulate_2 0 "${mpi[@]}" "$qvae" simulate --events 40 --geometry ds2 --seed 3 --out "$work/two.h5" --step-events 7
+check same_seed_same_file_for_1_and_2_ranks "$py" -c '
+import h5py, numpy as np, sys
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+assert a["showers"].shape == (40, 6480) and a["incident_energies"].shape == (40, 1)
+assert np.array_equal(a["showers"][:], b["showers"][:]) and np.array_equal(a["incident_energies"][:], b["incident_energies"][:])
+assert a.attrs["geometry"] == "ds2" and int(a.attrs["seed"]) == 3 and "[sim]" in a.attrs["config"]
+assert a["showers"][:].min() >= 0 and (a["incident_energies"][:] >= 1e3).all()' "$work/one.h5" "$work/two.h5"
+run simulate_other_seed 0 "$qvae" simulate --events 40 --seed 4 --out "$work/other.h5"
+check other_seed_differs "$py" -c '
+import h5py, numpy as np, sys
+assert not np.array_equal(h5py.File(sys.argv[1])["showers"][:], h5py.File(sys.argv[2])["showers"][:])' "$work/one.h5" "$work/other.h5"
+run simulate_ds1 0 "${mpi[@]}" "$qvae" simulate --events 9 --geometry ds1-photons --energies ds1 --out "$work/ds1.h5"
+run inspect_ds1 0 "${mpi[@]}" "$qvae" inspect "$work/ds1.h5" --json
+check inspect_ds1_keys [ "$(json_get "['events'], d['voxels'], d['geometry'], d['bad_values']")" = "9 368 ds1-photons 0" ]
+run inspect_mpi 0 "${mpi[@]}" "$qvae" inspect "$work/two.h5" --json --chunk-rows 3
+check inspect_is_one_json_object is_one_json_object
+check inspect_summary_is_plausible "$py" -c '
+import json, sys
+d = json.loads(sys.argv[1])
+assert d["events"] == 40 and d["voxels"] == 6480 and d["geometry"] == "ds2" and d["bad_values"] == 0
+assert 1e3 <= d["e_inc_min"] <= d["e_inc_max"] <= 1e6
+assert 0.8 < d["mean_etot_over_einc"] < 1.1 and 0.3 < d["zero_fraction"] < 0.99' "$out"
+
+# A CaloChallenge-style file as h5py writes it: float64, gzip, chunked, no qvae attributes.
+"$py" -c '
+import h5py, numpy as np, sys
+rng = np.random.default_rng(1)
+with h5py.File(sys.argv[1], "w") as f:
+    f.create_dataset("incident_energies", data=rng.uniform(1e3, 1e6, (25, 1)), compression="gzip")
+    s = rng.exponential(1.0, (25, 6480)); s[s < 1.0] = 0
+    f.create_dataset("showers", data=s, compression="gzip")
+    bad = s.copy(); bad[17, 100] = np.nan; bad[20, 5] = -1
+with h5py.File(sys.argv[2], "w") as f:
+    f.create_dataset("incident_energies", data=np.full((25, 1), 5e4))
+    f.create_dataset("showers", data=bad)
+with h5py.File(sys.argv[3], "w") as f:
+    f.create_dataset("incident_energies", data=np.full((3, 1), 5e4))
+    f.create_dataset("showers", data=np.zeros((3, 100)))' "$work/h5py.h5" "$work/bad.h5" "$work/odd.h5"
+run inspect_h5py_gzip 0 "${mpi[@]}" "$qvae" inspect "$work/h5py.h5" --json
+check inspect_reads_gzip_float64 [ "$(json_get "['shower_dtype'], d['events'], d['geometry']")" = "float64 25 ds2" ]
+run inspect_bad_values 3 "${mpi[@]}" "$qvae" inspect "$work/bad.h5"
+check bad_values_error_names_row [ "$(printf '%s\n' "$err" | grep -c "^qvae: error: 2 bad value(s); first at row 17: voxel 100 is nan, file '.*bad.h5', dataset 'showers'")" -eq 1 ]
+run inspect_odd_voxels 3 "$qvae" inspect "$work/odd.h5"
+check odd_voxels_one_line one_error_line
+run inspect_missing 3 "${mpi[@]}" "$qvae" inspect "$work/nope.h5" && check missing_file_one_line one_error_line
+run simulate_missing_dir 2 "$qvae" simulate --events 2 --out "$work/no/such/dir.h5" && check missing_dir_one_line one_error_line
+run simulate_bad_sim_key 2 "$qvae" simulate --events 2 --out "$work/x.h5" --sim.sampling_term=-1
+check bad_sim_key_leaves_nothing bash -c '! ls "$0"/x.h5* >/dev/null 2>&1' "$work"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -37,6 +37,28 @@ struct IoReport {
 /// Shape of dataset `name`; InputError if missing.
 DatasetShape dataset_shape(const File& file, const std::string& name);
 
+/// A dataset of (total_rows, cols) — or (total_rows) when cols is 0 — created
+/// up front and filled by collective block writes, so large outputs can be
+/// streamed in steps.  On parallel files every rank calls write() the same
+/// number of times (a rank with nothing to write passes an empty block).
+template <class T> class RowWriter {
+ public:
+  /// Collective: creates the dataset; every rank passes the same arguments.
+  RowWriter(File& file, const std::string& name, std::int64_t total_rows, std::int64_t cols,
+            const WriteOptions& options = {});
+  /// Collective: writes rows [rows.offset, rows.end()) from `data` (rows.count x cols values).
+  IoReport write(const par::Block& rows, const T* data);
+  std::int64_t total_rows() const { return total_rows_; }
+  /// Releases the dataset (a parallel file closes only when none is open).
+  void close() { dataset_.reset(); }
+
+ private:
+  File* file_;
+  std::string name_;
+  std::int64_t total_rows_, cols_;
+  Handle dataset_;
+};
+
 /// Collective on parallel files.  Creates `name` with shape (total rows, cols)
 /// — or (total rows) when `cols` is 0 — where total is the sum of local_rows
 /// over ranks, and writes this rank's rows at its offset (exclusive prefix sum).
