@@ -138,30 +138,28 @@ void inverse_row_impl(double r, const T* reduced, std::size_t count, double inci
 }
 
 // Every row is checked before any is written, so a refused call leaves `out` untouched.
+template <typename T, class Check, class Apply>
+void transform_rows(const T* in, std::size_t rows, std::size_t voxels_per_row, const T* incident_energies, T* out,
+                    Check check, Apply apply) {
+  for (std::size_t row = 0; row < rows; ++row)
+    check(in + row * voxels_per_row, voxels_per_row, static_cast<double>(incident_energies[row]), RowLocation{true, row});
+  for (std::size_t row = 0; row < rows; ++row)
+    apply(in + row * voxels_per_row, voxels_per_row, static_cast<double>(incident_energies[row]),
+          out + row * voxels_per_row);
+}
+
 template <typename T>
 void forward_rows_impl(double r, const T* showers, std::size_t rows, std::size_t voxels_per_row,
                        const T* incident_energies, T* reduced) {
-  for (std::size_t row = 0; row < rows; ++row) {
-    check_forward_row(showers + row * voxels_per_row, voxels_per_row, static_cast<double>(incident_energies[row]),
-                      RowLocation{true, row});
-  }
-  for (std::size_t row = 0; row < rows; ++row) {
-    apply_forward_row(r, showers + row * voxels_per_row, voxels_per_row, static_cast<double>(incident_energies[row]),
-                      reduced + row * voxels_per_row);
-  }
+  transform_rows(showers, rows, voxels_per_row, incident_energies, reduced, check_forward_row<T>,
+                 [r](const T* in, std::size_t n, double e, T* out) { apply_forward_row(r, in, n, e, out); });
 }
 
 template <typename T>
 void inverse_rows_impl(double r, const T* reduced, std::size_t rows, std::size_t voxels_per_row,
                        const T* incident_energies, T* showers) {
-  for (std::size_t row = 0; row < rows; ++row) {
-    check_inverse_row(reduced + row * voxels_per_row, voxels_per_row, static_cast<double>(incident_energies[row]),
-                      RowLocation{true, row});
-  }
-  for (std::size_t row = 0; row < rows; ++row) {
-    apply_inverse_row(r, reduced + row * voxels_per_row, voxels_per_row, static_cast<double>(incident_energies[row]),
-                      showers + row * voxels_per_row);
-  }
+  transform_rows(reduced, rows, voxels_per_row, incident_energies, showers, check_inverse_row<T>,
+                 [r](const T* in, std::size_t n, double e, T* out) { apply_inverse_row(r, in, n, e, out); });
 }
 
 }  // namespace
