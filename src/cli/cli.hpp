@@ -75,5 +75,10 @@ int run_config(Context& context);
 int run_bench(Context& context);
 int run_inspect(Context& context);
 int run_simulate(Context& context);
+int run_graph(Context& context);
+int run_rbm(Context& context);
+int run_sample(Context& context);
+/// `qvae bench gibbs`: options are declared in cmd_bench.cpp.
+int bench_gibbs(Context& context, CommandLine& cli);
 
 }  // namespace qvae::cli

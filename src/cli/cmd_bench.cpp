@@ -164,7 +164,8 @@ int run_bench(Context& context) {
                   "  io    parallel HDF5 write + read of a (rows, cols) float32 dataset in row\n"
                   "        blocks; reports median MB/s over repeats and whether HDF5 did the\n"
                   "        transfers collectively; verifies every value read back.\n"
-                  "  simulate  GFlash showers/s (no I/O), events spread over ranks.");
+                  "  simulate  GFlash showers/s (no I/O), events spread over ranks.\n"
+                  "  gibbs     block-Gibbs unit updates/s of a 4-partite RBM (kokkos or torch backend).");
   cli.options().add_options()("subject", po::value<std::string>(), "what to benchmark: io")(
       "rows", po::value<std::int64_t>()->default_value(20000), "io: rows (showers) in the dataset")(
       "cols", po::value<std::int64_t>()->default_value(6480), "io: values per row (6480 = ds2 voxels)")(
@@ -172,20 +173,27 @@ int run_bench(Context& context) {
       "repeats", po::value<int>()->default_value(3), "io: write+read repetitions")(
       "dir", po::value<std::string>()->default_value("."), "io: directory for the temporary file")(
       "events", po::value<std::int64_t>()->default_value(4000), "simulate: showers in total")(
-      "geometry", po::value<std::string>()->default_value("ds2"), "simulate: ds1-photons | ds1-pions | ds2 | ds3");
+      "geometry", po::value<std::string>()->default_value("ds2"), "simulate: ds1-photons | ds1-pions | ds2 | ds3")(
+      "nodes-per-partition", po::value<int>()->default_value(302), "gibbs: nodes per partition of the 4-partite model")(
+      "topology", po::value<std::string>()->default_value("pegasus"), "gibbs: hardware graph of the model")(
+      "size", po::value<int>()->default_value(16), "gibbs: graph size m")(
+      "chains", po::value<std::int64_t>()->default_value(1024), "gibbs: chains in total")(
+      "sweeps", po::value<std::int64_t>()->default_value(100), "gibbs: block-Gibbs sweeps")(
+      "backend", po::value<std::string>()->default_value("kokkos"), "gibbs: kokkos | torch");
   cli.positional().add("subject", 1);
   if (!cli.parse(context)) return 0;
   std::string subject = cli.values().count("subject") ? cli.values()["subject"].as<std::string>() : "";
   par::run_agreed(context.world, [&] {
     if (subject.empty())
       throw core::UsageError(core::describe("no benchmark subject given", "qvae bench", "try `qvae bench io`"));
-    if (subject == "gibbs" || subject == "train" || subject == "logz")
+    if (subject == "train" || subject == "logz")
       throw core::UsageError(core::describe("`qvae bench " + subject + "` is not built yet", "",
                                             "available now: `qvae bench io`, `qvae bench simulate`"));
-    if (subject != "io" && subject != "simulate")
+    if (subject != "io" && subject != "simulate" && subject != "gibbs")
       throw core::UsageError(core::describe("unknown benchmark subject '" + subject + "'", "qvae bench",
-                                            "available now: io, simulate"));
+                                            "available now: io, simulate, gibbs"));
   });
+  if (subject == "gibbs") return bench_gibbs(context, cli);
   return subject == "io" ? bench_io(context, cli) : bench_simulate(context, cli);
 }
 

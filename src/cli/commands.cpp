@@ -8,9 +8,9 @@ const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       {"simulate", "generate GFlash-style calorimeter showers into a CaloChallenge file", run_simulate},
       {"inspect", "validate and summarise a CaloChallenge shower file", run_inspect},
-      {"graph", "build Chimera/Pegasus/Zephyr graphs and 4-partite selections", {}},
-      {"rbm", "create and convert K-partite Boltzmann machines", {}},
-      {"sample", "sample an RBM prior (Gibbs, annealing, D-Wave)", {}},
+      {"graph", "build Chimera/Pegasus/Zephyr graphs and 4-partite selections", run_graph},
+      {"rbm", "create and convert K-partite Boltzmann machines", run_rbm},
+      {"sample", "sample an RBM prior (Gibbs, annealing, D-Wave)", run_sample},
       {"logz", "estimate the partition function (exact, AIS, reverse AIS, RAISE)", {}},
       {"ll", "the log-likelihood table of a trained vs random prior", {}},
       {"train", "data-parallel QVAE training with checkpoints and resume", {}},

@@ -1,0 +1,15 @@
+// qvae sample: not built yet (issue 4 is in progress).
+#include "cli.hpp"
+#include "qvae/core/error.hpp"
+#include "qvae/par/collective_error.hpp"
+
+namespace qvae::cli {
+
+int run_sample(Context& context) {
+  par::run_agreed(context.world, [] {
+    throw core::UsageError(core::describe("`qvae sample` is not built yet", "", "see `qvae --help` for the commands that are"));
+  });
+  return 2;
+}
+
+}  // namespace qvae::cli
