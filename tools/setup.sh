@@ -14,6 +14,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcurl4-openssl-dev nlohmann-json3-dev
   python3 python3-numpy python3-h5py python3-matplotlib
+  slurmctld slurmd slurm-client munge
 )
 
 missing=()

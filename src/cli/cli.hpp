@@ -78,6 +78,7 @@ int run_simulate(Context& context);
 int run_graph(Context& context);
 int run_rbm(Context& context);
 int run_sample(Context& context);
+int run_sweep(Context& context);
 /// `qvae bench gibbs`: options are declared in cmd_bench.cpp.
 int bench_gibbs(Context& context, CommandLine& cli);
 

@@ -17,7 +17,7 @@ const std::vector<Command>& commands() {
       {"generate", "generate showers from a trained QVAE", {}},
       {"evaluate", "CaloChallenge metrics, histograms and plots", {}},
       {"dwave", "D-Wave sampling and effective-temperature estimation", {}},
-      {"sweep", "hyper-parameter sweeps as Slurm job arrays", {}},
+      {"sweep", "hyper-parameter sweeps as Slurm job arrays (plan, collect)", run_sweep},
       {"bench", "benchmarks: io (parallel HDF5 MB/s), simulate (showers/s)", run_bench},
       {"config", "show the resolved configuration", run_config},
       {"version", "versions of qvae and of MPI, LibTorch, HDF5, Kokkos", run_version},

@@ -120,5 +120,32 @@ run simulate_missing_dir 2 "$qvae" simulate --events 2 --out "$work/no/such/dir.
 run simulate_bad_sim_key 2 "$qvae" simulate --events 2 --out "$work/x.h5" --sim.sampling_term=-1
 check bad_sim_key_leaves_nothing bash -c '! ls "$0"/x.h5* >/dev/null 2>&1' "$work"
 
+# --- sweep plan / collect ---------------------------------------------------------
+printf '[sweep]\nmode = grid\ncommand = simulate\narguments = --out {dir}/s.h5\n[grid]\nsim.sampling_term = 0.1, 0.2\nrun.seed = 1, 2, 3\n' >"$work/grid.ini"
+run sweep_plan 0 "${mpi[@]}" "$qvae" sweep plan --grid "$work/grid.ini" --out "$work/sweep" --json
+check sweep_plan_counts_points [ "$(json_get "['points']")" = 6 ]
+check sweep_grid_last_key_fastest grep -qx "seed = 2" "$work/sweep/points/0001/config.ini"
+check sweep_grid_first_key_slowest grep -qx "sampling_term = 0.2" "$work/sweep/points/0003/config.ini"
+check sweep_script_is_an_array grep -q "^#SBATCH --array=0-5$" "$work/sweep/sweep.sbatch"
+check sweep_script_substitutes_dir grep -q -- '--out "$dir"/s.h5' "$work/sweep/sweep.sbatch"
+run sweep_plan_again 2 "$qvae" sweep plan --grid "$work/grid.ini" --out "$work/sweep"
+check sweep_plan_refuses_to_overwrite one_error_line
+printf '[sweep]\nmode = random\ndraws = 5\nseed = 9\ncommand = simulate\n[random]\nsim.sampling_term = uniform(0.1, 0.2)\nrun.seed = int(1, 100)\n' >"$work/random.ini"
+run sweep_random_a 0 "$qvae" sweep plan --grid "$work/random.ini" --out "$work/ra"
+run sweep_random_b 0 "$qvae" sweep plan --grid "$work/random.ini" --out "$work/rb"
+check sweep_random_is_seeded cmp -s "$work/ra/points/0004/config.ini" "$work/rb/points/0004/config.ini"
+check sweep_random_points_differ bash -c '! cmp -s "$0/ra/points/0000/config.ini" "$0/ra/points/0001/config.ini"' "$work"
+printf '[sweep]\ncommand = simulate\n[grid]\nsim.sampling_trm = 0.1\n' >"$work/badgrid.ini"
+run sweep_bad_key 2 "$qvae" sweep plan --grid "$work/badgrid.ini" --out "$work/bad"
+check sweep_bad_key_names_closest grep -q "did you mean 'sim.sampling_term'" <<<"$err"
+check sweep_bad_key_writes_nothing [ ! -e "$work/bad" ]
+echo '{"separation_power": {"etot_over_einc": {"value": 0.25}}}' >"$work/sweep/points/0000/metrics.json"
+printf 'epoch,train_loss,val_loss\n1,5.0,6.0\n2,4.0,4.5\n' >"$work/sweep/points/0001/history.csv"
+touch "$work/sweep/points/0002/FAILED"
+run sweep_collect 0 "$qvae" sweep collect "$work/sweep" --json
+check sweep_collect_counts [ "$(json_get "['complete'], d['points']")" = "2 6" ]
+check sweep_collect_statuses [ "$(printf '%s' "$out" | "$py" -c "import json,sys; print([r['status'] for r in json.load(sys.stdin)['results']][:4])")" = "['ok', 'ok', 'failed', 'missing']" ]
+check sweep_collect_csv_has_metrics_and_losses bash -c 'head -1 "$0/sweep/results.csv" | grep -q "metrics/separation_power/etot_over_einc/value" && grep -q "^0001,ok,.*,4.5" "$0/sweep/results.csv"' "$work"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
