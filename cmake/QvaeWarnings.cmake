@@ -3,7 +3,7 @@
 add_library(qvae_warnings INTERFACE)
 target_compile_options(qvae_warnings INTERFACE
   $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
-    -Wcast-align -Woverloaded-virtual -Wnull-dereference -Wdouble-promotion
+    -Wcast-align -Woverloaded-virtual -Wdouble-promotion
     -Wimplicit-fallthrough>
   $<$<BOOL:${QVAE_WERROR}>:-Werror>)
 
