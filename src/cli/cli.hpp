@@ -78,8 +78,17 @@ int run_simulate(Context& context);
 int run_graph(Context& context);
 int run_rbm(Context& context);
 int run_sample(Context& context);
+int run_evaluate(Context& context);
 int run_sweep(Context& context);
+int run_train(Context& context);
+int run_generate(Context& context);
 /// `qvae bench gibbs`: options are declared in cmd_bench.cpp.
 int bench_gibbs(Context& context, CommandLine& cli);
+int run_logz(Context& context);
+int run_ll(Context& context);
+/// `qvae bench logz`: options are declared in cmd_bench.cpp (docs/performance.md).
+int bench_logz(Context& context, CommandLine& cli);
+/// `qvae bench train`: options are declared in cmd_bench.cpp.
+int bench_train(Context& context, CommandLine& cli);
 
 }  // namespace qvae::cli

@@ -1,4 +1,5 @@
 #include "cli.hpp"
+#include "qvae/model/config.hpp"
 #include "qvae/sim/gflash.hpp"
 
 namespace qvae::cli {
@@ -15,7 +16,7 @@ const std::vector<Command>& commands() {
       {"ll", "the log-likelihood table of a trained vs random prior", {}},
       {"train", "data-parallel QVAE training with checkpoints and resume", {}},
       {"generate", "generate showers from a trained QVAE", {}},
-      {"evaluate", "CaloChallenge metrics, histograms and plots", {}},
+      {"evaluate", "CaloChallenge metrics, histograms and plots", run_evaluate},
       {"dwave", "D-Wave sampling and effective-temperature estimation", {}},
       {"sweep", "hyper-parameter sweeps as Slurm job arrays (plan, collect)", run_sweep},
       {"bench", "benchmarks: io (parallel HDF5 MB/s), simulate (showers/s)", run_bench},
@@ -30,6 +31,7 @@ const core::ConfigSchema& schema() {
     core::ConfigSchema s;
     core::add_run_keys(s);
     sim::add_sim_keys(s);
+    model::add_model_keys(s);
     return s;
   }();
   return instance;

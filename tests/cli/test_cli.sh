@@ -39,7 +39,8 @@ run version_json_mpi 0 "${mpi[@]}" "$qvae" version --json && check mpi_version_p
 check mpi_version_sees_two_ranks [ "$(json_get "['mpi']['ranks']")" = 2 ]
 
 run unknown_config_key 2 "$qvae" config show --no.such_key=1 && check unknown_key_one_error_line one_error_line
-check unknown_key_suggests grep -q "did you mean 'run." <<<"$err"
+check unknown_key_one_line_names_key grep -q "unknown config key 'no.such_key'" <<<"$err"
+run near_key 2 "$qvae" config show --run.sede=1 && check unknown_key_suggests_closest grep -q "did you mean 'run.seed'" <<<"$err"
 
 run unknown_key_mpi 2 "${mpi[@]}" "$qvae" config show --run.sede=3 && check unknown_key_mpi_printed_once one_error_line
 

@@ -1,0 +1,66 @@
+// Histograms with CaloChallenge's binnings and the separation power between two
+// of them (spec calochallenge.md §2).
+//
+// Counts are integers, so histograms filled on any number of ranks and summed
+// are identical; the binning must be decided first, from global reductions.
+// Edges are built exactly as numpy.linspace / numpy.logspace build them and
+// values are binned with numpy.histogram's rule ([e_i, e_i+1), the last bin
+// closed; values outside the edges or NaN are not counted).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "qvae/par/communicator.hpp"
+
+namespace qvae::eval {
+
+struct Binning {
+  std::vector<double> edges;  ///< ascending, bins() + 1 values
+  bool log_scale = false;     ///< drawn on a log axis (edges spaced in log10)
+
+  int bins() const { return edges.empty() ? 0 : static_cast<int>(edges.size()) - 1; }
+  /// The bin holding `value`, or -1 when outside [edges.front(), edges.back()] or NaN.
+  int find(double value) const;
+
+  /// numpy.linspace(lo, hi, bins + 1).
+  static Binning linear(double lo, double hi, int bins);
+  /// numpy.logspace(log10(lo), log10(hi), edge_count): edge_count - 1 bins, as
+  /// evaluate.py's `np.logspace(np.log10(min_energy), np.log10(max), 40)` (39 bins).
+  static Binning log_edges(double lo, double hi, int edge_count);
+};
+
+/// Counts per bin.
+struct Histogram {
+  Binning binning;
+  std::vector<std::int64_t> counts;
+  std::int64_t outside = 0;  ///< values not counted (outside the edges, or NaN)
+
+  explicit Histogram(Binning b = {}) : binning(std::move(b)), counts(static_cast<std::size_t>(binning.bins()), 0) {}
+  void fill(double value);
+  std::int64_t entries() const;  ///< counted values
+  /// Collective: sums counts and `outside` over ranks in place (exact: integers).
+  void sum_over(const par::Communicator& comm);
+};
+
+/// Separation power (triangular discrimination, eq. 15 of arXiv:2009.03796, as
+/// evaluate.py's _separation_power) of two histograms normalised to unit sum:
+///   S = 1/2 sum_i (p_i - q_i)^2 / (p_i + q_i + 1e-16),  0 <= S <= 1.
+/// `floor` is the value S takes on average for two finite samples of one
+/// distribution: n_occupied * (1/N_a + 1/N_b) / 4, i.e. n_occupied / (2N) for equal N
+/// (spec §2; n_occupied = bins non-empty in either histogram).  S near its floor
+/// means "indistinguishable with these statistics".
+struct SeparationPower {
+  double value = 0;          ///< NaN when either histogram is empty
+  double floor = 0;          ///< NaN when either histogram is empty
+  int occupied_bins = 0;
+  std::int64_t entries_a = 0, entries_b = 0;
+};
+SeparationPower separation_power(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b);
+
+/// Histogram-intersection overlap sum_i min(p_i, q_i) of the two unit-sum histograms
+/// (1 = identical shapes, 0 = disjoint); NaN when either is empty.
+double overlap(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b);
+
+}  // namespace qvae::eval

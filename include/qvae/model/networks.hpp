@@ -1,0 +1,144 @@
+// Encoders and decoders of the QVAE (model.md §2.2-2.4).
+//
+// Encoder: hierarchical over levels; level l sees the reduced shower u (plus
+// the optional voxel positional encoding) and the samples of all previous
+// partitions [energy code, zeta_1, ..., zeta_l] and outputs the logits of
+// partition l+1 (clamped prior) or l (unclamped prior).  CNN levels receive the
+// previous samples as the scalar of §3.3 added to every voxel; FCN levels
+// concatenate them to their input.
+//
+// Decoder: all partitions concatenated -> two heads of V outputs each: hit
+// logits and energy activations.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "qvae/geometry/geometry.hpp"
+#include "qvae/model/config.hpp"
+#include "qvae/model/layers.hpp"
+
+namespace qvae::model {
+
+/// The (z, alpha, r) grid of a regular geometry.  UsageError (naming the
+/// geometry and suggesting model.encoder = fcn) when it is not regular.
+std::array<int, 3> regular_grid(const geometry::Geometry& geometry, const std::string& what);
+
+/// The encoder stages for a grid: convs 1-3 as in §2.2 (cylinder padding),
+/// the energy conditioning point after conv 3 (concat adds a channel), conv 4
+/// without padding, extra stride-2 reductions while an extent exceeds 4 (none
+/// for ds2), then conv 5 of §2.2 when it yields 1x1x1, else a conv whose kernel
+/// is the remaining extent.  UsageError when the grid is too small.
+std::vector<ConvStage> plan_cnn_encoder(const std::array<int, 3>& grid, const std::vector<int>& channels,
+                                        int latent_nodes, ConditionMode condition);
+/// The decoder stages for a grid: 2 trunk transposed convs from 1x1x1, the
+/// energy conditioning point, 3 head transposed convs with the periodic post-pad
+/// after heads 1 and 2 (NEW `Decoder`, §2.3).  Per dimension the kernels and
+/// strides are those of §2.3 when they reach the grid (ds2), otherwise the
+/// closest plan (kernels 2..5, strides 1..2) that reaches it exactly.
+std::vector<TransposedStage> plan_cnn_decoder(const std::array<int, 3>& grid, const std::vector<int>& channels,
+                                              int latent_size, ConditionMode condition);
+
+// ---------------------------------------------------------------------------
+// Encoder levels
+
+/// One level of the 3-D CNN encoder (§2.2 EncoderBlockPBH3Dv3).
+class CnnEncoderLevelImpl : public torch::nn::Module {
+ public:
+  CnnEncoderLevelImpl(const std::array<int, 3>& grid, const std::vector<int>& channels, int latent_nodes,
+                      ConditionMode condition, int embedding_dim);
+  /// shower: (B, 1, Z, A, R); returns (B, latent_nodes) logits (unclamped).
+  torch::Tensor forward(const torch::Tensor& shower, const EnergyFeatures& energy);
+  const std::vector<ConvStage>& stages() const { return stages_; }
+
+ private:
+  std::vector<ConvStage> stages_;
+  torch::nn::Sequential before_condition_{nullptr}, after_condition_{nullptr};
+  EnergyConditioner conditioner_{nullptr};
+};
+TORCH_MODULE(CnnEncoderLevel);
+
+/// One level of the MLP encoder (§2.4 HierarchicalEncoderV2): input
+/// cat(u, [scaled E], previous samples) -> hidden (ReLU) -> latent_nodes.
+/// Additive/FiLM conditioning acts after the first hidden layer.
+class FcnEncoderLevelImpl : public torch::nn::Module {
+ public:
+  FcnEncoderLevelImpl(int voxels, int previous_nodes, const std::vector<int>& hidden, int latent_nodes,
+                      ConditionMode condition, int embedding_dim);
+  /// shower: (B, V); previous: (B, M) or undefined when M = 0.
+  torch::Tensor forward(const torch::Tensor& shower, const torch::Tensor& previous, const EnergyFeatures& energy);
+
+ private:
+  ConditionMode condition_;
+  std::vector<torch::nn::Linear> layers_;
+  EnergyConditioner conditioner_{nullptr};
+};
+TORCH_MODULE(FcnEncoderLevel);
+
+/// Logits and relaxed samples of the encoded partitions, level after level.
+struct EncoderOutput {
+  torch::Tensor logits;   ///< (B, levels * n), clamped to +-logit_clamp
+  torch::Tensor samples;  ///< (B, levels * n): relaxed (training) or binary (eval) samples
+};
+
+/// Turns one level's logits into samples; called in level order (level index given).
+using SampleLevel = std::function<torch::Tensor(const torch::Tensor& logits, int level)>;
+
+class EncoderImpl : public torch::nn::Module {
+ public:
+  EncoderImpl(const ModelConfig& config, const geometry::Geometry& geometry);
+  /// reduced: (B, V); energy_code: (B, n) binary code of partition 0 when the prior
+  /// is clamped, undefined otherwise.
+  EncoderOutput forward(const torch::Tensor& reduced, const EnergyFeatures& energy, const torch::Tensor& energy_code,
+                        const SampleLevel& sample);
+  int levels() const { return levels_; }
+  /// Markdown description of the architecture (layer table of one level).
+  std::string describe() const;
+
+ private:
+  NetworkKind kind_;
+  int levels_, nodes_, voxels_;
+  double logit_clamp_;
+  std::array<int, 3> grid_{0, 0, 0};
+  std::vector<CnnEncoderLevel> cnn_levels_;
+  std::vector<FcnEncoderLevel> fcn_levels_;
+  std::vector<int> fcn_hidden_;
+  torch::Tensor positional_encoding_;  ///< (V) buffer, or undefined
+};
+TORCH_MODULE(Encoder);
+
+// ---------------------------------------------------------------------------
+// Decoders
+
+/// The two heads' outputs, each (B, V).
+struct DecoderOutput {
+  torch::Tensor hit_logits;
+  torch::Tensor activations;
+};
+
+class DecoderImpl : public torch::nn::Module {
+ public:
+  DecoderImpl(const ModelConfig& config, const geometry::Geometry& geometry);
+  /// latent: (B, K n) all partitions.
+  DecoderOutput forward(const torch::Tensor& latent, const EnergyFeatures& energy);
+  std::string describe() const;
+
+ private:
+  NetworkKind kind_;
+  int voxels_;
+  std::array<int, 3> grid_{0, 0, 0};
+  // cnn
+  std::vector<TransposedStage> stages_;
+  torch::nn::Sequential trunk_{nullptr}, hit_head_{nullptr}, energy_head_{nullptr};
+  // fcn
+  std::vector<int> fcn_hidden_;
+  std::vector<torch::nn::Linear> shared_;
+  torch::nn::Linear hit_hidden_{nullptr}, hit_out_{nullptr}, energy_hidden_{nullptr}, energy_out_{nullptr};
+  EnergyConditioner conditioner_{nullptr};
+};
+TORCH_MODULE(Decoder);
+
+}  // namespace qvae::model

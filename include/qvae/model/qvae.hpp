@@ -1,0 +1,165 @@
+// The QVAE: encoder, Boltzmann-machine prior and decoder, its loss terms,
+// the RBM update and generation (model.md §2.5-2.8, §3; rbm-graphs-logz.md §1.6).
+//
+// A training step, as the trainer runs it:
+//
+//   Qvae model(config, geometry, make_prior(config, seed, comm));
+//   torch::optim::Adam optimiser(model->parameters(), lr);     // encoder + decoder
+//   auto u   = model->reduce(showers_mev, energies_mev);        // (B, V)
+//   auto out = model->forward(u, energies_mev, {beta, slope, keys});
+//   auto neg = model->negative_samples(out, keys);              // Kokkos Gibbs, detached
+//   LossTerms loss = model->loss(out, neg);
+//   optimiser.zero_grad(); loss.total.backward(); /* allreduce grads */ optimiser.step();
+//   if (centred update) model->apply_prior_gradient(/* allreduced */ model->prior_gradient(out, neg));
+//   else               /* autograd */ prior_optimiser.step() over model->prior_parameters();
+//
+// torch::save(model, path) / torch::load(model, path) store the networks, the
+// prior's parameters (copied back in place, so the sampler keeps its buffers),
+// the RBM Adam state and the persistent chains.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "qvae/data/calo_file.hpp"
+#include "qvae/data/transforms.hpp"
+#include "qvae/geometry/geometry.hpp"
+#include "qvae/model/config.hpp"
+#include "qvae/model/networks.hpp"
+#include "qvae/model/prior.hpp"
+#include "qvae/model/relaxation.hpp"
+
+namespace qvae::model {
+
+/// Keys of the reproducible noise of a batch, so results do not depend on the
+/// rank count: row b's relaxation and hit noise come from the streams of event
+/// events[b] at counter `step`; its negative-phase chain is Gibbs chain
+/// first_chain + b starting at sweep counter step * rbm.gibbs_steps.
+struct NoiseKeys {
+  std::uint64_t seed = 0;
+  std::uint64_t step = 0;        ///< e.g. the global batch counter
+  torch::Tensor events;          ///< (B) int64 global event indices
+  std::int64_t first_chain = 0;  ///< e.g. this rank's row offset in the global batch
+};
+
+/// Per-batch settings of the forward pass (annealed by the trainer, §2.8).
+struct StepSettings {
+  double beta = 1.0;   ///< relaxation inverse temperature
+  double slope = 0.0;  ///< LeakyReLU slope of the energy output (training)
+  std::optional<NoiseKeys> noise;  ///< none: torch's generator
+};
+
+/// Everything the loss and the RBM update need from one forward pass.
+struct ForwardOutput {
+  torch::Tensor reduced;            ///< (B, V) u, the input
+  torch::Tensor incident_energies;  ///< (B) MeV
+  torch::Tensor energy_code;        ///< (B, n) partition 0 when clamped, else undefined
+  torch::Tensor posterior_logits;   ///< (B, L n) encoded partitions
+  torch::Tensor posterior_samples;  ///< (B, K n) all partitions (relaxed in training)
+  torch::Tensor hit_logits;         ///< (B, V)
+  torch::Tensor activations;        ///< (B, V) energy head
+  torch::Tensor reconstruction;     ///< (B, V) x-hat in reduced units
+};
+
+/// The loss terms of §2.7, each a scalar tensor.
+struct LossTerms {
+  torch::Tensor ae;          ///< exponentially weighted MSE on reduced voxels
+  torch::Tensor hit;         ///< hit BCE
+  torch::Tensor entropy;     ///< E_q[log q] over the encoded partitions (the negative entropy)
+  torch::Tensor pos_energy;  ///< mean prior energy of the posterior samples
+  torch::Tensor neg_energy;  ///< minus the mean prior energy of the model samples
+  torch::Tensor kl;          ///< entropy + pos_energy + neg_energy
+  torch::Tensor total;       ///< what is back-propagated (depends on rbm.update)
+  /// name -> value for logging: ae_loss, hit_loss, entropy, pos_energy, neg_energy, kl_loss, loss.
+  std::map<std::string, double> values() const;
+};
+
+class QvaeImpl : public torch::nn::Module {
+ public:
+  QvaeImpl(const ModelConfig& config, const geometry::Geometry& geometry, std::shared_ptr<Prior> prior);
+
+  const ModelConfig& config() const { return config_; }
+  const geometry::Geometry& geometry() const { return geometry_; }
+  Prior& prior() { return *prior_; }
+  std::shared_ptr<Prior> prior_ptr() const { return prior_; }
+  Encoder& encoder() { return encoder_; }
+  Decoder& decoder() { return decoder_; }
+
+  /// Showers (B, V) and incident energies (B) in MeV -> u (B, V) float32 by the
+  /// logit transform (§1.5b).  InputError for bad values.
+  torch::Tensor reduce(const torch::Tensor& showers_mev, const torch::Tensor& incident_energies_mev) const;
+  torch::Tensor reduce(const data::ShowerBlock& block) const;
+  /// Incident energies of a block as a (B) float64 tensor.
+  static torch::Tensor energies_of(const data::ShowerBlock& block);
+  /// The binary code of partition 0, (B, n) in `dtype` (§3.1).
+  torch::Tensor energy_code(const torch::Tensor& incident_energies_mev, torch::Dtype dtype) const;
+
+  /// Encode, relax (training) or sample (eval), decode, form x-hat (§2.5).
+  ForwardOutput forward(const torch::Tensor& reduced, const torch::Tensor& incident_energies_mev,
+                        const StepSettings& settings);
+
+  /// Negative-phase samples (B, N) float64, detached: rbm.gibbs_steps sweeps
+  /// from the rbm.negative_chains start, partition 0 clamped to the code when
+  /// the prior is conditioned.  Never touches the parameters.
+  torch::Tensor negative_samples(const ForwardOutput& output, const std::optional<NoiseKeys>& keys = std::nullopt);
+
+  /// All loss terms of §2.7 for a forward pass and its negative samples.
+  LossTerms loss(const ForwardOutput& output, const torch::Tensor& negative_samples);
+
+  /// Centred gradient of the RBM from the posterior samples (data) and the
+  /// negative samples (model).  Partition 0 columns are the code (constant).
+  PriorGradient prior_gradient(const ForwardOutput& output, const torch::Tensor& negative_samples) const;
+  /// theta += lr g (centred_sgd) or the Adam ascent with decay (centred_adam), in place.
+  void apply_prior_gradient(const PriorGradient& gradient);
+
+  /// Encoder and decoder parameters in a fixed order (the module's parameters()).
+  std::vector<torch::Tensor> network_parameters() const { return parameters(); }
+  /// The RBM's biases and weights (shared with the sampler), in this order;
+  /// they require grad only with rbm.update = autograd.
+  std::vector<torch::Tensor> prior_parameters() const { return {prior_biases_, prior_weights_}; }
+  /// With rbm.update = autograd: SGD at rbm.lr over prior_parameters().
+  std::unique_ptr<torch::optim::Optimizer> make_prior_optimizer() const;
+
+  /// Showers for the given incident energies (MeV): partition 0 clamped to
+  /// their code (or sampled with the rest when unconditioned), the other
+  /// partitions Gibbs-sampled for rbm.generation_gibbs_steps sweeps from random
+  /// states, decoded to ReLU(act) * Bernoulli(sigmoid(hits)), inverted to MeV.
+  /// Event i of the call is global event first_event + i: every draw is keyed
+  /// by (seed, event), so the output does not depend on how events are split.
+  data::ShowerBlock generate(const std::vector<double>& incident_energies_mev, std::uint64_t seed,
+                             std::int64_t first_event);
+
+  /// Markdown description of the networks (layer tables) and the latent layout.
+  std::string describe() const;
+
+  void save(torch::serialize::OutputArchive& archive) const override;
+  void load(torch::serialize::InputArchive& archive) override;
+
+ private:
+  torch::Tensor uniforms(const std::optional<NoiseKeys>& keys, std::uint32_t domain, std::int64_t batch,
+                         std::int64_t count, torch::Dtype dtype) const;
+
+  ModelConfig config_;
+  geometry::Geometry geometry_;
+  std::shared_ptr<Prior> prior_;
+  data::LogitTransform logit_;
+  std::optional<data::BinaryEnergyCode> code_;
+  Encoder encoder_{nullptr};
+  Decoder decoder_{nullptr};
+  torch::Tensor prior_biases_, prior_weights_;  ///< views shared with the sampler
+  // centred_adam state and persistent chains (saved with the model)
+  torch::Tensor adam_m_biases_, adam_v_biases_, adam_m_weights_, adam_v_weights_;
+  std::int64_t adam_steps_ = 0;
+  torch::Tensor persistent_chains_;
+  std::int64_t persistent_sweeps_ = 0;
+  std::uint64_t unkeyed_calls_ = 0;  ///< negative_samples() calls without NoiseKeys
+};
+TORCH_MODULE(Qvae);
+
+}  // namespace qvae::model

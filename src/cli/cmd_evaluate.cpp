@@ -1,0 +1,164 @@
+// qvae evaluate: CaloChallenge metrics of a generated shower file against a
+// reference (spec calochallenge.md §2): histograms and separation powers,
+// incident-energy-conditional histograms, FPD/KPD.  Writes DIR/metrics.json and
+// DIR/histograms.h5 (docs/formats.md); tools/plot_report.py DIR draws them.
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+
+#include "cli.hpp"
+#include "qvae/core/error.hpp"
+#include "qvae/core/json_output.hpp"
+#include "qvae/eval/evaluation.hpp"
+#include "qvae/io/file.hpp"
+#include "qvae/par/collective_error.hpp"
+
+namespace qvae::cli {
+namespace {
+
+std::vector<double> parse_edges(const std::string& text) {
+  std::vector<double> values;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    char* end = nullptr;
+    const double v = std::strtod(item.c_str(), &end);
+    if (item.empty() || *end != '\0')
+      throw core::UsageError(core::describe("energy edge '" + item + "' is not a number", "qvae evaluate --energy-edges",
+                                            "write MeV values, e.g. --energy-edges 1e3,1e4,1e5,1e6"));
+    values.push_back(v);
+  }
+  return values;
+}
+
+void print_summary(const eval::Evaluation& ev, const nlohmann::json& metrics, const std::string& out_dir) {
+  std::printf("evaluate: %s vs %s: %lld reference, %lld generated %s showers (%d rank(s), %.1f s)\n",
+              ev.generated_path.c_str(), ev.reference_path.c_str(), static_cast<long long>(ev.events_reference),
+              static_cast<long long>(ev.events_generated), ev.geometry.c_str(), ev.ranks, ev.seconds_total);
+  std::printf("  separation power S (finite-sample floor):\n");
+  for (const char* name : {"etot_over_einc", "e_tot", "sparsity_total", "voxel_energy"}) {
+    const auto& s = metrics["separation_power"][name];
+    if (s["value"].is_null()) continue;
+    std::printf("    %-20s %.5f  (floor %.5f)\n", name, s["value"].get<double>(), s["floor"].get<double>());
+  }
+  for (const auto& [family, f] : metrics["separation_power_by_family"].items()) {
+    if (f["features"].get<int>() < 2 || f["max"].is_null()) continue;
+    std::printf("    %-20s mean %.5f over %d layers (floor %.5f), max %.5f in %s\n", family.c_str(),
+                f["mean"].get<double>(), f["features"].get<int>(), f["mean_floor"].get<double>(),
+                f["max"].get<double>(), f["max_feature"].get<std::string>().c_str());
+  }
+  for (const char* name : {"fpd", "kpd"}) {
+    const auto& d = metrics[name];
+    if (d["value"].is_null()) continue;
+    std::printf("  %s x 10^3: %.4f +- %.4f%s\n", name, d["value"].get<double>(),
+                d["error"].is_null() ? 0.0 : d["error"].get<double>(), d.value("reduced", false) ? "  (reduced sizes, see metrics.json)" : "");
+  }
+  std::printf("  wrote %s/metrics.json and %s/histograms.h5; plot with tools/plot_report.py %s\n", out_dir.c_str(),
+              out_dir.c_str(), out_dir.c_str());
+}
+
+}  // namespace
+
+int run_evaluate(Context& context) {
+  CommandLine cli("evaluate",
+                  "qvae evaluate --reference FILE --generated FILE --out DIR [--seed S] [--energy-bins K] [options] [--json]",
+                  "Compares a generated CaloChallenge shower file with a reference one, as CaloChallenge's\n"
+                  "evaluate.py does (docs/formats.md, \"metrics v1\" and \"histograms v1\"):\n"
+                  "  * per-shower features (E_tot, E_tot/E_inc, E_layer, centres and widths in eta, phi and r,\n"
+                  "    sparsity per layer, voxel spectrum) after zeroing voxels below --min-energy;\n"
+                  "  * histograms with CaloChallenge's binnings and the separation power S of each, quoted\n"
+                  "    next to its finite-sample floor n_occupied (1/N_ref + 1/N_gen) / 4;\n"
+                  "  * E_tot/E_inc, E_tot and sparsity per incident-energy bin (--energy-bins log bins);\n"
+                  "  * FPD and KPD (x 10^3, JetNet's definitions) on the 'cls-high' feature vector.\n"
+                  "Files smaller than the FPD/KPD sample sizes are evaluated with smaller batches, and\n"
+                  "metrics.json says so (\"reduced\": true).  Writes DIR/metrics.json and DIR/histograms.h5\n"
+                  "(DIR is created); `tools/plot_report.py DIR` renders PNGs and DIR/index.html.\n"
+                  "The result is the same for any number of MPI ranks.");
+  cli.options().add_options()("reference", po::value<std::string>(), "reference CaloChallenge file (defines the binnings)")(
+      "generated", po::value<std::string>(), "generated CaloChallenge file")(
+      "out", po::value<std::string>(), "output directory")(
+      "seed", po::value<std::uint64_t>()->default_value(42), "seed of the FPD/KPD resampling (JetNet's default: 42)")(
+      "energy-bins", po::value<int>()->default_value(5), "incident-energy bins, log-spaced over the reference's range")(
+      "energy-edges", po::value<std::string>(), "explicit incident-energy bin edges in MeV, comma-separated")(
+      "min-energy", po::value<double>(), "readout threshold in MeV (default: 0.01515 for ds2/ds3, 1 for ds1)")(
+      "geometry", po::value<std::string>()->default_value(""), "ds1-photons | ds1-pions | ds2 | ds3 (default: from the files)")(
+      "chunk-rows", po::value<std::int64_t>()->default_value(1024), "showers read per rank per step")(
+      "fpd-min-samples", po::value<std::int64_t>()->default_value(10000), "smallest FPD batch (evaluate.py: 10000)")(
+      "fpd-max-samples", po::value<std::int64_t>()->default_value(50000), "largest FPD batch (JetNet: 50000)")(
+      "fpd-points", po::value<int>()->default_value(10), "FPD batch sizes, evenly spaced in 1/N")(
+      "fpd-resamples", po::value<int>()->default_value(20), "Fréchet distances averaged per batch size")(
+      "kpd-batch-size", po::value<std::int64_t>()->default_value(10000), "KPD batch size (evaluate.py: 10000)")(
+      "kpd-batches", po::value<int>()->default_value(10), "KPD batches")(
+      "no-fpd", po::bool_switch(), "skip FPD")("no-kpd", po::bool_switch(), "skip KPD")(
+      "model", po::value<std::string>(), "trained model: RBM energies of encoded data vs Gibbs samples (not built yet)")(
+      "data", po::value<std::string>(), "data to encode with --model (not built yet)");
+  if (!cli.parse(context)) return 0;
+  const auto& vm = cli.values();
+  const par::Communicator& comm = context.world;
+
+  eval::EvaluationSettings settings;
+  std::string reference, generated, out_dir;
+  par::run_agreed(comm, [&] {
+    if (vm.count("model") || vm.count("data"))
+      throw core::UsageError(core::describe("`qvae evaluate --model/--data` (RBM energies of encoded data vs Gibbs "
+                                            "samples) is not built yet",
+                                            "", "it needs the model module; evaluate shower files with "
+                                                "--reference/--generated"));
+    for (const char* required : {"reference", "generated", "out"})
+      if (!vm.count(required))
+        throw core::UsageError(core::describe(std::string("--") + required + " is missing", "qvae evaluate",
+                                              "usage: qvae evaluate --reference FILE --generated FILE --out DIR"));
+    reference = vm["reference"].as<std::string>();
+    generated = vm["generated"].as<std::string>();
+    out_dir = vm["out"].as<std::string>();
+    settings.geometry_name = vm["geometry"].as<std::string>();
+    settings.energy_bins = vm["energy-bins"].as<int>();
+    if (vm.count("energy-edges")) settings.energy_edges = parse_edges(vm["energy-edges"].as<std::string>());
+    if (vm.count("min-energy")) {
+      settings.min_energy = vm["min-energy"].as<double>();
+      if (!(settings.min_energy >= 0))
+        throw core::UsageError(core::describe("--min-energy must be >= 0 MeV", "qvae evaluate"));
+    }
+    settings.chunk_rows = vm["chunk-rows"].as<std::int64_t>();
+    settings.compute_fpd = !vm["no-fpd"].as<bool>();
+    settings.compute_kpd = !vm["no-kpd"].as<bool>();
+    const std::uint64_t seed = vm["seed"].as<std::uint64_t>();
+    settings.fpd.seed = settings.kpd.seed = seed;
+    settings.fpd.min_samples = vm["fpd-min-samples"].as<std::int64_t>();
+    settings.fpd.max_samples = vm["fpd-max-samples"].as<std::int64_t>();
+    settings.fpd.points = vm["fpd-points"].as<int>();
+    settings.fpd.resamples = vm["fpd-resamples"].as<int>();
+    settings.kpd.batch_size = vm["kpd-batch-size"].as<std::int64_t>();
+    settings.kpd.batches = vm["kpd-batches"].as<int>();
+    settings.progress = cli.run().progress;
+    settings.progress_interval_s = cli.run().progress_interval_s;
+    // The report directory is created; outputs never replace an input.
+    if (comm.is_root()) {
+      std::error_code error;
+      std::filesystem::create_directories(out_dir, error);
+      if (error || !std::filesystem::is_directory(out_dir))
+        throw core::UsageError(core::describe("cannot create the output directory '" + out_dir + "'" +
+                                                  (error ? ": " + error.message() : ""),
+                                              "qvae evaluate --out", "pass a writable directory"));
+    }
+    for (const char* name : {"metrics.json", "histograms.h5"})
+      io::refuse_overwriting_inputs(out_dir + "/" + name, {reference, generated});
+  });
+
+  const eval::Evaluation evaluation = eval::evaluate_files(reference, generated, comm, settings);
+  const nlohmann::json metrics = eval::metrics_json(evaluation);
+  par::run_agreed(comm, [&] {
+    if (!comm.is_root()) return;  // small outputs: rank 0 writes them
+    eval::write_histograms_file(out_dir + "/histograms.h5", evaluation,
+                                io::Provenance{context.command_line, settings.fpd.seed, cli.config_ini()});
+    eval::write_text_file_atomically(out_dir + "/metrics.json", metrics.dump(2, ' ', false,
+                                                                             nlohmann::json::error_handler_t::replace) + "\n");
+  });
+  if (cli.json())
+    core::print_json_summary(metrics, comm.is_root());
+  else if (comm.is_root())
+    print_summary(evaluation, metrics, out_dir);
+  return 0;
+}
+
+}  // namespace qvae::cli

@@ -1,0 +1,608 @@
+#include "qvae/eval/evaluation.hpp"
+
+#include <mpi.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include "qvae/core/error.hpp"
+#include "qvae/core/log.hpp"
+#include "qvae/data/calo_file.hpp"
+#include "qvae/eval/features.hpp"
+#include "qvae/io/dataset.hpp"
+#include "qvae/io/file.hpp"
+#include "qvae/par/collective_error.hpp"
+#include "qvae/par/mpi_check.hpp"
+#include "qvae/par/partition.hpp"
+
+namespace qvae::eval {
+namespace {
+
+constexpr double kInfinity = std::numeric_limits<double>::infinity();
+constexpr int kConditionalBins = 30;  // the original study's "30 common linear bins" (model.md §5.2)
+
+void allreduce_in_place(std::vector<double>& values, MPI_Op op, const par::Communicator& comm) {
+  if (values.empty()) return;
+  QVAE_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_DOUBLE, op, comm.get()));
+}
+
+bool is_ds1(const std::string& geometry) { return geometry.rfind("ds1", 0) == 0; }
+
+/// [lo, hi] widened when empty or a single point, so a binning can be built.
+std::pair<double, double> usable_range(double lo, double hi) {
+  if (!(lo <= hi)) return {0.0, 1.0};  // no entries at all
+  if (hi > lo) return {lo, hi};
+  const double pad = lo != 0 ? 0.05 * std::abs(lo) : 0.5;
+  return {lo - pad, hi + pad};
+}
+
+/// A positive [lo, hi] for log bins over a range of positive values: an empty
+/// range becomes [1, 10], a single value v becomes [v / 1.01, v * 1.01] (ds1's
+/// discrete energies in a one-energy file).
+std::pair<double, double> log_range(double lo, double hi) {
+  if (!(lo > 0 && hi >= lo)) return {1.0, 10.0};
+  if (hi == lo) return {lo / 1.01, hi * 1.01};
+  return {lo, hi};
+}
+
+/// Upper edge of a log binning from `lo`: the reference maximum, or a decade above
+/// `lo` when nothing in the reference passes the threshold (an empty layer).
+double log_upper_edge(double lo, double reference_max) { return reference_max > lo ? reference_max : 10 * lo; }
+
+struct Spec {
+  std::string name, family, label;
+  int layer_id = -1;
+  int column = -1;  // feature column; -1 = the voxel spectrum
+  Binning binning;
+};
+
+std::string layer_label(const std::string& what, int layer_id, const std::string& unit) {
+  return what + ", layer " + std::to_string(layer_id) + (unit.empty() ? "" : " [" + unit + "]");
+}
+
+/// Binning of a per-layer position/width feature: evaluate.py's limits (ds2/ds3:
+/// +-30 mm and [0, 30] mm; ds1: +-500/[0, 400] mm in layers 12 and 13, +-100/[0, 100]
+/// mm elsewhere), 100 bins.  <r> and sigma_r are not plotted by evaluate.py; they get
+/// [0, 42] and [0, 20] mm for ds2/ds3 (spec §2) and the layer's outer edge (and half
+/// of it) for ds1.
+Binning position_binning(FeatureKind kind, int layer_id, bool ds1, double outer_edge) {
+  const bool wide = layer_id == 12 || layer_id == 13;
+  switch (kind) {
+    case FeatureKind::ec_eta:
+    case FeatureKind::ec_phi: {
+      const double limit = ds1 ? (wide ? 500.0 : 100.0) : 30.0;
+      return Binning::linear(-limit, limit, 100);
+    }
+    case FeatureKind::width_eta:
+    case FeatureKind::width_phi: return Binning::linear(0.0, ds1 ? (wide ? 400.0 : 100.0) : 30.0, 100);
+    case FeatureKind::ec_r: return Binning::linear(0.0, ds1 ? outer_edge : 42.0, 100);
+    case FeatureKind::width_r: return Binning::linear(0.0, ds1 ? outer_edge / 2 : 20.0, 100);
+    default: throw std::logic_error("position_binning: not a position feature");
+  }
+}
+
+/// Local rows of one file, streamed in chunks, and the largest voxel that passed the threshold.
+struct FileFeatures {
+  FeatureTable table;
+  double max_voxel = 0;
+};
+
+FileFeatures stream_features(const data::CaloReader& reader, const FeatureCalculator& calculator,
+                             const par::Communicator& comm, std::int64_t chunk, core::Progress& progress,
+                             std::int64_t& done) {
+  FileFeatures out;
+  out.table.cols = calculator.layout().size();
+  const par::Block mine = par::my_block(reader.events(), comm);
+  out.table.first_event = mine.offset;
+  out.table.values.reserve(static_cast<std::size_t>(mine.count * out.table.cols));
+  // Every rank takes part in every collective read: agree on the step count.
+  const std::int64_t steps = comm.max((mine.count + chunk - 1) / chunk);
+  for (std::int64_t step = 0; step < steps; ++step) {
+    const std::int64_t begin = std::min(mine.offset + step * chunk, mine.end());
+    const data::ShowerBlock block = reader.read_checked({begin, std::min(chunk, mine.end() - begin)});
+    calculator.append(block, out.table);
+    for (float v : block.showers) {
+      const double x = static_cast<double>(v);
+      if (x >= calculator.min_energy()) out.max_voxel = std::max(out.max_voxel, x);
+    }
+    done += comm.sum(block.events());
+    progress.update(static_cast<std::uint64_t>(done));
+  }
+  return out;
+}
+
+void stream_voxel_spectrum(const data::CaloReader& reader, const par::Communicator& comm, std::int64_t chunk,
+                           double min_energy, Histogram& histogram, core::Progress& progress, std::int64_t& done) {
+  const par::Block mine = par::my_block(reader.events(), comm);
+  const std::int64_t steps = comm.max((mine.count + chunk - 1) / chunk);
+  for (std::int64_t step = 0; step < steps; ++step) {
+    const std::int64_t begin = std::min(mine.offset + step * chunk, mine.end());
+    const data::ShowerBlock block = reader.read({begin, std::min(chunk, mine.end() - begin)});
+    // Zeroed voxels (below the threshold) fall below the first edge and are not counted,
+    // as in evaluate.py, where they are 0 and the log bins start at min_energy.
+    for (float v : block.showers) {
+      const double x = static_cast<double>(v);
+      if (x >= min_energy) histogram.fill(x);
+    }
+    done += comm.sum(block.events());
+    progress.update(static_cast<std::uint64_t>(done));
+  }
+}
+
+/// Collective: sums every histogram's counts over ranks with one allreduce.
+void sum_histograms(const std::vector<Histogram*>& histograms, const par::Communicator& comm) {
+  std::vector<std::int64_t> packed;
+  for (const Histogram* h : histograms) {
+    packed.insert(packed.end(), h->counts.begin(), h->counts.end());
+    packed.push_back(h->outside);
+  }
+  if (!packed.empty()) comm.sum_in_place(packed.data(), packed.size());
+  std::size_t at = 0;
+  for (Histogram* h : histograms) {
+    for (auto& c : h->counts) c = packed[at++];
+    h->outside = packed[at++];
+  }
+}
+
+SampleMatrix gather_cls_high(const FeatureTable& local, const FeatureLayout& layout, const par::Communicator& comm) {
+  const std::vector<ClsHighEntry> entries = cls_high_entries(layout);
+  FeatureTable vectors;
+  vectors.cols = static_cast<int>(entries.size());
+  vectors.first_event = local.first_event;
+  vectors.values.resize(static_cast<std::size_t>(local.rows() * vectors.cols));
+  for (std::int64_t i = 0; i < local.rows(); ++i)
+    cls_high_vector(entries, local.row(i), vectors.values.data() + i * vectors.cols);
+  FeatureTable all = allgather_rows(vectors, comm);
+  SampleMatrix matrix;
+  matrix.cols = vectors.cols;
+  matrix.rows = all.rows();
+  matrix.values = std::move(all.values);
+  return matrix;
+}
+
+void validate(const EvaluationSettings& s) {
+  const auto usage = [](const std::string& what, const std::string& remedy) {
+    throw core::UsageError(core::describe(what, "qvae evaluate", remedy));
+  };
+  if (s.chunk_rows < 1) usage("--chunk-rows must be >= 1", "pass a positive row count");
+  if (s.energy_edges.empty() && s.energy_bins < 1) usage("--energy-bins must be >= 1", "pass e.g. --energy-bins 5");
+  if (!s.energy_edges.empty()) {
+    bool ok = s.energy_edges.size() >= 2 && s.energy_edges.front() > 0;
+    for (std::size_t i = 1; i < s.energy_edges.size(); ++i) ok = ok && s.energy_edges[i] > s.energy_edges[i - 1];
+    if (!ok) usage("--energy-edges must be at least 2 positive, ascending energies in MeV", "write e.g. 1e3,1e4,1e5,1e6");
+  }
+  if (s.fpd.min_samples < 2 || s.fpd.max_samples < s.fpd.min_samples)
+    usage("need 2 <= --fpd-min-samples <= --fpd-max-samples", "e.g. --fpd-min-samples 2000 --fpd-max-samples 10000");
+  if (s.fpd.points < 1 || s.fpd.resamples < 1) usage("--fpd-points and --fpd-resamples must be >= 1", "");
+  if (s.kpd.batch_size < 2 || s.kpd.batches < 1) usage("need --kpd-batch-size >= 2 and --kpd-batches >= 1", "");
+  if (s.min_energy >= 0 && !std::isfinite(s.min_energy)) usage("--min-energy must be finite", "");
+}
+
+}  // namespace
+
+Evaluation evaluate_files(const std::string& reference, const std::string& generated, const par::Communicator& comm,
+                          const EvaluationSettings& settings) {
+  const double t_start = MPI_Wtime();
+  std::optional<data::CaloReader> ref_reader, gen_reader;
+  par::run_agreed(comm, [&] {
+    validate(settings);
+    ref_reader.emplace(reference, comm, settings.geometry_name);
+    gen_reader.emplace(generated, comm, settings.geometry_name);
+    const geometry::Geometry& a = ref_reader->geometry();
+    const geometry::Geometry& b = gen_reader->geometry();
+    if (a.name() != b.name() || a.voxels() != b.voxels())
+      throw core::InputError(core::describe(
+          "the files have different geometries: reference " + a.name() + " (" + std::to_string(a.voxels()) +
+              " voxels), generated " + b.name() + " (" + std::to_string(b.voxels()) + " voxels)",
+          "files '" + reference + "' and '" + generated + "'", "compare showers of one geometry"));
+  });
+  const geometry::Geometry& geometry = ref_reader->geometry();
+  const bool ds1 = is_ds1(geometry.name());
+
+  Evaluation ev;
+  ev.reference_path = reference;
+  ev.generated_path = generated;
+  ev.geometry = geometry.name();
+  ev.voxels = geometry.voxels();
+  ev.layers = geometry.num_layers();
+  ev.events_reference = ref_reader->events();
+  ev.events_generated = gen_reader->events();
+  ev.min_energy = settings.min_energy >= 0 ? settings.min_energy : default_min_energy(geometry);
+  ev.ranks = comm.size();
+
+  // 1. Features, streamed.
+  const FeatureCalculator calculator(geometry, ev.min_energy);
+  const FeatureLayout& layout = calculator.layout();
+  const std::uint64_t total_reads = static_cast<std::uint64_t>(2 * (ev.events_reference + ev.events_generated));
+  core::Progress progress("evaluate", total_reads, "showers read", comm.is_root(), settings.progress,
+                          settings.progress_interval_s);
+  std::int64_t done = 0;
+  FileFeatures ref = stream_features(*ref_reader, calculator, comm, settings.chunk_rows, progress, done);
+  FileFeatures gen = stream_features(*gen_reader, calculator, comm, settings.chunk_rows, progress, done);
+
+  // 2. Binnings from global reductions over the reference (evaluate.py bins by the reference).
+  const int e_inc = layout.column(FeatureKind::e_inc), e_tot = layout.column(FeatureKind::e_tot);
+  std::vector<double> maxima(static_cast<std::size_t>(ev.layers) + 3, 0.0);  // E_layer per layer, E_inc, E_tot, voxel
+  std::vector<double> minima = {kInfinity, kInfinity};                        // E_inc, E_tot > 0
+  for (std::int64_t i = 0; i < ref.table.rows(); ++i) {
+    const double* row = ref.table.row(i);
+    for (int l = 0; l < ev.layers; ++l)
+      maxima[static_cast<std::size_t>(l)] = std::max(maxima[static_cast<std::size_t>(l)], row[layout.column(FeatureKind::e_layer, l)]);
+    maxima[static_cast<std::size_t>(ev.layers)] = std::max(maxima[static_cast<std::size_t>(ev.layers)], row[e_inc]);
+    maxima[static_cast<std::size_t>(ev.layers) + 1] = std::max(maxima[static_cast<std::size_t>(ev.layers) + 1], row[e_tot]);
+    minima[0] = std::min(minima[0], row[e_inc]);
+    if (row[e_tot] > 0) minima[1] = std::min(minima[1], row[e_tot]);
+  }
+  maxima[static_cast<std::size_t>(ev.layers) + 2] = ref.max_voxel;
+  allreduce_in_place(maxima, MPI_MAX, comm);
+  allreduce_in_place(minima, MPI_MIN, comm);
+  const double ref_e_inc_max = maxima[static_cast<std::size_t>(ev.layers)];
+  const double ref_e_tot_max = maxima[static_cast<std::size_t>(ev.layers) + 1];
+  const double ref_voxel_max = maxima[static_cast<std::size_t>(ev.layers) + 2];
+
+  std::vector<Spec> specs;
+  const auto [e_inc_lo, e_inc_hi] = log_range(minima[0], ref_e_inc_max);
+  specs.push_back({"e_inc", "e_inc", "incident energy [MeV]", -1, e_inc, Binning::log_edges(e_inc_lo, e_inc_hi, 51)});
+  const double e_tot_lo = std::isfinite(minima[1]) ? std::max(minima[1], ev.min_energy) : ev.min_energy;
+  specs.push_back({"e_tot", "e_tot", "E_tot [MeV]", -1, e_tot,
+                   Binning::log_edges(e_tot_lo, log_upper_edge(e_tot_lo, ref_e_tot_max), 51)});
+  specs.push_back({"etot_over_einc", "etot_over_einc", "E_tot / E_inc", -1, layout.column(FeatureKind::etot_over_einc),
+                   Binning::linear(0.5, 1.5, 100)});
+  specs.push_back({"sparsity_total", "sparsity_total", "fraction of zero voxels in the shower", -1,
+                   layout.column(FeatureKind::sparsity_total), Binning::linear(0.0, 1.0, 100)});
+  for (const FeatureColumn& column : layout.columns()) {
+    if (column.layer < 0) continue;
+    const int c = layout.index_of(column.name);
+    const std::string family = kind_name(column.kind);
+    const geometry::Layer& layer = geometry.layers()[static_cast<std::size_t>(column.layer)];
+    switch (column.kind) {
+      case FeatureKind::e_layer: {
+        const double hi = log_upper_edge(ev.min_energy, maxima[static_cast<std::size_t>(column.layer)]);
+        specs.push_back({column.name, family, layer_label("energy", column.layer_id, "MeV"), column.layer_id, c,
+                         Binning::log_edges(ev.min_energy, hi, 40)});
+        break;
+      }
+      case FeatureKind::sparsity:
+        specs.push_back({column.name, family, layer_label("sparsity (1 - fraction of voxels > 0)", column.layer_id, ""),
+                         column.layer_id, c, Binning::linear(0.0, 1.0, 20)});
+        break;
+      default: {
+        static const std::vector<std::pair<FeatureKind, std::string>> names = {
+            {FeatureKind::ec_eta, "centre of energy in eta"}, {FeatureKind::ec_phi, "centre of energy in phi"},
+            {FeatureKind::ec_r, "centre of energy in r"},     {FeatureKind::width_eta, "width in eta"},
+            {FeatureKind::width_phi, "width in phi"},         {FeatureKind::width_r, "width in r"}};
+        std::string what;
+        for (const auto& [kind, text] : names)
+          if (kind == column.kind) what = text;
+        specs.push_back({column.name, family, layer_label(what, column.layer_id, "mm"), column.layer_id, c,
+                         position_binning(column.kind, column.layer_id, ds1, layer.r_edges.back())});
+      }
+    }
+  }
+  const double voxel_lo = ev.min_energy;
+  specs.push_back({"voxel_energy", "voxel_energy", "voxel energy [MeV]", -1, -1,
+                   Binning::log_edges(voxel_lo, log_upper_edge(voxel_lo, ref_voxel_max), 50)});
+
+  for (const Spec& spec : specs)
+    ev.histograms.push_back({spec.name, spec.family, spec.label, spec.layer_id, Histogram(spec.binning),
+                             Histogram(spec.binning), {}});
+  for (std::size_t s = 0; s < specs.size(); ++s) {
+    if (specs[s].column < 0) continue;
+    const int c = specs[s].column;
+    for (std::int64_t i = 0; i < ref.table.rows(); ++i) ev.histograms[s].reference.fill(ref.table.at(i, c));
+    for (std::int64_t i = 0; i < gen.table.rows(); ++i) ev.histograms[s].generated.fill(gen.table.at(i, c));
+  }
+
+  // Conditional histograms: energy bins log-spaced over the reference's E_inc range.
+  if (!settings.energy_edges.empty()) {
+    ev.energy_bins = Binning{settings.energy_edges, true};
+  } else {
+    ev.energy_bins = Binning::log_edges(e_inc_lo, e_inc_hi, settings.energy_bins + 1);
+  }
+  const int k_bins = ev.energy_bins.bins();
+  struct ConditionalSpec {
+    std::string name, label;
+    int column;
+    bool fixed;  // CaloChallenge binning; otherwise 30 linear bins over both files' range in the energy bin
+  };
+  const std::vector<ConditionalSpec> conditional_specs = {
+      {"etot_over_einc", "E_tot / E_inc", layout.column(FeatureKind::etot_over_einc), true},
+      {"e_tot", "E_tot [MeV]", e_tot, false},
+      {"sparsity_total", "fraction of zero voxels in the shower", layout.column(FeatureKind::sparsity_total), false}};
+  const auto energy_bin_of = [&](const FeatureTable& t, std::int64_t i) { return ev.energy_bins.find(t.at(i, e_inc)); };
+  // Ranges per (feature, energy bin): min in the first half, -max in the second, over both files.
+  std::vector<double> range_minima(conditional_specs.size() * static_cast<std::size_t>(k_bins) * 2, kInfinity);
+  for (const FeatureTable* t : {&ref.table, &gen.table})
+    for (std::int64_t i = 0; i < t->rows(); ++i) {
+      const int k = energy_bin_of(*t, i);
+      if (k < 0) continue;
+      for (std::size_t f = 0; f < conditional_specs.size(); ++f) {
+        const double x = t->at(i, conditional_specs[f].column);
+        const std::size_t slot = (f * static_cast<std::size_t>(k_bins) + static_cast<std::size_t>(k)) * 2;
+        range_minima[slot] = std::min(range_minima[slot], x);
+        range_minima[slot + 1] = std::min(range_minima[slot + 1], -x);
+      }
+    }
+  allreduce_in_place(range_minima, MPI_MIN, comm);
+  for (std::size_t f = 0; f < conditional_specs.size(); ++f) {
+    ConditionalComparison cc{conditional_specs[f].name, conditional_specs[f].name, conditional_specs[f].label, {}};
+    for (int k = 0; k < k_bins; ++k) {
+      Binning binning = Binning::linear(0.5, 1.5, 100);
+      if (!conditional_specs[f].fixed) {
+        const std::size_t slot = (f * static_cast<std::size_t>(k_bins) + static_cast<std::size_t>(k)) * 2;
+        const auto [lo, hi] = usable_range(range_minima[slot], -range_minima[slot + 1]);
+        binning = Binning::linear(lo, hi, kConditionalBins);
+      }
+      cc.per_bin.push_back({cc.name, cc.family, cc.label, -1, Histogram(binning), Histogram(binning), {}});
+    }
+    ev.conditional.push_back(std::move(cc));
+  }
+  ev.energy_bin_events_reference.assign(static_cast<std::size_t>(k_bins), 0);
+  ev.energy_bin_events_generated.assign(static_cast<std::size_t>(k_bins), 0);
+  for (int which = 0; which < 2; ++which) {
+    const FeatureTable& t = which == 0 ? ref.table : gen.table;
+    auto& events = which == 0 ? ev.energy_bin_events_reference : ev.energy_bin_events_generated;
+    for (std::int64_t i = 0; i < t.rows(); ++i) {
+      const int k = energy_bin_of(t, i);
+      if (k < 0) continue;
+      ++events[static_cast<std::size_t>(k)];
+      for (std::size_t f = 0; f < conditional_specs.size(); ++f) {
+        HistogramComparison& h = ev.conditional[f].per_bin[static_cast<std::size_t>(k)];
+        (which == 0 ? h.reference : h.generated).fill(t.at(i, conditional_specs[f].column));
+      }
+    }
+  }
+  comm.sum_in_place(ev.energy_bin_events_reference.data(), ev.energy_bin_events_reference.size());
+  comm.sum_in_place(ev.energy_bin_events_generated.data(), ev.energy_bin_events_generated.size());
+
+  // 3. The voxel spectrum: a second pass, now that its binning is known.
+  HistogramComparison& voxels = ev.histograms.back();
+  stream_voxel_spectrum(*ref_reader, comm, settings.chunk_rows, ev.min_energy, voxels.reference, progress, done);
+  stream_voxel_spectrum(*gen_reader, comm, settings.chunk_rows, ev.min_energy, voxels.generated, progress, done);
+  progress.finish();
+
+  std::vector<Histogram*> all;
+  for (auto& h : ev.histograms) all.push_back(&h.reference), all.push_back(&h.generated);
+  for (auto& cc : ev.conditional)
+    for (auto& h : cc.per_bin) all.push_back(&h.reference), all.push_back(&h.generated);
+  sum_histograms(all, comm);
+  for (auto& h : ev.histograms) h.separation = separation_power(h.reference.counts, h.generated.counts);
+  for (auto& cc : ev.conditional)
+    for (auto& h : cc.per_bin) h.separation = separation_power(h.reference.counts, h.generated.counts);
+  ev.seconds_features = comm.max(MPI_Wtime() - t_start);
+
+  // 4. FPD and KPD on the normalised cls-high vectors.
+  ev.distance_features = static_cast<int>(cls_high_entries(layout).size());
+  if (settings.compute_fpd || settings.compute_kpd) {
+    if (std::min(ev.events_reference, ev.events_generated) < 2) {
+      ev.distances_note = "FPD and KPD need at least 2 showers in each file";
+      core::log::warn_root("evaluate: ", ev.distances_note, "; skipped");
+    } else {
+      SampleMatrix ref_matrix = gather_cls_high(ref.table, layout, comm);
+      SampleMatrix gen_matrix = gather_cls_high(gen.table, layout, comm);
+      normalise_by_reference(ref_matrix, gen_matrix);
+      if (settings.compute_fpd) {
+        const double t0 = MPI_Wtime();
+        core::log::info_root("evaluate: FPD on ", ev.distance_features, " features, ", settings.fpd.points, " x ",
+                             settings.fpd.resamples, " resamples over ", comm.size(), " rank(s)");
+        ev.fpd = frechet_physics_distance(ref_matrix, gen_matrix, settings.fpd, &comm);
+        if (ev.fpd->reduced) core::log::warn_root("evaluate: FPD ", ev.fpd->note);
+        ev.seconds_fpd = comm.max(MPI_Wtime() - t0);
+      }
+      if (settings.compute_kpd) {
+        const double t0 = MPI_Wtime();
+        core::log::info_root("evaluate: KPD with ", settings.kpd.batches, " batches over ", comm.size(), " rank(s)");
+        ev.kpd = kernel_physics_distance(ref_matrix, gen_matrix, settings.kpd, &comm);
+        if (ev.kpd->reduced) core::log::warn_root("evaluate: KPD ", ev.kpd->note);
+        ev.seconds_kpd = comm.max(MPI_Wtime() - t0);
+      }
+    }
+  }
+  if (!settings.compute_fpd || !settings.compute_kpd)
+    ev.distances_note = ev.distances_note.empty() ? "skipped on request (--no-fpd / --no-kpd)" : ev.distances_note;
+  ev.seconds_total = comm.max(MPI_Wtime() - t_start);
+  return ev;
+}
+
+namespace {
+
+nlohmann::json finite_or_null(double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(); }
+
+nlohmann::json separation_json(const SeparationPower& s) {
+  return {{"value", finite_or_null(s.value)},
+          {"floor", finite_or_null(s.floor)},
+          {"bins_occupied", s.occupied_bins},
+          {"entries_reference", s.entries_a},
+          {"entries_generated", s.entries_b}};
+}
+
+std::vector<double> scaled(const std::vector<double>& values, double factor) {
+  std::vector<double> out;
+  for (double v : values) out.push_back(v * factor);
+  return out;
+}
+
+}  // namespace
+
+nlohmann::json metrics_json(const Evaluation& ev) {
+  constexpr double kScale = 1e3;  // FPD/KPD are reported x 10^3 (evaluate.py)
+  nlohmann::json separation = nlohmann::json::object();
+  nlohmann::json families = nlohmann::json::object();
+  for (const HistogramComparison& h : ev.histograms) {
+    separation[h.name] = separation_json(h.separation);
+    nlohmann::json& f = families[h.family];
+    if (f.is_null()) f = {{"features", 0}, {"mean", 0.0}, {"mean_floor", 0.0}, {"max", nullptr}, {"max_feature", nullptr}};
+    if (!std::isfinite(h.separation.value)) continue;
+    const int n = f["features"].get<int>();
+    f["mean"] = (f["mean"].get<double>() * n + h.separation.value) / (n + 1);
+    f["mean_floor"] = (f["mean_floor"].get<double>() * n + h.separation.floor) / (n + 1);
+    f["features"] = n + 1;
+    if (f["max"].is_null() || h.separation.value > f["max"].get<double>()) {
+      f["max"] = h.separation.value;
+      f["max_feature"] = h.name;
+    }
+  }
+  for (auto& [name, f] : families.items())
+    if (f["features"].get<int>() == 0) f["mean"] = f["mean_floor"] = nullptr;  // every histogram empty
+  nlohmann::json conditional = {{"energy_edges_mev", ev.energy_bins.edges},
+                                {"events_reference", ev.energy_bin_events_reference},
+                                {"events_generated", ev.energy_bin_events_generated},
+                                {"separation_power", nlohmann::json::object()}};
+  for (const ConditionalComparison& cc : ev.conditional) {
+    nlohmann::json list = nlohmann::json::array();
+    for (std::size_t k = 0; k < cc.per_bin.size(); ++k) {
+      nlohmann::json entry = separation_json(cc.per_bin[k].separation);
+      entry["e_low_mev"] = ev.energy_bins.edges[k];
+      entry["e_high_mev"] = ev.energy_bins.edges[k + 1];
+      list.push_back(entry);
+    }
+    conditional["separation_power"][cc.name] = list;
+  }
+  nlohmann::json fpd, kpd;
+  if (ev.fpd) {
+    fpd = {{"value", finite_or_null(ev.fpd->value * kScale)},
+           {"error", finite_or_null(ev.fpd->error * kScale)},
+           {"scale", kScale},
+           {"slope", finite_or_null(ev.fpd->slope * kScale)},
+           {"features", ev.distance_features},
+           {"batch_sizes", ev.fpd->batch_sizes},
+           {"mean_distances", scaled(ev.fpd->mean_distances, kScale)},
+           {"min_samples", ev.fpd->min_samples},
+           {"max_samples", ev.fpd->max_samples},
+           {"reduced", ev.fpd->reduced}};
+    if (ev.fpd->reduced) fpd["note"] = ev.fpd->note;
+  } else {
+    fpd = {{"value", nullptr}, {"error", nullptr}, {"note", ev.distances_note}};
+  }
+  if (ev.kpd) {
+    kpd = {{"value", finite_or_null(ev.kpd->value * kScale)},
+           {"error", finite_or_null(ev.kpd->error * kScale)},
+           {"scale", kScale},
+           {"kernel", "(x.y/d + 1)^4"},
+           {"features", ev.distance_features},
+           {"batch_size", ev.kpd->batch_size},
+           {"batches", ev.kpd->values.size()},
+           {"values", scaled(ev.kpd->values, kScale)},
+           {"reduced", ev.kpd->reduced}};
+    if (ev.kpd->reduced) kpd["note"] = ev.kpd->note;
+  } else {
+    kpd = {{"value", nullptr}, {"error", nullptr}, {"note", ev.distances_note}};
+  }
+  return {{"format", "qvae-metrics"},
+          {"format_version", 1},
+          {"reference", ev.reference_path},
+          {"generated", ev.generated_path},
+          {"geometry", ev.geometry},
+          {"voxels", ev.voxels},
+          {"layers", ev.layers},
+          {"events", {{"reference", ev.events_reference}, {"generated", ev.events_generated}}},
+          {"min_energy_mev", ev.min_energy},
+          {"ranks", ev.ranks},
+          {"separation_power", separation},
+          {"separation_power_by_family", families},
+          {"conditional", conditional},
+          {"fpd", fpd},
+          {"kpd", kpd},
+          {"seconds",
+           {{"features_and_histograms", ev.seconds_features}, {"fpd", ev.seconds_fpd}, {"kpd", ev.seconds_kpd},
+            {"total", ev.seconds_total}}}};
+}
+
+namespace {
+
+void create_group(io::File& file, const std::string& name) {
+  const io::Where where{io::where_text(file.path(), name), core::ExitCode::runtime};
+  io::check_id(H5Gcreate2(file.id(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "H5Gcreate2", where);
+}
+
+template <class T> void write_vector(io::File& file, const std::string& name, const std::vector<T>& values, std::int64_t cols = 0) {
+  const std::int64_t rows = cols ? static_cast<std::int64_t>(values.size()) / cols : static_cast<std::int64_t>(values.size());
+  io::write_rows(file, name, values.data(), rows, cols);
+}
+
+void write_histogram_attributes(io::File& file, const std::string& group, const HistogramComparison& h) {
+  io::set_attribute(file, group, "label", h.label);
+  io::set_attribute(file, group, "family", h.family);
+  io::set_attribute(file, group, "layer_id", static_cast<std::int64_t>(h.layer_id));
+  io::set_attribute(file, group, "log_x", static_cast<std::int64_t>(h.reference.binning.log_scale));
+}
+
+}  // namespace
+
+void write_histograms_file(const std::string& path, const Evaluation& ev, const io::Provenance& provenance) {
+  io::OutputFile file = io::OutputFile::create_serial(path);
+  io::write_provenance(file, provenance);
+  io::set_format(file, "qvae-histograms", 1);
+  io::set_attribute(file, "/", "geometry", ev.geometry);
+  io::set_attribute(file, "/", "reference_file", ev.reference_path);
+  io::set_attribute(file, "/", "generated_file", ev.generated_path);
+  io::set_attribute(file, "/", "events_reference", ev.events_reference);
+  io::set_attribute(file, "/", "events_generated", ev.events_generated);
+  io::set_attribute(file, "/", "min_energy_mev", ev.min_energy);
+  create_group(file, "histograms");
+  for (const HistogramComparison& h : ev.histograms) {
+    const std::string group = "histograms/" + h.name;
+    create_group(file, group);
+    write_histogram_attributes(file, group, h);
+    io::set_attribute(file, group, "separation_power", h.separation.value);
+    io::set_attribute(file, group, "separation_power_floor", h.separation.floor);
+    write_vector(file, group + "/edges", h.reference.binning.edges);
+    write_vector(file, group + "/reference", h.reference.counts);
+    write_vector(file, group + "/generated", h.generated.counts);
+    write_vector(file, group + "/outside", std::vector<std::int64_t>{h.reference.outside, h.generated.outside});
+  }
+  create_group(file, "conditional");
+  for (const ConditionalComparison& cc : ev.conditional) {
+    if (cc.per_bin.empty()) continue;
+    const std::string group = "conditional/" + cc.name;
+    create_group(file, group);
+    write_histogram_attributes(file, group, cc.per_bin.front());
+    const std::int64_t bins = cc.per_bin.front().reference.binning.bins();
+    std::vector<double> edges, separation, floor;
+    std::vector<std::int64_t> reference, generated;
+    for (const HistogramComparison& h : cc.per_bin) {
+      edges.insert(edges.end(), h.reference.binning.edges.begin(), h.reference.binning.edges.end());
+      reference.insert(reference.end(), h.reference.counts.begin(), h.reference.counts.end());
+      generated.insert(generated.end(), h.generated.counts.begin(), h.generated.counts.end());
+      separation.push_back(h.separation.value);
+      floor.push_back(h.separation.floor);
+    }
+    write_vector(file, group + "/energy_edges", ev.energy_bins.edges);
+    write_vector(file, group + "/edges", edges, bins + 1);
+    write_vector(file, group + "/reference", reference, bins);
+    write_vector(file, group + "/generated", generated, bins);
+    write_vector(file, group + "/separation_power", separation);
+    write_vector(file, group + "/separation_power_floor", floor);
+  }
+  file.commit();
+}
+
+void write_text_file_atomically(const std::string& path, const std::string& text) {
+  const std::string temporary = path + ".tmp-" + std::to_string(::getpid());
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    if (!out)
+      throw core::RuntimeError(core::describe("cannot create '" + temporary + "': " + std::strerror(errno), "",
+                                              "check that the directory exists and is writable"));
+    out << text;
+    out.flush();
+    if (!out) {
+      std::remove(temporary.c_str());
+      throw core::RuntimeError(core::describe("cannot write '" + temporary + "'", "", "check free disk space"));
+    }
+  }
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+    const std::string reason = std::strerror(errno);
+    std::remove(temporary.c_str());
+    throw core::RuntimeError(core::describe("cannot rename '" + temporary + "' to '" + path + "': " + reason));
+  }
+}
+
+}  // namespace qvae::eval

@@ -1,0 +1,94 @@
+#include "qvae/eval/histogram.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+namespace qvae::eval {
+namespace {
+
+/// numpy.linspace(start, stop, num) with endpoint: start + k * step, the last value exactly stop.
+std::vector<double> numpy_linspace(double start, double stop, int num) {
+  std::vector<double> values(static_cast<std::size_t>(std::max(num, 2)));
+  const int div = static_cast<int>(values.size()) - 1;
+  const double step = (stop - start) / div;
+  for (int k = 0; k < div; ++k) values[static_cast<std::size_t>(k)] = k * step + start;
+  values[static_cast<std::size_t>(div)] = stop;
+  return values;
+}
+
+}  // namespace
+
+int Binning::find(double value) const {
+  if (edges.size() < 2 || !(value >= edges.front() && value <= edges.back())) return -1;
+  if (value == edges.back()) return bins() - 1;  // numpy closes the last bin
+  const auto upper = std::upper_bound(edges.begin(), edges.end(), value);
+  return static_cast<int>(upper - edges.begin()) - 1;
+}
+
+Binning Binning::linear(double lo, double hi, int bins) {
+  if (bins < 1 || !(hi > lo)) throw std::invalid_argument("Binning::linear: need bins >= 1 and lo < hi");
+  return Binning{numpy_linspace(lo, hi, bins + 1), false};
+}
+
+Binning Binning::log_edges(double lo, double hi, int edge_count) {
+  if (edge_count < 2 || !(lo > 0) || !(hi > lo))
+    throw std::invalid_argument("Binning::log_edges: need edge_count >= 2 and 0 < lo < hi");
+  Binning binning{numpy_linspace(std::log10(lo), std::log10(hi), edge_count), true};
+  for (double& e : binning.edges) e = std::pow(10.0, e);
+  return binning;
+}
+
+void Histogram::fill(double value) {
+  const int bin = binning.find(value);
+  if (bin < 0) ++outside;
+  else ++counts[static_cast<std::size_t>(bin)];
+}
+
+std::int64_t Histogram::entries() const {
+  std::int64_t n = 0;
+  for (std::int64_t c : counts) n += c;
+  return n;
+}
+
+void Histogram::sum_over(const par::Communicator& comm) {
+  if (!counts.empty()) comm.sum_in_place(counts.data(), counts.size());
+  outside = comm.sum(outside);
+}
+
+SeparationPower separation_power(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b) {
+  if (a.size() != b.size()) throw std::invalid_argument("separation_power: histograms of different binnings");
+  SeparationPower s;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    s.entries_a += a[i];
+    s.entries_b += b[i];
+    s.occupied_bins += (a[i] > 0 || b[i] > 0);
+  }
+  if (s.entries_a == 0 || s.entries_b == 0) {
+    s.value = s.floor = std::numeric_limits<double>::quiet_NaN();
+    return s;
+  }
+  const double na = static_cast<double>(s.entries_a), nb = static_cast<double>(s.entries_b);
+  double sum = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const double p = static_cast<double>(a[i]) / na, q = static_cast<double>(b[i]) / nb;
+    sum += (p - q) * (p - q) / (p + q + 1e-16);
+  }
+  s.value = 0.5 * sum;
+  s.floor = s.occupied_bins * (1.0 / na + 1.0 / nb) / 4.0;
+  return s;
+}
+
+double overlap(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b) {
+  if (a.size() != b.size()) throw std::invalid_argument("overlap: histograms of different binnings");
+  double na = 0, nb = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) na += static_cast<double>(a[i]), nb += static_cast<double>(b[i]);
+  if (na == 0 || nb == 0) return std::numeric_limits<double>::quiet_NaN();
+  double sum = 0;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    sum += std::min(static_cast<double>(a[i]) / na, static_cast<double>(b[i]) / nb);
+  return sum;
+}
+
+}  // namespace qvae::eval
