@@ -179,21 +179,32 @@ int run_bench(Context& context) {
       "size", po::value<int>()->default_value(16), "gibbs: graph size m")(
       "chains", po::value<std::int64_t>()->default_value(1024), "gibbs: chains in total")(
       "sweeps", po::value<std::int64_t>()->default_value(100), "gibbs: block-Gibbs sweeps")(
-      "backend", po::value<std::string>()->default_value("kokkos"), "gibbs: kokkos | torch");
+      "backend", po::value<std::string>()->default_value("kokkos"), "gibbs: kokkos | torch")(
+      "temps", po::value<std::int64_t>()->default_value(200), "logz: temperatures of the rate measurement")(
+      "sweeps-per-temp", po::value<std::int64_t>()->default_value(1), "logz: Gibbs sweeps per temperature")(
+      "schedule", po::value<std::string>()->default_value("adaptive"), "logz: linear | piecewise | adaptive")(
+      "weight-sigma", po::value<double>()->default_value(2.0), "logz: weight std of the hard model")(
+      "bias-sigma", po::value<double>()->default_value(1.0), "logz: bias std of the hard model")(
+      "start-temps", po::value<std::int64_t>()->default_value(1000), "logz: first K of the convergence search")(
+      "equilibration-sweeps", po::value<std::int64_t>()->default_value(1000), "logz: sweeps before reverse AIS")(
+      "converge-seconds", po::value<double>()->default_value(600), "logz: time limit of the convergence search (0 skips)")(
+      "target-gap", po::value<double>()->default_value(0.1), "logz: |AIS - RAIS| target, nats")(
+      "target-stderr", po::value<double>()->default_value(0.05), "logz: bootstrap error target, nats");
   cli.positional().add("subject", 1);
   if (!cli.parse(context)) return 0;
   std::string subject = cli.values().count("subject") ? cli.values()["subject"].as<std::string>() : "";
   par::run_agreed(context.world, [&] {
     if (subject.empty())
       throw core::UsageError(core::describe("no benchmark subject given", "qvae bench", "try `qvae bench io`"));
-    if (subject == "train" || subject == "logz")
+    if (subject == "train")
       throw core::UsageError(core::describe("`qvae bench " + subject + "` is not built yet", "",
                                             "available now: `qvae bench io`, `qvae bench simulate`"));
-    if (subject != "io" && subject != "simulate" && subject != "gibbs")
+    if (subject != "io" && subject != "simulate" && subject != "gibbs" && subject != "logz")
       throw core::UsageError(core::describe("unknown benchmark subject '" + subject + "'", "qvae bench",
-                                            "available now: io, simulate, gibbs"));
+                                            "available now: io, simulate, gibbs, logz"));
   });
   if (subject == "gibbs") return bench_gibbs(context, cli);
+  if (subject == "logz") return bench_logz(context, cli);
   return subject == "io" ? bench_io(context, cli) : bench_simulate(context, cli);
 }
 

@@ -46,7 +46,7 @@ run unknown_key_mpi 2 "${mpi[@]}" "$qvae" config show --run.sede=3 && check unkn
 
 run not_built 2 "$qvae" train && check not_built_says_so grep -q "not built yet" <<<"$err"
 check not_built_one_line one_error_line
-run not_built_bench 2 "$qvae" bench logz && check bench_logz_not_built grep -q "not built yet" <<<"$err"
+run not_built_bench 2 "$qvae" bench train && check bench_train_not_built grep -q "not built yet" <<<"$err"
 
 run unknown_command 2 "$qvae" trian && check unknown_command_suggests grep -q 'did you mean `qvae train`' <<<"$err"
 run unknown_option 2 "$qvae" version --jsn && check unknown_option_suggests grep -q "did you mean --json" <<<"$err"
