@@ -4,30 +4,9 @@
 set -u
 qvae=$1; shift
 mpi=("$@" -np 2)
-py=/usr/bin/python3   # Debian's python3, which has numpy and h5py
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-passed=0; failed=0
+source "$(dirname "${BASH_SOURCE[0]}")/../cli_harness.sh"
 
-# run NAME EXPECTED_RC CMD... : runs CMD, keeps stdout/stderr in $out/$err.
-run() {
-  local name=$1 expected=$2; shift 2
-  "$@" >"$work/out" 2>"$work/err"
-  rc=$?
-  out=$(cat "$work/out"); err=$(cat "$work/err")
-  if [ "$rc" -ne "$expected" ]; then
-    echo "FAIL $name: exit $rc, expected $expected"; echo "  stdout: $out"; echo "  stderr: $err"
-    failed=$((failed + 1)); return 1
-  fi
-  return 0
-}
-check() {  # check NAME CONDITION-COMMAND...
-  local name=$1; shift
-  if "$@"; then passed=$((passed + 1)); else echo "FAIL $name"; echo "  stdout: $out"; echo "  stderr: $err"; failed=$((failed + 1)); fi
-}
-one_error_line() { [ "$(printf '%s\n' "$err" | grep -c '^qvae: error: ')" -eq 1 ] && [ -z "$out" ]; }
 is_one_json_object() { [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] && printf '%s' "$out" | "$py" -c 'import json,sys; d=json.load(sys.stdin); assert isinstance(d, dict)'; }
-json_get() { printf '%s' "$out" | "$py" -c "import json,sys; d=json.load(sys.stdin); print(d$1)"; }
 
 run help 0 "$qvae" --help && check help_lists_every_command bash -c \
   'for c in simulate inspect graph rbm sample logz ll train generate evaluate dwave sweep bench config version; do grep -q "^  $c " <<<"$0" || exit 1; done' "$out"

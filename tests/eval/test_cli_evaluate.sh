@@ -5,27 +5,7 @@
 set -u
 qvae=$1; plot_report=$2; shift 2
 mpi=("$@" -np 2)
-py=/usr/bin/python3   # Debian's python3, which has numpy, h5py and matplotlib
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-passed=0; failed=0
-
-run() {  # run NAME EXPECTED_RC CMD...: keeps stdout/stderr in $out/$err
-  local name=$1 expected=$2; shift 2
-  "$@" >"$work/out" 2>"$work/err"
-  rc=$?
-  out=$(cat "$work/out"); err=$(cat "$work/err")
-  if [ "$rc" -ne "$expected" ]; then
-    echo "FAIL $name: exit $rc, expected $expected"; echo "  stdout: ${out:0:2000}"; echo "  stderr: ${err:0:2000}"
-    failed=$((failed + 1)); return 1
-  fi
-  return 0
-}
-check() {  # check NAME CONDITION-COMMAND...
-  local name=$1; shift
-  if "$@"; then passed=$((passed + 1)); else echo "FAIL $name"; echo "  stderr: ${err:0:2000}"; failed=$((failed + 1)); fi
-}
-one_error_line() { [ "$(printf '%s\n' "$err" | grep -c '^qvae: error: ')" -eq 1 ] && [ -z "$out" ]; }
+source "$(dirname "${BASH_SOURCE[0]}")/../cli_harness.sh"
 
 # Small FPD/KPD settings keep the test short; the sizes are reduced to the files anyway.
 fast=(--fpd-points 5 --fpd-resamples 4 --kpd-batches 5)

@@ -3,31 +3,7 @@
 # `qvae graph` from the outside: the §1.2 table row, JSON keys, exit codes.
 set -u
 qvae=$1
-py=/usr/bin/python3   # Debian's python3 (the PATH one may lack packages)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-passed=0; failed=0
-
-# run NAME EXPECTED_RC CMD... : runs CMD, keeps stdout/stderr in $out/$err.
-run() {
-  local name=$1 expected=$2; shift 2
-  "$@" >"$work/out" 2>"$work/err"
-  rc=$?
-  out=$(cat "$work/out"); err=$(cat "$work/err")
-  if [ "$rc" -ne "$expected" ]; then
-    echo "FAIL $name: exit $rc, expected $expected"; echo "  stdout: $out"; echo "  stderr: $err"
-    failed=$((failed + 1)); return 1
-  fi
-  return 0
-}
-check() {  # check NAME CONDITION-COMMAND...
-  local name=$1; shift
-  if "$@"; then passed=$((passed + 1)); else echo "FAIL $name"; echo "  stdout: $out"; echo "  stderr: $err"; failed=$((failed + 1)); fi
-}
-json_is() {  # json_is PYTHON-EXPRESSION-ON-d
-  printf '%s' "$out" | "$py" -c "import json,sys; d=json.load(sys.stdin); sys.exit(0 if ($1) else 1)"
-}
-one_error_line() { [ "$(printf '%s\n' "$err" | grep -c '^qvae: error: ')" -eq 1 ] && [ -z "$out" ]; }
+source "$(dirname "${BASH_SOURCE[0]}")/../cli_harness.sh"
 
 run p16_json 0 "$qvae" graph --topology pegasus --size 16 --json &&
   check p16_counts json_is "d['nodes'] == 5640 and d['edges'] == 40484 and d['max_degree'] == 15"

@@ -5,28 +5,7 @@
 set -u
 qvae=$1; shift
 mpi=("$@" -np 2)
-py=/usr/bin/python3   # Debian's python3, which has numpy and h5py
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-passed=0; failed=0
-
-run() {  # run NAME EXPECTED_RC CMD...: keeps stdout/stderr in $out/$err
-  local name=$1 expected=$2; shift 2
-  "$@" >"$work/out" 2>"$work/err"
-  rc=$?
-  out=$(cat "$work/out"); err=$(cat "$work/err")
-  if [ "$rc" -ne "$expected" ]; then
-    echo "FAIL $name: exit $rc, expected $expected"; echo "  stdout: $out"; echo "  stderr: $err"
-    failed=$((failed + 1)); return 1
-  fi
-  return 0
-}
-check() {  # check NAME CONDITION-COMMAND...
-  local name=$1; shift
-  if "$@"; then passed=$((passed + 1)); else echo "FAIL $name"; echo "  stdout: $out"; echo "  stderr: $err"; failed=$((failed + 1)); fi
-}
-one_error_line() { [ "$(printf '%s\n' "$err" | grep -c '^qvae: error: ')" -eq 1 ] && [ -z "$out" ]; }
-json_get() { printf '%s' "$out" | "$py" -c "import json,sys; d=json.load(sys.stdin); print(d$1)"; }
+source "$(dirname "${BASH_SOURCE[0]}")/../cli_harness.sh"
 
 model=(--topology pegasus --size 4 --nodes-per-partition 8)
 
