@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -82,6 +83,21 @@ int run_evaluate(Context& context);
 int run_sweep(Context& context);
 int run_train(Context& context);
 int run_generate(Context& context);
+int run_dwave(Context& context);
+
+/// One device sampling job: `qvae dwave sample` and `qvae sample --backend
+/// anneal|dwave` both end here (cmd_dwave.cpp), so the two write the same file.
+struct DeviceSampleRequest {
+  std::string where;                        ///< the command, for error messages
+  std::string rbm_path, out, backend;       ///< backend: dwave | anneal | gibbs
+  std::int64_t reads = 0;
+  double beta = 1.0;                        ///< programs E_I / beta (beta: the device's beta_eff)
+  std::uint64_t seed = 0;
+  std::optional<std::string> clamp_values;  ///< partition-0 values (flux-bias conditioning)
+};
+/// --endpoint, --solver, --token-file, --device-beta.
+void add_device_options(CommandLine& cli);
+int sample_on_device(Context& context, CommandLine& cli, DeviceSampleRequest request);
 /// `qvae bench gibbs`: options are declared in cmd_bench.cpp.
 int bench_gibbs(Context& context, CommandLine& cli);
 int run_logz(Context& context);

@@ -189,22 +189,23 @@ int run_bench(Context& context) {
       "equilibration-sweeps", po::value<std::int64_t>()->default_value(1000), "logz: sweeps before reverse AIS")(
       "converge-seconds", po::value<double>()->default_value(600), "logz: time limit of the convergence search (0 skips)")(
       "target-gap", po::value<double>()->default_value(0.1), "logz: |AIS - RAIS| target, nats")(
-      "target-stderr", po::value<double>()->default_value(0.05), "logz: bootstrap error target, nats");
+      "target-stderr", po::value<double>()->default_value(0.05), "logz: bootstrap error target, nats")(
+      "batch-size", po::value<std::int64_t>()->default_value(32), "train: global batch size (split over ranks)")(
+      "batches", po::value<int>()->default_value(3), "train: timed optimiser steps after one warm-up step")(
+      "threads", po::value<int>()->default_value(1), "train: LibTorch intra-op threads per rank");
   cli.positional().add("subject", 1);
   if (!cli.parse(context)) return 0;
   std::string subject = cli.values().count("subject") ? cli.values()["subject"].as<std::string>() : "";
   par::run_agreed(context.world, [&] {
     if (subject.empty())
       throw core::UsageError(core::describe("no benchmark subject given", "qvae bench", "try `qvae bench io`"));
-    if (subject == "train")
-      throw core::UsageError(core::describe("`qvae bench " + subject + "` is not built yet", "",
-                                            "available now: `qvae bench io`, `qvae bench simulate`"));
-    if (subject != "io" && subject != "simulate" && subject != "gibbs" && subject != "logz")
+    if (subject != "io" && subject != "simulate" && subject != "gibbs" && subject != "logz" && subject != "train")
       throw core::UsageError(core::describe("unknown benchmark subject '" + subject + "'", "qvae bench",
-                                            "available now: io, simulate, gibbs, logz"));
+                                            "available: io, simulate, gibbs, logz, train"));
   });
   if (subject == "gibbs") return bench_gibbs(context, cli);
   if (subject == "logz") return bench_logz(context, cli);
+  if (subject == "train") return bench_train(context, cli);
   return subject == "io" ? bench_io(context, cli) : bench_simulate(context, cli);
 }
 

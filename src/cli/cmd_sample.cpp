@@ -20,12 +20,45 @@
 #include "qvae/rbm/torch_sampler.hpp"
 
 namespace qvae::cli {
+namespace {
+
+/// --backend anneal|dwave: the device path shared with `qvae dwave sample`.
+int sample_device_backend(Context& context, CommandLine& cli) {
+  const po::variables_map& values = cli.values();
+  DeviceSampleRequest request;
+  request.where = "qvae sample --backend " + values["backend"].as<std::string>();
+  par::run_agreed(context.world, [&] {
+    for (const char* name : {"rbm", "out", "chains"})
+      if (!values.count(name))
+        throw core::UsageError(core::describe(std::string("--") + name + " is required", request.where));
+    for (const char* name : {"resume", "sweeps"})
+      if (values.count(name))
+        throw core::UsageError(core::describe(std::string("--") + name + " does not apply to a device backend",
+                                              request.where, "drop it (device reads are independent samples)"));
+    if (values.count("clamp-partition") &&
+        values["clamp-partition"].as<std::vector<int>>() != std::vector<int>{0})
+      throw core::UsageError(core::describe("a device backend can clamp partition 0 only", request.where,
+                                            "pass --clamp-partition 0 --clamp-values FILE"));
+    if (values.count("clamp-partition") != values.count("clamp-values"))
+      throw core::UsageError(core::describe("--clamp-partition and --clamp-values go together", request.where));
+    request.rbm_path = values["rbm"].as<std::string>();
+    request.out = values["out"].as<std::string>();
+    request.backend = values["backend"].as<std::string>();
+    request.reads = values["chains"].as<std::int64_t>();
+    request.beta = values["beta"].as<double>();
+    request.seed = values.count("seed") ? values["seed"].as<std::uint64_t>() : cli.run().seed;
+    if (values.count("clamp-values")) request.clamp_values = values["clamp-values"].as<std::string>();
+  });
+  return sample_on_device(context, cli, request);
+}
+
+}  // namespace
 
 int run_sample(Context& context) {
   CommandLine cli("sample",
                   "qvae sample --rbm FILE --chains C --sweeps S [--burn-in B] [--beta b]\n"
                   "       [--beta-scope couplings|all] [--clamp-partition P ... --clamp-values FILE]\n"
-                  "       [--resume FILE] [--backend kokkos|torch] [--seed S] --out FILE [--json]",
+                  "       [--resume FILE] [--backend gibbs|torch|anneal|dwave] [--seed S] --out FILE [--json]",
                   "Block-Gibbs sampling of a qvae-rbm model: every chain starts uniformly at random\n"
                   "(or from --resume: the chains of a qvae-samples file or of the model file) and runs\n"
                   "B + S sweeps, each updating partitions 0..K-1 in order given the others.  --beta\n"
@@ -33,8 +66,13 @@ int run_sample(Context& context) {
                   "--clamp-partition P (repeatable) holds those partitions at --clamp-values: an HDF5\n"
                   "file with 'values' (1 or C rows, one column per clamped unit in node order) or\n"
                   "'samples' (full states).  Writes 'samples' (C x N uint8), 'energies' (C, E(z) at\n"
-                  "beta = 1) and the chain counters.  Backends: kokkos (sparse; default), torch (the\n"
-                  "dense masked-matmul reference).  Identical output for any number of ranks.");
+                  "beta = 1) and the chain counters.  Backends: gibbs (sparse Kokkos block Gibbs;\n"
+                  "default; 'kokkos' is the same), torch (the dense masked-matmul reference), and the\n"
+                  "device backends of `qvae dwave sample`: anneal (simulated annealing) and dwave\n"
+                  "(the QPU over SAPI; --endpoint --solver --token-file), where --chains is the number\n"
+                  "of reads, --beta the device's beta_eff (E_I/beta is programmed), --sweeps is not\n"
+                  "used and only partition 0 can be clamped (flux biases).  Identical output for any\n"
+                  "number of ranks.");
   cli.options().add_options()("rbm", po::value<std::string>(), "the qvae-rbm model file")(
       "chains", po::value<std::int64_t>(), "number of chains (default with --resume: the stored chains)")(
       "sweeps", po::value<std::int64_t>(), "sweeps after the burn-in")(
@@ -44,12 +82,16 @@ int run_sample(Context& context) {
       "clamp-partition", po::value<std::vector<int>>()->composing(), "partition to clamp (repeatable)")(
       "clamp-values", po::value<std::string>(), "HDF5 file with the clamp values")(
       "resume", po::value<std::string>(), "continue the chains stored in this file")(
-      "backend", po::value<std::string>()->default_value("kokkos"), "kokkos | torch")(
+      "backend", po::value<std::string>()->default_value("gibbs"), "gibbs (= kokkos) | torch | anneal | dwave")(
       "seed", po::value<std::uint64_t>(), "seed (default: the resumed chains' seed, else run.seed)")(
       "out", po::value<std::string>(), "output qvae-samples file");
+  add_device_options(cli);
   if (!cli.parse(context)) return 0;
   const po::variables_map& values = cli.values();
   const par::Communicator& comm = context.world;
+
+  const std::string requested_backend = values["backend"].as<std::string>();
+  if (requested_backend == "anneal" || requested_backend == "dwave") return sample_device_backend(context, cli);
 
   std::string rbm_path, out, backend;
   rbm::SampleJob job;
@@ -78,9 +120,10 @@ int run_sample(Context& context) {
       throw core::UsageError(core::describe("--sweeps and --burn-in must be >= 0", "qvae sample"));
     if (!(job.settings.beta >= 0) || !std::isfinite(job.settings.beta))
       throw core::UsageError(core::describe("--beta must be a finite number >= 0", "qvae sample"));
+    if (backend == "gibbs") backend = "kokkos";
     if (backend != "kokkos" && backend != "torch")
       throw core::UsageError(core::describe("unknown backend '" + backend + "'", "qvae sample --backend",
-                                            "use kokkos (sparse) or torch (dense reference)"));
+                                            "use gibbs (sparse), torch (dense reference), anneal or dwave"));
     if (values.count("clamp-partition")) clamp_partitions = values["clamp-partition"].as<std::vector<int>>();
     if (clamp_partitions.empty() != !values.count("clamp-values"))
       throw core::UsageError(core::describe("--clamp-partition and --clamp-values go together", "qvae sample",

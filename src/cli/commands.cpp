@@ -1,5 +1,7 @@
 #include "cli.hpp"
+#include "qvae/dwave/settings.hpp"
 #include "qvae/model/config.hpp"
+#include "qvae/train/config.hpp"
 #include "qvae/sim/gflash.hpp"
 
 namespace qvae::cli {
@@ -14,12 +16,12 @@ const std::vector<Command>& commands() {
       {"sample", "sample an RBM prior (Gibbs, annealing, D-Wave)", run_sample},
       {"logz", "estimate the partition function (exact, AIS, reverse AIS, RAISE)", run_logz},
       {"ll", "the log-likelihood table of a trained vs random prior", run_ll},
-      {"train", "data-parallel QVAE training with checkpoints and resume", {}},
-      {"generate", "generate showers from a trained QVAE", {}},
+      {"train", "data-parallel QVAE training with checkpoints and resume", run_train},
+      {"generate", "generate showers from a trained QVAE", run_generate},
       {"evaluate", "CaloChallenge metrics, histograms and plots", run_evaluate},
-      {"dwave", "D-Wave sampling and effective-temperature estimation", {}},
+      {"dwave", "D-Wave sampling and effective-temperature estimation", run_dwave},
       {"sweep", "hyper-parameter sweeps as Slurm job arrays (plan, collect)", run_sweep},
-      {"bench", "benchmarks: io (parallel HDF5 MB/s), simulate (showers/s)", run_bench},
+      {"bench", "benchmarks: io, simulate, gibbs, logz, train", run_bench},
       {"config", "show the resolved configuration", run_config},
       {"version", "versions of qvae and of MPI, LibTorch, HDF5, Kokkos", run_version},
   };
@@ -32,6 +34,8 @@ const core::ConfigSchema& schema() {
     core::add_run_keys(s);
     sim::add_sim_keys(s);
     model::add_model_keys(s);
+    train::add_train_keys(s);
+    dwave::add_dwave_keys(s);
     return s;
   }();
   return instance;

@@ -23,9 +23,9 @@ run near_key 2 "$qvae" config show --run.sede=1 && check unknown_key_suggests_cl
 
 run unknown_key_mpi 2 "${mpi[@]}" "$qvae" config show --run.sede=3 && check unknown_key_mpi_printed_once one_error_line
 
-run not_built 2 "$qvae" train && check not_built_says_so grep -q "not built yet" <<<"$err"
-check not_built_one_line one_error_line
-run not_built_bench 2 "$qvae" bench train && check bench_train_not_built grep -q "not built yet" <<<"$err"
+run help_all_built 0 "$qvae" --help && check help_lists_nothing_unbuilt bash -c '! grep -q "not built yet" <<<"$0"' "$out"
+run bench_train_bad_batch 2 "$qvae" bench train --batch-size 0 && check bench_train_bad_batch_one_line one_error_line
+run bench_unknown_subject 2 "$qvae" bench trian && check bench_unknown_subject_lists grep -q "io, simulate, gibbs, logz, train" <<<"$err"
 
 run unknown_command 2 "$qvae" trian && check unknown_command_suggests grep -q 'did you mean `qvae train`' <<<"$err"
 run unknown_option 2 "$qvae" version --jsn && check unknown_option_suggests grep -q "did you mean --json" <<<"$err"

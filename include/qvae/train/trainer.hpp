@@ -1,0 +1,87 @@
+// Data-parallel QVAE training (issue 7; hpc.md §4(a), §5; model.md §2.8, §4).
+//
+// Every rank runs the same loop.  An epoch's order is the training split
+// shuffled by (run.seed, epoch) (data::shuffle_events); global batch b is
+// positions [bB, (b+1)B) of that order, cut into micro-batches
+// (train.micro_batch_size, default B / ranks) spread over ranks in contiguous
+// blocks.  Each rank back-propagates its micro-batches' loss weighted by
+// events / B, then one fixed sequence of collectives per step sums
+//   1. the encoder/decoder gradients, packed in parameters() order into flat
+//      float32 buckets of train.bucket_mb (25 MB, PyTorch DDP's default), and
+//   2. one float64 buffer: loss sums, event count, the stop flag, the RBM's
+//      sufficient statistics (sums of z and of z_i z_j over the couplers, data
+//      and model), autograd RBM gradients and BatchNorm running statistics.
+// So every rank makes identical updates, batch counts are equal by
+// construction (no rank can hang on a missing collective), and with a fixed
+// micro-batch size the result does not depend on the rank count (to
+// floating-point summation order).  Noise is keyed by (seed, global step,
+// event) and Gibbs chains by the row in the global batch (model NoiseKeys).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "qvae/core/config.hpp"
+#include "qvae/data/calo_file.hpp"
+#include "qvae/io/attributes.hpp"
+#include "qvae/par/communicator.hpp"
+#include "qvae/train/config.hpp"
+
+namespace qvae::train {
+
+struct TrainRequest {
+  const core::ConfigSchema* schema = nullptr;  ///< the CLI's schema (resume merges configs with it)
+  core::Config config;                         ///< resolved from --config files and overrides
+  std::string data;                            ///< --data (empty: train.data, or the checkpoint's on resume)
+  std::string out;                             ///< --out (empty: train.out)
+  bool resume = false;                         ///< continue from the newest checkpoint in the output directory
+  std::string command_line;                    ///< provenance
+};
+
+struct TrainResult {
+  std::string out_dir;
+  int epochs_done = 0;
+  int epochs_planned = 0;
+  bool interrupted = false;   ///< stopped by SIGTERM/SIGUSR1 with a resumable checkpoint
+  std::string checkpoint;     ///< the newest checkpoint written
+  std::string best;           ///< DIR/best.h5 (empty before the first epoch)
+  int best_epoch = 0;
+  double best_metric = 0.0;
+  std::string history_csv, history_h5;
+  std::map<std::string, double> last_epoch;  ///< the final history row
+  double seconds = 0.0;
+  double peak_rss_mb = 0.0;   ///< max over ranks
+  int ranks = 1;
+};
+
+/// Collective over `comm`: trains, checkpoints every epoch, writes the history.
+/// Errors are agreed (one message, the same exit code on every rank).
+TrainResult run_training(const TrainRequest& request, const par::Communicator& comm);
+
+/// `qvae bench train`: timed training steps of the configured model on the
+/// given showers (every rank passes the same block), after one warm-up step.
+struct BenchTrainRequest {
+  core::Config config;        ///< [model] [rbm] [loss] (and train.bucket_mb)
+  std::int64_t batch_size = 32;  ///< global
+  int batches = 3;            ///< timed steps
+  int threads = 1;            ///< torch threads per rank
+};
+struct BenchTrainResult {
+  double seconds = 0.0;       ///< slowest rank's wall time of the timed steps
+  double showers_per_s = 0.0;
+  double step_seconds = 0.0;  ///< per step
+  /// Slowest rank's process CPU time per step: the wall time per step on
+  /// dedicated cores (MPI waits busy-poll, so they count), robust on a loaded machine.
+  double cpu_step_seconds = 0.0;
+  double peak_rss_mb = 0.0;   ///< max over ranks
+  std::int64_t parameters = 0;
+};
+BenchTrainResult benchmark_training(const BenchTrainRequest& request, const data::ShowerBlock& showers,
+                                    const geometry::Geometry& geometry, const par::Communicator& comm);
+
+/// Peak resident memory of this process in MB (getrusage).
+double peak_rss_mb();
+
+}  // namespace qvae::train

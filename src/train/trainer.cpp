@@ -1,0 +1,926 @@
+// Data-parallel QVAE training: global batches, fused bucketed allreduce,
+// lockstep steps, checkpoints, resume, history, best model (issue 7;
+// hpc.md §4(a), §5; model.md §2.7-2.8, §4).  See trainer.hpp for the scheme.
+#include "qvae/train/trainer.hpp"
+
+#include <sys/resource.h>
+#include <time.h>
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <filesystem>
+#include <functional>
+#include <limits>
+#include <optional>
+#include <sstream>
+
+#include "qvae/core/error.hpp"
+#include "qvae/core/log.hpp"
+#include "qvae/core/progress.hpp"
+#include "qvae/core/run_options.hpp"
+#include "qvae/data/splits.hpp"
+#include "qvae/data/transforms.hpp"
+#include "qvae/io/dataset.hpp"
+#include "qvae/model/config.hpp"
+#include "qvae/model/prior.hpp"
+#include "qvae/model/qvae.hpp"
+#include "qvae/par/collective_error.hpp"
+#include "qvae/par/partition.hpp"
+#include "qvae/train/checkpoint.hpp"
+#include "qvae/train/history.hpp"
+#include "qvae/train/signals.hpp"
+
+namespace qvae::train {
+
+double peak_rss_mb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // Linux: kilobytes
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+
+/// Loss terms in history order (model.md §4.1 logging names).
+constexpr std::array<const char*, 7> kTermNames = {"ae_loss", "hit_loss", "entropy", "pos_energy",
+                                                    "neg_energy", "kl_loss", "loss"};
+constexpr std::size_t kTerms = kTermNames.size();
+using TermSums = std::array<double, kTerms>;
+
+/// Validation noise and chains never share streams with training steps.
+constexpr std::uint64_t kValidationSeedSalt = 0x56414C4944415445ull;  // "VALIDATE"
+constexpr int kRatioBins = 40;  ///< E_tot/E_inc histogram of the recon_chi2 rule
+
+std::string to_bytes(const std::function<void(std::ostream&)>& save) {
+  std::ostringstream out(std::ios::binary);
+  save(out);
+  return out.str();
+}
+
+/// Every event of the training file, on every rank (random access for global batches).
+struct InMemoryShowers {
+  std::int64_t voxels = 0;
+  std::vector<double> energies;
+  std::vector<float> showers;
+
+  data::ShowerBlock gather(const std::int64_t* events, std::int64_t count) const {
+    data::ShowerBlock block;
+    block.voxels = voxels;
+    block.first_event = count > 0 ? events[0] : 0;
+    block.incident_energies.resize(static_cast<std::size_t>(count));
+    block.showers.resize(static_cast<std::size_t>(count * voxels));
+    for (std::int64_t i = 0; i < count; ++i) {
+      const auto e = static_cast<std::size_t>(events[i]);
+      block.incident_energies[static_cast<std::size_t>(i)] = energies[e];
+      std::copy_n(showers.data() + e * static_cast<std::size_t>(voxels), voxels, block.shower(i));
+    }
+    return block;
+  }
+};
+
+torch::Tensor event_tensor(const std::int64_t* events, std::int64_t count) {
+  return torch::from_blob(const_cast<std::int64_t*>(events), {count}, torch::kLong).clone();
+}
+
+/// What one global step reports (summed over all ranks).
+struct StepReport {
+  TermSums sums{};         ///< events x term
+  double events = 0.0;
+  bool stop_requested = false;
+};
+
+struct ValidationReport {
+  TermSums means{};
+  double val_loss = 0.0;   ///< ae + hit + kl (the OLD validation loss, model.md §2.7)
+  double chi2 = 0.0;       ///< E_tot/E_inc histograms, data vs reconstruction
+  std::int64_t events = 0;
+};
+
+/// The model, its optimisers and the collectives of one data-parallel step.
+class DataParallelModel {
+ public:
+  DataParallelModel(const model::ModelConfig& model_config, const geometry::Geometry& geometry,
+                    const TrainConfig& train_config, std::uint64_t seed, const par::Communicator& comm)
+      : config_(model_config), train_(train_config), seed_(seed), comm_(comm), logit_(model_config.logit_r) {
+    torch::manual_seed(seed);
+    model_ = model::Qvae(model_config, geometry, model::make_prior(model_config, seed, comm));
+    model_->train();
+    adam_ = std::make_unique<torch::optim::Adam>(model_->parameters(), torch::optim::AdamOptions(train_config.lr));
+    if (model_config.rbm.update == model::RbmUpdate::autograd) prior_optimizer_ = model_->make_prior_optimizer();
+    for (const auto& item : model_->named_buffers()) {
+      const std::string& name = item.key();
+      if (ends_with(name, "running_mean") || ends_with(name, "running_var")) running_stats_.push_back(item.value());
+      if (ends_with(name, "num_batches_tracked")) batch_counters_.push_back(item.value());
+    }
+    // Latent column -> machine node, to put the centred bias gradient in the machine's order.
+    const model::Prior& prior = model_->prior();
+    prior_ptr_ = model_->prior_ptr();
+    const int n = prior.nodes_per_partition();
+    latent_of_node_ = torch::empty({prior.nodes()}, torch::kLong);
+    for (int p = 0; p < prior.partitions(); ++p)
+      for (int k = 0; k < n; ++k)
+        latent_of_node_[prior.machine().partition_nodes(p)[static_cast<std::size_t>(k)]] =
+            static_cast<std::int64_t>(p) * n + k;
+    broadcast_from_root();
+  }
+
+  model::Qvae& model() { return model_; }
+  torch::optim::Adam& adam() { return *adam_; }
+  torch::optim::Optimizer* prior_optimizer() { return prior_optimizer_.get(); }
+  std::int64_t parameter_count() const {
+    std::int64_t count = 0;
+    for (const auto& p : model_->parameters()) count += p.numel();
+    return count;
+  }
+
+  void set_lr(double lr) {
+    for (auto& group : adam_->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+  }
+
+  /// Rank 0's parameters, buffers and prior on every rank (hpc.md §4(a) "Construction").
+  void broadcast_from_root() {
+    torch::NoGradGuard no_grad;
+    std::vector<torch::Tensor> tensors = model_->parameters();
+    for (const auto& b : model_->buffers()) tensors.push_back(b);
+    for (const auto& p : model_->prior_parameters()) tensors.push_back(p);
+    for (auto& t : tensors) {
+      TORCH_CHECK(t.is_contiguous(), "broadcast of a non-contiguous tensor");
+      comm_.broadcast(static_cast<std::uint8_t*>(t.data_ptr()), t.nbytes());
+    }
+  }
+
+  /// One global step on `batch` (B global event indices): this rank's
+  /// micro-batches, then the fixed sequence of collectives, then the updates.
+  StepReport step(const std::int64_t* batch, std::int64_t batch_size, const InMemoryShowers& data, int epoch,
+                  std::int64_t batch_index, std::int64_t batches_per_epoch, std::int64_t total_steps, Stage stage,
+                  bool stop_requested) {
+    const std::int64_t global_step = static_cast<std::int64_t>(epoch - 1) * batches_per_epoch + batch_index;
+    const double beta = config_.beta.at(epoch, batch_index, batches_per_epoch);
+    const double slope = config_.slope.at(epoch, batch_index, batches_per_epoch);
+    const double kl_weight = train_.kl_weight_at(global_step, total_steps, config_.loss.kl_weight);
+    last_beta_ = beta;
+    last_slope_ = slope;
+    last_kl_weight_ = kl_weight;
+    const bool centred = config_.rbm.update != model::RbmUpdate::autograd;
+    const bool autograd_prior = !centred;
+    const bool trains_networks = stage != Stage::prior;
+    const bool trains_prior = stage != Stage::autoencoder;
+    const bool networks_in_train_mode = stage != Stage::prior;
+
+    model::Prior& prior = model_->prior();
+    const std::int64_t nodes = prior.nodes(), couplers = prior.couplers();
+    // The float64 buffer: [terms | events | stop | S1d S2d S1m S2m | prior grads | BN running stats].
+    const std::int64_t stats_offset = kTerms + 2;
+    const std::int64_t stats_size = (trains_prior && centred) ? 2 * (nodes + couplers) : 0;
+    const std::int64_t grads_offset = stats_offset + stats_size;
+    const std::int64_t grads_size = (trains_prior && autograd_prior) ? nodes + couplers : 0;
+    const std::int64_t bn_offset = grads_offset + grads_size;
+    std::int64_t bn_size = 0;
+    if (networks_in_train_mode)
+      for (const auto& t : running_stats_) bn_size += t.numel();
+    std::vector<double> reduced(static_cast<std::size_t>(bn_offset + bn_size), 0.0);
+    reduced[kTerms + 1] = stop_requested ? 1.0 : 0.0;
+
+    adam_->zero_grad();
+    for (auto& p : model_->prior_parameters())
+      if (p.grad().defined()) p.mutable_grad().zero_();
+    std::vector<torch::Tensor> stats_before;
+    std::vector<std::int64_t> counters_before;
+    {
+      torch::NoGradGuard no_grad;
+      for (const auto& t : running_stats_) stats_before.push_back(t.clone());
+      for (const auto& t : batch_counters_) counters_before.push_back(t.item<std::int64_t>());
+    }
+    if (networks_in_train_mode)
+      model_->train();
+    else
+      model_->eval();  // two-stage, stage 2: frozen networks, binary posterior samples
+
+    // Micro-batches: block_partition(B, j, M); this rank takes block_partition(M, rank, P).
+    const std::int64_t micro_batches = micro_batch_count(batch_size);
+    const par::Block mine = par::block_partition(micro_batches, comm_.rank(), comm_.size());
+    for (std::int64_t j = mine.offset; j < mine.end(); ++j) {
+      const par::Block rows = par::block_partition(batch_size, static_cast<int>(j), static_cast<int>(micro_batches));
+      if (rows.count == 0) continue;
+      if (j > mine.offset && networks_in_train_mode) restore(stats_before);
+      const data::ShowerBlock block = data.gather(batch + rows.offset, rows.count);
+      const torch::Tensor u = model_->reduce(block);
+      model::StepSettings settings{beta, slope,
+                                   model::NoiseKeys{seed_, static_cast<std::uint64_t>(global_step),
+                                                    event_tensor(batch + rows.offset, rows.count), rows.offset}};
+      const double weight = static_cast<double>(rows.count) / static_cast<double>(batch_size);
+      std::optional<torch::NoGradGuard> no_grad;
+      if (stage == Stage::prior && centred) no_grad.emplace();
+      const model::ForwardOutput out = model_->forward(u, model::QvaeImpl::energies_of(block), settings);
+      const torch::Tensor negative = model_->negative_samples(out, settings.noise);
+      const model::LossTerms terms = model_->loss(out, negative);
+      // The optimised loss with the scheduled gamma_KL (model.md §2.7 OLD total).
+      torch::Tensor total = terms.ae + terms.hit;
+      if (stage != Stage::autoencoder) {
+        total = total + kl_weight * (terms.entropy + terms.pos_energy);
+        if (autograd_prior) total = total + kl_weight * terms.neg_energy;
+      }
+      if (total.requires_grad() && (trains_networks || autograd_prior)) (total * weight).backward();
+      const std::array<torch::Tensor, kTerms> values = {terms.ae,         terms.hit,        terms.entropy, terms.pos_energy,
+                                                        terms.neg_energy, terms.kl,         total};
+      for (std::size_t t = 0; t < kTerms; ++t)
+        reduced[t] += static_cast<double>(rows.count) * values[t].detach().item<double>();
+      reduced[kTerms] += static_cast<double>(rows.count);
+      if (stats_size > 0)
+        add_sufficient_statistics(out.posterior_samples, negative, reduced.data() + stats_offset, nodes, couplers);
+      if (networks_in_train_mode) add_running_stats(reduced.data() + bn_offset);
+    }
+    if (grads_size > 0) {
+      std::int64_t offset = grads_offset;
+      for (const auto& p : model_->prior_parameters()) {
+        if (p.grad().defined()) {
+          const torch::Tensor g = p.grad().to(torch::kDouble).contiguous();
+          std::copy_n(g.data_ptr<double>(), g.numel(), reduced.data() + offset);
+        }
+        offset += p.numel();
+      }
+    }
+
+    // The collectives, in the same order on every rank (hpc.md §5 "Deadlocks").
+    if (trains_networks) allreduce_network_gradients();
+    comm_.sum_in_place(reduced.data(), reduced.size());
+
+    torch::NoGradGuard no_grad;
+    if (networks_in_train_mode) {
+      const double inverse_micro = 1.0 / static_cast<double>(micro_batches);
+      std::int64_t offset = bn_offset;
+      for (auto& t : running_stats_) {
+        const torch::Tensor mean =
+            torch::from_blob(reduced.data() + offset, t.sizes(), torch::kDouble).mul(inverse_micro);
+        t.copy_(mean);
+        offset += t.numel();
+      }
+      for (std::size_t i = 0; i < batch_counters_.size(); ++i) batch_counters_[i].fill_(counters_before[i] + 1);
+    } else {
+      restore(stats_before);
+    }
+    if (trains_networks) adam_->step();
+    if (trains_prior) {
+      if (centred) {
+        model_->apply_prior_gradient(centred_gradient(reduced.data() + stats_offset, reduced[kTerms], nodes, couplers));
+      } else {
+        std::int64_t offset = grads_offset;
+        for (auto& p : model_->prior_parameters()) {
+          const torch::Tensor g = torch::from_blob(reduced.data() + offset, p.sizes(), torch::kDouble).to(p.dtype());
+          if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+          p.mutable_grad().copy_(g);
+          offset += p.numel();
+        }
+        prior_optimizer_->step();
+      }
+    }
+    model_->train();
+
+    StepReport report;
+    std::copy_n(reduced.begin(), kTerms, report.sums.begin());
+    report.events = reduced[kTerms];
+    report.stop_requested = reduced[kTerms + 1] > 0;
+    return report;
+  }
+
+  /// Validation in eval mode over `events` (positions spread over ranks); noise
+  /// keyed by (seed, event) and fixed across epochs.
+  ValidationReport validate(const std::vector<std::int64_t>& events, const InMemoryShowers& data,
+                            std::int64_t chunk, double ratio_max) {
+    torch::NoGradGuard no_grad;
+    model_->eval();
+    const par::Block mine = par::my_block(static_cast<std::int64_t>(events.size()), comm_);
+    std::vector<double> reduced(kTerms + 1 + 2 * kRatioBins, 0.0);
+    double* truth_hist = reduced.data() + kTerms + 1;
+    double* recon_hist = truth_hist + kRatioBins;
+    auto bin_of = [&](double ratio) {
+      const int bin = static_cast<int>(ratio / ratio_max * kRatioBins);
+      return std::clamp(bin, 0, kRatioBins - 1);
+    };
+    const std::uint64_t seed = seed_ ^ kValidationSeedSalt;
+    for (std::int64_t start = mine.offset; start < mine.end(); start += chunk) {
+      const std::int64_t count = std::min(chunk, mine.end() - start);
+      const std::int64_t* ids = events.data() + start;
+      const data::ShowerBlock block = data.gather(ids, count);
+      const torch::Tensor u = model_->reduce(block);
+      model::StepSettings settings{1.0, 0.0, model::NoiseKeys{seed, 0, event_tensor(ids, count), start}};
+      const model::ForwardOutput out = model_->forward(u, model::QvaeImpl::energies_of(block), settings);
+      const torch::Tensor negative = model_->negative_samples(out, settings.noise);
+      const model::LossTerms terms = model_->loss(out, negative);
+      const std::array<torch::Tensor, kTerms> values = {terms.ae,         terms.hit, terms.entropy,
+                                                        terms.pos_energy, terms.neg_energy, terms.kl,
+                                                        terms.ae + terms.hit + terms.kl};
+      for (std::size_t t = 0; t < kTerms; ++t) reduced[t] += static_cast<double>(count) * values[t].item<double>();
+      reduced[kTerms] += static_cast<double>(count);
+      // E_tot / E_inc of data and reconstruction (the recon_chi2 rule, model.md §4.2).
+      const torch::Tensor recon = out.reconstruction.to(torch::kFloat).contiguous();
+      std::vector<float> showers_mev(static_cast<std::size_t>(block.voxels));
+      for (std::int64_t b = 0; b < count; ++b) {
+        const double energy = block.incident_energies[static_cast<std::size_t>(b)];
+        double truth = 0.0, reconstructed = 0.0;
+        for (std::int64_t v = 0; v < block.voxels; ++v) truth += static_cast<double>(block.shower(b)[v]);
+        logit_.inverse_row(recon.data_ptr<float>() + b * block.voxels, static_cast<std::size_t>(block.voxels), energy,
+                           showers_mev.data());
+        for (float e : showers_mev) reconstructed += static_cast<double>(e);
+        truth_hist[bin_of(truth / energy)] += 1.0;
+        recon_hist[bin_of(reconstructed / energy)] += 1.0;
+      }
+    }
+    comm_.sum_in_place(reduced.data(), reduced.size());
+    model_->train();
+
+    ValidationReport report;
+    report.events = static_cast<std::int64_t>(reduced[kTerms]);
+    const double n = std::max(reduced[kTerms], 1.0);
+    for (std::size_t t = 0; t < kTerms; ++t) report.means[t] = reduced[t] / n;
+    report.val_loss = report.means[kTerms - 1];
+    double chi2 = 0.0;
+    int filled = 0;
+    for (int b = 0; b < kRatioBins; ++b) {
+      const double sum = truth_hist[b] + recon_hist[b];
+      if (sum <= 0) continue;
+      chi2 += (truth_hist[b] - recon_hist[b]) * (truth_hist[b] - recon_hist[b]) / sum;
+      ++filled;
+    }
+    report.chi2 = filled > 0 ? chi2 / filled : 0.0;
+    return report;
+  }
+
+  double last_beta() const { return last_beta_; }
+  double last_slope() const { return last_slope_; }
+  double last_kl_weight() const { return last_kl_weight_; }
+
+  std::int64_t micro_batch_count(std::int64_t batch_size) const {
+    const std::int64_t wanted = train_.micro_batch_size > 0
+                                    ? (batch_size + train_.micro_batch_size - 1) / train_.micro_batch_size
+                                    : static_cast<std::int64_t>(comm_.size());
+    return std::max<std::int64_t>(1, std::min(wanted, batch_size));
+  }
+
+ private:
+  static bool ends_with(const std::string& text, const std::string& suffix) {
+    return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+  }
+
+  void restore(const std::vector<torch::Tensor>& saved) {
+    torch::NoGradGuard no_grad;
+    for (std::size_t i = 0; i < running_stats_.size(); ++i) running_stats_[i].copy_(saved[i]);
+  }
+
+  void add_running_stats(double* out) {
+    torch::NoGradGuard no_grad;
+    for (const auto& t : running_stats_) {
+      const torch::Tensor values = t.to(torch::kDouble).contiguous();
+      const double* v = values.data_ptr<double>();
+      for (std::int64_t i = 0; i < values.numel(); ++i) out[i] += v[i];
+      out += values.numel();
+    }
+  }
+
+  /// Sums of z and of z_i z_j over the couplers, data (posterior) then model (negative).
+  void add_sufficient_statistics(const torch::Tensor& posterior, const torch::Tensor& negative, double* out,
+                                 std::int64_t nodes, std::int64_t couplers) const {
+    torch::NoGradGuard no_grad;
+    const model::Prior& prior = *prior_ptr_;
+    auto add = [&](const torch::Tensor& states, double* target) {
+      const torch::Tensor z = states.detach().to(torch::kDouble);
+      const torch::Tensor first = z.sum(0).contiguous();
+      const torch::Tensor second =
+          (z.index_select(1, prior.edge_first()) * z.index_select(1, prior.edge_second())).sum(0).contiguous();
+      const double* f = first.data_ptr<double>();
+      const double* s = second.data_ptr<double>();
+      for (std::int64_t i = 0; i < nodes; ++i) target[i] += f[i];
+      for (std::int64_t e = 0; e < couplers; ++e) target[nodes + e] += s[e];
+    };
+    add(posterior, out);
+    add(negative, out + nodes + couplers);
+  }
+
+  /// The centred gradient of model::Prior::centred_gradient from global sums
+  /// (rbm-graphs-logz.md §1.6; covariances with the N - 1 normalisation).
+  model::PriorGradient centred_gradient(const double* sums, double events, std::int64_t nodes,
+                                        std::int64_t couplers) const {
+    const model::Prior& prior = *prior_ptr_;
+    const double n = std::max(events, 1.0);
+    const double normaliser = std::max(events - 1.0, 1.0);
+    const double clamp = config_.rbm.mean_clamp;
+    auto tensor = [](const double* values, std::int64_t count) {
+      return torch::from_blob(const_cast<double*>(values), {count}, torch::kDouble).clone();
+    };
+    auto covariance = [&](const double* block) {
+      const torch::Tensor mean = tensor(block, nodes) / n;
+      const torch::Tensor products = tensor(block + nodes, couplers);
+      return (products - n * mean.index_select(0, prior.edge_first()) * mean.index_select(0, prior.edge_second())) /
+             normaliser;
+    };
+    const double* data_block = sums;
+    const double* model_block = sums + nodes + couplers;
+    model::PriorGradient gradient;
+    gradient.weights = covariance(data_block) - covariance(model_block);
+    const torch::Tensor mean_data = (tensor(data_block, nodes) / n).clamp(clamp, 1 - clamp);
+    const torch::Tensor mean_model = (tensor(model_block, nodes) / n).clamp(clamp, 1 - clamp);
+    const torch::Tensor offset = mean_data + mean_model;
+    torch::Tensor coupling = torch::zeros_like(offset);
+    coupling.index_add_(0, prior.edge_first(), gradient.weights * offset.index_select(0, prior.edge_second()));
+    coupling.index_add_(0, prior.edge_second(), gradient.weights * offset.index_select(0, prior.edge_first()));
+    const torch::Tensor latent_biases = (mean_data - mean_model) - 0.5 * coupling;
+    gradient.biases = latent_biases.index_select(0, latent_of_node_);
+    return gradient;
+  }
+
+  /// Sums the encoder/decoder gradients over ranks: packed in parameters()
+  /// order into one flat float32 buffer, reduced in buckets of train.bucket_mb.
+  void allreduce_network_gradients() {
+    std::vector<torch::Tensor> params = model_->parameters();
+    std::int64_t total = 0;
+    for (const auto& p : params) total += p.numel();
+    flat_.assign(static_cast<std::size_t>(total), 0.0f);
+    std::int64_t offset = 0;
+    for (const auto& p : params) {
+      if (p.grad().defined()) {
+        const torch::Tensor g = p.grad().to(torch::kFloat).contiguous();
+        std::copy_n(g.data_ptr<float>(), g.numel(), flat_.data() + offset);
+      }
+      offset += p.numel();
+    }
+    if (comm_.size() > 1) {
+      const auto bucket = static_cast<std::int64_t>(std::max(1.0, train_.bucket_mb * 1e6 / sizeof(float)));
+      for (std::int64_t start = 0; start < total; start += bucket)
+        comm_.sum_in_place(flat_.data() + start, static_cast<std::size_t>(std::min(bucket, total - start)));
+    }
+    offset = 0;
+    torch::NoGradGuard no_grad;
+    for (auto& p : params) {
+      const torch::Tensor g = torch::from_blob(flat_.data() + offset, p.sizes(), torch::kFloat).to(p.dtype());
+      if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+      p.mutable_grad().copy_(g);
+      offset += p.numel();
+    }
+  }
+
+  model::ModelConfig config_;
+  TrainConfig train_;
+  std::uint64_t seed_;
+  par::Communicator comm_;
+  data::LogitTransform logit_;
+  model::Qvae model_{nullptr};
+  std::shared_ptr<model::Prior> prior_ptr_;
+  std::unique_ptr<torch::optim::Adam> adam_;
+  std::unique_ptr<torch::optim::Optimizer> prior_optimizer_;
+  std::vector<torch::Tensor> running_stats_, batch_counters_;
+  torch::Tensor latent_of_node_;
+  std::vector<float> flat_;
+  double last_beta_ = 0.0, last_slope_ = 0.0, last_kl_weight_ = 0.0;
+};
+
+/// What a checkpoint holds besides the model (see checkpoint.hpp).
+struct RunState {
+  CheckpointPosition position;
+  History history;
+  TermSums partial_sums{};   ///< of an interrupted epoch
+  double partial_events = 0.0;
+  double partial_seconds = 0.0;
+  double best_metric = std::numeric_limits<double>::infinity();
+  int best_epoch = 0;
+  double elapsed_s = 0.0;
+};
+
+struct CheckpointContext {
+  std::string geometry, data_file, best_rule;
+  std::int64_t train_events = 0;
+  io::Provenance provenance;
+};
+
+/// Collective: every rank serialises what it must, rank 0 writes `path` atomically.
+void write_checkpoint(const std::string& path, DataParallelModel& trainer, const RunState& state,
+                      const CheckpointContext& context, bool per_rank_models, const par::Communicator& comm) {
+  model::Qvae& model = trainer.model();
+  const bool root = comm.is_root();
+  std::string model_bytes;
+  if (root || per_rank_models) model_bytes = to_bytes([&](std::ostream& out) { torch::save(model, out); });
+  // Every rank's archive (its own persistent chains) gathered on rank 0.
+  std::vector<std::uint8_t> all_models;
+  std::vector<std::int64_t> offsets;
+  if (per_rank_models) {
+    const std::int64_t size = static_cast<std::int64_t>(model_bytes.size());
+    std::vector<long long> sizes = comm.allgather(static_cast<long long>(size));
+    std::vector<int> counts(sizes.size()), displs(sizes.size());
+    std::int64_t total = 0;
+    offsets.push_back(0);
+    for (std::size_t r = 0; r < sizes.size(); ++r) {
+      counts[r] = static_cast<int>(sizes[r]);
+      displs[r] = static_cast<int>(total);
+      total += sizes[r];
+      offsets.push_back(total);
+    }
+    if (root) all_models.resize(static_cast<std::size_t>(total));
+    QVAE_CHECK_MPI(MPI_Gatherv(model_bytes.data(), static_cast<int>(size), MPI_UINT8_T, all_models.data(),
+                               counts.data(), displs.data(), MPI_UINT8_T, 0, comm.get()));
+  }
+  par::run_agreed(comm, [&] {
+    if (!root) return;
+    const std::string optimizer_bytes = to_bytes([&](std::ostream& out) { torch::save(trainer.adam(), out); });
+    io::OutputFile file = io::OutputFile::create_serial(path);
+    io::write_provenance(file, context.provenance);
+    io::set_format(file, kCheckpointFormat, kCheckpointFormatVersion);
+    io::set_attribute(file, "/", "geometry", context.geometry);
+    io::set_attribute(file, "/", "data_file", context.data_file);
+    io::set_attribute(file, "/", "train_events", context.train_events);
+    io::set_attribute(file, "/", "epochs_done", static_cast<std::int64_t>(state.position.epochs_done));
+    io::set_attribute(file, "/", "batches_done", state.position.batches_done);
+    io::set_attribute(file, "/", "ranks", static_cast<std::int64_t>(comm.size()));
+    io::set_attribute(file, "/", "best_metric", state.best_metric);
+    io::set_attribute(file, "/", "best_epoch", static_cast<std::int64_t>(state.best_epoch));
+    io::set_attribute(file, "/", "best_rule", context.best_rule);
+    io::set_attribute(file, "/", "elapsed_s", state.elapsed_s);
+    auto write_bytes = [&](const std::string& name, const std::string& bytes) {
+      io::write_rows<std::uint8_t>(file, name, reinterpret_cast<const std::uint8_t*>(bytes.data()),
+                                   static_cast<std::int64_t>(bytes.size()), 0);
+    };
+    write_bytes("model_state", model_bytes);
+    write_bytes("optimizer_state", optimizer_bytes);
+    if (auto* prior_optimizer = trainer.prior_optimizer())
+      write_bytes("prior_optimizer_state", to_bytes([&](std::ostream& out) { torch::save(*prior_optimizer, out); }));
+    if (per_rank_models) {
+      io::write_rows<std::uint8_t>(file, "rank_model_states", all_models.data(),
+                                   static_cast<std::int64_t>(all_models.size()), 0);
+      io::write_rows<std::int64_t>(file, "rank_model_offsets", offsets.data(),
+                                   static_cast<std::int64_t>(offsets.size()), 0);
+    }
+    std::vector<double> partial(state.partial_sums.begin(), state.partial_sums.end());
+    partial.push_back(state.partial_events);
+    partial.push_back(state.partial_seconds);
+    io::write_rows<double>(file, "partial_sums", partial.data(), static_cast<std::int64_t>(partial.size()), 0);
+    const model::Prior& prior = model->prior();
+    const torch::Tensor biases = prior.biases().detach().contiguous();
+    const torch::Tensor weights = prior.weights().detach().contiguous();
+    io::write_rows<double>(file, "rbm_biases", biases.data_ptr<double>(), biases.numel(), 0);
+    io::write_rows<double>(file, "rbm_weights", weights.data_ptr<double>(), weights.numel(), 0);
+    std::vector<std::int64_t> couplers;
+    for (const auto& edge : prior.machine().couplers()) {
+      couplers.push_back(edge.first);
+      couplers.push_back(edge.second);
+    }
+    io::write_rows<std::int64_t>(file, "rbm_couplers", couplers.data(), static_cast<std::int64_t>(couplers.size() / 2),
+                                 2);
+    state.history.store(file, "history");
+    file.commit();
+  });
+}
+
+std::string read_bytes(const io::File& file, const std::string& name) {
+  const std::vector<std::uint8_t> bytes = io::read_all<std::uint8_t>(file, name, 0);
+  return std::string(bytes.begin(), bytes.end());
+}
+
+/// Every rank reads the checkpoint it resumes from (its own model archive when
+/// per-rank PCD chains were saved by the same number of ranks).
+void load_checkpoint(const std::string& path, DataParallelModel& trainer, RunState& state,
+                     const par::Communicator& comm) {
+  const io::File file = io::File::open_serial(path);
+  io::require_format(file, kCheckpointFormat, kCheckpointFormatVersion);
+  std::string model_bytes;
+  if (file.has("rank_model_states") &&
+      io::get_int_attribute(file, "/", "ranks") == static_cast<std::int64_t>(comm.size())) {
+    const std::vector<std::int64_t> offsets = io::read_all<std::int64_t>(file, "rank_model_offsets", 0);
+    const std::string all = read_bytes(file, "rank_model_states");
+    const auto r = static_cast<std::size_t>(comm.rank());
+    model_bytes = all.substr(static_cast<std::size_t>(offsets[r]), static_cast<std::size_t>(offsets[r + 1] - offsets[r]));
+  } else {
+    model_bytes = read_bytes(file, "model_state");
+  }
+  {
+    std::istringstream in(model_bytes, std::ios::binary);
+    torch::load(trainer.model(), in);
+  }
+  {
+    std::istringstream in(read_bytes(file, "optimizer_state"), std::ios::binary);
+    torch::load(trainer.adam(), in);
+  }
+  if (auto* prior_optimizer = trainer.prior_optimizer()) {
+    std::istringstream in(read_bytes(file, "prior_optimizer_state"), std::ios::binary);
+    torch::load(*prior_optimizer, in);
+  }
+  state.position.epochs_done = static_cast<int>(io::get_int_attribute(file, "/", "epochs_done"));
+  state.position.batches_done = io::get_int_attribute(file, "/", "batches_done");
+  state.best_metric = io::get_double_attribute(file, "/", "best_metric");
+  state.best_epoch = static_cast<int>(io::get_int_attribute(file, "/", "best_epoch"));
+  state.elapsed_s = io::get_double_attribute(file, "/", "elapsed_s");
+  const std::vector<double> partial = io::read_all<double>(file, "partial_sums", 0);
+  if (partial.size() != kTerms + 2)
+    throw core::InputError(core::describe("partial_sums has " + std::to_string(partial.size()) + " values",
+                                          io::where_text(path, "partial_sums"), "resume from another checkpoint"));
+  std::copy_n(partial.begin(), kTerms, state.partial_sums.begin());
+  state.partial_events = partial[kTerms];
+  state.partial_seconds = partial[kTerms + 1];
+  state.history = History::load(file, "history");
+  state.history.truncate(static_cast<std::size_t>(state.position.epochs_done));
+}
+
+}  // namespace
+
+TrainResult run_training(const TrainRequest& request, const par::Communicator& comm) {
+  TrainResult result;
+  result.ranks = comm.size();
+  const double wall_start = MPI_Wtime();
+
+  // 1. Configuration, output directory, where to resume from (agreed: one message).
+  core::Config config = request.config;
+  std::string out_dir, data_file, resume_path;
+  par::run_agreed(comm, [&] {
+    const TrainConfig given = train_config_from(request.config);
+    out_dir = request.out.empty() ? given.out : request.out;
+    if (out_dir.empty())
+      throw core::UsageError(core::describe("no output directory", "qvae train", "pass --out DIR or set train.out"));
+    const std::vector<CheckpointEntry> existing = list_checkpoints(out_dir);
+    if (request.resume) {
+      if (existing.empty())
+        throw core::UsageError(core::describe("nothing to resume: no checkpoint-*.h5 in '" + out_dir + "'",
+                                              "qvae train --resume", "start the run without --resume"));
+      resume_path = existing.back().path;
+      const io::File file = io::File::open_serial(resume_path);
+      io::require_format(file, kCheckpointFormat, kCheckpointFormatVersion);
+      if (request.schema == nullptr) throw std::logic_error("run_training: resume needs the config schema");
+      config = resume_config(*request.schema, request.config, io::get_string_attribute(file, "/", "config"));
+      data_file = !request.data.empty() ? request.data
+                  : request.config.source("train.data") != "default" ? request.config.get_string("train.data")
+                                                                     : io::get_string_attribute(file, "/", "data_file");
+    } else {
+      if (!existing.empty())
+        throw core::UsageError(core::describe("'" + out_dir + "' already holds a run (" +
+                                                  fs::path(existing.back().path).filename().string() + ")",
+                                              "qvae train", "pass --resume to continue it, or choose another --out"));
+      data_file = !request.data.empty() ? request.data : given.data;
+    }
+    if (data_file.empty())
+      throw core::UsageError(core::describe("no training data", "qvae train", "pass --data FILE or set train.data"));
+  });
+  TrainConfig train_config;
+  model::ModelConfig model_config;
+  core::RunOptions run;
+  par::run_agreed(comm, [&] {
+    train_config = train_config_from(config);
+    model_config = model::model_config_from(config);
+    run = core::RunOptions::from(config);
+    if (train_config.best == BestRule::ll)
+      throw core::UsageError(core::describe("train.best = ll needs `qvae logz` (AIS), which this build does not have",
+                                            "qvae train", "use train.best = val_loss or recon_chi2"));
+    if (comm.is_root()) {
+      std::error_code error;
+      fs::create_directories(out_dir, error);
+      if (error || !fs::is_directory(out_dir))
+        throw core::UsageError(core::describe("cannot create the output directory '" + out_dir + "'", "qvae train --out",
+                                              "choose a writable directory"));
+    }
+  });
+  const std::uint64_t seed = run.seed;
+  if (train_config.threads > 0) torch::set_num_threads(train_config.threads);
+
+  // 2. Data: the whole file on every rank (global batches need random access), then the split (model.md §1.4).
+  std::optional<data::CaloReader> reader;
+  InMemoryShowers showers;
+  par::run_agreed(comm, [&] { reader.emplace(data_file, comm); });
+  {
+    data::ShowerBlock all = reader->read_checked(par::Block{0, reader->events()});
+    showers.voxels = all.voxels;
+    showers.energies = std::move(all.incident_energies);
+    showers.showers = std::move(all.showers);
+  }
+  const data::SplitFractions fractions{1.0 - train_config.val_fraction - train_config.test_fraction,
+                                       train_config.val_fraction, train_config.test_fraction};
+  const data::Split split =
+      train_config.split == SplitKind::contiguous ? data::split_events_contiguous(reader->events(), fractions)
+      : train_config.split == SplitKind::stratified
+          ? data::split_events_stratified(showers.energies, seed, fractions)
+          : data::split_events(reader->events(), seed, fractions);
+  std::vector<std::int64_t> validation = split.validation;
+  if (train_config.val_max_events > 0 && static_cast<std::int64_t>(validation.size()) > train_config.val_max_events)
+    validation.resize(static_cast<std::size_t>(train_config.val_max_events));
+  const auto train_events = static_cast<std::int64_t>(split.train.size());
+  const std::int64_t batch_size = train_config.batch_size;
+  std::int64_t batches_per_epoch = train_events / batch_size;
+  if (train_config.max_batches_per_epoch > 0)
+    batches_per_epoch = std::min(batches_per_epoch, train_config.max_batches_per_epoch);
+  par::run_agreed(comm, [&] {
+    if (batches_per_epoch < 1)
+      throw core::UsageError(core::describe("the training split has " + std::to_string(train_events) +
+                                                " events, fewer than train.batch_size = " + std::to_string(batch_size),
+                                            "file '" + data_file + "'", "use more events or a smaller batch"));
+    if (validation.empty())
+      throw core::UsageError(core::describe("the validation split is empty", "file '" + data_file + "'",
+                                            "use more events or a larger train.val_fraction"));
+  });
+  double ratio_max = 0.0;  // histogram range of E_tot/E_inc: 1.5 x the largest validation value
+  for (std::int64_t e : validation) {
+    double sum = 0.0;
+    const float* row = showers.showers.data() + e * showers.voxels;
+    for (std::int64_t v = 0; v < showers.voxels; ++v) sum += static_cast<double>(row[v]);
+    ratio_max = std::max(ratio_max, sum / showers.energies[static_cast<std::size_t>(e)]);
+  }
+  ratio_max = ratio_max > 0 ? 1.5 * ratio_max : 1.0;
+
+  // 3. Model, optimisers, rank 0's parameters everywhere; the resumed state.
+  std::optional<DataParallelModel> trainer;
+  par::run_agreed(comm, [&] { trainer.emplace(model_config, reader->geometry(), train_config, seed, comm); });
+  RunState state;
+  const bool per_rank_models = model_config.rbm.negative_chains == model::NegativeChains::pcd && comm.size() > 1;
+  if (request.resume) {
+    par::run_agreed(comm, [&] {
+      load_checkpoint(resume_path, *trainer, state, comm);
+      const io::File file = io::File::open_serial(resume_path);
+      if (io::get_int_attribute(file, "/", "train_events") != train_events)
+        throw core::InputError(core::describe(
+            "the training split has " + std::to_string(train_events) + " events but the checkpoint was trained on " +
+                std::to_string(io::get_int_attribute(file, "/", "train_events")),
+            "file '" + data_file + "'", "resume with the run's own data file"));
+    });
+    if (io::get_int_attribute(io::File::open_serial(resume_path), "/", "ranks") != comm.size())
+      core::log::warn_root("resuming on ", comm.size(), " ranks a run checkpointed on another rank count: ",
+                           "the continuation is equivalent but not bit-identical");
+    core::log::info_root("resuming from ", resume_path, " (", state.position.epochs_done, " epochs and ",
+                         state.position.batches_done, " batches done)");
+  }
+  CheckpointContext context{reader->geometry().name(), data_file, to_string(train_config.best), train_events,
+                            io::Provenance{request.command_line, seed, config.to_ini()}};
+  result.out_dir = out_dir;
+  result.epochs_planned = train_config.epochs;
+  result.best_epoch = state.best_epoch;
+  result.best_metric = state.best_metric;
+  const std::string best_path = (fs::path(out_dir) / "best.h5").string();
+  if (state.best_epoch > 0) result.best = best_path;
+
+  // 4. Epochs.
+  StopSignals signals;
+  const std::int64_t total_steps = static_cast<std::int64_t>(train_config.epochs) * batches_per_epoch;
+  const std::int64_t validation_chunk =
+      std::max<std::int64_t>(1, batch_size / trainer->micro_batch_count(batch_size));
+  const double elapsed_before = state.elapsed_s;
+  for (int epoch = state.position.epochs_done + 1; epoch <= train_config.epochs && !result.interrupted; ++epoch) {
+    const Stage stage = train_config.stage_of(epoch);
+    const double lr = train_config.lr_at(epoch);
+    trainer->set_lr(lr);
+    const std::vector<std::int64_t> order = data::shuffle_events(split.train, seed, static_cast<std::uint64_t>(epoch));
+    TermSums sums = state.partial_sums;
+    double events = state.partial_events;
+    double train_seconds = state.partial_seconds;
+    const std::int64_t first_batch = state.position.batches_done;
+    state.partial_sums = {};
+    state.partial_events = state.partial_seconds = 0.0;
+    state.position.batches_done = 0;
+
+    core::Progress progress("epoch " + std::to_string(epoch) + "/" + std::to_string(train_config.epochs),
+                            static_cast<std::uint64_t>(batches_per_epoch), "batches", comm.is_root(), run.progress,
+                            run.progress_interval_s);
+    progress.update(static_cast<std::uint64_t>(first_batch));
+    const double train_start = MPI_Wtime();
+    std::int64_t batches_done = first_batch;
+    for (std::int64_t b = first_batch; b < batches_per_epoch; ++b) {
+      // Not agreed: the step is collective inside; an error on one rank ends
+      // all of them through par::run_main's MPI_Abort, never a hang.
+      std::optional<StepReport> report = trainer->step(order.data() + b * batch_size, batch_size, showers, epoch, b,
+                                                       batches_per_epoch, total_steps, stage, signals.requested());
+      for (std::size_t t = 0; t < kTerms; ++t) sums[t] += report->sums[t];
+      events += report->events;
+      batches_done = b + 1;
+      progress.update(static_cast<std::uint64_t>(batches_done));
+      if (report->stop_requested) {
+        result.interrupted = true;
+        break;
+      }
+    }
+    progress.finish();
+    train_seconds += comm.max(MPI_Wtime() - train_start);
+
+    if (result.interrupted) {
+      // Pre-emption (hpc.md §5): a resumable checkpoint of the partial epoch, then exit 0.
+      state.position = {epoch - 1, batches_done};
+      state.partial_sums = sums;
+      state.partial_events = events;
+      state.partial_seconds = train_seconds;
+      state.elapsed_s = elapsed_before + (MPI_Wtime() - wall_start);
+      const std::string path = (fs::path(out_dir) / checkpoint_name(state.position)).string();
+      write_checkpoint(path, *trainer, state, context, per_rank_models, comm);
+      result.checkpoint = path;
+      result.epochs_done = epoch - 1;
+      core::log::info_root("stopped by signal ", signals.signal_number(), " after ", batches_done, " batches of epoch ",
+                           epoch, "; checkpoint ", path, " (continue with --resume)");
+      break;
+    }
+
+    const double validation_start = MPI_Wtime();
+    const std::optional<ValidationReport> val = trainer->validate(validation, showers, validation_chunk, ratio_max);
+    const double validation_seconds = comm.max(MPI_Wtime() - validation_start);
+    const double metric =
+        train_config.best == BestRule::recon_chi2 ? val->means[0] + 10.0 * val->chi2 : val->val_loss;
+    const bool is_best = std::isfinite(metric) && (state.best_epoch == 0 || metric < state.best_metric);
+    if (is_best) {
+      state.best_metric = metric;
+      state.best_epoch = epoch;
+    }
+    state.elapsed_s = elapsed_before + (MPI_Wtime() - wall_start);
+    History::Row row = {{"epoch", epoch},
+                        {"stage", static_cast<double>(static_cast<int>(stage))},
+                        {"lr", lr},
+                        {"beta", trainer->last_beta()},
+                        {"slope", trainer->last_slope()},
+                        {"kl_weight", trainer->last_kl_weight()}};
+    const double n = std::max(events, 1.0);
+    for (std::size_t t = 0; t < kTerms; ++t) row.emplace_back(std::string("train_") + kTermNames[t], sums[t] / n);
+    for (std::size_t t = 0; t + 1 < kTerms; ++t) row.emplace_back(std::string("val_") + kTermNames[t], val->means[t]);
+    row.emplace_back("val_loss", val->val_loss);
+    row.emplace_back("val_recon_chi2", val->chi2);
+    row.emplace_back("metric", metric);
+    row.emplace_back("is_best", is_best ? 1.0 : 0.0);
+    row.emplace_back("train_events", events);
+    row.emplace_back("val_events", static_cast<double>(val->events));
+    row.emplace_back("train_s", train_seconds);
+    row.emplace_back("val_s", validation_seconds);
+    row.emplace_back("showers_per_s", train_seconds > 0 ? events / train_seconds : 0.0);
+    row.emplace_back("elapsed_s", state.elapsed_s);
+    row.emplace_back("ranks", comm.size());
+    state.history.append(row);
+    state.position = {epoch, 0};
+
+    const std::string path = (fs::path(out_dir) / checkpoint_name(state.position)).string();
+    write_checkpoint(path, *trainer, state, context, per_rank_models, comm);
+    result.checkpoint = path;
+    result.epochs_done = epoch;
+    par::run_agreed(comm, [&] {
+      if (!comm.is_root()) return;
+      if (is_best) replace_with_link(path, best_path);
+      prune_checkpoints(out_dir, train_config.keep_last);
+      state.history.write_files(out_dir, context.provenance);
+    });
+    if (is_best) result.best = best_path;
+    core::log::info_root("epoch ", epoch, "/", train_config.epochs, " [", to_string(stage), "]: loss ",
+                         sums[kTerms - 1] / n, ", val_loss ", val->val_loss, ", chi2 ", val->chi2,
+                         is_best ? " (best)" : "", ", ", static_cast<long long>(events / std::max(train_seconds, 1e-9)),
+                         " showers/s");
+    // A signal that arrived during validation or the checkpoint: the state is saved, stop now.
+    if (comm.max(signals.requested() ? 1 : 0) > 0 && epoch < train_config.epochs) {
+      result.interrupted = true;
+      core::log::info_root("stopped by signal after epoch ", epoch, "; continue with --resume");
+    }
+  }
+  if (result.epochs_done == 0) result.epochs_done = state.position.epochs_done;
+  result.best_epoch = state.best_epoch;
+  result.best_metric = state.best_metric;
+  if (state.best_epoch > 0) result.best = best_path;
+  result.history_csv = (fs::path(out_dir) / "history.csv").string();
+  result.history_h5 = (fs::path(out_dir) / "history.h5").string();
+  for (const auto& [name, value] : state.history.last()) result.last_epoch[name] = value;
+  result.seconds = comm.max(MPI_Wtime() - wall_start);
+  result.peak_rss_mb = comm.max(peak_rss_mb());
+  return result;
+}
+
+BenchTrainResult benchmark_training(const BenchTrainRequest& request, const data::ShowerBlock& showers,
+                                    const geometry::Geometry& geometry, const par::Communicator& comm) {
+  BenchTrainResult result;
+  TrainConfig train_config = train_config_from(request.config);
+  train_config.batch_size = request.batch_size;
+  train_config.micro_batch_size = 0;
+  const model::ModelConfig model_config = model::model_config_from(request.config);
+  if (request.threads > 0) torch::set_num_threads(request.threads);
+  InMemoryShowers data;
+  data.voxels = showers.voxels;
+  data.energies = showers.incident_energies;
+  data.showers = showers.showers;
+  const std::int64_t events = showers.events();
+  if (events < request.batch_size)
+    throw core::UsageError(core::describe("need at least one batch of events", "qvae bench train",
+                                          "raise --events or lower --batch-size"));
+  const std::int64_t batches_per_epoch = events / request.batch_size;
+  std::optional<DataParallelModel> trainer;
+  par::run_agreed(comm, [&] { trainer.emplace(model_config, geometry, train_config, core::RunOptions{}.seed, comm); });
+  result.parameters = trainer->parameter_count();
+  const std::vector<std::int64_t> order = data::epoch_permutation(events, 0, 1);
+  auto run_step = [&](int index) {
+    const std::int64_t b = index % batches_per_epoch;
+    trainer->step(order.data() + b * request.batch_size, request.batch_size, data, 1, b, batches_per_epoch,
+                  batches_per_epoch, Stage::joint, false);
+  };
+  auto cpu_seconds = [] {
+    timespec now{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+    return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
+  };
+  run_step(0);  // warm-up: allocations, sampler construction
+  comm.barrier();
+  const double start = MPI_Wtime();
+  const double cpu_start = cpu_seconds();
+  for (int i = 1; i <= request.batches; ++i) run_step(i);
+  result.cpu_step_seconds = comm.max(cpu_seconds() - cpu_start) / std::max(request.batches, 1);
+  result.seconds = comm.max(MPI_Wtime() - start);
+  result.step_seconds = result.seconds / std::max(request.batches, 1);
+  result.showers_per_s =
+      result.seconds > 0 ? static_cast<double>(request.batches) * static_cast<double>(request.batch_size) / result.seconds : 0.0;
+  result.peak_rss_mb = comm.max(peak_rss_mb());
+  return result;
+}
+
+}  // namespace qvae::train

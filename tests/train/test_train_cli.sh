@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# The `qvae train` / `qvae generate` flow end to end (issue 7 "Done when"):
+# a tiny model trains on 1 and 2 ranks, resumes bit-exactly (4 epochs straight
+# == 2 + --resume + 2), survives SIGTERM (exit 0, resumable) and a second
+# signal (immediate exit, last checkpoint intact), and generates a valid
+# CaloChallenge file identical on 1 and 2 ranks; bad usage gives one error
+# line and exit 2.  Prints "N passed, N failed".
+# Usage: test_train_cli.sh QVAE TINY_INI MPIEXEC [MPIEXEC FLAGS...]
+set -u
+qvae="$(realpath "$1")"
+tiny="$(realpath "$2")"
+shift 2
+mpi=("$@")
+python=/usr/bin/python3
+work="$(mktemp -d "${TMPDIR:-/tmp}/qvae-train-cli.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+cd "$work" || exit 1
+passed=0
+failed=0
+check() {  # check NAME COMMAND...
+  local name="$1"
+  shift
+  if "$@"; then
+    passed=$((passed + 1))
+    echo "PASS $name"
+  else
+    failed=$((failed + 1))
+    echo "FAIL $name"
+  fi
+}
+# Short runs: 3 batches of 16 per epoch, 16 validation events, quiet.  The KL
+# warm-up is a fraction of train.epochs, so it is off here: the 2 + 2 run raises
+# train.epochs on resume (docs/training.md "Resume").
+quick=(--config "$tiny" --data showers.h5 --train.batch_size=16 --train.max_batches_per_epoch=3
+       --train.val_max_events=16 --train.kl_warmup_ratio=0 --run.progress=off --run.log_level=warn)
+np2=("${mpi[@]}" -np 2)
+
+"$qvae" simulate --events 300 --geometry ds2 --seed 5 --out showers.h5 >/dev/null 2>&1
+
+# --- 4 epochs straight vs 2 + resume + 2, on 2 ranks -------------------------
+"${np2[@]}" "$qvae" train "${quick[@]}" --train.epochs=4 --out straight --json >straight.json 2>straight.err
+check "train 4 epochs on 2 ranks" test -f straight/checkpoint-0004.h5 -a -f straight/best.h5
+check "keep_last prunes old checkpoints" test ! -f straight/checkpoint-0001.h5
+"${np2[@]}" "$qvae" train "${quick[@]}" --train.epochs=2 --out split >/dev/null 2>split.err
+"${np2[@]}" "$qvae" train "${quick[@]}" --train.epochs=4 --out split --resume >/dev/null 2>resume.err
+check "resume reached epoch 4" test -f split/checkpoint-0004.h5
+same_run() {  # same_run A B: identical losses, schedules and RBM (times excluded)
+  "$python" - "$1" "$2" <<'EOF'
+import sys, h5py, numpy as np
+a, b = (h5py.File(p + "/checkpoint-0004.h5", "r") for p in sys.argv[1:3])
+for name in ("rbm_biases", "rbm_weights"):
+    if not np.array_equal(a[name][:], b[name][:]): sys.exit(f"{name} differs")
+skip = {"train_s", "val_s", "showers_per_s", "elapsed_s"}
+cols = a["history"].attrs["columns"].split(",")
+for c in cols:
+    if c in skip: continue
+    if not np.array_equal(a["history/" + c][:], b["history/" + c][:]): sys.exit(f"history column {c} differs")
+if a["model_state"].shape != b["model_state"].shape: sys.exit("model_state sizes differ")
+EOF
+}
+check "4 straight == 2 + resume + 2 (bit-exact)" same_run straight split
+history_ok() {
+  "$python" - <<'EOF'
+import sys, h5py, csv
+h = h5py.File("straight/history.h5", "r")
+if h.attrs["format"] != "qvae-history" or int(h.attrs["epochs"]) != 4: sys.exit("bad history.h5")
+for c in ("train_ae_loss", "val_loss", "val_kl_loss", "showers_per_s", "lr", "beta", "kl_weight"):
+    if h[c].shape != (4,): sys.exit("missing " + c)
+rows = list(csv.DictReader(open("straight/history.csv")))
+if len(rows) != 4 or float(rows[3]["epoch"]) != 4: sys.exit("bad history.csv")
+c = h5py.File("straight/best.h5", "r")
+if c.attrs["format"] != "qvae-checkpoint" or "model_state" not in c or "optimizer_state" not in c: sys.exit("bad best.h5")
+EOF
+}
+check "history.h5, history.csv and best.h5 are complete" history_ok
+check "--json names the final epoch" grep -q '"epochs_done":4' straight.json
+
+# --- one rank, then generation on 1 and 2 ranks ------------------------------
+"$qvae" train "${quick[@]}" --train.epochs=1 --out single >/dev/null 2>single.err
+check "train on 1 rank" test -f single/best.h5
+"$qvae" generate --model straight/best.h5 --events 40 --seed 3 --out gen1.h5 >/dev/null 2>gen1.err
+"${np2[@]}" "$qvae" generate --model straight --events 40 --seed 3 --out gen2.h5 --chunk-events 256 >/dev/null 2>gen2.err
+check "generated file is a valid CaloChallenge file" "$qvae" inspect gen1.h5
+same_file() {
+  "$python" - <<'EOF'
+import sys, h5py, numpy as np
+a, b = h5py.File("gen1.h5", "r"), h5py.File("gen2.h5", "r")
+if a["showers"].shape != (40, 6480): sys.exit("bad shape")
+for n in ("showers", "incident_energies"):
+    if not np.array_equal(a[n][:], b[n][:]): sys.exit(n + " differs between 1 and 2 ranks")
+if not (a["showers"][:] >= 0).all() or a["showers"][:].sum() <= 0: sys.exit("bad showers")
+EOF
+}
+check "generate: 1 rank == 2 ranks" same_file
+"$qvae" generate --model straight/best.h5 --energies showers.h5 --events 10 --seed 3 --out gen3.h5 >/dev/null 2>&1
+check "generate --energies FILE" "$python" -c "
+import h5py, numpy as np, sys
+a, b = h5py.File('gen3.h5', 'r'), h5py.File('showers.h5', 'r')
+sys.exit(0 if np.array_equal(a['incident_energies'][:], b['incident_energies'][:10]) else 1)"
+
+# --- SIGTERM: finish the batch, checkpoint, exit 0, resume bit-exactly ------
+wait_for_epoch() {  # wait_for_epoch DIR: until history.csv exists (<= 120 s)
+  for _ in $(seq 1 600); do
+    [ -f "$1/history.csv" ] && return 0
+    sleep 0.2
+  done
+  return 1
+}
+"${np2[@]}" "$qvae" train "${quick[@]}" --train.epochs=4 --out signalled --json >signalled.json 2>signalled.err &
+pid=$!
+wait_for_epoch signalled
+kill -USR1 "$pid"  # mpirun forwards SIGUSR1 to every rank (Slurm signals every task itself)
+wait "$pid"
+rc=$?
+check "SIGUSR1 on 2 ranks exits 0" test "$rc" -eq 0
+check "SIGUSR1 reports an interrupted run" grep -q '"interrupted":true' signalled.json
+check "SIGUSR1 left a checkpoint before epoch 4" test ! -f signalled/checkpoint-0004.h5
+"${np2[@]}" "$qvae" train "${quick[@]}" --train.epochs=4 --out signalled --resume --json >resumed.json 2>resumed.err
+check "the signalled run resumes to completion" grep -q '"interrupted":false' resumed.json
+check "signalled + resumed == straight (bit-exact)" same_run straight signalled
+
+"$qvae" train "${quick[@]}" --train.epochs=100 --out termed --json >termed.json 2>termed.err &
+pid=$!
+wait_for_epoch termed
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+check "SIGTERM on 1 rank exits 0, interrupted" test "$rc" -eq 0 -a -n "$(grep '"interrupted":true' termed.json)"
+
+# --- a second signal exits at once; the last checkpoint stays intact ---------
+"$qvae" train "${quick[@]}" --train.epochs=100 --out twice >/dev/null 2>twice.err &
+pid=$!
+wait_for_epoch twice
+kill -TERM "$pid"
+sleep 0.05
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+check "a second SIGTERM exits at once (128+15)" test "$rc" -eq 143
+intact() {
+  "$python" - <<'EOF'
+import sys, glob, h5py
+files = sorted(glob.glob("twice/checkpoint-*.h5")) + ["twice/best.h5"]
+for p in files:
+    with h5py.File(p, "r") as f:
+        if f.attrs["format"] != "qvae-checkpoint" or f["model_state"].shape[0] == 0: sys.exit("bad " + p)
+EOF
+}
+check "checkpoints intact after the second signal" intact
+"$qvae" train "${quick[@]}" --out twice --resume --train.epochs=1 >/dev/null 2>&1
+rc=$?
+check "the killed run is still resumable (nothing left to do at 1 epoch)" test "$rc" -eq 0
+
+# --- usage errors: one line, exit 2 ------------------------------------------
+one_error() {  # one_error EXPECTED_RC COMMAND...
+  local want="$1"
+  shift
+  "$@" >/dev/null 2>err.txt
+  local rc=$?
+  [ "$rc" -eq "$want" ] && [ "$(grep -c '^qvae: error:' err.txt)" -eq 1 ]
+}
+check "no --data: exit 2" one_error 2 "$qvae" train --config "$tiny" --out nodata
+check "--resume without a run: exit 2" one_error 2 "$qvae" train "${quick[@]}" --out empty --resume
+check "existing run without --resume: exit 2" one_error 2 "$qvae" train "${quick[@]}" --out straight
+check "train.best = ll: exit 2" one_error 2 "$qvae" train "${quick[@]}" --out ll --train.best=ll
+check "resume with another batch size: exit 2" one_error 2 "$qvae" train "${quick[@]}" --out straight --resume --train.batch_size=8
+check "generate from a missing model: exit 3" one_error 3 "$qvae" generate --model nowhere.h5 --events 5 --out x.h5
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
