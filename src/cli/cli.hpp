@@ -83,6 +83,7 @@ int run_evaluate(Context& context);
 int run_sweep(Context& context);
 int run_train(Context& context);
 int run_generate(Context& context);
+int run_encode(Context& context);
 int run_dwave(Context& context);
 
 /// One device sampling job: `qvae dwave sample` and `qvae sample --backend

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "cli.hpp"
+#include "qvae/train/model_exports.hpp"
 #include "qvae/core/error.hpp"
 #include "qvae/core/json_output.hpp"
 #include "qvae/io/dataset.hpp"
@@ -76,6 +77,32 @@ int rbm_init(Context& context, CommandLine& cli) {
   return 0;
 }
 
+int rbm_export(Context& context, CommandLine& cli) {
+  const po::variables_map& values = cli.values();
+  const par::Communicator& comm = context.world;
+  std::string model, out;
+  par::run_agreed(comm, [&] {
+    if (!values.count("model"))
+      throw core::UsageError(core::describe("no trained model given", "qvae rbm export", "pass --model RUN/best.h5"));
+    if (!values.count("out"))
+      throw core::UsageError(core::describe("no output file given", "qvae rbm export", "pass --out FILE"));
+    model = values["model"].as<std::string>();
+    out = values["out"].as<std::string>();
+    io::refuse_overwriting_inputs(out, {train::checkpoint_path(model)});
+  });
+  const rbm::BoltzmannMachine machine = train::trained_prior(model, schema(), comm);
+  rbm::write_rbm(out, machine, comm, io::Provenance{context.command_line, cli.run().seed, cli.config_ini()});
+  nlohmann::json summary = describe_machine(machine);
+  summary["out"] = out;
+  summary["model"] = train::checkpoint_path(model);
+  if (cli.json())
+    core::print_json_summary(summary, comm.is_root());
+  else if (comm.is_root())
+    std::printf("rbm export: the prior of %s (%lld nodes, %lld couplers) -> %s\n", summary["model"].get<std::string>().c_str(),
+                static_cast<long long>(machine.num_nodes()), static_cast<long long>(machine.num_couplers()), out.c_str());
+  return 0;
+}
+
 int rbm_info(Context& context, CommandLine& cli) {
   const po::variables_map& values = cli.values();
   const par::Communicator& comm = context.world;
@@ -115,14 +142,17 @@ int run_rbm(Context& context) {
   CommandLine cli("rbm",
                   "qvae rbm init --topology T --size M [--t T] [--full] [--scheme S] --nodes-per-partition n\n"
                   "              [--init normal|zeros] [--sigma s] [--seed S] --out FILE [--json]\n"
-                  "       qvae rbm info --rbm FILE [--json]",
+                  "       qvae rbm info --rbm FILE [--json]\n"
+                  "       qvae rbm export --model RUN/best.h5 --out FILE [--json]",
                   "K-partite Boltzmann machines in qvae-rbm files (docs/formats.md).\n"
                   "  init  selects n nodes per partition on a hardware graph (pegasus: the region\n"
                   "        scheme of the reference models by default), couplers = the graph's edges\n"
                   "        between partitions; biases and weights ~ N(0, sigma^2) keyed by (seed,\n"
                   "        parameter index), or zeros.\n"
-                  "  info  prints nodes, couplers, partition sizes, stored chains and parameter scales.");
-  cli.options().add_options()("action", po::value<std::string>(), "init | info")(
+                  "  info  prints nodes, couplers, partition sizes, stored chains and parameter scales.\n"
+                  "  export  writes the trained prior of a `qvae train` checkpoint (or a run\n"
+                  "        directory's best.h5) as a qvae-rbm file, for logz, ll, sample and dwave.");
+  cli.options().add_options()("action", po::value<std::string>(), "init | info | export")(
       "topology", po::value<std::string>()->default_value("pegasus"), "init: chimera | pegasus | zephyr")(
       "size", po::value<int>()->default_value(16), "init: graph size m")("t", po::value<int>()->default_value(4),
                                                                          "init: shore size (chimera, zephyr)")(
@@ -133,16 +163,18 @@ int run_rbm(Context& context) {
       "init", po::value<std::string>()->default_value("normal"), "init: normal | zeros")(
       "sigma", po::value<double>()->default_value(1.0), "init: standard deviation of the normal init")(
       "seed", po::value<std::uint64_t>(), "init: seed (default: run.seed)")(
-      "out", po::value<std::string>(), "init: output qvae-rbm file")("rbm", po::value<std::string>(),
-                                                                     "info: the qvae-rbm file");
+      "out", po::value<std::string>(), "init, export: output qvae-rbm file")(
+      "rbm", po::value<std::string>(), "info: the qvae-rbm file")(
+      "model", po::value<std::string>(), "export: a training checkpoint or run directory");
   cli.positional().add("action", 1);
   if (!cli.parse(context)) return 0;
   const std::string action = cli.values().count("action") ? cli.values()["action"].as<std::string>() : "";
   par::run_agreed(context.world, [&] {
-    if (action != "init" && action != "info")
+    if (action != "init" && action != "info" && action != "export")
       throw core::UsageError(core::describe(action.empty() ? "no action given" : "unknown action '" + action + "'",
-                                            "qvae rbm", "use `qvae rbm init` or `qvae rbm info`"));
+                                            "qvae rbm", "use `qvae rbm init`, `info` or `export`"));
   });
+  if (action == "export") return rbm_export(context, cli);
   return action == "init" ? rbm_init(context, cli) : rbm_info(context, cli);
 }
 

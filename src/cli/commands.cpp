@@ -18,6 +18,7 @@ const std::vector<Command>& commands() {
       {"ll", "the log-likelihood table of a trained vs random prior", run_ll},
       {"train", "data-parallel QVAE training with checkpoints and resume", run_train},
       {"generate", "generate showers from a trained QVAE", run_generate},
+      {"encode", "latent codes of showers under a trained QVAE (for ll, logz)", run_encode},
       {"evaluate", "CaloChallenge metrics, histograms and plots", run_evaluate},
       {"dwave", "D-Wave sampling and effective-temperature estimation", run_dwave},
       {"sweep", "hyper-parameter sweeps as Slurm job arrays (plan, collect)", run_sweep},

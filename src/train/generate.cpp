@@ -6,9 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
 #include <optional>
-#include <sstream>
 
 #include "qvae/core/error.hpp"
 #include "qvae/core/log.hpp"
@@ -21,17 +19,13 @@
 #include "qvae/par/collective_error.hpp"
 #include "qvae/par/partition.hpp"
 #include "qvae/train/checkpoint.hpp"
+#include "qvae/train/trained_model.hpp"
 
 namespace qvae::train {
 
-namespace fs = std::filesystem;
-
 GenerateResult generate_showers(const GenerateRequest& request, const par::Communicator& comm) {
   GenerateResult result;
-  std::string model_path = request.model;
-  std::optional<core::Config> config;
-  std::optional<geometry::Geometry> geometry;
-  std::string model_bytes;
+  const std::string model_path = checkpoint_path(request.model);
   std::vector<double> energies;  // of every event (small: 8 bytes per event)
   std::int64_t events = request.events;
 
@@ -40,19 +34,9 @@ GenerateResult generate_showers(const GenerateRequest& request, const par::Commu
     if (request.out.empty())
       throw core::UsageError(core::describe("no output file given", "qvae generate", "pass --out FILE"));
     if (request.chunk_events < 1) throw core::UsageError(core::describe("--chunk-events must be >= 1", "qvae generate"));
-    if (model_path.empty())
+    if (request.model.empty())
       throw core::UsageError(core::describe("no model given", "qvae generate", "pass --model DIR/best.h5"));
-    if (fs::is_directory(model_path)) model_path = (fs::path(model_path) / "best.h5").string();
     io::refuse_overwriting_inputs(request.out, {model_path, request.energies_file});
-    const io::File file = io::File::open_serial(model_path);
-    io::require_format(file, kCheckpointFormat, kCheckpointFormatVersion);
-    std::vector<core::ConfigOverride> stored;
-    for (const auto& pair : parse_ini_text(io::get_string_attribute(file, "/", "config")))
-      if (request.schema->find(pair.key)) stored.push_back(pair);
-    config = core::Config::resolve(*request.schema, {}, stored);
-    geometry = geometry::Geometry::builtin(io::get_string_attribute(file, "/", "geometry"));
-    const std::vector<std::uint8_t> bytes = io::read_all<std::uint8_t>(file, "model_state", 0);
-    model_bytes.assign(bytes.begin(), bytes.end());
     if (request.energies_file.empty()) {
       if (events < 1)
         throw core::UsageError(core::describe("--events must be >= 1", "qvae generate",
@@ -61,6 +45,10 @@ GenerateResult generate_showers(const GenerateRequest& request, const par::Commu
         throw core::UsageError(core::describe("need 0 < --e-min <= --e-max", "qvae generate"));
     }
   });
+  if (request.threads > 0) torch::set_num_threads(request.threads);
+  TrainedModel trained = load_trained_model(model_path, *request.schema, comm);
+  const geometry::Geometry& geometry = trained.geometry;
+  model::Qvae& qvae = trained.qvae;
   if (!request.energies_file.empty()) {
     par::run_agreed(comm, [&] {
       const data::CaloReader reader(request.energies_file, comm);
@@ -72,9 +60,9 @@ GenerateResult generate_showers(const GenerateRequest& request, const par::Commu
                 std::to_string(energies.size()) + " incident energies",
             "qvae generate --energies", "ask for at most that many events"));
       energies.resize(static_cast<std::size_t>(events));
-      if (geometry->voxels() != reader.geometry().voxels())
+      if (geometry.voxels() != reader.geometry().voxels())
         core::log::warn_root("the energies file has ", reader.geometry().name(), " showers, the model generates ",
-                             geometry->name());
+                             geometry.name());
     });
   } else {
     // Log-uniform in [e_min, e_max], keyed by (seed, event).
@@ -86,16 +74,6 @@ GenerateResult generate_showers(const GenerateRequest& request, const par::Commu
     }
   }
 
-  if (request.threads > 0) torch::set_num_threads(request.threads);
-  const model::ModelConfig model_config = model::model_config_from(*config);
-  std::optional<model::Qvae> qvae;
-  par::run_agreed(comm, [&] {
-    torch::manual_seed(0);  // every parameter comes from the checkpoint
-    qvae.emplace(model_config, *geometry, model::make_prior(model_config, request.seed, comm));
-    std::istringstream in(model_bytes, std::ios::binary);
-    torch::load(*qvae, in);
-  });
-
   // Fixed global chunks spread over ranks: the same computation for any rank count.
   const std::int64_t chunk = request.chunk_events;
   const std::int64_t chunks = (events + chunk - 1) / chunk;
@@ -103,25 +81,25 @@ GenerateResult generate_showers(const GenerateRequest& request, const par::Commu
   const std::int64_t steps = comm.max(mine.count);
   const std::int64_t my_end = std::min(events, mine.end() * chunk);
   std::optional<data::CaloWriter> writer;
-  par::run_agreed(comm, [&] { writer.emplace(request.out, comm, *geometry, events, request.provenance); });
+  par::run_agreed(comm, [&] { writer.emplace(request.out, comm, geometry, events, request.provenance); });
   const double start = MPI_Wtime();
   for (std::int64_t s = 0; s < steps; ++s) {
     data::ShowerBlock block;
-    block.voxels = geometry->voxels();
+    block.voxels = geometry.voxels();
     block.first_event = my_end;
     par::run_agreed(comm, [&] {
       if (s >= mine.count) return;
       const std::int64_t first = (mine.offset + s) * chunk;
       const std::int64_t count = std::min(chunk, events - first);
       const std::vector<double> chunk_energies(energies.begin() + first, energies.begin() + first + count);
-      block = (*qvae)->generate(chunk_energies, request.seed, first);
+      block = qvae->generate(chunk_energies, request.seed, first);
     });
     writer->write(block);
   }
   writer->commit();
   result.seconds = comm.max(MPI_Wtime() - start);
   result.out = request.out;
-  result.geometry = geometry->name();
+  result.geometry = geometry.name();
   result.model = model_path;
   result.events = events;
   return result;

@@ -6,31 +6,10 @@
 set -u
 qvae=$1; server=$2; shift 2
 mpi=("$@" -np 2)
-py=/usr/bin/python3   # Debian's python3, which has numpy and h5py
-work=$(mktemp -d)
+source "$(dirname "$0")/../cli_harness.sh"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$work"; }
 trap cleanup EXIT
-passed=0; failed=0
-
-run() {  # run NAME EXPECTED_RC CMD...: keeps stdout/stderr in $out/$err
-  local name=$1 expected=$2; shift 2
-  timeout 120 "$@" >"$work/out" 2>"$work/err"
-  rc=$?
-  out=$(cat "$work/out"); err=$(cat "$work/err")
-  if [ "$rc" -ne "$expected" ]; then
-    echo "FAIL $name: exit $rc, expected $expected"; echo "  stdout: $out"; echo "  stderr: $err"
-    failed=$((failed + 1)); return 1
-  fi
-  passed=$((passed + 1))
-  return 0
-}
-check() {  # check NAME CONDITION-COMMAND...
-  local name=$1; shift
-  if "$@"; then passed=$((passed + 1)); else echo "FAIL $name"; echo "  stdout: $out"; echo "  stderr: $err"; failed=$((failed + 1)); fi
-}
-one_error_line() { [ "$(printf '%s\n' "$err" | grep -c '^qvae: error: ')" -eq 1 ] && [ -z "$out" ]; }
-json_get() { printf '%s' "$out" | "$py" -c "import json,sys; d=json.load(sys.stdin); print(d$1)"; }
 
 start_server() {  # start_server NAME ARGS...: sets $url; the server is stopped by pid at exit
   local name=$1; shift
@@ -132,6 +111,27 @@ run no_reads 2 "$qvae" dwave sample --endpoint "$main_url" --solver "$solver" --
 run bad_action 2 "$qvae" dwave fly && check bad_action_one_line one_error_line
 run bad_method 2 "$qvae" dwave beta --rbm "$work/m.h5" --backend gibbs --method guess && check bad_method_one_line one_error_line
 check failures_leave_no_file bash -c '! ls "$0"/x.h5* >/dev/null 2>&1' "$work"
+
+# --- `qvae sample --backend dwave|anneal`: the same path as `qvae dwave sample` ---------------------
+run sample_backend_dwave 0 "${mpi[@]}" "$qvae" sample --backend dwave --endpoint "$main_url" --solver "$solver" \
+  --rbm "$work/m.h5" --chains 30 --beta 2 --out "$work/sb.h5" --json
+check sample_backend_dwave_json json_is "d['backend'] == 'dwave' and d['reads'] == 30 and d['ranks'] == 2"
+check sample_backend_dwave_same_samples "$py" -c '
+import h5py, numpy as np, sys
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+assert np.array_equal(a["samples"][:], b["samples"][:])' "$work/s1.h5" "$work/sb.h5"
+run sample_backend_anneal_1 0 "$qvae" sample --backend anneal --rbm "$work/m.h5" --chains 20 --seed 5 --out "$work/sa1.h5"
+run sample_backend_anneal_2 0 "${mpi[@]}" "$qvae" sample --backend anneal --rbm "$work/m.h5" --chains 20 --seed 5 \
+  --out "$work/sa2.h5"
+check sample_backend_anneal_ranks "$py" -c '
+import h5py, numpy as np, sys
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+assert np.array_equal(a["samples"][:], b["samples"][:]) and a["samples"].shape == (20, 32)' "$work/sa1.h5" "$work/sa2.h5"
+run sample_backend_no_sweeps 2 "$qvae" sample --backend anneal --rbm "$work/m.h5" --chains 4 --sweeps 3 --out "$work/x.h5"
+check sample_backend_no_sweeps_one_line one_error_line
+run sample_backend_clamp_other 2 "$qvae" sample --backend anneal --rbm "$work/m.h5" --chains 4 --clamp-partition 1 \
+  --clamp-values "$work/m.h5" --out "$work/x.h5"
+check sample_backend_clamp_other_one_line one_error_line
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
