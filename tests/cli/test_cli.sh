@@ -107,7 +107,17 @@ check sweep_plan_counts_points [ "$(json_get "['points']")" = 6 ]
 check sweep_grid_last_key_fastest grep -qx "seed = 2" "$work/sweep/points/0001/config.ini"
 check sweep_grid_first_key_slowest grep -qx "sampling_term = 0.2" "$work/sweep/points/0003/config.ini"
 check sweep_script_is_an_array grep -q "^#SBATCH --array=0-5$" "$work/sweep/sweep.sbatch"
-check sweep_script_substitutes_dir grep -q -- '--out "$dir"/s.h5' "$work/sweep/sweep.sbatch"
+check sweep_script_substitutes_dir grep -q -- '--out "$dir"/s.h5' "$work/sweep/run-point.sh"
+check sweep_script_runs_run_point grep -q 'run-point.sh" "$SLURM_ARRAY_TASK_ID"' "$work/sweep/sweep.sbatch"
+# A point runs outside Slurm too (QVAE_LAUNCH empty: no launcher); a failing one leaves FAILED.
+run sweep_run_point 0 env QVAE="$qvae" QVAE_LAUNCH=" " QVAE_SWEEP_ARGS="--events 3" bash "$work/sweep/run-point.sh" 4
+check sweep_point_output_has_its_seed "$py" -c '
+import h5py, sys
+f = h5py.File(sys.argv[1], "r")
+assert f["showers"].shape[0] == 3 and int(f.attrs["seed"]) == 2' "$work/sweep/points/0004/s.h5"
+run sweep_run_point_fails 1 env QVAE="$qvae" QVAE_LAUNCH=" " QVAE_SWEEP_ARGS="--sim.sampling_term=-1" bash "$work/sweep/run-point.sh" 5
+check sweep_failed_point_marked [ -e "$work/sweep/points/0005/FAILED" ]
+rm -f "$work/sweep/points/0004/s.h5" "$work/sweep/points/0005/FAILED"
 run sweep_plan_again 2 "$qvae" sweep plan --grid "$work/grid.ini" --out "$work/sweep"
 check sweep_plan_refuses_to_overwrite one_error_line
 printf '[sweep]\nmode = random\ndraws = 5\nseed = 9\ncommand = simulate\n[random]\nsim.sampling_term = uniform(0.1, 0.2)\nrun.seed = int(1, 100)\n' >"$work/random.ini"
