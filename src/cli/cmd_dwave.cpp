@@ -87,13 +87,7 @@ int sample_on_device(Context& context, CommandLine& cli, DeviceSampleRequest req
   rbm::write_samples(request.out, comm, result, info,
                      io::Provenance{context.command_line, options.seed, cli.config_ini()});
 
-  double sum = 0, square = 0;
-  for (double e : result.energies) sum += e, square += e * e;
-  sum = comm.sum(sum);
-  square = comm.sum(square);
-  const double n = static_cast<double>(options.reads);
-  const double mean = sum / n;
-  const double variance = n > 1 ? std::max(0.0, (square - n * mean * mean) / (n - 1)) : 0.0;
+  const rbm::EnergySummary energy = rbm::summarise_energies(result.energies, comm);
   nlohmann::json summary = {{"out", request.out},
                             {"rbm", request.rbm_path},
                             {"backend", result.backend},
@@ -103,8 +97,8 @@ int sample_on_device(Context& context, CommandLine& cli, DeviceSampleRequest req
                             {"conditioned", options.condition.has_value()},
                             {"ranks", comm.size()},
                             {"seconds", result.seconds},
-                            {"mean_energy", mean},
-                            {"energy_std_error", std::sqrt(variance / n)}};
+                            {"mean_energy", energy.mean},
+                            {"energy_std_error", energy.std_error}};
   if (options.backend == "dwave") {
     summary["endpoint"] = options.settings.qpu.client.endpoint;
     summary["solver"] = options.settings.qpu.solver;
@@ -116,7 +110,7 @@ int sample_on_device(Context& context, CommandLine& cli, DeviceSampleRequest req
   else if (comm.is_root())
     std::printf("%s: %lld reads (%s, beta %g) -> %s in %.2f s; mean energy %.4f\n", where.c_str(),
                 static_cast<long long>(options.reads), result.backend.c_str(), options.beta, request.out.c_str(),
-                result.seconds, mean);
+                result.seconds, energy.mean);
   return 0;
 }
 

@@ -183,13 +183,8 @@ int run_sample(Context& context) {
   rbm::write_samples(out, comm, result, info,
                      io::Provenance{context.command_line, job.settings.seed, cli.config_ini()});
 
-  double energy_sum = 0, energy_square = 0;
-  for (double e : result.energies) energy_sum += e, energy_square += e * e;
-  energy_sum = comm.sum(energy_sum);
-  energy_square = comm.sum(energy_square);
+  const rbm::EnergySummary energy = rbm::summarise_energies(result.energies, comm);
   const double chains = static_cast<double>(job.chains);
-  const double mean_energy = energy_sum / chains;
-  const double variance = chains > 1 ? (energy_square - chains * mean_energy * mean_energy) / (chains - 1) : 0.0;
   const double updates = chains * static_cast<double>(total_sweeps) * static_cast<double>(machine->num_nodes());
   const nlohmann::json summary = {
       {"out", out},
@@ -207,15 +202,15 @@ int run_sample(Context& context) {
       {"ranks", comm.size()},
       {"seconds", result.seconds},
       {"unit_updates_per_s", result.seconds > 0 ? updates / result.seconds : 0.0},
-      {"mean_energy", mean_energy},
-      {"energy_std_error", std::sqrt(std::max(variance, 0.0) / chains)},
+      {"mean_energy", energy.mean},
+      {"energy_std_error", energy.std_error},
   };
   if (cli.json())
     core::print_json_summary(summary, comm.is_root());
   else if (comm.is_root())
     std::printf("sample: %lld chains x %lld sweeps (%s, beta %g) -> %s in %.2f s; mean energy %.4f +- %.4f\n",
                 static_cast<long long>(job.chains), static_cast<long long>(total_sweeps), result.backend.c_str(),
-                job.settings.beta, out.c_str(), result.seconds, mean_energy, summary["energy_std_error"].get<double>());
+                job.settings.beta, out.c_str(), result.seconds, energy.mean, energy.std_error);
   return 0;
 }
 

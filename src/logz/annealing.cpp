@@ -267,7 +267,7 @@ AnnealingRun run_forward_ais(const rbm::BoltzmannMachine& machine, const Anneali
   const double cpu = process_cpu_seconds() - cpu0;
   run.seconds = comm.max(MPI_Wtime() - t0);
   run.cpu_seconds = comm.sum(cpu);
-  run.log_weights = gather_in_chain_order(log_weight, comm);
+  run.log_weights = comm.allgather_blocks(log_weight);
   return run;
 }
 
@@ -304,7 +304,7 @@ AnnealingRun run_reverse_ais(const rbm::BoltzmannMachine& machine, const Anneali
   const double cpu = process_cpu_seconds() - cpu0;
   run.seconds = comm.max(MPI_Wtime() - t0);
   run.cpu_seconds = comm.sum(cpu);
-  run.log_weights = gather_in_chain_order(log_ratio, comm);
+  run.log_weights = comm.allgather_blocks(log_ratio);
   return run;
 }
 
@@ -339,16 +339,6 @@ Estimate estimate_log_z(const AnnealingRun& run, std::uint64_t seed, std::int64_
   for (double v : values) square += (v - mean) * (v - mean);
   estimate.std_error = std::sqrt(square / static_cast<double>(values.size() - 1));
   return estimate;
-}
-
-std::vector<double> gather_in_chain_order(const std::vector<double>& local, const par::Communicator& comm) {
-  const std::vector<int> counts = comm.allgather(static_cast<int>(local.size()));
-  std::vector<int> offsets(counts.size(), 0);
-  for (std::size_t r = 1; r < counts.size(); ++r) offsets[r] = offsets[r - 1] + counts[r - 1];
-  std::vector<double> all(static_cast<std::size_t>(offsets.back() + counts.back()));
-  QVAE_CHECK_MPI(MPI_Allgatherv(local.data(), static_cast<int>(local.size()), MPI_DOUBLE, all.data(), counts.data(),
-                                offsets.data(), MPI_DOUBLE, comm.get()));
-  return all;
 }
 
 }  // namespace qvae::logz

@@ -12,21 +12,6 @@
 namespace qvae::logz {
 namespace {
 
-EnergySummary summarise(const std::vector<double>& local_energies, const par::Communicator& comm) {
-  const std::vector<double> all = gather_in_chain_order(local_energies, comm);  // fixed order on every rank
-  EnergySummary summary;
-  summary.count = static_cast<std::int64_t>(all.size());
-  if (all.empty()) return summary;
-  double sum = 0, square = 0;
-  for (double e : all) sum += e;
-  summary.mean = sum / static_cast<double>(all.size());
-  for (double e : all) square += (e - summary.mean) * (e - summary.mean);
-  summary.std_error = all.size() > 1 ? std::sqrt(square / static_cast<double>(all.size() - 1) /
-                                                 static_cast<double>(all.size()))
-                                     : 0.0;
-  return summary;
-}
-
 EnergySummary gibbs_energies(const rbm::BoltzmannMachine& machine, const LlSettings& settings, std::int64_t chains,
                              std::uint64_t seed, const par::Communicator& comm) {
   rbm::SampleJob job;
@@ -37,7 +22,7 @@ EnergySummary gibbs_energies(const rbm::BoltzmannMachine& machine, const LlSetti
   job.settings.beta = 1.0;
   job.settings.beta_scope = rbm::BetaScope::couplings;
   const rbm::SampleResult result = rbm::run_sample_job(machine, job, comm, settings.logz.factory);
-  return summarise(result.energies, comm);
+  return rbm::summarise_energies(result.energies, comm);
 }
 
 ModelLikelihood evaluate_model(const std::string& name, const rbm::BoltzmannMachine& machine,
@@ -49,7 +34,7 @@ ModelLikelihood evaluate_model(const std::string& name, const rbm::BoltzmannMach
   request.method = Method::both;
   request.seed = seed;
   out.logz = run_logz(machine, request, comm);
-  out.encoded = summarise(rbm::chain_energies(machine, latents), comm);
+  out.encoded = rbm::summarise_energies(rbm::chain_energies(machine, latents), comm);
   out.gibbs = gibbs_energies(machine, settings, gibbs_chains, derive_seed(seed, SeedPurpose::gibbs_samples), comm);
   return out;
 }

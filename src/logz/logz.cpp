@@ -152,7 +152,7 @@ LogzReport run_logz(const rbm::BoltzmannMachine& machine, const LogzRequest& req
         break;
     }
     std::vector<double> start_energies;
-    if (report.reverse_start == ReverseStart::data) start_energies = gather_in_chain_order(rbm::chain_energies(machine, start.states), comm);
+    if (report.reverse_start == ReverseStart::data) start_energies = comm.allgather_blocks(rbm::chain_energies(machine, start.states));
     const double preparation = comm.max(MPI_Wtime() - t0);
     settings.on_progress = [&](std::int64_t done) { progress("rais", done, steps); };
     report.rais = run_reverse_ais(machine, settings, start, comm);

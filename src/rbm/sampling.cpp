@@ -3,6 +3,7 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "chain_io.hpp"
 #include "qvae/core/error.hpp"
@@ -111,6 +112,20 @@ Clamp read_clamp_values(const std::string& path, const par::Communicator& comm, 
       clamp.values[static_cast<std::size_t>(r * columns + k)] = static_cast<std::uint8_t>(v);
     }
   return clamp;
+}
+
+EnergySummary summarise_energies(const std::vector<double>& local_energies, const par::Communicator& comm) {
+  const std::vector<double> all = comm.allgather_blocks(local_energies);  // global order on every rank
+  EnergySummary summary;
+  summary.count = static_cast<std::int64_t>(all.size());
+  if (all.empty()) return summary;
+  double sum = 0, square = 0;
+  for (double e : all) sum += e;
+  summary.mean = sum / static_cast<double>(all.size());
+  for (double e : all) square += (e - summary.mean) * (e - summary.mean);
+  const auto n = static_cast<double>(all.size());
+  summary.std_error = all.size() > 1 ? std::sqrt(square / (n - 1) / n) : 0.0;
+  return summary;
 }
 
 }  // namespace qvae::rbm

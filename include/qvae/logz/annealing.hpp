@@ -158,8 +158,4 @@ struct Estimate {
 /// derive_seed(seed, bootstrap).  Deterministic in (weights, seed).
 Estimate estimate_log_z(const AnnealingRun& run, std::uint64_t seed, std::int64_t bootstrap_resamples = 200);
 
-/// Gathers every rank's block of per-chain values onto every rank, in chain
-/// (rank) order.  Collective.
-std::vector<double> gather_in_chain_order(const std::vector<double>& local, const par::Communicator& comm);
-
 }  // namespace qvae::logz

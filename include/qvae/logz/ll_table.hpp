@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "qvae/logz/logz.hpp"
+#include "qvae/rbm/sampling.hpp"
 #include "qvae/par/communicator.hpp"
 #include "qvae/rbm/boltzmann_machine.hpp"
 
@@ -38,12 +39,7 @@ struct LlSettings {
   double approx_tolerance = -1;
 };
 
-/// Mean energy of a set of states (fixed-order sums: rank-count independent).
-struct EnergySummary {
-  std::int64_t count = 0;
-  double mean = 0;
-  double std_error = 0;  ///< sd / sqrt(count)
-};
+using rbm::EnergySummary;
 
 struct ModelLikelihood {
   std::string model;  ///< "trained" | "random"

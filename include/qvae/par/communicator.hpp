@@ -74,6 +74,17 @@ class Communicator {
     QVAE_CHECK_MPI(MPI_Allgather(&value, 1, mpi_type<T>(), out.data(), 1, mpi_type<T>(), get()));
     return out;
   }
+  /// Concatenates every rank's block onto every rank, in rank order (so a
+  /// reduction over the result is the same for any rank count).
+  template <class T> std::vector<T> allgather_blocks(const std::vector<T>& local) const {
+    const std::vector<int> counts = allgather(static_cast<int>(local.size()));
+    std::vector<int> offsets(counts.size(), 0);
+    for (std::size_t r = 1; r < counts.size(); ++r) offsets[r] = offsets[r - 1] + counts[r - 1];
+    std::vector<T> all(static_cast<std::size_t>(offsets.back() + counts.back()));
+    QVAE_CHECK_MPI(MPI_Allgatherv(local.data(), static_cast<int>(local.size()), mpi_type<T>(), all.data(),
+                                  counts.data(), offsets.data(), mpi_type<T>(), get()));
+    return all;
+  }
 
  private:
   std::shared_ptr<MPI_Comm> comm_;

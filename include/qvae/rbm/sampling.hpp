@@ -48,6 +48,16 @@ struct SampleResult {
   std::string backend;
 };
 
+/// Mean energy of a set of states spread over ranks in blocks; the sums run
+/// over all states in their global order, so any rank count gives the same numbers.
+struct EnergySummary {
+  std::int64_t count = 0;
+  double mean = 0;
+  double std_error = 0;  ///< sd / sqrt(count)
+};
+/// Collective.
+EnergySummary summarise_energies(const std::vector<double>& local_energies, const par::Communicator& comm);
+
 /// Collective: runs `job` on this rank's block of chains with a sampler from `factory`.
 SampleResult run_sample_job(const BoltzmannMachine& machine, const SampleJob& job, const par::Communicator& comm,
                             const SamplerFactory& factory);
