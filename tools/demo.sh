@@ -12,7 +12,8 @@ mpi=("$root/tools/mpirun.sh" -np "${QVAE_DEMO_RANKS:-2}")
 out="${QVAE_DEMO_DIR:-$root/demo-out}"
 mkdir -p "$out"
 step() { printf '\n== [%3d s] %s\n' "$SECONDS" "$*" >&2; }
-model_metrics=()
+# Model-side metrics: RBM energies of encoded data vs Gibbs samples, reconstruction.
+model_metrics=(--model "$out/run/best.h5" --data "$out/showers.h5" --data-events 1000 --gibbs-sweeps 200)
 
 step "versions"
 "${mpi[@]}" "$qvae" version

@@ -42,7 +42,8 @@ SlurmdPort=$((port + 1))
 SlurmUser=$(id -un)
 SlurmdUser=root
 AuthType=auth/munge
-AuthInfo=socket=$dir/munge/munge.socket
+# Job credentials expire (and requeued jobs may restart) after 10 s, not 120.
+AuthInfo=socket=$dir/munge/munge.socket,cred_expire=10
 CredType=cred/munge
 StateSaveLocation=$dir/state
 SlurmdSpoolDir=$dir/spool

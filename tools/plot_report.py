@@ -7,7 +7,10 @@ Reads DIR/histograms.h5 ("histograms v1", docs/formats.md) and DIR/metrics.json,
 and writes DIR/plots/*.png and DIR/index.html linking them with the metrics
 table.  Every histogram is drawn reference vs generated, normalised to unit
 area as evaluate.py does, with a generated/reference ratio panel; conditional
-histograms get one panel per incident-energy bin.  Training curves come from a
+histograms get one panel per incident-energy bin.  With the model-side groups
+of `qvae evaluate --model --data` (rbm_energy, reconstruction) it also draws
+the RBM energies of encoded data vs Gibbs samples and E_tot/E_inc of data vs
+reconstruction, and lists their metrics.  Training curves come from a
 run's history.h5 and log Z / LL over epochs from logz.h5 (layouts in
 docs/formats.md): given with --history/--logz, or found as DIR/history.h5 and
 DIR/logz.h5; absent files are skipped with a note.
@@ -164,6 +167,24 @@ def plot_rbm_energy(path, out, dpi):
     plt.close(fig)
 
 
+def plot_reconstruction(path, out, dpi):
+    with h5py.File(path, "r") as f:
+        g = f["reconstruction"]
+        edges, data, reconstruction = g["edges"][:], g["data"][:], g["reconstruction"][:]
+        chi2 = float(g.attrs.get("chi2", np.nan))
+        separation = float(g.attrs.get("separation_power", np.nan))
+    fig, ax = plt.subplots(figsize=(5.2, 3.8))
+    ax.stairs(unit_area(data, edges)[0], edges, fill=True, color="#1f77b4", alpha=0.3, label="data")
+    ax.stairs(unit_area(reconstruction, edges)[0], edges, color="#d62728", linewidth=1.6, label="reconstruction")
+    ax.set_xlabel("E_tot / E_inc")
+    ax.set_ylabel("density")
+    ax.set_title(f"encode -> decode: chi2 {chi2:.4g}, S = {separation:.3g}", fontsize=9)
+    ax.legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    fig.savefig(out, dpi=dpi)
+    plt.close(fig)
+
+
 def numeric_series(f, length=None):
     """1-D numeric datasets of a file, by path, optionally of one length."""
     found = {}
@@ -257,6 +278,25 @@ def write_index(directory, metrics, sections, notes):
             if d.get("reduced"):
                 value += f" <small>({html.escape(d.get('note', 'reduced sample sizes'))})</small>"
             rows.append((f"{key.upper()} &times; 10<sup>3</sup>", value))
+        energy, recon = metrics.get("rbm_energy"), metrics.get("reconstruction")
+        if energy:
+            enc, gib = energy.get("encoded", {}), energy.get("gibbs", {})
+            rows += [("RBM energy, encoded data (mean &plusmn; std)",
+                      f"{fmt(enc.get('mean'))} &plusmn; {fmt(enc.get('std'))} ({enc.get('count')} showers)"),
+                     ("RBM energy, Gibbs samples (mean &plusmn; std)",
+                      f"{fmt(gib.get('mean'))} &plusmn; {fmt(gib.get('std'))} ({gib.get('count')} chains &times; "
+                      f"{energy.get('gibbs_sweeps')} sweeps)"),
+                     ("RBM energy overlap / S", f"{fmt(energy.get('overlap'))} / "
+                      f"{fmt(energy.get('separation_power', {}).get('value'))}")]
+        if recon:
+            ratio = recon.get("etot_over_einc", {})
+            rows += [("reconstruction: mean squared error [MeV<sup>2</sup>]",
+                      f"{fmt(recon.get('mean_squared_error'))} &plusmn; {fmt(recon.get('mean_squared_error_std'))}"),
+                     ("reconstruction: E<sub>tot</sub> relative error",
+                      f"{fmt(recon.get('etot_relative_error_mean'))} &plusmn; "
+                      f"{fmt(recon.get('etot_relative_error_std'))}"),
+                     ("reconstruction: E<sub>tot</sub>/E<sub>inc</sub> &chi;<sup>2</sup>",
+                      f"{fmt(ratio.get('chi2'))} over {ratio.get('bins_occupied')} bins")]
     table = "\n".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)  # values are HTML already
     sp_rows = ""
     if metrics:
@@ -345,6 +385,7 @@ def main():
         names = sorted(f["histograms"].keys(), key=natural_key) if "histograms" in f else []
         conditional = sorted(f["conditional"].keys()) if "conditional" in f else []
         has_rbm = "rbm_energy" in f
+        has_reconstruction = "reconstruction" in f
     if args.only:
         wanted = lambda n: any(fnmatch.fnmatchcase(n, p) for p in args.only)  # noqa: E731
         names, conditional = [n for n in names if wanted(n)], [n for n in conditional if wanted(n)]
@@ -365,10 +406,17 @@ def main():
     sections.append(("Shower-wide features", by_family.pop("shower", [])))
     sections += [(f"Per layer: {family}", images) for family, images in sorted(by_family.items())]
 
+    model_plots = []
     if has_rbm:
         out = os.path.join(plots, "rbm_energy.png")
         plot_rbm_energy(histograms, out, args.dpi)
-        sections.insert(0, ("RBM energies", [relative(out)]))
+        model_plots.append(relative(out))
+    if has_reconstruction:
+        out = os.path.join(plots, "reconstruction_etot_over_einc.png")
+        plot_reconstruction(histograms, out, args.dpi)
+        model_plots.append(relative(out))
+    if model_plots:
+        sections.insert(0, ("Model: RBM energies and reconstruction", model_plots))
     training = []
     for option, default, plotter, name in ((args.history, "history.h5", plot_history, "training_curves.png"),
                                            (args.logz, "logz.h5", plot_logz, "logz_ll.png")):
@@ -387,7 +435,7 @@ def main():
     sections.insert(0, ("Training", training))
 
     index = write_index(directory, metrics, sections, notes)
-    count = len(tasks) + len(conditional_tasks) + len(training) + int(has_rbm)
+    count = len(tasks) + len(conditional_tasks) + len(training) + len(model_plots)
     print(f"plot_report: {count} PNGs in {plots}, report {index}")
     return 0
 

@@ -87,7 +87,7 @@ if [ "$wait_for_end" = 1 ]; then
   while squeue -h -o %i 2>/dev/null | grep -qxF -f <(tr , '\n' <<<"$ids"); do sleep 2; done
   failed=0
   while read -r name id; do
-    state=$(sacct -n -X -j "$id" -o State 2>/dev/null | head -1 | tr -d ' ')
+    state=$(sacct -n -X -j "$id" -o State 2>/dev/null | head -1 | tr -d ' ' || true)
     [ -n "$state" ] || state=$(scontrol show job "$id" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p')
     echo "$name job $id: ${state:-unknown}" >&2
     [ "$state" = COMPLETED ] || failed=1

@@ -85,6 +85,7 @@ int run_train(Context& context);
 int run_generate(Context& context);
 int run_encode(Context& context);
 int run_dwave(Context& context);
+int run_gof(Context& context);
 
 /// One device sampling job: `qvae dwave sample` and `qvae sample --backend
 /// anneal|dwave` both end here (cmd_dwave.cpp), so the two write the same file.

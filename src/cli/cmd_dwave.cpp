@@ -253,7 +253,7 @@ int run_dwave(Context& context) {
       "qvae dwave sample --rbm FILE --reads N [--beta b] [--backend dwave|anneal|gibbs]\n"
       "                  [--endpoint URL --solver NAME] [--token-file F] [--clamp-values FILE]\n"
       "                  [--device-beta b] [--seed S] --out FILE [--json]\n"
-      "       qvae dwave beta --rbm FILE --method ml|linear|multiplicative|variance|pseudolikelihood\n"
+      "       qvae dwave beta --rbm FILE --method ml|linear|multiplicative|variance|pseudolikelihood|stein\n"
       "                  [--backend dwave|anneal|gibbs] [--beta0 b] [--iterations K] [--reads N]\n"
       "                  [--device-beta b] [--rbm-chains C] [--rbm-sweeps S] [--seed S] [--json]\n"
       "       qvae dwave solvers [--endpoint URL] [--json]",
@@ -263,7 +263,8 @@ int run_dwave(Context& context) {
       "           samples like `qvae sample` ('samples' C x N uint8 in node order, 'energies').\n"
       "           --clamp-values conditions partition 0 with flux biases (one problem per row).\n"
       "           Every rank's requests go to rank 0, which submits them in batches.\n"
-      "  beta     estimates beta_eff of the backend by the chosen method of dwave.md 4.2.\n"
+      "  beta     estimates beta_eff of the backend by the chosen method of dwave.md 4.2; stein\n"
+      "           minimises the kernel Stein discrepancy of one set of device reads (no model sampling).\n"
       "  solvers  lists the endpoint's solvers.\n"
       "The token comes from DWAVE_API_TOKEN or --token-file (refused when group/other can read it).\n"
       "Offline backends stand in for a QPU: anneal (simulated annealing) and gibbs (block Gibbs\n"
@@ -275,7 +276,7 @@ int run_dwave(Context& context) {
       "beta", po::value<double>()->default_value(1.0), "sample: program E_I / beta")(
       "clamp-values", po::value<std::string>(), "sample: partition-0 values (HDF5, as qvae sample)")(
       "out", po::value<std::string>(), "sample: output qvae-samples file")(
-      "method", po::value<std::string>(), "beta: ml | linear | multiplicative | variance | pseudolikelihood")(
+      "method", po::value<std::string>(), "beta: ml | linear | multiplicative | variance | pseudolikelihood | stein")(
       "beta0", po::value<double>(), "beta: starting beta (default dwave.beta_initial)")(
       "iterations", po::value<int>(), "beta: most iterations (default dwave.beta_iterations)")(
       "rbm-chains", po::value<std::int64_t>(), "beta: classical Gibbs chains")(

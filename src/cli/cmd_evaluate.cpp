@@ -1,9 +1,12 @@
 // qvae evaluate: CaloChallenge metrics of a generated shower file against a
 // reference (spec calochallenge.md §2): histograms and separation powers,
-// incident-energy-conditional histograms, FPD/KPD.  Writes DIR/metrics.json and
-// DIR/histograms.h5 (docs/formats.md); tools/plot_report.py DIR draws them.
+// incident-energy-conditional histograms, FPD/KPD; with --model/--data also
+// the model-side metrics (RBM energies of encoded data vs Gibbs samples,
+// reconstruction errors).  Writes DIR/metrics.json and DIR/histograms.h5
+// (docs/formats.md); tools/plot_report.py DIR draws them.
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 
 #include "cli.hpp"
@@ -12,6 +15,7 @@
 #include "qvae/eval/evaluation.hpp"
 #include "qvae/io/file.hpp"
 #include "qvae/par/collective_error.hpp"
+#include "qvae/train/model_metrics.hpp"
 
 namespace qvae::cli {
 namespace {
@@ -29,6 +33,30 @@ std::vector<double> parse_edges(const std::string& text) {
     values.push_back(v);
   }
   return values;
+}
+
+/// The histograms and statistics of the model-side per-shower values (each rank
+/// holds all of them, in event order, so every rank gets the same result).
+eval::ModelComparison compare_model_side(train::ModelMetricsSamples samples, const std::string& data_path,
+                                         const train::ModelMetricsRequest& request) {
+  eval::ModelComparison m;
+  m.model_path = samples.model_path;
+  m.data_path = data_path;
+  m.events = samples.events;
+  m.chains = static_cast<std::int64_t>(samples.gibbs_energies.size());
+  m.gibbs_sweeps = request.gibbs_sweeps;
+  m.seed = request.seed;
+  m.partition0_clamped = samples.partition0_clamped;
+  m.rbm_energy = eval::compare_rbm_energies(samples.encoded_energies, samples.gibbs_energies);
+  eval::ReconstructedShowers showers;
+  showers.incident_energies = std::move(samples.incident_energies);
+  showers.etot_data = std::move(samples.etot_data);
+  showers.etot_reconstruction = std::move(samples.etot_reconstruction);
+  showers.squared_error = std::move(samples.squared_error);
+  m.reconstruction = eval::compare_reconstruction(showers);
+  m.seconds_encode = samples.seconds_encode;
+  m.seconds_gibbs = samples.seconds_gibbs;
+  return m;
 }
 
 void print_summary(const eval::Evaluation& ev, const nlohmann::json& metrics, const std::string& out_dir) {
@@ -53,6 +81,19 @@ void print_summary(const eval::Evaluation& ev, const nlohmann::json& metrics, co
     std::printf("  %s x 10^3: %.4f +- %.4f%s\n", name, d["value"].get<double>(),
                 d["error"].is_null() ? 0.0 : d["error"].get<double>(), d.value("reduced", false) ? "  (reduced sizes, see metrics.json)" : "");
   }
+  if (ev.model) {
+    const eval::EnergyComparison& e = ev.model->rbm_energy;
+    const eval::ReconstructionComparison& r = ev.model->reconstruction;
+    std::printf("  model %s on %lld showers of %s:\n", ev.model->model_path.c_str(),
+                static_cast<long long>(ev.model->events), ev.model->data_path.c_str());
+    std::printf("    RBM energy: encoded %.4g +- %.4g, Gibbs (%lld chains x %d sweeps) %.4g +- %.4g, overlap %.4f\n",
+                e.mean_encoded, e.std_encoded, static_cast<long long>(e.count_gibbs), ev.model->gibbs_sweeps,
+                e.mean_gibbs, e.std_gibbs, e.overlap);
+    std::printf("    reconstruction: MSE %.5g +- %.5g MeV^2, E_tot relative error %.4g +- %.4g, "
+                "E_tot/E_inc chi2 %.4g over %d bins\n",
+                r.mse_mean, r.mse_std, r.etot_relative_error_mean, r.etot_relative_error_std, r.chi2.value,
+                r.chi2.occupied_bins);
+  }
   std::printf("  wrote %s/metrics.json and %s/histograms.h5; plot with tools/plot_report.py %s\n", out_dir.c_str(),
               out_dir.c_str(), out_dir.c_str());
 }
@@ -61,7 +102,8 @@ void print_summary(const eval::Evaluation& ev, const nlohmann::json& metrics, co
 
 int run_evaluate(Context& context) {
   CommandLine cli("evaluate",
-                  "qvae evaluate --reference FILE --generated FILE --out DIR [--seed S] [--energy-bins K] [options] [--json]",
+                  "qvae evaluate --reference FILE --generated FILE --out DIR [--model RUN/best.h5 --data FILE]\n"
+                  "              [--seed S] [--energy-bins K] [options] [--json]",
                   "Compares a generated CaloChallenge shower file with a reference one, as CaloChallenge's\n"
                   "evaluate.py does (docs/formats.md, \"metrics v1\" and \"histograms v1\"):\n"
                   "  * per-shower features (E_tot, E_tot/E_inc, E_layer, centres and widths in eta, phi and r,\n"
@@ -73,11 +115,18 @@ int run_evaluate(Context& context) {
                   "Files smaller than the FPD/KPD sample sizes are evaluated with smaller batches, and\n"
                   "metrics.json says so (\"reduced\": true).  Writes DIR/metrics.json and DIR/histograms.h5\n"
                   "(DIR is created); `tools/plot_report.py DIR` renders PNGs and DIR/index.html.\n"
+                  "With --model (a checkpoint of `qvae train`) and --data (showers of its geometry), each\n"
+                  "shower is encoded deterministically (z = 1[logit > 0]) and decoded (ReLU(act) *\n"
+                  "1[hit logit > 0]): RBM energies E(z) of the codes are compared with those of Gibbs\n"
+                  "chains of the prior (partition 0 clamped to each shower's energy code when the prior\n"
+                  "is conditioned), and the per-shower MSE, E_tot relative error and E_tot/E_inc chi^2\n"
+                  "of the reconstruction are reported (metrics.json \"rbm_energy\", \"reconstruction\").\n"
                   "The result is the same for any number of MPI ranks.");
   cli.options().add_options()("reference", po::value<std::string>(), "reference CaloChallenge file (defines the binnings)")(
       "generated", po::value<std::string>(), "generated CaloChallenge file")(
       "out", po::value<std::string>(), "output directory")(
-      "seed", po::value<std::uint64_t>()->default_value(42), "seed of the FPD/KPD resampling (JetNet's default: 42)")(
+      "seed", po::value<std::uint64_t>()->default_value(42),
+      "seed of the FPD/KPD resampling (JetNet's default: 42) and of the --model Gibbs chains")(
       "energy-bins", po::value<int>()->default_value(5), "incident-energy bins, log-spaced over the reference's range")(
       "energy-edges", po::value<std::string>(), "explicit incident-energy bin edges in MeV, comma-separated")(
       "min-energy", po::value<double>(), "readout threshold in MeV (default: 0.01515 for ds2/ds3, 1 for ds1)")(
@@ -90,20 +139,26 @@ int run_evaluate(Context& context) {
       "kpd-batch-size", po::value<std::int64_t>()->default_value(10000), "KPD batch size (evaluate.py: 10000)")(
       "kpd-batches", po::value<int>()->default_value(10), "KPD batches")(
       "no-fpd", po::bool_switch(), "skip FPD")("no-kpd", po::bool_switch(), "skip KPD")(
-      "model", po::value<std::string>(), "trained model: RBM energies of encoded data vs Gibbs samples (not built yet)")(
-      "data", po::value<std::string>(), "data to encode with --model (not built yet)");
+      "model", po::value<std::string>(), "trained model (RUN/best.h5 or RUN): RBM energies, reconstruction")(
+      "data", po::value<std::string>(), "CaloChallenge showers to encode with --model")(
+      "data-events", po::value<std::int64_t>(), "encode the first N showers of --data (default: all)")(
+      "gibbs-sweeps", po::value<int>()->default_value(1000), "Gibbs sweeps per prior chain, from a random start")(
+      "gibbs-chains", po::value<std::int64_t>(), "prior chains (default: one per encoded shower)")(
+      "model-chunk-events", po::value<std::int64_t>()->default_value(256), "showers (chains) per forward pass")(
+      "threads", po::value<int>()->default_value(0), "LibTorch threads per rank for --model (0 = default)");
   if (!cli.parse(context)) return 0;
   const auto& vm = cli.values();
   const par::Communicator& comm = context.world;
 
   eval::EvaluationSettings settings;
   std::string reference, generated, out_dir;
+  const bool with_model = vm.count("model") || vm.count("data");
+  train::ModelMetricsRequest model_request;
   par::run_agreed(comm, [&] {
-    if (vm.count("model") || vm.count("data"))
-      throw core::UsageError(core::describe("`qvae evaluate --model/--data` (RBM energies of encoded data vs Gibbs "
-                                            "samples) is not built yet",
-                                            "", "it needs the model module; evaluate shower files with "
-                                                "--reference/--generated"));
+    if (vm.count("model") != vm.count("data"))
+      throw core::UsageError(core::describe(std::string(vm.count("model") ? "--data" : "--model") + " is missing",
+                                            "qvae evaluate --model/--data",
+                                            "pass both: --model RUN/best.h5 --data SHOWERS.h5"));
     for (const char* required : {"reference", "generated", "out"})
       if (!vm.count(required))
         throw core::UsageError(core::describe(std::string("--") + required + " is missing", "qvae evaluate",
@@ -141,11 +196,27 @@ int run_evaluate(Context& context) {
                                                   (error ? ": " + error.message() : ""),
                                               "qvae evaluate --out", "pass a writable directory"));
     }
+    if (with_model) {
+      model_request.model = vm["model"].as<std::string>();
+      model_request.data = vm["data"].as<std::string>();
+      model_request.events = vm.count("data-events") ? vm["data-events"].as<std::int64_t>() : -1;
+      model_request.chains = vm.count("gibbs-chains") ? vm["gibbs-chains"].as<std::int64_t>() : -1;
+      model_request.gibbs_sweeps = vm["gibbs-sweeps"].as<int>();
+      model_request.seed = seed;
+      model_request.chunk_events = vm["model-chunk-events"].as<std::int64_t>();
+      model_request.threads = vm["threads"].as<int>();
+    }
     for (const char* name : {"metrics.json", "histograms.h5"})
-      io::refuse_overwriting_inputs(out_dir + "/" + name, {reference, generated});
+      io::refuse_overwriting_inputs(out_dir + "/" + name,
+                                    {reference, generated, model_request.model, model_request.data});
   });
 
-  const eval::Evaluation evaluation = eval::evaluate_files(reference, generated, comm, settings);
+  // The model side first: a wrong --model or --data fails before the long feature pass.
+  std::optional<train::ModelMetricsSamples> model_samples;
+  if (with_model) model_samples = train::compute_model_metrics(model_request, schema(), comm);
+  eval::Evaluation evaluation = eval::evaluate_files(reference, generated, comm, settings);
+  if (model_samples)
+    evaluation.model = compare_model_side(std::move(*model_samples), model_request.data, model_request);
   const nlohmann::json metrics = eval::metrics_json(evaluation);
   par::run_agreed(comm, [&] {
     if (!comm.is_root()) return;  // small outputs: rank 0 writes them

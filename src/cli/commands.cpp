@@ -21,6 +21,7 @@ const std::vector<Command>& commands() {
       {"encode", "latent codes of showers under a trained QVAE (for ll, logz)", run_encode},
       {"evaluate", "CaloChallenge metrics, histograms and plots", run_evaluate},
       {"dwave", "D-Wave sampling and effective-temperature estimation", run_dwave},
+      {"gof", "Stein goodness of fit of binary samples to a Boltzmann machine (KDSD)", run_gof},
       {"sweep", "hyper-parameter sweeps as Slurm job arrays (plan, collect)", run_sweep},
       {"bench", "benchmarks: io, simulate, gibbs, logz, train", run_bench},
       {"config", "show the resolved configuration", run_config},

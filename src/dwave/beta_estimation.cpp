@@ -1,4 +1,5 @@
-// β_eff estimation (dwave.md §4.2): methods A–E behind one loop.
+// β_eff estimation (dwave.md §4.2): methods A–E behind one loop, and the
+// Stein fit (stein.hpp) on device samples taken once.
 #include "qvae/dwave/beta_estimation.hpp"
 
 #include <mpi.h>
@@ -10,6 +11,7 @@
 
 #include "qvae/core/error.hpp"
 #include "qvae/core/log.hpp"
+#include "qvae/dwave/stein.hpp"
 #include "qvae/par/partition.hpp"
 
 namespace qvae::dwave {
@@ -209,6 +211,7 @@ class Estimator {
     switch (settings_.method) {
       case BetaMethod::ml: forward(estimate); break;
       case BetaMethod::pseudolikelihood: pseudolikelihood(estimate); break;
+      case BetaMethod::stein: stein(estimate); break;
       default: reverse(estimate); break;
     }
     if (!estimate.converged)
@@ -320,6 +323,19 @@ class Estimator {
       step.next_beta = std::max(settings_.beta_min, fitted);
       estimate.history.push_back(step);
       beta = step.next_beta;
+    }
+  }
+
+  /// Stein: the device once at scale 1 (like ml), then β = argmin KDSD(samples, p_β):
+  /// every step evaluates the discrepancy on the same samples, none samples the model.
+  void stein(BetaEstimate& estimate) {
+    const SampleSet samples = device_samples(1.0, 0);
+    const EnergyMoments q = ising_moments(machine_, unscaled_, samples);
+    const SteinDiscrepancy discrepancy(machine_, samples, comm_);
+    estimate = fit_stein_beta(discrepancy, settings_);
+    for (BetaIteration& step : estimate.history) {
+      step.qpu_mean = q.mean;
+      step.qpu_std = q.std();
     }
   }
 

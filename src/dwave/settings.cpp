@@ -14,10 +14,10 @@ namespace qvae::dwave {
 
 BetaMethod parse_beta_method(const std::string& name) {
   for (BetaMethod method : {BetaMethod::ml, BetaMethod::linear, BetaMethod::multiplicative, BetaMethod::variance,
-                            BetaMethod::pseudolikelihood})
+                            BetaMethod::pseudolikelihood, BetaMethod::stein})
     if (name == to_string(method)) return method;
   throw core::UsageError(core::describe("unknown beta method '" + name + "'", "--method",
-                                        "use ml, linear, multiplicative, variance or pseudolikelihood"));
+                                        "use ml, linear, multiplicative, variance, pseudolikelihood or stein"));
 }
 
 const char* to_string(BetaMethod method) noexcept {
@@ -27,6 +27,7 @@ const char* to_string(BetaMethod method) noexcept {
     case BetaMethod::multiplicative: return "multiplicative";
     case BetaMethod::variance: return "variance";
     case BetaMethod::pseudolikelihood: return "pseudolikelihood";
+    case BetaMethod::stein: return "stein";
   }
   return "?";
 }
@@ -56,7 +57,7 @@ const core::ConfigKey kKeys[] = {
     {"dwave.gibbs_beta", ValueType::real, "1", "Gibbs stand-in QPU: its inverse temperature", {}},
     {"dwave.gibbs_sweeps", ValueType::integer, "200", "Gibbs stand-in QPU: sweeps per read", {}},
     {"dwave.beta_method", ValueType::string, "multiplicative", "beta_eff method",
-     {"ml", "linear", "multiplicative", "variance", "pseudolikelihood"}},
+     {"ml", "linear", "multiplicative", "variance", "pseudolikelihood", "stein"}},
     {"dwave.beta_initial", ValueType::real, "4", "beta_eff: starting beta", {}},
     {"dwave.beta_iterations", ValueType::integer, "20", "beta_eff: most iterations", {}},
     {"dwave.beta_reads", ValueType::integer, "1000", "beta_eff: device reads per iteration", {}},

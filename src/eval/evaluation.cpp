@@ -495,24 +495,43 @@ nlohmann::json metrics_json(const Evaluation& ev) {
   } else {
     kpd = {{"value", nullptr}, {"error", nullptr}, {"note", ev.distances_note}};
   }
-  return {{"format", "qvae-metrics"},
-          {"format_version", 1},
-          {"reference", ev.reference_path},
-          {"generated", ev.generated_path},
-          {"geometry", ev.geometry},
-          {"voxels", ev.voxels},
-          {"layers", ev.layers},
-          {"events", {{"reference", ev.events_reference}, {"generated", ev.events_generated}}},
-          {"min_energy_mev", ev.min_energy},
-          {"ranks", ev.ranks},
-          {"separation_power", separation},
-          {"separation_power_by_family", families},
-          {"conditional", conditional},
-          {"fpd", fpd},
-          {"kpd", kpd},
-          {"seconds",
-           {{"features_and_histograms", ev.seconds_features}, {"fpd", ev.seconds_fpd}, {"kpd", ev.seconds_kpd},
-            {"total", ev.seconds_total}}}};
+  nlohmann::json metrics = {{"format", "qvae-metrics"},
+                            {"format_version", 1},
+                            {"reference", ev.reference_path},
+                            {"generated", ev.generated_path},
+                            {"geometry", ev.geometry},
+                            {"voxels", ev.voxels},
+                            {"layers", ev.layers},
+                            {"events", {{"reference", ev.events_reference}, {"generated", ev.events_generated}}},
+                            {"min_energy_mev", ev.min_energy},
+                            {"ranks", ev.ranks},
+                            {"separation_power", separation},
+                            {"separation_power_by_family", families},
+                            {"conditional", conditional},
+                            {"fpd", fpd},
+                            {"kpd", kpd},
+                            {"seconds",
+                             {{"features_and_histograms", ev.seconds_features},
+                              {"fpd", ev.seconds_fpd},
+                              {"kpd", ev.seconds_kpd},
+                              {"total", ev.seconds_total}}}};
+  if (ev.model) {
+    const ModelComparison& m = *ev.model;
+    metrics["rbm_energy"] = energy_comparison_json(m.rbm_energy);
+    metrics["rbm_energy"]["energy"] = "E(z) of the full prior (partition-0 biases included), 0/1 units";
+    metrics["rbm_energy"]["chains"] = m.chains;
+    metrics["rbm_energy"]["gibbs_sweeps"] = m.gibbs_sweeps;
+    metrics["rbm_energy"]["seed"] = m.seed;
+    metrics["rbm_energy"]["partition0_clamped"] = m.partition0_clamped;
+    metrics["reconstruction"] = reconstruction_json(m.reconstruction);
+    metrics["model_evaluation"] = {{"model", m.model_path},
+                                   {"data", m.data_path},
+                                   {"events", m.events},
+                                   {"latent", "deterministic: z = 1[logit > 0] (posterior mean rounded)"},
+                                   {"reconstruction", "deterministic: ReLU(act) * 1[hit logit > 0]"},
+                                   {"seconds", {{"encode", m.seconds_encode}, {"gibbs", m.seconds_gibbs}}}};
+  }
+  return metrics;
 }
 
 namespace {
@@ -580,6 +599,10 @@ void write_histograms_file(const std::string& path, const Evaluation& ev, const 
     write_vector(file, group + "/generated", generated, bins);
     write_vector(file, group + "/separation_power", separation);
     write_vector(file, group + "/separation_power_floor", floor);
+  }
+  if (ev.model) {
+    write_energy_comparison(file, ev.model->rbm_energy);
+    write_reconstruction_comparison(file, ev.model->reconstruction);
   }
   file.commit();
 }

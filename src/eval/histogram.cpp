@@ -91,4 +91,20 @@ double overlap(const std::vector<std::int64_t>& a, const std::vector<std::int64_
   return sum;
 }
 
+double ChiSquared::per_bin() const {
+  return occupied_bins > 0 ? value / occupied_bins : std::numeric_limits<double>::quiet_NaN();
+}
+
+ChiSquared chi_squared(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b) {
+  if (a.size() != b.size()) throw std::invalid_argument("chi_squared: histograms of different binnings");
+  ChiSquared c;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const double p = static_cast<double>(a[i]), q = static_cast<double>(b[i]);
+    if (p + q <= 0) continue;
+    c.value += (p - q) * (p - q) / (p + q);
+    ++c.occupied_bins;
+  }
+  return c;
+}
+
 }  // namespace qvae::eval

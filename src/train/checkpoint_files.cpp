@@ -116,8 +116,12 @@ std::vector<core::ConfigOverride> parse_ini_text(const std::string& ini) {
 namespace {
 
 bool may_change_on_resume(const std::string& key) {
+  // The stability guard's keys are remedies for a run that diverged (resume it
+  // with more rollbacks, or with clipping), so they may change too.
   return key == "train.epochs" || key == "train.keep_last" || key == "train.threads" || key == "train.data" ||
-         key == "train.out" || key.rfind("run.", 0) == 0;
+         key == "train.out" || key.rfind("run.", 0) == 0 || key == "train.max_bad_batches" ||
+         key == "train.max_rollbacks" || key == "train.rollback_lr_factor" || key == "train.clip_grad_norm" ||
+         key == "train.fault_injection";
 }
 
 bool same_value(const core::ConfigKey& key, const std::string& a, const std::string& b) {
@@ -155,7 +159,8 @@ core::Config resume_config(const core::ConfigSchema& schema, const core::Config&
           key.name + " is '" + now[key.name] + "' here but '" + from_checkpoint->second + "' in the checkpoint",
           "qvae train --resume",
           "a resumed run keeps its configuration (only train.epochs, train.keep_last, train.threads, train.data, "
-          "train.out and run.* may change); start a new run with another --out to change it"));
+          "train.out, run.* and the stability-guard keys may change); start a new run with another --out to "
+          "change it"));
     merged.push_back({key.name, from_checkpoint->second});
   }
   return core::Config::resolve(schema, {}, merged);

@@ -92,6 +92,12 @@ void TrainConfig::validate() const {
   require(val_max_events >= 0, "train.val_max_events must be >= 0", "0 validates on the whole split");
   require(bucket_mb > 0, "train.bucket_mb must be > 0", "PyTorch DDP uses 25");
   require(threads >= 0, "train.threads must be >= 0", "0 keeps LibTorch's default");
+  require(max_bad_batches >= 1, "train.max_bad_batches must be >= 1", "e.g. 5 consecutive skipped batches");
+  require(max_rollbacks >= 0, "train.max_rollbacks must be >= 0", "0 fails at the first streak of bad batches");
+  require(rollback_lr_factor > 0 && rollback_lr_factor <= 1, "train.rollback_lr_factor must lie in (0, 1]",
+          "e.g. 0.5 halves the learning rate at each rollback");
+  require(clip_grad_norm >= 0 && std::isfinite(clip_grad_norm), "train.clip_grad_norm must be a finite value >= 0",
+          "0 switches clipping off");
 }
 
 namespace {
@@ -138,6 +144,18 @@ void add_train_keys(core::ConfigSchema& schema) {
   schema.add({"train.val_max_events", ValueType::integer, "0", "validate on at most this many events (0 = all)", {}});
   schema.add({"train.bucket_mb", ValueType::real, "25", "gradient allreduce bucket size in MB", {}});
   schema.add({"train.threads", ValueType::integer, "0", "LibTorch threads per rank (0 = LibTorch's default)", {}});
+  schema.add({"train.max_bad_batches", ValueType::integer, "5",
+              "stability guard: consecutive batches with a non-finite loss or gradient (each skipped) that roll "
+              "training back to the last good checkpoint", {}});
+  schema.add({"train.max_rollbacks", ValueType::integer, "3",
+              "stability guard: rollbacks per run; the next streak of bad batches ends the run (exit 4)", {}});
+  schema.add({"train.rollback_lr_factor", ValueType::real, "0.5",
+              "stability guard: the learning rate is multiplied by this at every rollback", {}});
+  schema.add({"train.clip_grad_norm", ValueType::real, "0",
+              "clip the global encoder/decoder gradient norm to this (0 = off)", {}});
+  schema.add({"train.fault_injection", ValueType::string, "",
+              "test hook: KIND@EPOCH:BATCH[#RANK],... with KIND nan_loss or nan_grad (EPOCH from 1, BATCH from 0; "
+              "#RANK on the command line only, INI files treat # as a comment)", {}});
 }
 
 TrainConfig train_config_from(const core::Config& config) {
@@ -169,6 +187,12 @@ TrainConfig train_config_from(const core::Config& config) {
   t.val_max_events = config.get_int("train.val_max_events");
   t.bucket_mb = config.get_real("train.bucket_mb");
   t.threads = static_cast<int>(config.get_int("train.threads"));
+  t.max_bad_batches = static_cast<int>(config.get_int("train.max_bad_batches"));
+  t.max_rollbacks = static_cast<int>(config.get_int("train.max_rollbacks"));
+  t.rollback_lr_factor = config.get_real("train.rollback_lr_factor");
+  t.clip_grad_norm = config.get_real("train.clip_grad_norm");
+  t.fault_injection = config.get_string("train.fault_injection");
+  t.faults = parse_fault_injection(t.fault_injection);
   t.validate();
   return t;
 }

@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -29,6 +30,12 @@ void History::append(const Row& row) {
     if (row[c].first != columns_[c]) throw std::logic_error("History::append: column '" + row[c].first + "' out of order");
     values_[c].push_back(row[c].second);
   }
+}
+
+void History::ensure_column(const std::string& name, double fill) {
+  if (columns_.empty() || std::find(columns_.begin(), columns_.end(), name) != columns_.end()) return;
+  values_.emplace_back(rows(), fill);
+  columns_.push_back(name);
 }
 
 void History::truncate(std::size_t rows) {

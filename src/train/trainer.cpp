@@ -16,6 +16,7 @@
 #include <limits>
 #include <optional>
 #include <sstream>
+#include <tuple>
 
 #include "qvae/core/error.hpp"
 #include "qvae/core/log.hpp"
@@ -86,12 +87,31 @@ torch::Tensor event_tensor(const std::int64_t* events, std::int64_t count) {
   return torch::from_blob(const_cast<std::int64_t*>(events), {count}, torch::kLong).clone();
 }
 
-/// What one global step reports (summed over all ranks).
+/// Slots of the step's float64 allreduce buffer before the variable-size parts.
+constexpr std::size_t kEventsSlot = kTerms;
+constexpr std::size_t kStopSlot = kTerms + 1;
+constexpr std::size_t kBadLossSlot = kTerms + 2;      ///< ranks whose loss is non-finite
+constexpr std::size_t kBadGradientSlot = kTerms + 3;  ///< ranks whose gradient or statistics are non-finite
+constexpr std::size_t kHeaderSlots = kTerms + 4;
+
+/// What one global step reports (summed over all ranks, so the same on every rank).
 struct StepReport {
   TermSums sums{};         ///< events x term
   double events = 0.0;
   bool stop_requested = false;
+  int ranks_with_bad_loss = 0;
+  int ranks_with_bad_gradient = 0;
+  double grad_norm = 0.0;  ///< global encoder/decoder gradient norm before clipping (0: networks not trained)
+  bool clipped = false;
+  /// The stability guard's verdict on the batch: it was not applied.
+  bool skipped() const { return ranks_with_bad_loss + ranks_with_bad_gradient > 0; }
 };
+
+template <class T> bool all_finite(const T* values, std::size_t count) {
+  for (std::size_t i = 0; i < count; ++i)
+    if (!std::isfinite(values[i])) return false;
+  return true;
+}
 
 struct ValidationReport {
   TermSums means{};
@@ -154,10 +174,13 @@ class DataParallelModel {
   }
 
   /// One global step on `batch` (B global event indices): this rank's
-  /// micro-batches, then the fixed sequence of collectives, then the updates.
+  /// micro-batches, then the fixed sequence of collectives, then the updates
+  /// unless some rank's loss or gradient is non-finite (the stability guard:
+  /// then nothing changes but the BatchNorm buffers, which are restored, and,
+  /// with persistent chains, the chains, which the caller restores).
   StepReport step(const std::int64_t* batch, std::int64_t batch_size, const InMemoryShowers& data, int epoch,
                   std::int64_t batch_index, std::int64_t batches_per_epoch, std::int64_t total_steps, Stage stage,
-                  bool stop_requested) {
+                  bool stop_requested, const InjectedFaults& inject = {}) {
     const std::int64_t global_step = static_cast<std::int64_t>(epoch - 1) * batches_per_epoch + batch_index;
     const double beta = config_.beta.at(epoch, batch_index, batches_per_epoch);
     const double slope = config_.slope.at(epoch, batch_index, batches_per_epoch);
@@ -173,8 +196,9 @@ class DataParallelModel {
 
     model::Prior& prior = model_->prior();
     const std::int64_t nodes = prior.nodes(), couplers = prior.couplers();
-    // The float64 buffer: [terms | events | stop | S1d S2d S1m S2m | prior grads | BN running stats].
-    const std::int64_t stats_offset = kTerms + 2;
+    // The float64 buffer: [terms | events | stop | bad-loss ranks | bad-gradient ranks |
+    //                      S1d S2d S1m S2m | prior grads | BN running stats].
+    const std::int64_t stats_offset = kHeaderSlots;
     const std::int64_t stats_size = (trains_prior && centred) ? 2 * (nodes + couplers) : 0;
     const std::int64_t grads_offset = stats_offset + stats_size;
     const std::int64_t grads_size = (trains_prior && autograd_prior) ? nodes + couplers : 0;
@@ -183,7 +207,7 @@ class DataParallelModel {
     if (networks_in_train_mode)
       for (const auto& t : running_stats_) bn_size += t.numel();
     std::vector<double> reduced(static_cast<std::size_t>(bn_offset + bn_size), 0.0);
-    reduced[kTerms + 1] = stop_requested ? 1.0 : 0.0;
+    reduced[kStopSlot] = stop_requested ? 1.0 : 0.0;
 
     adam_->zero_grad();
     for (auto& p : model_->prior_parameters())
@@ -229,7 +253,7 @@ class DataParallelModel {
                                                         terms.neg_energy, terms.kl,         total};
       for (std::size_t t = 0; t < kTerms; ++t)
         reduced[t] += static_cast<double>(rows.count) * values[t].detach().item<double>();
-      reduced[kTerms] += static_cast<double>(rows.count);
+      reduced[kEventsSlot] += static_cast<double>(rows.count);
       if (stats_size > 0)
         add_sufficient_statistics(out.posterior_samples, negative, reduced.data() + stats_offset, nodes, couplers);
       if (networks_in_train_mode) add_running_stats(reduced.data() + bn_offset);
@@ -245,11 +269,51 @@ class DataParallelModel {
       }
     }
 
+    if (trains_networks) pack_network_gradients();
+
+    // Stability guard: this rank's verdict on its own values, summed with the
+    // rest of the buffer below, so every rank learns how many ranks saw a
+    // non-finite loss or gradient at no extra latency.  Test faults first.
+    constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+    if (inject.nan_loss) reduced[kTerms - 1] = nan;  // the rank's optimised-loss sum
+    if (inject.nan_grad) {
+      if (trains_networks)
+        flat_.front() = std::numeric_limits<float>::quiet_NaN();
+      else
+        reduced[static_cast<std::size_t>(stats_offset)] = nan;  // prior stage: the RBM statistics or gradients
+    }
+    const bool loss_finite = all_finite(reduced.data(), kTerms);
+    const bool gradient_finite =
+        all_finite(reduced.data() + stats_offset, reduced.size() - static_cast<std::size_t>(stats_offset)) &&
+        (!trains_networks || all_finite(flat_.data(), flat_.size()));
+    reduced[kBadLossSlot] = loss_finite ? 0.0 : 1.0;
+    reduced[kBadGradientSlot] = gradient_finite ? 0.0 : 1.0;
+
     // The collectives, in the same order on every rank (hpc.md §5 "Deadlocks").
-    if (trains_networks) allreduce_network_gradients();
+    if (trains_networks) allreduce_flat_gradients();
     comm_.sum_in_place(reduced.data(), reduced.size());
 
+    StepReport report;
+    std::copy_n(reduced.begin(), kTerms, report.sums.begin());
+    report.events = reduced[kEventsSlot];
+    report.stop_requested = reduced[kStopSlot] > 0;
+    report.ranks_with_bad_loss = static_cast<int>(reduced[kBadLossSlot]);
+    report.ranks_with_bad_gradient = static_cast<int>(reduced[kBadGradientSlot]);
+
     torch::NoGradGuard no_grad;
+    if (report.skipped()) {  // no update: the BatchNorm buffers as before the batch
+      restore(stats_before);
+      for (std::size_t i = 0; i < batch_counters_.size(); ++i) batch_counters_[i].fill_(counters_before[i]);
+      model_->train();
+      return report;
+    }
+    if (trains_networks) {
+      // Clipping on the summed gradient every rank holds: the same norm, the same scale everywhere.
+      report.grad_norm = gradient_norm(flat_.data(), flat_.size());
+      const double coefficient = clip_coefficient(report.grad_norm, train_.clip_grad_norm);
+      report.clipped = coefficient < 1.0;
+      unpack_network_gradients(static_cast<float>(coefficient));
+    }
     if (networks_in_train_mode) {
       const double inverse_micro = 1.0 / static_cast<double>(micro_batches);
       std::int64_t offset = bn_offset;
@@ -266,7 +330,8 @@ class DataParallelModel {
     if (trains_networks) adam_->step();
     if (trains_prior) {
       if (centred) {
-        model_->apply_prior_gradient(centred_gradient(reduced.data() + stats_offset, reduced[kTerms], nodes, couplers));
+        model_->apply_prior_gradient(
+            centred_gradient(reduced.data() + stats_offset, reduced[kEventsSlot], nodes, couplers));
       } else {
         std::int64_t offset = grads_offset;
         for (auto& p : model_->prior_parameters()) {
@@ -279,11 +344,6 @@ class DataParallelModel {
       }
     }
     model_->train();
-
-    StepReport report;
-    std::copy_n(reduced.begin(), kTerms, report.sums.begin());
-    report.events = reduced[kTerms];
-    report.stop_requested = reduced[kTerms + 1] > 0;
     return report;
   }
 
@@ -350,6 +410,34 @@ class DataParallelModel {
     return report;
   }
 
+  /// FNV-1a over the bytes of the tensors broadcast at the start (parameters,
+  /// buffers, prior), and whether they are all finite: equal on every rank as
+  /// long as the ranks made the same updates.
+  std::pair<std::uint64_t, bool> parameter_digest() {
+    std::vector<torch::Tensor> tensors = model_->parameters();
+    for (const auto& b : model_->buffers()) tensors.push_back(b);
+    for (const auto& p : model_->prior_parameters()) tensors.push_back(p);
+    std::uint64_t hash = 14695981039346656037ull;
+    bool finite = true;
+    torch::NoGradGuard no_grad;
+    for (const auto& t : tensors) {
+      const torch::Tensor c = t.detach().contiguous();
+      if (c.is_floating_point()) finite = finite && c.isfinite().all().item<bool>();
+      const auto* bytes = static_cast<const std::uint8_t*>(c.data_ptr());
+      for (std::size_t i = 0; i < c.nbytes(); ++i) hash = (hash ^ bytes[i]) * 1099511628211ull;
+    }
+    return {hash, finite};
+  }
+
+  /// The schedules at the epoch's last batch, as the history records them; set
+  /// here too because an epoch resumed after its last batch runs no step.
+  void set_schedules_at_epoch_end(int epoch, std::int64_t batches_per_epoch, std::int64_t total_steps) {
+    const std::int64_t last = batches_per_epoch - 1;
+    last_beta_ = config_.beta.at(epoch, last, batches_per_epoch);
+    last_slope_ = config_.slope.at(epoch, last, batches_per_epoch);
+    last_kl_weight_ = train_.kl_weight_at(static_cast<std::int64_t>(epoch - 1) * batches_per_epoch + last, total_steps,
+                                          config_.loss.kl_weight);
+  }
   double last_beta() const { return last_beta_; }
   double last_slope() const { return last_slope_; }
   double last_kl_weight() const { return last_kl_weight_; }
@@ -432,10 +520,10 @@ class DataParallelModel {
     return gradient;
   }
 
-  /// Sums the encoder/decoder gradients over ranks: packed in parameters()
-  /// order into one flat float32 buffer, reduced in buckets of train.bucket_mb.
-  void allreduce_network_gradients() {
-    std::vector<torch::Tensor> params = model_->parameters();
+  /// This rank's encoder/decoder gradients, packed in parameters() order into
+  /// one flat float32 buffer (zeros for parameters without a gradient).
+  void pack_network_gradients() {
+    const std::vector<torch::Tensor> params = model_->parameters();
     std::int64_t total = 0;
     for (const auto& p : params) total += p.numel();
     flat_.assign(static_cast<std::size_t>(total), 0.0f);
@@ -447,12 +535,23 @@ class DataParallelModel {
       }
       offset += p.numel();
     }
-    if (comm_.size() > 1) {
-      const auto bucket = static_cast<std::int64_t>(std::max(1.0, train_.bucket_mb * 1e6 / sizeof(float)));
-      for (std::int64_t start = 0; start < total; start += bucket)
-        comm_.sum_in_place(flat_.data() + start, static_cast<std::size_t>(std::min(bucket, total - start)));
-    }
-    offset = 0;
+  }
+
+  /// Sums the packed gradients over ranks in buckets of train.bucket_mb.
+  void allreduce_flat_gradients() {
+    if (comm_.size() == 1) return;
+    const auto total = static_cast<std::int64_t>(flat_.size());
+    const auto bucket = static_cast<std::int64_t>(std::max(1.0, train_.bucket_mb * 1e6 / sizeof(float)));
+    for (std::int64_t start = 0; start < total; start += bucket)
+      comm_.sum_in_place(flat_.data() + start, static_cast<std::size_t>(std::min(bucket, total - start)));
+  }
+
+  /// The summed gradients, times `scale` (clipping), into the parameters' .grad.
+  void unpack_network_gradients(float scale) {
+    if (scale != 1.0f)
+      for (float& g : flat_) g *= scale;
+    std::vector<torch::Tensor> params = model_->parameters();
+    std::int64_t offset = 0;
     torch::NoGradGuard no_grad;
     for (auto& p : params) {
       const torch::Tensor g = torch::from_blob(flat_.data() + offset, p.sizes(), torch::kFloat).to(p.dtype());
@@ -479,6 +578,7 @@ class DataParallelModel {
 
 /// What a checkpoint holds besides the model (see checkpoint.hpp).
 struct RunState {
+  GuardState guard;          ///< the stability guard (lr scale, rollbacks, the epoch's counters)
   CheckpointPosition position;
   History history;
   TermSums partial_sums{};   ///< of an interrupted epoch
@@ -555,6 +655,8 @@ void write_checkpoint(const std::string& path, DataParallelModel& trainer, const
     partial.push_back(state.partial_events);
     partial.push_back(state.partial_seconds);
     io::write_rows<double>(file, "partial_sums", partial.data(), static_cast<std::int64_t>(partial.size()), 0);
+    const std::vector<double> guard = state.guard.encode();
+    io::write_rows<double>(file, "guard_state", guard.data(), static_cast<std::int64_t>(guard.size()), 0);
     const model::Prior& prior = model->prior();
     const torch::Tensor biases = prior.biases().detach().contiguous();
     const torch::Tensor weights = prior.weights().detach().contiguous();
@@ -577,6 +679,15 @@ std::string read_bytes(const io::File& file, const std::string& name) {
   return std::string(bytes.begin(), bytes.end());
 }
 
+/// torch::load of a model or optimiser from the bytes torch::save wrote.
+template <class Target> void load_from_bytes(Target& target, const std::string& bytes) {
+  std::istringstream in(bytes, std::ios::binary);
+  torch::load(target, in);
+}
+
+/// History columns of the stability guard, in row order (history v2).
+constexpr std::array<const char*, 4> kGuardColumns = {"bad_batches", "rollbacks", "clipped_batches", "grad_norm_max"};
+
 /// Every rank reads the checkpoint it resumes from (its own model archive when
 /// per-rank PCD chains were saved by the same number of ranks).
 void load_checkpoint(const std::string& path, DataParallelModel& trainer, RunState& state,
@@ -593,18 +704,10 @@ void load_checkpoint(const std::string& path, DataParallelModel& trainer, RunSta
   } else {
     model_bytes = read_bytes(file, "model_state");
   }
-  {
-    std::istringstream in(model_bytes, std::ios::binary);
-    torch::load(trainer.model(), in);
-  }
-  {
-    std::istringstream in(read_bytes(file, "optimizer_state"), std::ios::binary);
-    torch::load(trainer.adam(), in);
-  }
-  if (auto* prior_optimizer = trainer.prior_optimizer()) {
-    std::istringstream in(read_bytes(file, "prior_optimizer_state"), std::ios::binary);
-    torch::load(*prior_optimizer, in);
-  }
+  load_from_bytes(trainer.model(), model_bytes);
+  load_from_bytes(trainer.adam(), read_bytes(file, "optimizer_state"));
+  if (auto* prior_optimizer = trainer.prior_optimizer())
+    load_from_bytes(*prior_optimizer, read_bytes(file, "prior_optimizer_state"));
   state.position.epochs_done = static_cast<int>(io::get_int_attribute(file, "/", "epochs_done"));
   state.position.batches_done = io::get_int_attribute(file, "/", "batches_done");
   state.best_metric = io::get_double_attribute(file, "/", "best_metric");
@@ -617,7 +720,14 @@ void load_checkpoint(const std::string& path, DataParallelModel& trainer, RunSta
   std::copy_n(partial.begin(), kTerms, state.partial_sums.begin());
   state.partial_events = partial[kTerms];
   state.partial_seconds = partial[kTerms + 1];
+  // Checkpoints before the stability guard (v1) have no guard state: nothing
+  // was ever skipped, rolled back or clipped, so their epochs get zero counts
+  // (and NaN, not recorded, for the gradient norm).
+  state.guard = file.has("guard_state") ? GuardState::decode(io::read_all<double>(file, "guard_state", 0)) : GuardState{};
   state.history = History::load(file, "history");
+  for (const char* column : kGuardColumns)
+    state.history.ensure_column(column, std::string(column) == "grad_norm_max" ? std::numeric_limits<double>::quiet_NaN()
+                                                                                : 0.0);
   state.history.truncate(static_cast<std::size_t>(state.position.epochs_done));
 }
 
@@ -669,6 +779,11 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
     if (train_config.best == BestRule::ll)
       throw core::UsageError(core::describe("train.best = ll needs `qvae logz` (AIS), which this build does not have",
                                             "qvae train", "use train.best = val_loss or recon_chi2"));
+    for (const Fault& fault : train_config.faults)
+      if (fault.rank >= comm.size())
+        throw core::UsageError(core::describe("train.fault_injection aims at rank " + std::to_string(fault.rank) +
+                                                  " but the run has " + std::to_string(comm.size()) + " rank(s)",
+                                              "in the [train] settings", "use a rank below the rank count"));
     if (comm.is_root()) {
       std::error_code error;
       fs::create_directories(out_dir, error);
@@ -725,7 +840,15 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
 
   // 3. Model, optimisers, rank 0's parameters everywhere; the resumed state.
   std::optional<DataParallelModel> trainer;
-  par::run_agreed(comm, [&] { trainer.emplace(model_config, reader->geometry(), train_config, seed, comm); });
+  // A fresh model and optimisers as at the start (collective: rank 0's
+  // parameters are broadcast); restoring a saved state into them is the resume path.
+  auto build_trainer = [&] {
+    par::run_agreed(comm, [&] {
+      trainer.reset();
+      trainer.emplace(model_config, reader->geometry(), train_config, seed, comm);
+    });
+  };
+  build_trainer();
   RunState state;
   const bool per_rank_models = model_config.rbm.negative_chains == model::NegativeChains::pcd && comm.size() > 1;
   if (request.resume) {
@@ -753,15 +876,70 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
   const std::string best_path = (fs::path(out_dir) / "best.h5").string();
   if (state.best_epoch > 0) result.best = best_path;
 
+  // Stability guard (stability.hpp).  Rollbacks go to the newest checkpoint of
+  // this run, or, before the first one, to the initial model kept in memory.
+  const GuardLimits guard_limits = train_config.guard_limits();
+  FaultSchedule faults(train_config.faults, comm.rank());
+  std::string rollback_checkpoint = resume_path;
+  std::string initial_model;
+  if (rollback_checkpoint.empty())
+    initial_model = to_bytes([&](std::ostream& out) { torch::save(trainer->model(), out); });
+  // With persistent chains a skipped batch must leave the chains as they were,
+  // and the model keeps them privately: save the model before every step.
+  const bool persistent_chains = model_config.rbm.negative_chains == model::NegativeChains::pcd;
+  auto roll_back = [&] {
+    const GuardState guard = state.guard;  // the guard's state is about the run: it survives
+    build_trainer();
+    if (rollback_checkpoint.empty()) {
+      par::run_agreed(comm, [&] { load_from_bytes(trainer->model(), initial_model); });
+      state = RunState{};
+    } else {
+      par::run_agreed(comm, [&] { load_checkpoint(rollback_checkpoint, *trainer, state, comm); });
+    }
+    state.guard = guard;
+  };
+  // A skipped batch with persistent chains: the model saved before the step,
+  // the (unchanged) optimisers as they are now.
+  auto undo_chain_update = [&](const std::string& model_before) {
+    const std::string adam = to_bytes([&](std::ostream& out) { torch::save(trainer->adam(), out); });
+    std::string prior_adam;
+    if (auto* prior_optimizer = trainer->prior_optimizer())
+      prior_adam = to_bytes([&](std::ostream& out) { torch::save(*prior_optimizer, out); });
+    build_trainer();
+    par::run_agreed(comm, [&] {
+      load_from_bytes(trainer->model(), model_before);
+      load_from_bytes(trainer->adam(), adam);
+      if (auto* prior_optimizer = trainer->prior_optimizer()) load_from_bytes(*prior_optimizer, prior_adam);
+    });
+  };
+  auto diverged = [&](int epoch, std::int64_t batch) {
+    const std::string kept = rollback_checkpoint.empty()
+                                 ? "no checkpoint was written yet: start a new run with a lower train.lr or a "
+                                   "train.clip_grad_norm"
+                                 : "the last good checkpoint " + fs::path(rollback_checkpoint).filename().string() +
+                                       " is intact: continue with --resume and a larger train.max_rollbacks or a "
+                                       "train.clip_grad_norm";
+    par::run_agreed(comm, [&] {
+      throw core::RuntimeError(core::describe(
+          "training diverged: " + std::to_string(guard_limits.max_bad_batches) +
+              " batch(es) in a row with a non-finite loss or gradient (the last: epoch " + std::to_string(epoch) +
+              " batch " + std::to_string(batch) + ") after " + std::to_string(state.guard.rollbacks) +
+              " rollback(s), the limit train.max_rollbacks",
+          "run directory '" + out_dir + "'", kept));
+    });
+  };
+
   // 4. Epochs.
   StopSignals signals;
   const std::int64_t total_steps = static_cast<std::int64_t>(train_config.epochs) * batches_per_epoch;
   const std::int64_t validation_chunk =
       std::max<std::int64_t>(1, batch_size / trainer->micro_batch_count(batch_size));
   const double elapsed_before = state.elapsed_s;
-  for (int epoch = state.position.epochs_done + 1; epoch <= train_config.epochs && !result.interrupted; ++epoch) {
+  // A rollback restarts the loop body at the restored position (as a resume would).
+  int epoch = state.position.epochs_done + 1;
+  while (epoch <= train_config.epochs && !result.interrupted) {
     const Stage stage = train_config.stage_of(epoch);
-    const double lr = train_config.lr_at(epoch);
+    const double lr = train_config.lr_at(epoch) * state.guard.lr_scale;
     trainer->set_lr(lr);
     const std::vector<std::int64_t> order = data::shuffle_events(split.train, seed, static_cast<std::uint64_t>(epoch));
     TermSums sums = state.partial_sums;
@@ -778,13 +956,43 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
     progress.update(static_cast<std::uint64_t>(first_batch));
     const double train_start = MPI_Wtime();
     std::int64_t batches_done = first_batch;
+    bool rolled_back = false;
     for (std::int64_t b = first_batch; b < batches_per_epoch; ++b) {
+      std::string model_before;
+      if (persistent_chains) model_before = to_bytes([&](std::ostream& out) { torch::save(trainer->model(), out); });
       // Not agreed: the step is collective inside; an error on one rank ends
       // all of them through par::run_main's MPI_Abort, never a hang.
-      std::optional<StepReport> report = trainer->step(order.data() + b * batch_size, batch_size, showers, epoch, b,
-                                                       batches_per_epoch, total_steps, stage, signals.requested());
-      for (std::size_t t = 0; t < kTerms; ++t) sums[t] += report->sums[t];
-      events += report->events;
+      std::optional<StepReport> report =
+          trainer->step(order.data() + b * batch_size, batch_size, showers, epoch, b, batches_per_epoch, total_steps,
+                        stage, signals.requested(), faults.take(epoch, b));
+      // Every input of the verdict is collective: all ranks take the same branch.
+      const BatchVerdict verdict =
+          judge_batch(report->skipped(), report->clipped, report->grad_norm, guard_limits, state.guard);
+      if (verdict == BatchVerdict::applied) {
+        for (std::size_t t = 0; t < kTerms; ++t) sums[t] += report->sums[t];
+        events += report->events;
+      } else {
+        std::string what = report->ranks_with_bad_loss > 0 ? "loss" : "";
+        if (report->ranks_with_bad_gradient > 0) what += what.empty() ? "gradient" : " and gradient";
+        core::log::warn_root("epoch ", epoch, " batch ", b, ": non-finite ", what, " (loss on ",
+                             report->ranks_with_bad_loss, ", gradient on ", report->ranks_with_bad_gradient, " of ",
+                             comm.size(), " ranks); batch skipped, ", state.guard.consecutive_bad > 0
+                                                                         ? state.guard.consecutive_bad
+                                                                         : guard_limits.max_bad_batches,
+                             " in a row (rollback at ", guard_limits.max_bad_batches, ")");
+        if (verdict == BatchVerdict::give_up) diverged(epoch, b);
+        if (verdict == BatchVerdict::rollback) {
+          core::log::warn_root("rolling back to ",
+                               rollback_checkpoint.empty() ? std::string("the initial parameters")
+                                                           : fs::path(rollback_checkpoint).filename().string(),
+                               " (rollback ", state.guard.rollbacks, " of at most ", guard_limits.max_rollbacks,
+                               "); learning rate now x", state.guard.lr_scale);
+          roll_back();
+          rolled_back = true;
+          break;
+        }
+        if (persistent_chains) undo_chain_update(model_before);
+      }
       batches_done = b + 1;
       progress.update(static_cast<std::uint64_t>(batches_done));
       if (report->stop_requested) {
@@ -793,6 +1001,10 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
       }
     }
     progress.finish();
+    if (rolled_back) {
+      epoch = state.position.epochs_done + 1;
+      continue;
+    }
     train_seconds += comm.max(MPI_Wtime() - train_start);
 
     if (result.interrupted) {
@@ -822,6 +1034,7 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
       state.best_epoch = epoch;
     }
     state.elapsed_s = elapsed_before + (MPI_Wtime() - wall_start);
+    trainer->set_schedules_at_epoch_end(epoch, batches_per_epoch, total_steps);
     History::Row row = {{"epoch", epoch},
                         {"stage", static_cast<double>(static_cast<int>(stage))},
                         {"lr", lr},
@@ -842,13 +1055,24 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
     row.emplace_back("showers_per_s", train_seconds > 0 ? events / train_seconds : 0.0);
     row.emplace_back("elapsed_s", state.elapsed_s);
     row.emplace_back("ranks", comm.size());
+    row.emplace_back(kGuardColumns[0], static_cast<double>(state.guard.epoch_bad_batches));
+    row.emplace_back(kGuardColumns[1], static_cast<double>(state.guard.epoch_rollbacks));
+    row.emplace_back(kGuardColumns[2], static_cast<double>(state.guard.epoch_clipped_batches));
+    row.emplace_back(kGuardColumns[3], state.guard.epoch_grad_norm_max);
     state.history.append(row);
     state.position = {epoch, 0};
+    if (state.guard.epoch_clipped_batches > 0)
+      core::log::warn_root("epoch ", epoch, ": gradient norm clipped to ", train_config.clip_grad_norm, " in ",
+                           state.guard.epoch_clipped_batches, " of ", batches_per_epoch, " batches (largest norm ",
+                           state.guard.epoch_grad_norm_max, ")");
+    state.guard.start_epoch();  // the epoch's checkpoint starts the next epoch's counters at zero
 
     const std::string path = (fs::path(out_dir) / checkpoint_name(state.position)).string();
     write_checkpoint(path, *trainer, state, context, per_rank_models, comm);
     result.checkpoint = path;
     result.epochs_done = epoch;
+    rollback_checkpoint = path;
+    initial_model = std::string();  // a checkpoint exists now: free the initial model
     par::run_agreed(comm, [&] {
       if (!comm.is_root()) return;
       if (is_best) replace_with_link(path, best_path);
@@ -865,6 +1089,7 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
       result.interrupted = true;
       core::log::info_root("stopped by signal after epoch ", epoch, "; continue with --resume");
     }
+    ++epoch;
   }
   if (result.epochs_done == 0) result.epochs_done = state.position.epochs_done;
   result.best_epoch = state.best_epoch;
@@ -873,6 +1098,7 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
   result.history_csv = (fs::path(out_dir) / "history.csv").string();
   result.history_h5 = (fs::path(out_dir) / "history.h5").string();
   for (const auto& [name, value] : state.history.last()) result.last_epoch[name] = value;
+  std::tie(result.parameter_digest, result.parameters_finite) = trainer->parameter_digest();
   result.seconds = comm.max(MPI_Wtime() - wall_start);
   result.peak_rss_mb = comm.max(peak_rss_mb());
   return result;

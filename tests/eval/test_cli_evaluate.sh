@@ -73,9 +73,9 @@ run missing_file 3 "$qvae" evaluate --reference "$work/nope.h5" --generated "$wo
 check missing_file_one_error_line one_error_line
 run missing_option 2 "$qvae" evaluate --reference "$work/ref.h5" --out "$work/bad"
 check missing_option_names_it grep -q "\-\-generated is missing" <<<"$err"
-run model_not_built 2 "$qvae" evaluate --model m.h5 --data d.h5 --out "$work/bad"
-check model_says_not_built_yet grep -q "not built yet" <<<"$err"
-check model_one_error_line one_error_line
+run model_without_data 2 "$qvae" evaluate --reference "$work/ref.h5" --generated "$work/gen.h5" --model m.h5 --out "$work/bad"
+check model_without_data_names_it grep -q "\-\-data is missing" <<<"$err"
+check model_without_data_one_error_line one_error_line
 run bad_energy_edges 2 "$qvae" evaluate --reference "$work/ref.h5" --generated "$work/gen.h5" --out "$work/bad" --energy-edges 5,1
 check bad_energy_edges_one_error_line one_error_line
 

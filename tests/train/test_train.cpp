@@ -27,58 +27,17 @@
 #include "qvae/train/generate.hpp"
 #include "qvae/train/history.hpp"
 #include "qvae/train/trainer.hpp"
+#include "train_test_support.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 using namespace qvae;
-
-const core::ConfigSchema& test_schema() {
-  static const core::ConfigSchema schema = [] {
-    core::ConfigSchema s;
-    core::add_run_keys(s);
-    model::add_model_keys(s);
-    train::add_train_keys(s);
-    return s;
-  }();
-  return schema;
-}
-
-core::Config tiny_config(const std::vector<core::ConfigOverride>& overrides) {
-  return core::Config::resolve(test_schema(), {std::string(QVAE_EXPERIMENT_CONFIG_DIR) + "/tiny.ini"}, overrides);
-}
-
-/// A directory shared by both ranks (rank 0's pid), removed at the end.
-struct SharedTempDir {
-  fs::path path;
-  explicit SharedTempDir(const par::Communicator& comm, const std::string& tag) {
-    const int pid = comm.broadcast_value(static_cast<int>(::getpid()));
-    path = fs::temp_directory_path() / ("qvae-test-train-" + tag + "-" + std::to_string(pid));
-    if (comm.is_root()) fs::create_directories(path);
-    comm.barrier();
-  }
-  ~SharedTempDir() {
-    MPI_Barrier(MPI_COMM_WORLD);
-    int rank = 0;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    std::error_code ignored;
-    if (rank == 0) fs::remove_all(path, ignored);
-  }
-};
-
-/// `events` GFlash ds2 showers in `path`, written collectively.
-void write_showers(const std::string& path, std::int64_t events, const par::Communicator& comm) {
-  const sim::GFlashSimulator simulator(geometry::Geometry::builtin("ds2"), sim::GFlashParameters{});
-  const par::Block mine = par::my_block(events, comm);
-  data::ShowerBlock block;
-  block.first_event = mine.offset;
-  block.voxels = simulator.geometry().voxels();
-  block.incident_energies.resize(static_cast<std::size_t>(mine.count));
-  block.showers.resize(static_cast<std::size_t>(mine.count * block.voxels));
-  sim::simulate_events(simulator, sim::EnergySpectrum{}, 11, mine.offset, mine.count, block.incident_energies.data(),
-                       block.showers.data());
-  data::write_calo_file(path, comm, simulator.geometry(), block, io::Provenance{"test_train", 11, ""});
-}
+using train_test::read_doubles;
+using train_test::SharedTempDir;
+using train_test::test_schema;
+using train_test::tiny_config;
+using train_test::write_showers;
 
 TEST(Schedules, LearningRateWarmupStepAndCosine) {
   train::TrainConfig t;
@@ -148,11 +107,6 @@ TEST(History, CsvRowsAndTruncate) {
   history.truncate(1);
   EXPECT_EQ(history.rows(), 1u);
   EXPECT_EQ(history.last()[1].second, 2.5);
-}
-
-std::vector<double> read_doubles(const std::string& path, const std::string& name) {
-  const io::File file = io::File::open_serial(path);
-  return io::read_all<double>(file, name, 0);
 }
 
 void expect_close(const std::vector<double>& a, const std::vector<double>& b, double tolerance, const char* what) {

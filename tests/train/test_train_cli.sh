@@ -3,8 +3,9 @@
 # a tiny model trains on 1 and 2 ranks, resumes bit-exactly (4 epochs straight
 # == 2 + --resume + 2), survives SIGTERM (exit 0, resumable) and a second
 # signal (immediate exit, last checkpoint intact), and generates a valid
-# CaloChallenge file identical on 1 and 2 ranks; bad usage gives one error
-# line and exit 2.  Prints "N passed, N failed".
+# CaloChallenge file identical on 1 and 2 ranks; a NaN injected on one rank is
+# skipped by both and counted in the history, a run past train.max_rollbacks
+# exits 4; bad usage gives one error line and exit 2.  Prints "N passed, N failed".
 # Usage: test_train_cli.sh QVAE TINY_INI MPIEXEC [MPIEXEC FLAGS...]
 set -u
 qvae="$(realpath "$1")"
@@ -151,6 +152,41 @@ check "checkpoints intact after the second signal" intact
 rc=$?
 check "the killed run is still resumable (nothing left to do at 1 epoch)" test "$rc" -eq 0
 
+# --- stability guard (issue 11) -----------------------------------------------
+# A NaN loss on rank 1 only: both ranks skip batch 2 of epoch 1, the run ends
+# normally and the history counts one bad batch.
+"${np2[@]}" "$qvae" train "${quick[@]}" --train.epochs=1 '--train.fault_injection=nan_loss@1:2#1' --out guarded \
+  --json >guarded.json 2>guarded.err
+rc=$?
+check "a NaN loss on one rank: exit 0" test "$rc" -eq 0
+guarded_ok() {
+  "$python" - <<'EOF'
+import sys, csv, json, h5py, numpy as np
+rows = list(csv.DictReader(open("guarded/history.csv")))
+if len(rows) != 1: sys.exit("expected 1 epoch")
+r = rows[0]
+if float(r["bad_batches"]) != 1 or float(r["rollbacks"]) != 0: sys.exit("bad_batches/rollbacks: " + str(r))
+if float(r["train_events"]) != 32: sys.exit("expected 2 of 3 batches applied: " + r["train_events"])
+h = h5py.File("guarded/history.h5", "r")
+if h.attrs["format_version"] != 2 or h["bad_batches"][0] != 1: sys.exit("bad history.h5")
+c = h5py.File("guarded/checkpoint-0001.h5", "r")
+if c.attrs["format_version"] != 2 or "guard_state" not in c: sys.exit("bad checkpoint")
+for name in ("rbm_biases", "rbm_weights"):
+    if not np.isfinite(c[name][:]).all(): sys.exit(name + " not finite")
+for name in ("train_loss", "val_loss"):
+    if not np.isfinite(float(r[name])): sys.exit(name + " not finite")
+if json.load(open("guarded.json"))["last_epoch"]["bad_batches"] != 1: sys.exit("--json lacks bad_batches")
+EOF
+}
+check "the history records 1 bad batch in epoch 1 and the model is finite" guarded_ok
+check "the skipped batch is logged" grep -q "epoch 1 batch 2: non-finite loss" guarded.err
+# No rollback left (max_rollbacks = 0): the first bad batch ends the run, exit 4, one line.
+"${np2[@]}" "$qvae" train "${quick[@]}" --train.epochs=1 --train.max_bad_batches=1 --train.max_rollbacks=0 \
+  --train.fault_injection=nan_grad@1:0 --out diverged >/dev/null 2>diverged.err
+rc=$?
+check "divergence past train.max_rollbacks: exit 4, one error line" \
+  test "$rc" -eq 4 -a "$(grep -c '^qvae: error: training diverged' diverged.err)" -eq 1
+
 # --- usage errors: one line, exit 2 ------------------------------------------
 one_error() {  # one_error EXPECTED_RC COMMAND...
   local want="$1"
@@ -164,6 +200,7 @@ check "--resume without a run: exit 2" one_error 2 "$qvae" train "${quick[@]}" -
 check "existing run without --resume: exit 2" one_error 2 "$qvae" train "${quick[@]}" --out straight
 check "train.best = ll: exit 2" one_error 2 "$qvae" train "${quick[@]}" --out ll --train.best=ll
 check "resume with another batch size: exit 2" one_error 2 "$qvae" train "${quick[@]}" --out straight --resume --train.batch_size=8
+check "malformed train.fault_injection: exit 2" one_error 2 "$qvae" train "${quick[@]}" --out badfault --train.fault_injection=nan_loss@1
 check "generate from a missing model: exit 3" one_error 3 "$qvae" generate --model nowhere.h5 --events 5 --out x.h5
 
 echo "$passed passed, $failed failed"

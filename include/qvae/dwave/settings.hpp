@@ -35,9 +35,11 @@ struct GibbsQpuSettings {
   std::int64_t sweeps = 200;
 };
 
-/// Effective-temperature methods of dwave.md §4.2.
-enum class BetaMethod { ml, linear, multiplicative, variance, pseudolikelihood };
-/// "ml" | "linear" | "multiplicative" | "variance" | "pseudolikelihood"; core::UsageError otherwise.
+/// Effective-temperature methods of dwave.md §4.2, and stein: the β whose
+/// Boltzmann distribution has the smallest kernel Stein discrepancy to the
+/// device samples (qvae/dwave/stein.hpp).
+enum class BetaMethod { ml, linear, multiplicative, variance, pseudolikelihood, stein };
+/// "ml" | "linear" | "multiplicative" | "variance" | "pseudolikelihood" | "stein"; core::UsageError otherwise.
 BetaMethod parse_beta_method(const std::string& name);
 const char* to_string(BetaMethod method) noexcept;
 

@@ -24,6 +24,8 @@
 #include "qvae/core/progress.hpp"
 #include "qvae/eval/distances.hpp"
 #include "qvae/eval/histogram.hpp"
+#include "qvae/eval/rbm_energy.hpp"
+#include "qvae/eval/reconstruction.hpp"
 #include "qvae/io/attributes.hpp"
 #include "qvae/par/communicator.hpp"
 
@@ -60,6 +62,21 @@ struct ConditionalComparison {
   std::vector<HistogramComparison> per_bin;  ///< one per energy bin, each with its own binning
 };
 
+/// What `qvae evaluate --model --data` adds: RBM energies of the encoded data
+/// against Gibbs chains of the prior, and reconstruction metrics (the model-side
+/// numbers come from train::compute_model_metrics).
+struct ModelComparison {
+  std::string model_path, data_path;
+  std::int64_t events = 0;  ///< showers encoded
+  std::int64_t chains = 0;  ///< Gibbs chains
+  int gibbs_sweeps = 0;
+  std::uint64_t seed = 0;   ///< of the chains
+  bool partition0_clamped = false;
+  EnergyComparison rbm_energy;
+  ReconstructionComparison reconstruction;
+  double seconds_encode = 0, seconds_gibbs = 0;
+};
+
 struct Evaluation {
   std::string reference_path, generated_path;
   std::string geometry;
@@ -76,6 +93,8 @@ struct Evaluation {
   std::optional<FpdResult> fpd;
   std::optional<KpdResult> kpd;
   std::string distances_note;  ///< why FPD/KPD were not computed, when they were not
+  std::optional<ModelComparison> model;  ///< with --model/--data: metrics.json "rbm_energy",
+                                         ///< "reconstruction", "model_evaluation"; groups in histograms.h5
   double seconds_features = 0, seconds_fpd = 0, seconds_kpd = 0, seconds_total = 0;
 };
 

@@ -63,4 +63,15 @@ SeparationPower separation_power(const std::vector<std::int64_t>& a, const std::
 /// (1 = identical shapes, 0 = disjoint); NaN when either is empty.
 double overlap(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b);
 
+/// The original study's chi^2 distance between two histograms of raw counts
+/// (model.md §5.2, utils/plots.py): sum over bins with P + Q > 0 of
+/// (P - Q)^2 / (P + Q).  It grows with the sample size; `per_bin` divides it
+/// by the occupied bins (the form of the trainer's recon_chi2 rule).
+struct ChiSquared {
+  double value = 0;
+  int occupied_bins = 0;
+  double per_bin() const;  ///< value / occupied_bins; NaN when no bin is occupied
+};
+ChiSquared chi_squared(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b);
+
 }  // namespace qvae::eval

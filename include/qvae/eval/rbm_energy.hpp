@@ -1,8 +1,9 @@
 // Model-side metric of the original study (spec origin/: "Energy distribution
 // for encoded and RBM Gibbs samples"): RBM energies E(z) of the encoded data
 // (posterior samples) against those of Gibbs samples from the prior.  A trained
-// prior puts both on top of each other.  This takes the two energy arrays; the
-// `qvae evaluate --model --data` path that produces them needs the model module.
+// prior puts both on top of each other.  This takes the two energy arrays;
+// `qvae evaluate --model --data` gets them from train::compute_model_metrics
+// (eval does not depend on the model) and passes them gathered in global order.
 #pragma once
 
 #include <cstdint>

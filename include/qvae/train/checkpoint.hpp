@@ -1,5 +1,6 @@
 // Checkpoint files of `qvae train` (issue 7 item 3; hpc.md §5 "Checkpoint and
-// resume").  Format "qvae-checkpoint" v1, documented in docs/formats.md:
+// resume").  Format "qvae-checkpoint" v2, documented in docs/formats.md
+// (v2 added guard_state and the guard's history columns; v1 files still load):
 //
 //   root attributes  format, format_version, qvae_version, created_by, seed,
 //                    config (the resolved INI), geometry, data_file,
@@ -16,6 +17,8 @@
 //   partial_sums     float64: the interrupted epoch's running train sums
 //   rbm_biases, rbm_weights, rbm_couplers  the prior in the machine's order
 //                    (float64 (N), float64 (E), int64 (E, 2)) for h5py users
+//   guard_state      float64: the stability guard (GuardState::encode: lr
+//                    scale, rollbacks, current streak, the epoch's counters)
 //   history/<column> float64 (epochs_done): the history up to this checkpoint
 //
 // Files in the run directory: checkpoint-EEEE.h5 after epoch EEEE,
@@ -34,7 +37,7 @@
 namespace qvae::train {
 
 inline constexpr const char* kCheckpointFormat = "qvae-checkpoint";
-inline constexpr std::int64_t kCheckpointFormatVersion = 1;
+inline constexpr std::int64_t kCheckpointFormatVersion = 2;
 
 /// Where a checkpoint stands in training.
 struct CheckpointPosition {
@@ -65,7 +68,9 @@ void replace_with_link(const std::string& target, const std::string& link_path);
 /// The configuration a resumed run uses: the checkpoint's stored one.  Keys the
 /// new command line sets explicitly (source not "default") must have the stored
 /// value, except train.epochs, train.keep_last, train.threads, train.data,
-/// train.out and run.* (logging, progress), which may change.  UsageError
+/// train.out, run.* (logging, progress) and the stability-guard keys
+/// (train.max_bad_batches, train.max_rollbacks, train.rollback_lr_factor,
+/// train.clip_grad_norm, train.fault_injection), which may change.  UsageError
 /// naming the first other key that differs.
 core::Config resume_config(const core::ConfigSchema& schema, const core::Config& given, const std::string& stored_ini);
 

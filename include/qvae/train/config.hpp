@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "qvae/train/stability.hpp"
+
 namespace qvae::core {
 class Config;
 class ConfigSchema;
@@ -57,6 +59,15 @@ struct TrainConfig {
   std::int64_t val_max_events = 0;    ///< 0: the whole validation split
   double bucket_mb = 25.0;            ///< gradient allreduce bucket (PyTorch DDP's bucket_cap_mb)
   int threads = 0;                    ///< torch intra-op threads per rank; 0: LibTorch's default
+  // Stability guard (stability.hpp, docs/training.md "Stability guard").
+  int max_bad_batches = 5;            ///< consecutive skipped batches that trigger a rollback
+  int max_rollbacks = 3;              ///< rollbacks per run; one more streak fails (exit 4)
+  double rollback_lr_factor = 0.5;    ///< learning-rate factor per rollback
+  double clip_grad_norm = 0.0;        ///< global encoder/decoder gradient-norm bound; 0: off
+  std::string fault_injection;        ///< test hook, as given
+  std::vector<Fault> faults;          ///< fault_injection parsed
+
+  GuardLimits guard_limits() const { return {max_bad_batches, max_rollbacks, rollback_lr_factor}; }
 
   /// lr of `epoch` (1-based): warm-up ramp lr·epoch/(warmup+1), then the schedule.
   double lr_at(int epoch) const;

@@ -3,9 +3,11 @@
 // throughput).  Rank 0 rewrites DIR/history.csv and DIR/history.h5 atomically
 // after every epoch, so a killed run keeps all finished epochs.
 //
-// history.h5: format "qvae-history" v1; one float64 dataset (epochs) per
+// history.h5: format "qvae-history" v2; one float64 dataset (epochs) per
 // column at the root, the column order in the root attribute `columns`
-// (comma-separated), plus the provenance attributes.
+// (comma-separated), plus the provenance attributes.  v2 added the
+// stability-guard columns (bad_batches, rollbacks, clipped_batches,
+// grad_norm_max); the layout is otherwise v1's.
 #pragma once
 
 #include <cstdint>
@@ -19,7 +21,7 @@
 namespace qvae::train {
 
 inline constexpr const char* kHistoryFormat = "qvae-history";
-inline constexpr std::int64_t kHistoryFormatVersion = 1;
+inline constexpr std::int64_t kHistoryFormatVersion = 2;
 
 class History {
  public:
@@ -27,6 +29,9 @@ class History {
 
   /// Appends a row; the first row fixes the columns, later rows must have the same names.
   void append(const Row& row);
+  /// A history with columns but no column `name` gets it as its last column,
+  /// `fill` in every row (a resumed run whose checkpoint predates the column).
+  void ensure_column(const std::string& name, double fill);
   /// Drops rows after the first `rows` (resume from an earlier checkpoint).
   void truncate(std::size_t rows);
   std::size_t rows() const { return columns_.empty() ? 0 : values_.front().size(); }

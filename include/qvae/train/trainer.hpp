@@ -8,9 +8,11 @@
 // events / B, then one fixed sequence of collectives per step sums
 //   1. the encoder/decoder gradients, packed in parameters() order into flat
 //      float32 buckets of train.bucket_mb (25 MB, PyTorch DDP's default), and
-//   2. one float64 buffer: loss sums, event count, the stop flag, the RBM's
-//      sufficient statistics (sums of z and of z_i z_j over the couplers, data
-//      and model), autograd RBM gradients and BatchNorm running statistics.
+//   2. one float64 buffer: loss sums, event count, the stop flag, the counts
+//      of ranks with a non-finite loss / gradient (the stability guard,
+//      stability.hpp), the RBM's sufficient statistics (sums of z and of
+//      z_i z_j over the couplers, data and model), autograd RBM gradients and
+//      BatchNorm running statistics.
 // So every rank makes identical updates, batch counts are equal by
 // construction (no rank can hang on a missing collective), and with a fixed
 // micro-batch size the result does not depend on the rank count (to
@@ -54,6 +56,11 @@ struct TrainResult {
   double seconds = 0.0;
   double peak_rss_mb = 0.0;   ///< max over ranks
   int ranks = 1;
+  /// This rank's final model: FNV-1a over the parameters, buffers and RBM,
+  /// and whether they are all finite.  Equal on every rank unless the ranks
+  /// diverged (tests compare them).
+  std::uint64_t parameter_digest = 0;
+  bool parameters_finite = true;
 };
 
 /// Collective over `comm`: trains, checkpoints every epoch, writes the history.

@@ -1,0 +1,103 @@
+#include "qvae/eval/reconstruction.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <tuple>
+
+#include "qvae/io/attributes.hpp"
+#include "qvae/io/dataset.hpp"
+
+namespace qvae::eval {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+/// Mean and population standard deviation, two passes in the given order.
+std::pair<double, double> mean_and_std(const std::vector<double>& values) {
+  if (values.empty()) return {kNaN, kNaN};
+  double sum = 0;
+  for (double v : values) sum += v;
+  const double mean = sum / static_cast<double>(values.size());
+  double squares = 0;
+  for (double v : values) squares += (v - mean) * (v - mean);
+  return {mean, std::sqrt(squares / static_cast<double>(values.size()))};
+}
+
+nlohmann::json finite_or_null(double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(); }
+
+}  // namespace
+
+ReconstructionComparison compare_reconstruction(const ReconstructedShowers& showers, int bins) {
+  const std::size_t n = showers.incident_energies.size();
+  if (showers.etot_data.size() != n || showers.etot_reconstruction.size() != n || showers.squared_error.size() != n)
+    throw std::invalid_argument("compare_reconstruction: per-shower arrays of different lengths");
+  if (bins < 1) throw std::invalid_argument("compare_reconstruction: need bins >= 1");
+  ReconstructionComparison out;
+  out.showers = static_cast<std::int64_t>(n);
+  std::tie(out.mse_mean, out.mse_std) = mean_and_std(showers.squared_error);
+
+  std::vector<double> relative_errors, ratio_data, ratio_reconstruction;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double data = showers.etot_data[i], reconstruction = showers.etot_reconstruction[i];
+    if (data > 0) relative_errors.push_back((reconstruction - data) / data);
+    ratio_data.push_back(data / showers.incident_energies[i]);
+    ratio_reconstruction.push_back(reconstruction / showers.incident_energies[i]);
+  }
+  out.etot_showers = static_cast<std::int64_t>(relative_errors.size());
+  std::tie(out.etot_relative_error_mean, out.etot_relative_error_std) = mean_and_std(relative_errors);
+
+  // One linear binning over both sets' finite range, widened if it is a point.
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  for (const auto* set : {&ratio_data, &ratio_reconstruction})
+    for (double r : *set)
+      if (std::isfinite(r)) lo = std::min(lo, r), hi = std::max(hi, r);
+  if (!(lo <= hi)) lo = 0, hi = 1;
+  if (hi == lo) lo -= 0.05 * std::abs(lo) + 0.5, hi += 0.05 * std::abs(hi) + 0.5;
+  const Binning binning = Binning::linear(lo, hi, bins);
+  out.data = Histogram(binning);
+  out.reconstruction = Histogram(binning);
+  for (double r : ratio_data) out.data.fill(r);
+  for (double r : ratio_reconstruction) out.reconstruction.fill(r);
+  out.chi2 = chi_squared(out.data.counts, out.reconstruction.counts);
+  out.separation = separation_power(out.data.counts, out.reconstruction.counts);
+  return out;
+}
+
+nlohmann::json reconstruction_json(const ReconstructionComparison& c) {
+  return {{"showers", c.showers},
+          {"mean_squared_error", finite_or_null(c.mse_mean)},
+          {"mean_squared_error_std", finite_or_null(c.mse_std)},
+          {"mean_squared_error_unit", "MeV^2"},
+          {"etot_relative_error_mean", finite_or_null(c.etot_relative_error_mean)},
+          {"etot_relative_error_std", finite_or_null(c.etot_relative_error_std)},
+          {"etot_relative_error_showers", c.etot_showers},
+          {"etot_over_einc",
+           {{"chi2", finite_or_null(c.chi2.value)},
+            {"chi2_per_bin", finite_or_null(c.chi2.per_bin())},
+            {"bins_occupied", c.chi2.occupied_bins},
+            {"bins", c.data.binning.bins()},
+            {"separation_power", finite_or_null(c.separation.value)},
+            {"separation_power_floor", finite_or_null(c.separation.floor)}}}};
+}
+
+void write_reconstruction_comparison(io::File& file, const ReconstructionComparison& c) {
+  const io::Where where{io::where_text(file.path(), "reconstruction"), core::ExitCode::runtime};
+  io::check_id(H5Gcreate2(file.id(), "reconstruction", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "H5Gcreate2", where);
+  const auto& edges = c.data.binning.edges;
+  io::write_rows(file, "reconstruction/edges", edges.data(), static_cast<std::int64_t>(edges.size()), 0);
+  io::write_rows(file, "reconstruction/data", c.data.counts.data(), static_cast<std::int64_t>(c.data.counts.size()), 0);
+  io::write_rows(file, "reconstruction/reconstruction", c.reconstruction.counts.data(),
+                 static_cast<std::int64_t>(c.reconstruction.counts.size()), 0);
+  io::set_attribute(file, "reconstruction", "label", "E_tot / E_inc");
+  io::set_attribute(file, "reconstruction", "chi2", c.chi2.value);
+  io::set_attribute(file, "reconstruction", "chi2_bins_occupied", static_cast<std::int64_t>(c.chi2.occupied_bins));
+  io::set_attribute(file, "reconstruction", "separation_power", c.separation.value);
+  io::set_attribute(file, "reconstruction", "separation_power_floor", c.separation.floor);
+  io::set_attribute(file, "reconstruction", "mean_squared_error", c.mse_mean);
+  io::set_attribute(file, "reconstruction", "etot_relative_error_mean", c.etot_relative_error_mean);
+  io::set_attribute(file, "reconstruction", "etot_relative_error_std", c.etot_relative_error_std);
+}
+
+}  // namespace qvae::eval
