@@ -24,18 +24,6 @@ namespace {
 
 const char* const kWhere = "qvae evaluate --model";
 
-/// Every rank's values, concatenated in rank order on every rank.  Each rank
-/// holds a contiguous block of the global order, so this is the global order.
-std::vector<double> gather_in_rank_order(const std::vector<double>& mine, const par::Communicator& comm) {
-  const std::vector<int> counts = comm.allgather(static_cast<int>(mine.size()));
-  std::vector<int> offsets(counts.size(), 0);
-  for (std::size_t r = 1; r < counts.size(); ++r) offsets[r] = offsets[r - 1] + counts[r - 1];
-  std::vector<double> all(static_cast<std::size_t>(offsets.back() + counts.back()));
-  QVAE_CHECK_MPI(MPI_Allgatherv(mine.data(), static_cast<int>(mine.size()), MPI_DOUBLE, all.data(), counts.data(),
-                                offsets.data(), MPI_DOUBLE, comm.get()));
-  return all;
-}
-
 /// The chunks of [0, total) in steps of `chunk` that this rank computes: a
 /// contiguous block of the global chunk list, the same list for any rank count.
 struct ChunkPlan {
@@ -188,11 +176,11 @@ ModelMetricsSamples compute_model_metrics(const ModelMetricsRequest& request, co
   }
   out.seconds_encode = comm.max(MPI_Wtime() - start);
   reader.reset();
-  out.incident_energies = gather_in_rank_order(incident, comm);
-  out.encoded_energies = gather_in_rank_order(encoded, comm);
-  out.etot_data = gather_in_rank_order(etot_data, comm);
-  out.etot_reconstruction = gather_in_rank_order(etot_reconstruction, comm);
-  out.squared_error = gather_in_rank_order(squared_error, comm);
+  out.incident_energies = comm.allgather_blocks(incident);
+  out.encoded_energies = comm.allgather_blocks(encoded);
+  out.etot_data = comm.allgather_blocks(etot_data);
+  out.etot_reconstruction = comm.allgather_blocks(etot_reconstruction);
+  out.squared_error = comm.allgather_blocks(squared_error);
 
   // Pass 2: Gibbs chains of the prior from random starts, partition 0 clamped
   // to shower (c mod N)'s code when the prior is conditioned.
@@ -225,7 +213,7 @@ ModelMetricsSamples compute_model_metrics(const ModelMetricsRequest& request, co
     }
   });
   out.seconds_gibbs = comm.max(MPI_Wtime() - start);
-  out.gibbs_energies = gather_in_rank_order(gibbs, comm);
+  out.gibbs_energies = comm.allgather_blocks(gibbs);
   core::log::info_root("evaluate --model: ", out.events, " showers encoded and reconstructed in ", out.seconds_encode,
                        " s; ", chains, " Gibbs chains x ", request.gibbs_sweeps, " sweeps in ", out.seconds_gibbs,
                        " s");
