@@ -16,7 +16,9 @@ endfunction()
 # qvae_add_test(NAME <t> SOURCES ... DEPENDS ... [MPI] [NP n]): a GoogleTest
 # executable run by ctest, under mpirun when MPI is given.
 function(qvae_add_test)
-  cmake_parse_arguments(ARG "MPI" "NAME;NP;TIMEOUT" "SOURCES;DEPENDS;LABELS" ${ARGN})
+  # MPI_FILTER: a serial test plus NAME_mpi_npNP running only the GoogleTest
+  # cases matching the filter (the ones that skip on 1 rank), MPI_TIMEOUT long.
+  cmake_parse_arguments(ARG "MPI" "NAME;NP;TIMEOUT;MPI_FILTER;MPI_TIMEOUT" "SOURCES;DEPENDS;LABELS" ${ARGN})
   if(NOT ARG_NP)
     set(ARG_NP 2)
   endif()
@@ -35,5 +37,15 @@ function(qvae_add_test)
   else()
     add_test(NAME ${ARG_NAME} COMMAND $<TARGET_FILE:${ARG_NAME}>)
     set_tests_properties(${ARG_NAME} PROPERTIES TIMEOUT ${ARG_TIMEOUT} LABELS "${ARG_LABELS}")
+  endif()
+  if(ARG_MPI_FILTER)
+    if(NOT ARG_MPI_TIMEOUT)
+      set(ARG_MPI_TIMEOUT ${ARG_TIMEOUT})
+    endif()
+    add_test(NAME ${ARG_NAME}_mpi_np${ARG_NP}
+             COMMAND ${MPIEXEC_EXECUTABLE} ${QVAE_MPIEXEC_FLAGS} ${MPIEXEC_NUMPROC_FLAG} ${ARG_NP}
+                     $<TARGET_FILE:${ARG_NAME}> --gtest_filter=${ARG_MPI_FILTER})
+    set_tests_properties(${ARG_NAME}_mpi_np${ARG_NP} PROPERTIES
+      TIMEOUT ${ARG_MPI_TIMEOUT} PROCESSORS ${ARG_NP} LABELS "mpi;${ARG_LABELS}")
   endif()
 endfunction()

@@ -149,40 +149,36 @@ def plot_conditional(task):
     return out
 
 
-def plot_rbm_energy(path, out, dpi):
+def plot_histogram_pair(path, group, names, labels, xlabel, title, out, dpi):
+    """Two unit-area histograms of one group (shared `edges`); `title` formats the group's attributes."""
     with h5py.File(path, "r") as f:
-        g = f["rbm_energy"]
-        edges, encoded, gibbs = g["edges"][:], g["encoded"][:], g["gibbs"][:]
-        overlap = float(g.attrs.get("overlap", np.nan))
-        separation = float(g.attrs.get("separation_power", np.nan))
+        g = f[group]
+        edges, first, second = g["edges"][:], g[names[0]][:], g[names[1]][:]
+        attributes = {k: float(v) for k, v in g.attrs.items() if np.isscalar(v) and not isinstance(v, (str, bytes))}
     fig, ax = plt.subplots(figsize=(5.2, 3.8))
-    ax.stairs(unit_area(encoded, edges)[0], edges, fill=True, color="#1f77b4", alpha=0.3, label="encoded data")
-    ax.stairs(unit_area(gibbs, edges)[0], edges, color="#d62728", linewidth=1.6, label="Gibbs samples")
-    ax.set_xlabel("RBM energy E(z)")
+    ax.stairs(unit_area(first, edges)[0], edges, fill=True, color="#1f77b4", alpha=0.3, label=labels[0])
+    ax.stairs(unit_area(second, edges)[0], edges, color="#d62728", linewidth=1.6, label=labels[1])
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("density")
-    ax.set_title(f"RBM energies: overlap {overlap:.3f}, S = {separation:.3g}", fontsize=9)
+    ax.set_title(title(lambda key: attributes.get(key, np.nan)), fontsize=9)
     ax.legend(fontsize=8, frameon=False)
     fig.tight_layout()
     fig.savefig(out, dpi=dpi)
     plt.close(fig)
+
+
+def plot_rbm_energy(path, out, dpi):
+    plot_histogram_pair(path, "rbm_energy", ("encoded", "gibbs"), ("encoded data", "Gibbs samples"),
+                        "RBM energy E(z)",
+                        lambda a: f"RBM energies: overlap {a('overlap'):.3f}, S = {a('separation_power'):.3g}",
+                        out, dpi)
 
 
 def plot_reconstruction(path, out, dpi):
-    with h5py.File(path, "r") as f:
-        g = f["reconstruction"]
-        edges, data, reconstruction = g["edges"][:], g["data"][:], g["reconstruction"][:]
-        chi2 = float(g.attrs.get("chi2", np.nan))
-        separation = float(g.attrs.get("separation_power", np.nan))
-    fig, ax = plt.subplots(figsize=(5.2, 3.8))
-    ax.stairs(unit_area(data, edges)[0], edges, fill=True, color="#1f77b4", alpha=0.3, label="data")
-    ax.stairs(unit_area(reconstruction, edges)[0], edges, color="#d62728", linewidth=1.6, label="reconstruction")
-    ax.set_xlabel("E_tot / E_inc")
-    ax.set_ylabel("density")
-    ax.set_title(f"encode -> decode: chi2 {chi2:.4g}, S = {separation:.3g}", fontsize=9)
-    ax.legend(fontsize=8, frameon=False)
-    fig.tight_layout()
-    fig.savefig(out, dpi=dpi)
-    plt.close(fig)
+    plot_histogram_pair(path, "reconstruction", ("data", "reconstruction"), ("data", "reconstruction"),
+                        "E_tot / E_inc",
+                        lambda a: f"encode -> decode: chi2 {a('chi2'):.4g}, S = {a('separation_power'):.3g}",
+                        out, dpi)
 
 
 def numeric_series(f, length=None):

@@ -536,11 +536,6 @@ nlohmann::json metrics_json(const Evaluation& ev) {
 
 namespace {
 
-void create_group(io::File& file, const std::string& name) {
-  const io::Where where{io::where_text(file.path(), name), core::ExitCode::runtime};
-  io::check_id(H5Gcreate2(file.id(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "H5Gcreate2", where);
-}
-
 template <class T> void write_vector(io::File& file, const std::string& name, const std::vector<T>& values, std::int64_t cols = 0) {
   const std::int64_t rows = cols ? static_cast<std::int64_t>(values.size()) / cols : static_cast<std::int64_t>(values.size());
   io::write_rows(file, name, values.data(), rows, cols);
@@ -565,10 +560,10 @@ void write_histograms_file(const std::string& path, const Evaluation& ev, const 
   io::set_attribute(file, "/", "events_reference", ev.events_reference);
   io::set_attribute(file, "/", "events_generated", ev.events_generated);
   io::set_attribute(file, "/", "min_energy_mev", ev.min_energy);
-  create_group(file, "histograms");
+  io::create_group(file, "histograms");
   for (const HistogramComparison& h : ev.histograms) {
     const std::string group = "histograms/" + h.name;
-    create_group(file, group);
+    io::create_group(file, group);
     write_histogram_attributes(file, group, h);
     io::set_attribute(file, group, "separation_power", h.separation.value);
     io::set_attribute(file, group, "separation_power_floor", h.separation.floor);
@@ -577,11 +572,11 @@ void write_histograms_file(const std::string& path, const Evaluation& ev, const 
     write_vector(file, group + "/generated", h.generated.counts);
     write_vector(file, group + "/outside", std::vector<std::int64_t>{h.reference.outside, h.generated.outside});
   }
-  create_group(file, "conditional");
+  io::create_group(file, "conditional");
   for (const ConditionalComparison& cc : ev.conditional) {
     if (cc.per_bin.empty()) continue;
     const std::string group = "conditional/" + cc.name;
-    create_group(file, group);
+    io::create_group(file, group);
     write_histogram_attributes(file, group, cc.per_bin.front());
     const std::int64_t bins = cc.per_bin.front().reference.binning.bins();
     std::vector<double> edges, separation, floor;

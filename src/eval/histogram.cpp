@@ -5,6 +5,9 @@
 #include <limits>
 #include <stdexcept>
 
+#include "qvae/io/attributes.hpp"
+#include "qvae/io/dataset.hpp"
+
 namespace qvae::eval {
 namespace {
 
@@ -105,6 +108,18 @@ ChiSquared chi_squared(const std::vector<std::int64_t>& a, const std::vector<std
     ++c.occupied_bins;
   }
   return c;
+}
+
+void write_histogram_pair(io::File& file, const std::string& group, const std::string& label,
+                          const std::string& first_name, const Histogram& first, const std::string& second_name,
+                          const Histogram& second) {
+  io::create_group(file, group);
+  const auto& edges = first.binning.edges;
+  io::write_rows(file, group + "/edges", edges.data(), static_cast<std::int64_t>(edges.size()), 0);
+  io::write_rows(file, group + "/" + first_name, first.counts.data(), static_cast<std::int64_t>(first.counts.size()), 0);
+  io::write_rows(file, group + "/" + second_name, second.counts.data(), static_cast<std::int64_t>(second.counts.size()),
+                 0);
+  io::set_attribute(file, group, "label", label);
 }
 
 }  // namespace qvae::eval

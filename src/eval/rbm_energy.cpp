@@ -73,13 +73,7 @@ nlohmann::json energy_comparison_json(const EnergyComparison& c) {
 }
 
 void write_energy_comparison(io::File& file, const EnergyComparison& c) {
-  const io::Where where{io::where_text(file.path(), "rbm_energy"), core::ExitCode::runtime};
-  io::check_id(H5Gcreate2(file.id(), "rbm_energy", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "H5Gcreate2", where);
-  const auto& edges = c.encoded.binning.edges;
-  io::write_rows(file, "rbm_energy/edges", edges.data(), static_cast<std::int64_t>(edges.size()), 0);
-  io::write_rows(file, "rbm_energy/encoded", c.encoded.counts.data(), static_cast<std::int64_t>(c.encoded.counts.size()), 0);
-  io::write_rows(file, "rbm_energy/gibbs", c.gibbs.counts.data(), static_cast<std::int64_t>(c.gibbs.counts.size()), 0);
-  io::set_attribute(file, "rbm_energy", "label", "RBM energy E(z)");
+  write_histogram_pair(file, "rbm_energy", "RBM energy E(z)", "encoded", c.encoded, "gibbs", c.gibbs);
   io::set_attribute(file, "rbm_energy", "separation_power", c.separation.value);
   io::set_attribute(file, "rbm_energy", "separation_power_floor", c.separation.floor);
   io::set_attribute(file, "rbm_energy", "overlap", c.overlap);

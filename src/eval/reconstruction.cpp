@@ -83,14 +83,7 @@ nlohmann::json reconstruction_json(const ReconstructionComparison& c) {
 }
 
 void write_reconstruction_comparison(io::File& file, const ReconstructionComparison& c) {
-  const io::Where where{io::where_text(file.path(), "reconstruction"), core::ExitCode::runtime};
-  io::check_id(H5Gcreate2(file.id(), "reconstruction", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "H5Gcreate2", where);
-  const auto& edges = c.data.binning.edges;
-  io::write_rows(file, "reconstruction/edges", edges.data(), static_cast<std::int64_t>(edges.size()), 0);
-  io::write_rows(file, "reconstruction/data", c.data.counts.data(), static_cast<std::int64_t>(c.data.counts.size()), 0);
-  io::write_rows(file, "reconstruction/reconstruction", c.reconstruction.counts.data(),
-                 static_cast<std::int64_t>(c.reconstruction.counts.size()), 0);
-  io::set_attribute(file, "reconstruction", "label", "E_tot / E_inc");
+  write_histogram_pair(file, "reconstruction", "E_tot / E_inc", "data", c.data, "reconstruction", c.reconstruction);
   io::set_attribute(file, "reconstruction", "chi2", c.chi2.value);
   io::set_attribute(file, "reconstruction", "chi2_bins_occupied", static_cast<std::int64_t>(c.chi2.occupied_bins));
   io::set_attribute(file, "reconstruction", "separation_power", c.separation.value);

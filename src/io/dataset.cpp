@@ -249,4 +249,9 @@ QVAE_IO_INSTANTIATE(std::int64_t)
 QVAE_IO_INSTANTIATE(std::uint8_t)
 #undef QVAE_IO_INSTANTIATE
 
+void create_group(File& file, const std::string& name) {
+  check_id(H5Gcreate2(file.id(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "H5Gcreate2",
+           Where{where_text(file.path(), name), core::ExitCode::runtime});
+}
+
 }  // namespace qvae::io

@@ -117,8 +117,7 @@ void History::write_files(const std::string& directory, const io::Provenance& pr
 }
 
 void History::store(io::File& file, const std::string& group) const {
-  io::Handle handle = io::check_id(H5Gcreate2(file.id(), group.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                                   "H5Gcreate2", io::Where{io::where_text(file.path(), group)});
+  io::create_group(file, group);
   io::set_attribute(file, group, "columns", joined_columns(columns_));
   for (std::size_t c = 0; c < columns_.size(); ++c)
     io::write_rows<double>(file, group + "/" + columns_[c], values_[c].data(),

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "qvae/io/file.hpp"
 #include "qvae/par/communicator.hpp"
 
 namespace qvae::eval {
@@ -73,5 +74,11 @@ struct ChiSquared {
   double per_bin() const;  ///< value / occupied_bins; NaN when no bin is occupied
 };
 ChiSquared chi_squared(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b);
+
+/// Two histograms of one binning as group `group` of a histograms file:
+/// `edges`, `<first_name>` and `<second_name>` counts and a `label` attribute.
+void write_histogram_pair(io::File& file, const std::string& group, const std::string& label,
+                          const std::string& first_name, const Histogram& first, const std::string& second_name,
+                          const Histogram& second);
 
 }  // namespace qvae::eval

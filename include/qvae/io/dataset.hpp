@@ -74,6 +74,10 @@ template <class T>
 IoReport read_rows(const File& file, const std::string& name, const par::Block& block,
                    std::int64_t expected_cols, std::vector<T>& out);
 
+/// Collective on parallel files: creates group `name` (a failure is a
+/// runtime error naming the file and the group).
+void create_group(File& file, const std::string& name);
+
 /// Whole-dataset convenience for small data every rank needs (collective on parallel files).
 template <class T> std::vector<T> read_all(const File& file, const std::string& name, std::int64_t expected_cols);
 
