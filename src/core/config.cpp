@@ -183,6 +183,13 @@ Config Config::resolve(const ConfigSchema& schema, const std::vector<std::string
   return config;
 }
 
+void Config::set(const std::string& key, const std::string& value, const std::string& source) {
+  const auto it = entries_.find(key);
+  if (it == entries_.end()) throw std::logic_error("qvae::core::Config::set: key '" + key + "' is not in the schema");
+  it->second.value = normalise_value(it->second.key, value, source);
+  it->second.source = source;
+}
+
 const Config::Entry& Config::entry(const std::string& key, ValueType expected) const {
   const auto it = entries_.find(key);
   if (it == entries_.end())

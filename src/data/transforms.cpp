@@ -33,12 +33,13 @@ void check_incident_energy(double incident_energy, const std::string& where) {
 }
 
 // Returns the message for a voxel that cannot be transformed, or "" when it can.
-std::string voxel_problem(double voxel_energy, double incident_energy) {
+std::string voxel_problem(double voxel_energy, double incident_energy, double scale) {
   if (!std::isfinite(voxel_energy)) return "voxel energy " + number(voxel_energy) + " MeV is not finite";
-  const double fraction = voxel_energy / incident_energy;
+  const double fraction = voxel_energy / (scale * incident_energy);
   if (!(fraction >= 0.0 && fraction <= 1.0)) {
-    return "voxel energy " + number(voxel_energy) + " MeV is outside [0, E_inc = " + number(incident_energy) +
-           " MeV]";
+    return "voxel energy " + number(voxel_energy) + " MeV is outside [0, " +
+           (scale == 1.0 ? std::string() : number(scale) + " x ") + "E_inc = " + number(scale * incident_energy) +
+           " MeV], the range of the voxel transform (model.fraction_scale = " + number(scale) + ")";
   }
   return {};
 }
@@ -48,10 +49,14 @@ std::string voxel_problem(double voxel_energy, double incident_energy) {
 // ---------------------------------------------------------------------------
 // LogitTransform
 
-LogitTransform::LogitTransform(double r) : r_(r) {
+LogitTransform::LogitTransform(double r, double fraction_scale) : r_(r), scale_(fraction_scale) {
   if (!(r > 0.0 && r < 0.5)) {
     throw UsageError(describe("logit parameter R = " + number(r) + " is outside (0, 0.5)", "data transform",
                               "use a small positive R such as 1e-7"));
+  }
+  if (!std::isfinite(fraction_scale) || !(fraction_scale >= 1.0)) {
+    throw UsageError(describe("voxel fraction scale " + number(fraction_scale) + " is not a finite number >= 1",
+                              "data transform", "use 1 for showers with E_vox <= E_inc, or set model.fraction_scale = auto"));
   }
 }
 
@@ -92,10 +97,11 @@ struct RowLocation {
 };
 
 template <typename T>
-void check_forward_row(const T* voxels, std::size_t count, double incident_energy, const RowLocation& where) {
+void check_forward_row(double scale, const T* voxels, std::size_t count, double incident_energy,
+                       const RowLocation& where) {
   check_incident_energy(incident_energy, where.row());
   for (std::size_t i = 0; i < count; ++i) {
-    const std::string problem = voxel_problem(static_cast<double>(voxels[i]), incident_energy);
+    const std::string problem = voxel_problem(static_cast<double>(voxels[i]), incident_energy, scale);
     if (!problem.empty()) throw InputError(describe(problem, where.voxel(i), "check the showers dataset"));
   }
 }
@@ -111,30 +117,37 @@ void check_inverse_row(const T* reduced, std::size_t count, double incident_ener
   }
 }
 
+// The transform sees fractions of the energy scale s E_inc (s = fraction scale).
 template <typename T>
-void apply_forward_row(double r, const T* voxels, std::size_t count, double incident_energy, T* reduced) {
+void apply_forward_row(double r, double scale, const T* voxels, std::size_t count, double incident_energy,
+                       T* reduced) {
+  const double full = scale * incident_energy;
   for (std::size_t i = 0; i < count; ++i) {
-    reduced[i] = static_cast<T>(logit_of_fraction(static_cast<double>(voxels[i]) / incident_energy, r));
+    reduced[i] = static_cast<T>(logit_of_fraction(static_cast<double>(voxels[i]) / full, r));
   }
 }
 
 template <typename T>
-void apply_inverse_row(double r, const T* reduced, std::size_t count, double incident_energy, T* voxels) {
+void apply_inverse_row(double r, double scale, const T* reduced, std::size_t count, double incident_energy,
+                       T* voxels) {
+  const double full = scale * incident_energy;
   for (std::size_t i = 0; i < count; ++i) {
-    voxels[i] = static_cast<T>(fraction_of_logit(static_cast<double>(reduced[i]), r) * incident_energy);
+    voxels[i] = static_cast<T>(fraction_of_logit(static_cast<double>(reduced[i]), r) * full);
   }
 }
 
 template <typename T>
-void forward_row_impl(double r, const T* voxels, std::size_t count, double incident_energy, T* reduced) {
-  check_forward_row(voxels, count, incident_energy, RowLocation{});
-  apply_forward_row(r, voxels, count, incident_energy, reduced);
+void forward_row_impl(double r, double scale, const T* voxels, std::size_t count, double incident_energy,
+                      T* reduced) {
+  check_forward_row(scale, voxels, count, incident_energy, RowLocation{});
+  apply_forward_row(r, scale, voxels, count, incident_energy, reduced);
 }
 
 template <typename T>
-void inverse_row_impl(double r, const T* reduced, std::size_t count, double incident_energy, T* voxels) {
+void inverse_row_impl(double r, double scale, const T* reduced, std::size_t count, double incident_energy,
+                      T* voxels) {
   check_inverse_row(reduced, count, incident_energy, RowLocation{});
-  apply_inverse_row(r, reduced, count, incident_energy, voxels);
+  apply_inverse_row(r, scale, reduced, count, incident_energy, voxels);
 }
 
 // Every row is checked before any is written, so a refused call leaves `out` untouched.
@@ -149,26 +162,28 @@ void transform_rows(const T* in, std::size_t rows, std::size_t voxels_per_row, c
 }
 
 template <typename T>
-void forward_rows_impl(double r, const T* showers, std::size_t rows, std::size_t voxels_per_row,
+void forward_rows_impl(double r, double scale, const T* showers, std::size_t rows, std::size_t voxels_per_row,
                        const T* incident_energies, T* reduced) {
-  transform_rows(showers, rows, voxels_per_row, incident_energies, reduced, check_forward_row<T>,
-                 [r](const T* in, std::size_t n, double e, T* out) { apply_forward_row(r, in, n, e, out); });
+  transform_rows(
+      showers, rows, voxels_per_row, incident_energies, reduced,
+      [scale](const T* in, std::size_t n, double e, const RowLocation& where) { check_forward_row(scale, in, n, e, where); },
+      [r, scale](const T* in, std::size_t n, double e, T* out) { apply_forward_row(r, scale, in, n, e, out); });
 }
 
 template <typename T>
-void inverse_rows_impl(double r, const T* reduced, std::size_t rows, std::size_t voxels_per_row,
+void inverse_rows_impl(double r, double scale, const T* reduced, std::size_t rows, std::size_t voxels_per_row,
                        const T* incident_energies, T* showers) {
   transform_rows(reduced, rows, voxels_per_row, incident_energies, showers, check_inverse_row<T>,
-                 [r](const T* in, std::size_t n, double e, T* out) { apply_inverse_row(r, in, n, e, out); });
+                 [r, scale](const T* in, std::size_t n, double e, T* out) { apply_inverse_row(r, scale, in, n, e, out); });
 }
 
 }  // namespace
 
 double LogitTransform::forward(double voxel_energy, double incident_energy) const {
   check_incident_energy(incident_energy, {});
-  const std::string problem = voxel_problem(voxel_energy, incident_energy);
+  const std::string problem = voxel_problem(voxel_energy, incident_energy, scale_);
   if (!problem.empty()) throw InputError(describe(problem, {}, "check the showers dataset"));
-  return logit_of_fraction(voxel_energy / incident_energy, r_);
+  return logit_of_fraction(voxel_energy / (scale_ * incident_energy), r_);
 }
 
 double LogitTransform::inverse(double u, double incident_energy) const {
@@ -176,41 +191,41 @@ double LogitTransform::inverse(double u, double incident_energy) const {
   if (!std::isfinite(u)) {
     throw InputError(describe("reduced voxel value " + number(u) + " is not finite", {}, "check the model output"));
   }
-  return fraction_of_logit(u, r_) * incident_energy;
+  return fraction_of_logit(u, r_) * scale_ * incident_energy;
 }
 
 void LogitTransform::forward_row(const float* voxels, std::size_t count, double incident_energy,
                                  float* reduced) const {
-  forward_row_impl(r_, voxels, count, incident_energy, reduced);
+  forward_row_impl(r_, scale_, voxels, count, incident_energy, reduced);
 }
 void LogitTransform::forward_row(const double* voxels, std::size_t count, double incident_energy,
                                  double* reduced) const {
-  forward_row_impl(r_, voxels, count, incident_energy, reduced);
+  forward_row_impl(r_, scale_, voxels, count, incident_energy, reduced);
 }
 void LogitTransform::inverse_row(const float* reduced, std::size_t count, double incident_energy,
                                  float* voxels) const {
-  inverse_row_impl(r_, reduced, count, incident_energy, voxels);
+  inverse_row_impl(r_, scale_, reduced, count, incident_energy, voxels);
 }
 void LogitTransform::inverse_row(const double* reduced, std::size_t count, double incident_energy,
                                  double* voxels) const {
-  inverse_row_impl(r_, reduced, count, incident_energy, voxels);
+  inverse_row_impl(r_, scale_, reduced, count, incident_energy, voxels);
 }
 
 void LogitTransform::forward_rows(const float* showers, std::size_t rows, std::size_t voxels_per_row,
                                   const float* incident_energies, float* reduced) const {
-  forward_rows_impl(r_, showers, rows, voxels_per_row, incident_energies, reduced);
+  forward_rows_impl(r_, scale_, showers, rows, voxels_per_row, incident_energies, reduced);
 }
 void LogitTransform::forward_rows(const double* showers, std::size_t rows, std::size_t voxels_per_row,
                                   const double* incident_energies, double* reduced) const {
-  forward_rows_impl(r_, showers, rows, voxels_per_row, incident_energies, reduced);
+  forward_rows_impl(r_, scale_, showers, rows, voxels_per_row, incident_energies, reduced);
 }
 void LogitTransform::inverse_rows(const float* reduced, std::size_t rows, std::size_t voxels_per_row,
                                   const float* incident_energies, float* showers) const {
-  inverse_rows_impl(r_, reduced, rows, voxels_per_row, incident_energies, showers);
+  inverse_rows_impl(r_, scale_, reduced, rows, voxels_per_row, incident_energies, showers);
 }
 void LogitTransform::inverse_rows(const double* reduced, std::size_t rows, std::size_t voxels_per_row,
                                   const double* incident_energies, double* showers) const {
-  inverse_rows_impl(r_, reduced, rows, voxels_per_row, incident_energies, showers);
+  inverse_rows_impl(r_, scale_, reduced, rows, voxels_per_row, incident_energies, showers);
 }
 
 // ---------------------------------------------------------------------------

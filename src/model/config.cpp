@@ -31,6 +31,7 @@ const char* to_string(RelaxationKind kind) {
   return "?";
 }
 const char* to_string(VoxelPosEnc kind) { return kind == VoxelPosEnc::sincos ? "sincos" : "none"; }
+const char* to_string(LayerEnergies kind) { return kind == LayerEnergies::none ? "none" : "predicted"; }
 const char* to_string(HitGating kind) { return kind == HitGating::true_mask ? "true_mask" : "smoothed"; }
 const char* to_string(RbmUpdate kind) {
   switch (kind) {
@@ -94,6 +95,12 @@ Enum parse_choice(const std::string& text, std::initializer_list<Enum> values, c
 
 }  // namespace
 
+double auto_fraction_scale(double max_fraction) {
+  double scale = 1.0;
+  while (scale < max_fraction && scale < 1e300) scale *= 2.0;
+  return scale;
+}
+
 std::vector<int> parse_int_list(const std::string& text, const std::string& key) {
   std::vector<int> values;
   std::stringstream stream(text);
@@ -135,11 +142,15 @@ void ModelConfig::validate() const {
   require(energy_code_max_mev > 1.0 && std::isfinite(energy_code_max_mev), "model.energy_code_max_mev must be > 1",
           "ds2 energies reach 1e6 MeV");
   require(logit_r > 0 && logit_r < 0.5, "model.logit_r must lie in (0, 0.5)", "the reference uses 1e-7");
+  require(fraction_scale == 0 || (std::isfinite(fraction_scale) && fraction_scale >= 1),
+          "model.fraction_scale must be auto or a number >= 1", "use auto, or 1 for showers with E_vox <= E_inc");
   require(logit_clamp > 0, "model.logit_clamp must be > 0", "the reference clamps at 88");
   require(beta.start > 0 && beta.end > 0, "model.beta_start and model.beta_end must be > 0", "e.g. 1 and 100");
   require(slope.start >= 0 && slope.end >= 0, "model.slope_start and model.slope_end must be >= 0", "e.g. 0.05 and 0");
   require(hit_smoothing_beta > 0, "model.hit_smoothing_beta must be > 0", "the reference FCN uses 60");
   require(voxel_posenc_scale >= 0, "model.voxel_posenc_scale must be >= 0", "1 adds the encoding as in the reference");
+  require(loss.layer_coefficient >= 0 && std::isfinite(loss.layer_coefficient), "loss.layer_coefficient must be >= 0",
+          "e.g. 1");
   require(loss.mse_coefficient >= 0 && loss.hit_coefficient >= 0 && loss.kl_weight >= 0,
           "loss coefficients must be >= 0", "the reference uses 0.01, 1 and 1");
   require(loss.mse_interpolation >= 0 && loss.mse_interpolation <= 1, "loss.mse_interpolation must lie in [0, 1]",
@@ -199,6 +210,9 @@ void add_model_keys(core::ConfigSchema& schema) {
   add("model.energy_code_max_mev", ValueType::real, real(d.energy_code_max_mev),
       "largest incident energy the code must represent without wrapping, MeV");
   add("model.logit_r", ValueType::real, real(d.logit_r), "R of the reduce/logit transform (model.md §1.5b)");
+  add("model.fraction_scale", ValueType::string, "auto",
+      "voxels enter the logit transform as fractions of this x E_inc (>= 1); auto: qvae train takes the smallest "
+      "power of two covering the training file's largest E_vox/E_inc");
   add("model.logit_clamp", ValueType::real, real(d.logit_clamp), "encoder logits are clamped to +-this");
   add("model.relaxation", ValueType::string, "gumbel", "relaxation of the posterior samples (model.md §2.6)",
       {"gumbel", "spike_exp", "mixture_exp"});
@@ -210,6 +224,11 @@ void add_model_keys(core::ConfigSchema& schema) {
       "annealing of beta and slope starts after this epoch");
   add("model.anneal_epoch_end", ValueType::integer, std::to_string(d.beta.epoch_end),
       "annealing reaches beta_end and slope_end at this epoch");
+  add("model.layer_energies", ValueType::string, "none",
+      "predicted: a decoder head predicts every layer's energy and decoded showers are scaled layer by layer to it",
+      {"none", "predicted"});
+  add("model.layer_head_hidden", ValueType::string, join(d.layer_head_hidden),
+      "hidden widths of the layer-energy head (MLP on the latent and the scaled energy)");
   add("model.hit_gating", ValueType::string, "true_mask",
       "training output: energies times the true hit mask (teacher forcing) or times relaxed hit samples",
       {"true_mask", "smoothed"});
@@ -248,6 +267,8 @@ void add_model_keys(core::ConfigSchema& schema) {
   add("loss.mse_weight", ValueType::real, real(d.loss.mse_weight), "w of the exp(w u) voxel weight");
   add("loss.mse_interpolation", ValueType::real, real(d.loss.mse_interpolation), "lambda of (1 - lambda + lambda sigma^2)");
   add("loss.hit_coefficient", ValueType::real, real(d.loss.hit_coefficient), "factor on the hit BCE");
+  add("loss.layer_coefficient", ValueType::real, real(d.loss.layer_coefficient),
+      "factor on the layer-energy MSE (model.layer_energies = predicted)");
   add("loss.hit_alpha", ValueType::real, real(d.loss.hit_alpha), "alpha of the per-event hit weight e^(alpha - gamma s)");
   add("loss.hit_gamma", ValueType::real, real(d.loss.hit_gamma), "gamma of the per-event hit weight (s = zero fraction)");
   add("loss.hit_weight_power", ValueType::real, real(d.loss.hit_weight_power), "p of the voxel BCE weight (1 + u)^p");
@@ -284,6 +305,19 @@ ModelConfig model_config_from(const core::Config& config) {
   }
   m.energy_code_max_mev = config.get_real("model.energy_code_max_mev");
   m.logit_r = config.get_real("model.logit_r");
+  const std::string scale = config.get_string("model.fraction_scale");
+  if (scale == "auto") {
+    m.fraction_scale = 0.0;
+  } else {
+    try {
+      std::size_t used = 0;
+      m.fraction_scale = std::stod(scale, &used);
+      if (used != scale.size()) throw std::invalid_argument(scale);
+    } catch (const std::exception&) {
+      throw core::UsageError(core::describe("model.fraction_scale = '" + scale + "' is neither auto nor a number", "",
+                                            "use auto or a number >= 1"));
+    }
+  }
   m.logit_clamp = config.get_real("model.logit_clamp");
   m.relaxation = parse_choice(config.get_string("model.relaxation"),
                               {RelaxationKind::gumbel, RelaxationKind::spike_exp, RelaxationKind::mixture_exp},
@@ -292,6 +326,9 @@ ModelConfig model_config_from(const core::Config& config) {
   const int epoch_end = static_cast<int>(config.get_int("model.anneal_epoch_end"));
   m.beta = {config.get_real("model.beta_start"), config.get_real("model.beta_end"), epoch_start, epoch_end};
   m.slope = {config.get_real("model.slope_start"), config.get_real("model.slope_end"), epoch_start, epoch_end};
+  m.layer_energies = parse_choice(config.get_string("model.layer_energies"),
+                                  {LayerEnergies::none, LayerEnergies::predicted}, "model.layer_energies");
+  m.layer_head_hidden = parse_int_list(config.get_string("model.layer_head_hidden"), "model.layer_head_hidden");
   m.hit_gating = parse_choice(config.get_string("model.hit_gating"), {HitGating::true_mask, HitGating::smoothed},
                               "model.hit_gating");
   m.hit_smoothing_beta = config.get_real("model.hit_smoothing_beta");
@@ -323,6 +360,7 @@ ModelConfig model_config_from(const core::Config& config) {
   m.loss.mse_weight = config.get_real("loss.mse_weight");
   m.loss.mse_interpolation = config.get_real("loss.mse_interpolation");
   m.loss.hit_coefficient = config.get_real("loss.hit_coefficient");
+  m.loss.layer_coefficient = config.get_real("loss.layer_coefficient");
   m.loss.hit_alpha = config.get_real("loss.hit_alpha");
   m.loss.hit_gamma = config.get_real("loss.hit_gamma");
   m.loss.hit_weight_power = config.get_real("loss.hit_weight_power");

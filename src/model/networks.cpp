@@ -499,22 +499,41 @@ DecoderImpl::DecoderImpl(const ModelConfig& config, const geometry::Geometry& ge
         "conditioner", EnergyConditioner(condition == ConditionMode::concat ? ConditionMode::concat : condition,
                                          fcn_hidden_.front(), config.energy_embedding_dim));
   }
+  if (config.layer_energies == LayerEnergies::predicted) {
+    // The layer energies set each layer's scale: they see the latent and, when
+    // the decoder is conditioned, the scaled incident energy directly.
+    layer_head_sees_energy_ = config.conditioning != Conditioning::none;
+    layer_head_ = register_module("layer_head", torch::nn::Sequential());
+    int width = latent + (layer_head_sees_energy_ ? 1 : 0);
+    for (int hidden : config.layer_head_hidden) {
+      layer_head_->push_back(torch::nn::Linear(width, hidden));
+      layer_head_->push_back(torch::nn::ReLU());
+      width = hidden;
+    }
+    layer_head_->push_back(torch::nn::Linear(width, geometry.num_layers()));
+  }
 }
 
 DecoderOutput DecoderImpl::forward(const torch::Tensor& latent, const EnergyFeatures& energy) {
+  DecoderOutput out;
   if (kind_ == NetworkKind::cnn) {
     const torch::Tensor trunk = trunk_->forward(latent.view({latent.size(0), latent.size(1), 1, 1, 1}));
     const torch::Tensor conditioned = conditioner_->forward(trunk, energy);
-    return {hit_head_->forward(conditioned), energy_head_->forward(conditioned)};
+    out.hit_logits = hit_head_->forward(conditioned);
+    out.activations = energy_head_->forward(conditioned);
+  } else {
+    torch::Tensor h = latent;
+    if (conditioner_->mode() == ConditionMode::concat) h = conditioner_->forward(h, energy);
+    for (std::size_t i = 0; i < shared_.size(); ++i) {
+      h = torch::relu(shared_[i]->forward(h));
+      if (i == 0 && conditioner_->mode() != ConditionMode::concat) h = conditioner_->forward(h, energy);
+    }
+    out.hit_logits = hit_out_->forward(torch::relu(hit_hidden_->forward(h)));
+    out.activations = energy_out_->forward(torch::relu(energy_hidden_->forward(h)));
   }
-  torch::Tensor h = latent;
-  if (conditioner_->mode() == ConditionMode::concat) h = conditioner_->forward(h, energy);
-  for (std::size_t i = 0; i < shared_.size(); ++i) {
-    h = torch::relu(shared_[i]->forward(h));
-    if (i == 0 && conditioner_->mode() != ConditionMode::concat) h = conditioner_->forward(h, energy);
-  }
-  return {hit_out_->forward(torch::relu(hit_hidden_->forward(h))),
-          energy_out_->forward(torch::relu(energy_hidden_->forward(h)))};
+  if (layer_head_)
+    out.layer_logits = layer_head_->forward(layer_head_sees_energy_ ? torch::cat({latent, energy.scaled}, 1) : latent);
+  return out;
 }
 
 std::string DecoderImpl::describe() const {
@@ -529,6 +548,9 @@ std::string DecoderImpl::describe() const {
     for (std::size_t i = 0; i + 1 < fcn_hidden_.size(); ++i) os << fcn_hidden_[i] << " -> ";
     os << "two heads (" << fcn_hidden_.back() << " -> " << voxels_ << ") (ReLU, linear outputs)\n";
   }
+  if (layer_head_)
+    os << "\nLayer-energy head: MLP on the latent" << (layer_head_sees_energy_ ? " and the scaled E" : "")
+       << " -> one logit-transformed energy per layer; decoded showers are scaled layer by layer to it.\n";
   return os.str();
 }
 

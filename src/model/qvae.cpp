@@ -110,7 +110,7 @@ std::map<std::string, double> LossTerms::values() const {
   auto value = [](const torch::Tensor& t) { return t.defined() ? t.item<double>() : std::nan(""); };
   return {{"ae_loss", value(ae)},       {"hit_loss", value(hit)},       {"entropy", value(entropy)},
           {"pos_energy", value(pos_energy)}, {"neg_energy", value(neg_energy)}, {"kl_loss", value(kl)},
-          {"loss", value(total)}};
+          {"layer_loss", value(layer)},      {"loss", value(total)}};
 }
 
 // ---------------------------------------------------------------------------
@@ -134,7 +134,7 @@ std::uint64_t domain_seed(std::uint64_t seed, std::uint32_t domain) {
 }  // namespace
 
 QvaeImpl::QvaeImpl(const ModelConfig& config, const geometry::Geometry& geometry, std::shared_ptr<Prior> prior)
-    : config_(config), geometry_(geometry), prior_(std::move(prior)), logit_(config.logit_r), code_(make_code(config)) {
+    : config_(config), geometry_(geometry), prior_(std::move(prior)), logit_(config.voxel_transform()), code_(make_code(config)) {
   config_.validate();
   if (!prior_) throw core::UsageError("qvae::model::Qvae needs a prior");
   if (prior_->partitions() != config_.rbm.partitions || prior_->nodes_per_partition() != config_.rbm.nodes_per_partition)
@@ -143,6 +143,8 @@ QvaeImpl::QvaeImpl(const ModelConfig& config, const geometry::Geometry& geometry
             std::to_string(prior_->nodes_per_partition()) + " nodes, the config asks for " +
             std::to_string(config_.rbm.partitions) + " of " + std::to_string(config_.rbm.nodes_per_partition),
         "", "set rbm.partitions and rbm.nodes_per_partition to match the RBM"));
+  layer_of_voxel_ = torch::tensor(std::vector<std::int64_t>(geometry_.layer_of().begin(), geometry_.layer_of().end()),
+                                  torch::kLong);
   encoder_ = register_module("encoder", Encoder(config_, geometry_));
   decoder_ = register_module("decoder", Decoder(config_, geometry_));
   prior_biases_ = prior_->biases();
@@ -170,6 +172,54 @@ torch::Tensor QvaeImpl::reduce(const torch::Tensor& showers_mev, const torch::Te
                       static_cast<std::size_t>(showers.size(1)), energies.data_ptr<double>(),
                       reduced.data_ptr<double>());
   return reduced.to(torch::kFloat);
+}
+
+torch::Tensor QvaeImpl::layer_targets(const torch::Tensor& reduced) const {
+  torch::NoGradGuard no_grad;
+  // Voxel fractions of s E_inc (the inverse transform, in torch), summed per
+  // layer, then transformed forward like a voxel: the layer's own "u".
+  const double r = logit_.r();
+  const torch::Tensor u = reduced.detach().to(torch::kDouble);
+  const torch::Tensor decay = torch::exp(-u.clamp_min(0));
+  const torch::Tensor fractions = torch::where(
+      u > 0, r * (1 - r) * (1 - decay) / ((1 - 2 * r) * (decay + r * (1 - decay))), torch::zeros_like(u));
+  torch::Tensor layers = torch::zeros({u.size(0), static_cast<std::int64_t>(geometry_.num_layers())}, torch::kDouble);
+  layers.index_add_(1, layer_of_voxel_, fractions);
+  // A layer above s E_inc (a resumed scale-1 run) saturates at the top of the range.
+  const torch::Tensor f = layers.clamp(0.0, 1.0);
+  const torch::Tensor scaled = (1 - 2 * r) * f;
+  const torch::Tensor target =
+      torch::log1p(scaled / r) - torch::log1p(-scaled.clamp_max(1 - 2 * r - 1e-16) / (1 - r));
+  return torch::where(layers > 0, target, torch::zeros_like(target)).to(reduced.scalar_type());
+}
+
+void QvaeImpl::decode_to_mev(const torch::Tensor& reduced, const torch::Tensor& layer_logits,
+                             const std::vector<double>& incident_energies_mev, float* showers) const {
+  const torch::Tensor u = reduced.detach().to(torch::kCPU, torch::kFloat).contiguous();
+  const std::int64_t batch = u.size(0), voxels = u.size(1);
+  TORCH_CHECK(voxels == geometry_.voxels() && batch == static_cast<std::int64_t>(incident_energies_mev.size()),
+              "decode_to_mev: ", batch, "x", voxels, " values for ", incident_energies_mev.size(), " showers of ",
+              geometry_.voxels(), " voxels");
+  for (std::int64_t b = 0; b < batch; ++b)
+    logit_.inverse_row(u.data_ptr<float>() + b * voxels, static_cast<std::size_t>(voxels),
+                       incident_energies_mev[static_cast<std::size_t>(b)], showers + b * voxels);
+  if (!layer_logits.defined()) return;
+  const torch::Tensor predicted_tensor = layer_logits.detach().to(torch::kCPU, torch::kDouble).contiguous();
+  const auto predicted = predicted_tensor.accessor<double, 2>();
+  const std::vector<std::int64_t> offsets = geometry_.layer_offsets();
+  const auto layers = static_cast<std::int64_t>(offsets.size()) - 1;
+  for (std::int64_t b = 0; b < batch; ++b) {
+    const double energy = incident_energies_mev[static_cast<std::size_t>(b)];
+    float* row = showers + b * voxels;
+    for (std::int64_t l = 0; l < layers; ++l) {
+      double sum = 0.0;
+      for (std::int64_t v = offsets[l]; v < offsets[l + 1]; ++v) sum += static_cast<double>(row[v]);
+      if (sum <= 0.0) continue;
+      const double target = logit_.inverse(predicted[b][l], energy);
+      const auto factor = static_cast<float>(target / sum);
+      for (std::int64_t v = offsets[l]; v < offsets[l + 1]; ++v) row[v] *= factor;
+    }
+  }
 }
 
 torch::Tensor QvaeImpl::energies_of(const data::ShowerBlock& block) {
@@ -226,6 +276,10 @@ ForwardOutput QvaeImpl::forward(const torch::Tensor& reduced, const torch::Tenso
   const DecoderOutput decoded = decoder_->forward(out.posterior_samples, energy);
   out.hit_logits = decoded.hit_logits;
   out.activations = decoded.activations;
+  if (decoded.layer_logits.defined()) {
+    out.layer_logits = decoded.layer_logits;
+    out.layer_targets = layer_targets(reduced);
+  }
   // §2.5: teacher forcing (or relaxed hits) in training, Bernoulli hits otherwise.
   if (training) {
     torch::Tensor gate;
@@ -243,7 +297,8 @@ ForwardOutput QvaeImpl::forward(const torch::Tensor& reduced, const torch::Tenso
   return out;
 }
 
-torch::Tensor QvaeImpl::negative_samples(const ForwardOutput& output, const std::optional<NoiseKeys>& keys) {
+torch::Tensor QvaeImpl::negative_samples(const ForwardOutput& output, const std::optional<NoiseKeys>& keys,
+                                         NegativePhase use) {
   torch::NoGradGuard no_grad;
   const std::int64_t batch = output.posterior_samples.size(0);
   const int nodes = config_.rbm.nodes_per_partition;
@@ -256,25 +311,34 @@ torch::Tensor QvaeImpl::negative_samples(const ForwardOutput& output, const std:
   request.first_chain = keys ? keys->first_chain : 0;
   request.first_sweep = static_cast<std::int64_t>(step) * config_.rbm.gibbs_steps;
 
+  // Chain c's random start: uniforms of (seed, chain c) at a sweep counter.
+  auto random_start = [&](std::int64_t first, std::int64_t count, std::int64_t counter) {
+    const torch::Tensor chains = torch::arange(first, first + count, torch::kLong);
+    return (philox_uniform(request.seed, kNegativePhaseDomain, chains, static_cast<std::uint64_t>(counter),
+                           prior_->nodes(), torch::kDouble) < 0.5)
+        .to(torch::kDouble);
+  };
+  const bool persistent =
+      config_.rbm.negative_chains == NegativeChains::pcd && use == NegativePhase::training;
+  const std::int64_t end = request.first_chain + batch;
   torch::Tensor initial;
-  const bool persistent = config_.rbm.negative_chains == NegativeChains::pcd;
   if (config_.rbm.negative_chains == NegativeChains::cd) {
     initial = (output.posterior_samples.detach() > 0.5).to(torch::kDouble);  // CD: start at the posterior
-  } else if (persistent && persistent_chains_.defined() && persistent_chains_.size(0) == batch) {
-    initial = persistent_chains_.clone();
-    request.first_sweep = persistent_sweeps_;
-  } else {  // random start (and the first PCD call)
-    const torch::Tensor chains = torch::arange(request.first_chain, request.first_chain + batch, torch::kLong);
-    initial = (philox_uniform(request.seed, kNegativePhaseDomain, chains, static_cast<std::uint64_t>(request.first_sweep),
-                              prior_->nodes(), torch::kDouble) < 0.5)
-                  .to(torch::kDouble);
+  } else if (persistent) {
+    // Rows the chains do not have yet start at random (the first step, or a larger batch).
+    const std::int64_t have = persistent_chains_.defined() ? persistent_chains_.size(0) : 0;
+    if (have < end) {
+      torch::Tensor grown = random_start(0, end, 0);
+      if (have > 0) grown.slice(0, 0, have).copy_(persistent_chains_);
+      persistent_chains_ = grown;
+    }
+    initial = persistent_chains_.slice(0, request.first_chain, end).clone();
+  } else {  // random start, and every evaluation-time call of a pcd model
+    initial = random_start(request.first_chain, batch, request.first_sweep);
   }
   if (code_) initial.slice(1, 0, nodes).copy_(output.energy_code.detach().to(torch::kDouble));
   torch::Tensor samples = prior_->sample(initial, request);
-  if (persistent) {
-    persistent_sweeps_ = request.first_sweep + request.sweeps;
-    persistent_chains_ = samples.clone();
-  }
+  if (persistent) persistent_chains_.slice(0, request.first_chain, end).copy_(samples);
   return samples;
 }
 
@@ -304,6 +368,11 @@ LossTerms QvaeImpl::loss(const ForwardOutput& output, const torch::Tensor& negat
   }
   terms.hit = c.hit_coefficient * per_event.mean();
 
+  // Layer energies: MSE in the logit units of E_layer / (s E_inc), i.e. relative errors.
+  terms.layer = output.layer_logits.defined()
+                    ? c.layer_coefficient * (output.layer_logits - output.layer_targets).pow(2).sum(1).mean()
+                    : torch::zeros({}, dtype);
+
   // KL to the prior (§2.7): log q over the encoded partitions, + <E(zeta)>_q - <E(z~)>_model.
   const int nodes = config_.rbm.nodes_per_partition;
   const torch::Tensor encoded = code_ ? output.posterior_samples.slice(1, nodes) : output.posterior_samples;
@@ -312,10 +381,12 @@ LossTerms QvaeImpl::loss(const ForwardOutput& output, const torch::Tensor& negat
   const bool conditional = code_.has_value();
   terms.pos_energy = prior_->energy(output.posterior_samples, conditional).mean();
   terms.neg_energy = -prior_->energy(negative_samples.detach().to(dtype), conditional).mean();
-  terms.kl = terms.entropy + terms.pos_energy + terms.neg_energy;
+  // KL(q || p) = <log q> + <E(zeta)>_q + log Z: without log Z (which needs AIS)
+  // the term is the KL up to a constant of the networks, -log Z of the prior.
+  terms.kl = terms.entropy + terms.pos_energy;
 
   // OLD exact_rbm_grad: neg_energy is not back-propagated; the RBM gets the centred gradient.
-  terms.total = terms.ae + terms.hit + c.kl_weight * (terms.entropy + terms.pos_energy);
+  terms.total = terms.ae + terms.hit + terms.layer + c.kl_weight * (terms.entropy + terms.pos_energy);
   if (config_.rbm.update == RbmUpdate::autograd) terms.total = terms.total + c.kl_weight * terms.neg_energy;
   return terms;
 }
@@ -380,18 +451,14 @@ data::ShowerBlock QvaeImpl::generate(const std::vector<double>& incident_energie
                                                   config_.energy_embedding_dim, torch::kFloat);
   const DecoderOutput decoded = decoder_->forward(latent, features);
   const torch::Tensor rho = philox_uniform(seed, kGenerationHitDomain, events, 0, geometry_.voxels(), torch::kFloat);
-  const torch::Tensor reduced =
-      (torch::relu(decoded.activations) * hard_sample(decoded.hit_logits, rho)).to(torch::kCPU).contiguous();
+  const torch::Tensor reduced = torch::relu(decoded.activations) * hard_sample(decoded.hit_logits, rho);
 
   data::ShowerBlock block;
   block.first_event = first_event;
   block.voxels = geometry_.voxels();
   block.incident_energies = incident_energies_mev;
   block.showers.resize(static_cast<std::size_t>(batch * block.voxels));
-  const float* u = reduced.data_ptr<float>();
-  for (std::int64_t b = 0; b < batch; ++b)
-    logit_.inverse_row(u + b * block.voxels, static_cast<std::size_t>(block.voxels),
-                       incident_energies_mev[static_cast<std::size_t>(b)], block.shower(b));
+  decode_to_mev(reduced, decoded.layer_logits, incident_energies_mev, block.showers.data());
   train(was_training);
   return block;
 }
@@ -417,7 +484,6 @@ void QvaeImpl::save(torch::serialize::OutputArchive& archive) const {
   prior.write("adam_m_weights", adam_m_weights_, true);
   prior.write("adam_v_weights", adam_v_weights_, true);
   prior.write("adam_steps", torch::tensor(adam_steps_, torch::kLong), true);
-  prior.write("persistent_sweeps", torch::tensor(persistent_sweeps_, torch::kLong), true);
   if (persistent_chains_.defined()) prior.write("persistent_chains", persistent_chains_, true);
   archive.write("prior", prior);
 }
@@ -442,12 +508,10 @@ void QvaeImpl::load(torch::serialize::InputArchive& archive) {
   copy_into("adam_v_biases", adam_v_biases_);
   copy_into("adam_m_weights", adam_m_weights_);
   copy_into("adam_v_weights", adam_v_weights_);
-  torch::Tensor steps, sweeps, chains;
+  torch::Tensor steps, chains;
   prior.read("adam_steps", steps, true);
-  prior.read("persistent_sweeps", sweeps, true);
   adam_steps_ = steps.item<std::int64_t>();
-  persistent_sweeps_ = sweeps.item<std::int64_t>();
-  if (prior.try_read("persistent_chains", chains, true)) persistent_chains_ = chains;
+  persistent_chains_ = prior.try_read("persistent_chains", chains, true) ? chains : torch::Tensor();
 }
 
 }  // namespace qvae::model

@@ -86,6 +86,8 @@ void TrainConfig::validate() const {
   require(kl_warmup_ratio >= 0, "train.kl_warmup_ratio must be >= 0", "0 switches the warm-up off, OLD used 0.3");
   require(autoencoder_epochs >= 0, "train.autoencoder_epochs must be >= 0", "0 trains everything jointly");
   require(ll_every >= 1, "train.ll_every must be >= 1", "");
+  require(ll_chains >= 2 && ll_temperatures >= 1, "train.ll_chains must be >= 2 and train.ll_temperatures >= 1",
+          "e.g. 256 chains and 1000 temperatures");
   require(keep_last >= 1, "train.keep_last must be >= 1", "");
   require(val_fraction > 0 && test_fraction >= 0 && val_fraction + test_fraction < 1,
           "train.val_fraction must be > 0, train.test_fraction >= 0 and their sum < 1", "e.g. 0.1 and 0.1");
@@ -135,7 +137,12 @@ void add_train_keys(core::ConfigSchema& schema) {
   schema.add({"train.autoencoder_epochs", ValueType::integer, "0",
               "two-stage training: first N epochs encoder+decoder only, then the prior alone (0 = joint)", {}});
   schema.add({"train.best", ValueType::string, "val_loss", "rule for DIR/best.h5", {"val_loss", "recon_chi2", "ll"}});
-  schema.add({"train.ll_every", ValueType::integer, "5", "train.best = ll: AIS every k epochs", {}});
+  schema.add({"train.ll_every", ValueType::integer, "5",
+              "train.best = ll: log-likelihood of the encoded validation codes (AIS + reverse AIS) every k epochs "
+              "and at the last epoch",
+              {}});
+  schema.add({"train.ll_chains", ValueType::integer, "256", "train.best = ll: chains of each annealing direction", {}});
+  schema.add({"train.ll_temperatures", ValueType::integer, "1000", "train.best = ll: temperatures of each ladder", {}});
   schema.add({"train.keep_last", ValueType::integer, "3", "epoch checkpoints kept (plus best.h5)", {}});
   schema.add({"train.split", ValueType::string, "shuffled", "train/validation/test split of the events",
               {"shuffled", "contiguous", "stratified"}});
@@ -179,6 +186,8 @@ TrainConfig train_config_from(const core::Config& config) {
   t.best = parse_choice(config.get_string("train.best"), {BestRule::val_loss, BestRule::recon_chi2, BestRule::ll},
                         "train.best");
   t.ll_every = static_cast<int>(config.get_int("train.ll_every"));
+  t.ll_chains = config.get_int("train.ll_chains");
+  t.ll_temperatures = config.get_int("train.ll_temperatures");
   t.keep_last = static_cast<int>(config.get_int("train.keep_last"));
   t.split = parse_choice(config.get_string("train.split"),
                          {SplitKind::shuffled, SplitKind::contiguous, SplitKind::stratified}, "train.split");

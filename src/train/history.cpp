@@ -32,10 +32,13 @@ void History::append(const Row& row) {
   }
 }
 
-void History::ensure_column(const std::string& name, double fill) {
+void History::ensure_column(const std::string& name, double fill, const std::string& after) {
   if (columns_.empty() || std::find(columns_.begin(), columns_.end(), name) != columns_.end()) return;
-  values_.emplace_back(rows(), fill);
-  columns_.push_back(name);
+  auto position = std::find(columns_.begin(), columns_.end(), after);
+  const auto index = after.empty() || position == columns_.end() ? columns_.size()
+                                                                 : static_cast<std::size_t>(position - columns_.begin()) + 1;
+  values_.insert(values_.begin() + static_cast<std::ptrdiff_t>(index), std::vector<double>(rows(), fill));
+  columns_.insert(columns_.begin() + static_cast<std::ptrdiff_t>(index), name);
 }
 
 void History::truncate(std::size_t rows) {

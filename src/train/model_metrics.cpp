@@ -131,7 +131,6 @@ ModelMetricsSamples compute_model_metrics(const ModelMetricsRequest& request, co
   out.latent_nodes = static_cast<std::int64_t>(node_of_latent.size());
 
   torch::NoGradGuard no_grad;
-  const data::LogitTransform logit(config.logit_r);
   const auto round_logits = [](const torch::Tensor& logits, int /*level*/) {
     return (logits > 0).to(logits.scalar_type());  // sigmoid(l) rounded at 1/2
   };
@@ -151,14 +150,12 @@ ModelMetricsSamples compute_model_metrics(const ModelMetricsRequest& request, co
     append_energies(latent, node_index, machine, encoded);
 
     const model::DecoderOutput decoded = qvae->decoder()->forward(latent, features);
-    const torch::Tensor reconstruction =
-        (torch::relu(decoded.activations) * (decoded.hit_logits > 0).to(dtype)).to(torch::kFloat).contiguous();
-    std::vector<float> reconstruction_mev(static_cast<std::size_t>(voxels));
+    const torch::Tensor reconstruction = torch::relu(decoded.activations) * (decoded.hit_logits > 0).to(dtype);
+    std::vector<float> reconstruction_mev(static_cast<std::size_t>(block.events() * voxels));
+    qvae->decode_to_mev(reconstruction, decoded.layer_logits, block.incident_energies, reconstruction_mev.data());
     for (std::int64_t b = 0; b < block.events(); ++b) {
       const double incident_energy = block.incident_energies[static_cast<std::size_t>(b)];
-      logit.inverse_row(reconstruction.data_ptr<float>() + b * voxels, static_cast<std::size_t>(voxels),
-                        incident_energy, reconstruction_mev.data());
-      const ShowerError e = shower_error(block.shower(b), reconstruction_mev.data(), voxels);
+      const ShowerError e = shower_error(block.shower(b), reconstruction_mev.data() + b * voxels, voxels);
       incident.push_back(incident_energy);
       etot_data.push_back(e.etot_data);
       etot_reconstruction.push_back(e.etot_reconstruction);

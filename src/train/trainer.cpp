@@ -25,6 +25,7 @@
 #include "qvae/data/splits.hpp"
 #include "qvae/data/transforms.hpp"
 #include "qvae/io/dataset.hpp"
+#include "qvae/logz/logz.hpp"
 #include "qvae/model/config.hpp"
 #include "qvae/model/prior.hpp"
 #include "qvae/model/qvae.hpp"
@@ -47,13 +48,15 @@ namespace {
 namespace fs = std::filesystem;
 
 /// Loss terms in history order (model.md §4.1 logging names).
-constexpr std::array<const char*, 7> kTermNames = {"ae_loss", "hit_loss", "entropy", "pos_energy",
-                                                    "neg_energy", "kl_loss", "loss"};
+constexpr std::array<const char*, 8> kTermNames = {"ae_loss",    "hit_loss", "entropy",    "pos_energy",
+                                                    "neg_energy", "kl_loss",  "layer_loss", "loss"};
 constexpr std::size_t kTerms = kTermNames.size();
+constexpr std::size_t kLayerTerm = 6;  ///< index of layer_loss (added after the first checkpoint format)
 using TermSums = std::array<double, kTerms>;
 
 /// Validation noise and chains never share streams with training steps.
 constexpr std::uint64_t kValidationSeedSalt = 0x56414C4944415445ull;  // "VALIDATE"
+constexpr std::uint64_t kLogLikelihoodSeedSalt = 0x4C4F474C494B4500ull;  // "LOGLIKE", + epoch
 constexpr int kRatioBins = 40;  ///< E_tot/E_inc histogram of the recon_chi2 rule
 
 std::string to_bytes(const std::function<void(std::ostream&)>& save) {
@@ -115,6 +118,7 @@ template <class T> bool all_finite(const T* values, std::size_t count) {
 
 struct ValidationReport {
   TermSums means{};
+  double mean_prior_energy = 0.0;  ///< E(z) of the encoded (binary) codes, partition 0 included
   double val_loss = 0.0;   ///< ae + hit + kl (the OLD validation loss, model.md §2.7)
   double chi2 = 0.0;       ///< E_tot/E_inc histograms, data vs reconstruction
   std::int64_t events = 0;
@@ -125,7 +129,7 @@ class DataParallelModel {
  public:
   DataParallelModel(const model::ModelConfig& model_config, const geometry::Geometry& geometry,
                     const TrainConfig& train_config, std::uint64_t seed, const par::Communicator& comm)
-      : config_(model_config), train_(train_config), seed_(seed), comm_(comm), logit_(model_config.logit_r) {
+      : config_(model_config), train_(train_config), seed_(seed), comm_(comm) {
     torch::manual_seed(seed);
     model_ = model::Qvae(model_config, geometry, model::make_prior(model_config, seed, comm));
     model_->train();
@@ -243,14 +247,14 @@ class DataParallelModel {
       const torch::Tensor negative = model_->negative_samples(out, settings.noise);
       const model::LossTerms terms = model_->loss(out, negative);
       // The optimised loss with the scheduled gamma_KL (model.md §2.7 OLD total).
-      torch::Tensor total = terms.ae + terms.hit;
+      torch::Tensor total = terms.ae + terms.hit + terms.layer;
       if (stage != Stage::autoencoder) {
         total = total + kl_weight * (terms.entropy + terms.pos_energy);
         if (autograd_prior) total = total + kl_weight * terms.neg_energy;
       }
       if (total.requires_grad() && (trains_networks || autograd_prior)) (total * weight).backward();
-      const std::array<torch::Tensor, kTerms> values = {terms.ae,         terms.hit,        terms.entropy, terms.pos_energy,
-                                                        terms.neg_energy, terms.kl,         total};
+      const std::array<torch::Tensor, kTerms> values = {terms.ae,         terms.hit, terms.entropy, terms.pos_energy,
+                                                        terms.neg_energy, terms.kl,  terms.layer, total};
       for (std::size_t t = 0; t < kTerms; ++t)
         reduced[t] += static_cast<double>(rows.count) * values[t].detach().item<double>();
       reduced[kEventsSlot] += static_cast<double>(rows.count);
@@ -269,6 +273,7 @@ class DataParallelModel {
       }
     }
 
+    if (config_.rbm.negative_chains == model::NegativeChains::pcd) share_persistent_chains(batch_size, micro_batches, mine);
     if (trains_networks) pack_network_gradients();
 
     // Stability guard: this rank's verdict on its own values, summed with the
@@ -347,6 +352,28 @@ class DataParallelModel {
     return report;
   }
 
+  /// Persistent chains belong to rows of the global batch: each rank advanced
+  /// the rows of its micro-batches, which are contiguous and in rank order,
+  /// so one allgather gives every rank the same (B, nodes) chains.
+  void share_persistent_chains(std::int64_t batch_size, std::int64_t micro_batches, const par::Block& mine) {
+    const std::int64_t nodes = model_->prior().nodes();
+    const std::int64_t first = par::block_partition(batch_size, static_cast<int>(mine.offset),
+                                                    static_cast<int>(micro_batches)).offset;
+    const std::int64_t end = mine.count > 0 ? par::block_partition(batch_size, static_cast<int>(mine.end() - 1),
+                                                                   static_cast<int>(micro_batches)).end()
+                                            : first;
+    std::vector<std::uint8_t> rows(static_cast<std::size_t>((end - first) * nodes));
+    if (end > first) {
+      const torch::Tensor mine_rows = model_->persistent_chains().slice(0, first, end).to(torch::kUInt8).contiguous();
+      std::copy_n(mine_rows.data_ptr<std::uint8_t>(), rows.size(), rows.data());
+    }
+    std::vector<std::uint8_t> all = comm_.allgather_blocks(rows);
+    TORCH_CHECK(static_cast<std::int64_t>(all.size()) == batch_size * nodes, "persistent chains: gathered ",
+                all.size(), " states for ", batch_size, " rows");
+    model_->set_persistent_chains(
+        torch::from_blob(all.data(), {batch_size, nodes}, torch::kUInt8).to(torch::kDouble));
+  }
+
   /// Validation in eval mode over `events` (positions spread over ranks); noise
   /// keyed by (seed, event) and fixed across epochs.
   ValidationReport validate(const std::vector<std::int64_t>& events, const InMemoryShowers& data,
@@ -354,8 +381,8 @@ class DataParallelModel {
     torch::NoGradGuard no_grad;
     model_->eval();
     const par::Block mine = par::my_block(static_cast<std::int64_t>(events.size()), comm_);
-    std::vector<double> reduced(kTerms + 1 + 2 * kRatioBins, 0.0);
-    double* truth_hist = reduced.data() + kTerms + 1;
+    std::vector<double> reduced(kTerms + 2 + 2 * kRatioBins, 0.0);
+    double* truth_hist = reduced.data() + kTerms + 2;
     double* recon_hist = truth_hist + kRatioBins;
     auto bin_of = [&](double ratio) {
       const int bin = static_cast<int>(ratio / ratio_max * kRatioBins);
@@ -369,23 +396,23 @@ class DataParallelModel {
       const torch::Tensor u = model_->reduce(block);
       model::StepSettings settings{1.0, 0.0, model::NoiseKeys{seed, 0, event_tensor(ids, count), start}};
       const model::ForwardOutput out = model_->forward(u, model::QvaeImpl::energies_of(block), settings);
-      const torch::Tensor negative = model_->negative_samples(out, settings.noise);
+      const torch::Tensor negative = model_->negative_samples(out, settings.noise, model::NegativePhase::evaluation);
       const model::LossTerms terms = model_->loss(out, negative);
-      const std::array<torch::Tensor, kTerms> values = {terms.ae,         terms.hit, terms.entropy,
-                                                        terms.pos_energy, terms.neg_energy, terms.kl,
-                                                        terms.ae + terms.hit + terms.kl};
+      const std::array<torch::Tensor, kTerms> values = {
+          terms.ae, terms.hit, terms.entropy, terms.pos_energy, terms.neg_energy, terms.kl, terms.layer,
+          terms.ae + terms.hit + terms.layer + terms.kl};
       for (std::size_t t = 0; t < kTerms; ++t) reduced[t] += static_cast<double>(count) * values[t].item<double>();
       reduced[kTerms] += static_cast<double>(count);
+      reduced[kTerms + 1] += model_->prior().energy(out.posterior_samples.to(torch::kDouble), false).sum().item<double>();
       // E_tot / E_inc of data and reconstruction (the recon_chi2 rule, model.md §4.2).
-      const torch::Tensor recon = out.reconstruction.to(torch::kFloat).contiguous();
-      std::vector<float> showers_mev(static_cast<std::size_t>(block.voxels));
+      std::vector<float> showers_mev(static_cast<std::size_t>(count * block.voxels));
+      model_->decode_to_mev(out.reconstruction, out.layer_logits, block.incident_energies, showers_mev.data());
       for (std::int64_t b = 0; b < count; ++b) {
         const double energy = block.incident_energies[static_cast<std::size_t>(b)];
         double truth = 0.0, reconstructed = 0.0;
         for (std::int64_t v = 0; v < block.voxels; ++v) truth += static_cast<double>(block.shower(b)[v]);
-        logit_.inverse_row(recon.data_ptr<float>() + b * block.voxels, static_cast<std::size_t>(block.voxels), energy,
-                           showers_mev.data());
-        for (float e : showers_mev) reconstructed += static_cast<double>(e);
+        for (std::int64_t v = 0; v < block.voxels; ++v)
+          reconstructed += static_cast<double>(showers_mev[static_cast<std::size_t>(b * block.voxels + v)]);
         truth_hist[bin_of(truth / energy)] += 1.0;
         recon_hist[bin_of(reconstructed / energy)] += 1.0;
       }
@@ -397,6 +424,7 @@ class DataParallelModel {
     report.events = static_cast<std::int64_t>(reduced[kTerms]);
     const double n = std::max(reduced[kTerms], 1.0);
     for (std::size_t t = 0; t < kTerms; ++t) report.means[t] = reduced[t] / n;
+    report.mean_prior_energy = reduced[kTerms + 1] / n;
     report.val_loss = report.means[kTerms - 1];
     double chi2 = 0.0;
     int filled = 0;
@@ -565,7 +593,6 @@ class DataParallelModel {
   TrainConfig train_;
   std::uint64_t seed_;
   par::Communicator comm_;
-  data::LogitTransform logit_;
   model::Qvae model_{nullptr};
   std::shared_ptr<model::Prior> prior_ptr_;
   std::unique_ptr<torch::optim::Adam> adam_;
@@ -597,30 +624,11 @@ struct CheckpointContext {
 
 /// Collective: every rank serialises what it must, rank 0 writes `path` atomically.
 void write_checkpoint(const std::string& path, DataParallelModel& trainer, const RunState& state,
-                      const CheckpointContext& context, bool per_rank_models, const par::Communicator& comm) {
+                      const CheckpointContext& context, const par::Communicator& comm) {
   model::Qvae& model = trainer.model();
   const bool root = comm.is_root();
   std::string model_bytes;
-  if (root || per_rank_models) model_bytes = to_bytes([&](std::ostream& out) { torch::save(model, out); });
-  // Every rank's archive (its own persistent chains) gathered on rank 0.
-  std::vector<std::uint8_t> all_models;
-  std::vector<std::int64_t> offsets;
-  if (per_rank_models) {
-    const std::int64_t size = static_cast<std::int64_t>(model_bytes.size());
-    std::vector<long long> sizes = comm.allgather(static_cast<long long>(size));
-    std::vector<int> counts(sizes.size()), displs(sizes.size());
-    std::int64_t total = 0;
-    offsets.push_back(0);
-    for (std::size_t r = 0; r < sizes.size(); ++r) {
-      counts[r] = static_cast<int>(sizes[r]);
-      displs[r] = static_cast<int>(total);
-      total += sizes[r];
-      offsets.push_back(total);
-    }
-    if (root) all_models.resize(static_cast<std::size_t>(total));
-    QVAE_CHECK_MPI(MPI_Gatherv(model_bytes.data(), static_cast<int>(size), MPI_UINT8_T, all_models.data(),
-                               counts.data(), displs.data(), MPI_UINT8_T, 0, comm.get()));
-  }
+  if (root) model_bytes = to_bytes([&](std::ostream& out) { torch::save(model, out); });
   par::run_agreed(comm, [&] {
     if (!root) return;
     const std::string optimizer_bytes = to_bytes([&](std::ostream& out) { torch::save(trainer.adam(), out); });
@@ -645,12 +653,6 @@ void write_checkpoint(const std::string& path, DataParallelModel& trainer, const
     write_bytes("optimizer_state", optimizer_bytes);
     if (auto* prior_optimizer = trainer.prior_optimizer())
       write_bytes("prior_optimizer_state", to_bytes([&](std::ostream& out) { torch::save(*prior_optimizer, out); }));
-    if (per_rank_models) {
-      io::write_rows<std::uint8_t>(file, "rank_model_states", all_models.data(),
-                                   static_cast<std::int64_t>(all_models.size()), 0);
-      io::write_rows<std::int64_t>(file, "rank_model_offsets", offsets.data(),
-                                   static_cast<std::int64_t>(offsets.size()), 0);
-    }
     std::vector<double> partial(state.partial_sums.begin(), state.partial_sums.end());
     partial.push_back(state.partial_events);
     partial.push_back(state.partial_seconds);
@@ -687,24 +689,16 @@ template <class Target> void load_from_bytes(Target& target, const std::string& 
 
 /// History columns of the stability guard, in row order (history v2).
 constexpr std::array<const char*, 4> kGuardColumns = {"bad_batches", "rollbacks", "clipped_batches", "grad_norm_max"};
+/// History columns of the prior's log-likelihood (NaN in epochs without it).
+constexpr std::array<const char*, 5> kLogLikelihoodColumns = {"val_prior_energy", "val_ll", "log_z", "log_z_err", "ll_s"};
 
-/// Every rank reads the checkpoint it resumes from (its own model archive when
-/// per-rank PCD chains were saved by the same number of ranks).
+/// Every rank reads the checkpoint it resumes from (persistent chains are the
+/// same on every rank, so rank 0's model archive holds them).
 void load_checkpoint(const std::string& path, DataParallelModel& trainer, RunState& state,
                      const par::Communicator& comm) {
   const io::File file = io::File::open_serial(path);
   io::require_format(file, kCheckpointFormat, kCheckpointFormatVersion);
-  std::string model_bytes;
-  if (file.has("rank_model_states") &&
-      io::get_int_attribute(file, "/", "ranks") == static_cast<std::int64_t>(comm.size())) {
-    const std::vector<std::int64_t> offsets = io::read_all<std::int64_t>(file, "rank_model_offsets", 0);
-    const std::string all = read_bytes(file, "rank_model_states");
-    const auto r = static_cast<std::size_t>(comm.rank());
-    model_bytes = all.substr(static_cast<std::size_t>(offsets[r]), static_cast<std::size_t>(offsets[r + 1] - offsets[r]));
-  } else {
-    model_bytes = read_bytes(file, "model_state");
-  }
-  load_from_bytes(trainer.model(), model_bytes);
+  load_from_bytes(trainer.model(), read_bytes(file, "model_state"));
   load_from_bytes(trainer.adam(), read_bytes(file, "optimizer_state"));
   if (auto* prior_optimizer = trainer.prior_optimizer())
     load_from_bytes(*prior_optimizer, read_bytes(file, "prior_optimizer_state"));
@@ -713,7 +707,9 @@ void load_checkpoint(const std::string& path, DataParallelModel& trainer, RunSta
   state.best_metric = io::get_double_attribute(file, "/", "best_metric");
   state.best_epoch = static_cast<int>(io::get_int_attribute(file, "/", "best_epoch"));
   state.elapsed_s = io::get_double_attribute(file, "/", "elapsed_s");
-  const std::vector<double> partial = io::read_all<double>(file, "partial_sums", 0);
+  std::vector<double> partial = io::read_all<double>(file, "partial_sums", 0);
+  // Checkpoints from before the layer-energy term hold one term less: it was 0.
+  if (partial.size() == kTerms + 1) partial.insert(partial.begin() + kLayerTerm, 0.0);
   if (partial.size() != kTerms + 2)
     throw core::InputError(core::describe("partial_sums has " + std::to_string(partial.size()) + " values",
                                           io::where_text(path, "partial_sums"), "resume from another checkpoint"));
@@ -728,7 +724,63 @@ void load_checkpoint(const std::string& path, DataParallelModel& trainer, RunSta
   for (const char* column : kGuardColumns)
     state.history.ensure_column(column, std::string(column) == "grad_norm_max" ? std::numeric_limits<double>::quiet_NaN()
                                                                                 : 0.0);
+  state.history.ensure_column("train_layer_loss", 0.0, "train_kl_loss");
+  state.history.ensure_column("val_layer_loss", 0.0, "val_kl_loss");
+  // Columns added later than the checkpoint: not recorded (NaN).
+  for (const char* column : kLogLikelihoodColumns)
+    state.history.ensure_column(column, std::numeric_limits<double>::quiet_NaN());
   state.history.truncate(static_cast<std::size_t>(state.position.epochs_done));
+}
+
+}  // namespace
+
+namespace {
+
+/// The voxel transform must represent every voxel (and layer sum) of the file:
+/// an `auto` fraction scale is fixed here from the largest E_layer/E_inc (stored in
+/// the run's config, so checkpoints, generate and encode use the same one);
+/// a given or resumed scale that is too small stops the run before the first
+/// epoch with one message.
+void resolve_fraction_scale(const InMemoryShowers& showers, const std::vector<std::int64_t>& layer_offsets,
+                            const std::string& data_file, bool resume, core::Config& config,
+                            model::ModelConfig& model_config, const par::Communicator& comm) {
+  const auto events = static_cast<std::int64_t>(showers.energies.size());
+  const par::Block mine = par::my_block(events, comm);
+  // A layer's energy bounds each of its voxels, and the layer-energy head transforms layer sums.
+  double largest = 0.0;
+  std::int64_t where = -1;
+  for (std::int64_t e = mine.offset; e < mine.end(); ++e) {
+    const float* row = showers.showers.data() + e * showers.voxels;
+    for (std::size_t l = 0; l + 1 < layer_offsets.size(); ++l) {
+      double layer = 0.0;
+      for (std::int64_t v = layer_offsets[l]; v < layer_offsets[l + 1]; ++v) layer += static_cast<double>(row[v]);
+      const double fraction = layer / showers.energies[static_cast<std::size_t>(e)];
+      if (fraction > largest) largest = fraction, where = e;
+    }
+  }
+  const double global_largest = comm.max(largest);
+  const std::int64_t global_where = comm.max(largest == global_largest ? where : std::int64_t{-1});
+  par::run_agreed(comm, [&] {
+    if (model_config.fraction_scale == 0.0) {
+      // Checkpoints written before the setting existed were trained with scale 1.
+      model_config.fraction_scale = resume ? 1.0 : model::auto_fraction_scale(global_largest);
+      std::ostringstream value;
+      value.precision(17);
+      value << model_config.fraction_scale;
+      config.set("model.fraction_scale", value.str(), "qvae train (auto, from the data)");
+      if (model_config.fraction_scale > 1.0)
+        core::log::info_root("model.fraction_scale = auto: ", model_config.fraction_scale,
+                             " (the largest layer holds ", global_largest, " x E_inc)");
+    }
+    if (global_largest > model_config.fraction_scale)
+      throw core::InputError(core::describe(
+          "event " + std::to_string(global_where) + " has a layer of " + std::to_string(global_largest) +
+              " x E_inc, beyond what the model can represent (model.fraction_scale = " +
+              std::to_string(model_config.fraction_scale) + ")",
+          "file '" + data_file + "'",
+          resume ? "train a new run on this file (model.fraction_scale = auto)"
+                 : "set model.fraction_scale = auto or >= " + std::to_string(global_largest)));
+  });
 }
 
 }  // namespace
@@ -776,9 +828,6 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
     train_config = train_config_from(config);
     model_config = model::model_config_from(config);
     run = core::RunOptions::from(config);
-    if (train_config.best == BestRule::ll)
-      throw core::UsageError(core::describe("train.best = ll needs `qvae logz` (AIS), which this build does not have",
-                                            "qvae train", "use train.best = val_loss or recon_chi2"));
     for (const Fault& fault : train_config.faults)
       if (fault.rank >= comm.size())
         throw core::UsageError(core::describe("train.fault_injection aims at rank " + std::to_string(fault.rank) +
@@ -829,6 +878,8 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
       throw core::UsageError(core::describe("the validation split is empty", "file '" + data_file + "'",
                                             "use more events or a larger train.val_fraction"));
   });
+  resolve_fraction_scale(showers, reader->geometry().layer_offsets(), data_file, request.resume, config, model_config,
+                         comm);
   double ratio_max = 0.0;  // histogram range of E_tot/E_inc: 1.5 x the largest validation value
   for (std::int64_t e : validation) {
     double sum = 0.0;
@@ -849,8 +900,27 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
     });
   };
   build_trainer();
+  // The energy code must hold the file's largest incident energy (its features
+  // grow with E): refused here, once, before the first epoch.
+  if (model_config.prior_conditioning == model::PriorConditioning::clamped) {
+    const par::Block mine = par::my_block(static_cast<std::int64_t>(showers.energies.size()), comm);
+    double largest = 0.0;
+    for (std::int64_t e = mine.offset; e < mine.end(); ++e)
+      largest = std::max(largest, showers.energies[static_cast<std::size_t>(e)]);
+    const double global_largest = comm.max(largest);
+    par::run_agreed(comm, [&] {
+      try {
+        trainer->model()->energy_code(torch::tensor({global_largest}, torch::kDouble), torch::kFloat);
+      } catch (const core::InputError& error) {
+        throw core::InputError(core::describe(
+            "the file's largest incident energy, " + std::to_string(global_largest) +
+                " MeV, does not fit the binary energy code (" + error.what() + ")",
+            "file '" + data_file + "'",
+            "set model.energy_code_widths = auto and model.energy_code_max_mev >= " + std::to_string(global_largest)));
+      }
+    });
+  }
   RunState state;
-  const bool per_rank_models = model_config.rbm.negative_chains == model::NegativeChains::pcd && comm.size() > 1;
   if (request.resume) {
     par::run_agreed(comm, [&] {
       load_checkpoint(resume_path, *trainer, state, comm);
@@ -884,8 +954,6 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
   std::string initial_model;
   if (rollback_checkpoint.empty())
     initial_model = to_bytes([&](std::ostream& out) { torch::save(trainer->model(), out); });
-  // With persistent chains a skipped batch must leave the chains as they were,
-  // and the model keeps them privately: save the model before every step.
   const bool persistent_chains = model_config.rbm.negative_chains == model::NegativeChains::pcd;
   auto roll_back = [&] {
     const GuardState guard = state.guard;  // the guard's state is about the run: it survives
@@ -897,20 +965,6 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
       par::run_agreed(comm, [&] { load_checkpoint(rollback_checkpoint, *trainer, state, comm); });
     }
     state.guard = guard;
-  };
-  // A skipped batch with persistent chains: the model saved before the step,
-  // the (unchanged) optimisers as they are now.
-  auto undo_chain_update = [&](const std::string& model_before) {
-    const std::string adam = to_bytes([&](std::ostream& out) { torch::save(trainer->adam(), out); });
-    std::string prior_adam;
-    if (auto* prior_optimizer = trainer->prior_optimizer())
-      prior_adam = to_bytes([&](std::ostream& out) { torch::save(*prior_optimizer, out); });
-    build_trainer();
-    par::run_agreed(comm, [&] {
-      load_from_bytes(trainer->model(), model_before);
-      load_from_bytes(trainer->adam(), adam);
-      if (auto* prior_optimizer = trainer->prior_optimizer()) load_from_bytes(*prior_optimizer, prior_adam);
-    });
   };
   auto diverged = [&](int epoch, std::int64_t batch) {
     const std::string kept = rollback_checkpoint.empty()
@@ -958,8 +1012,10 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
     std::int64_t batches_done = first_batch;
     bool rolled_back = false;
     for (std::int64_t b = first_batch; b < batches_per_epoch; ++b) {
-      std::string model_before;
-      if (persistent_chains) model_before = to_bytes([&](std::ostream& out) { torch::save(trainer->model(), out); });
+      // A skipped batch leaves the persistent chains as they were before it.
+      torch::Tensor chains_before;
+      if (persistent_chains && trainer->model()->persistent_chains().defined())
+        chains_before = trainer->model()->persistent_chains().clone();
       // Not agreed: the step is collective inside; an error on one rank ends
       // all of them through par::run_main's MPI_Abort, never a hang.
       std::optional<StepReport> report =
@@ -991,7 +1047,7 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
           rolled_back = true;
           break;
         }
-        if (persistent_chains) undo_chain_update(model_before);
+        if (persistent_chains) trainer->model()->set_persistent_chains(chains_before);
       }
       batches_done = b + 1;
       progress.update(static_cast<std::uint64_t>(batches_done));
@@ -1015,7 +1071,7 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
       state.partial_seconds = train_seconds;
       state.elapsed_s = elapsed_before + (MPI_Wtime() - wall_start);
       const std::string path = (fs::path(out_dir) / checkpoint_name(state.position)).string();
-      write_checkpoint(path, *trainer, state, context, per_rank_models, comm);
+      write_checkpoint(path, *trainer, state, context, comm);
       result.checkpoint = path;
       result.epochs_done = epoch - 1;
       core::log::info_root("stopped by signal ", signals.signal_number(), " after ", batches_done, " batches of epoch ",
@@ -1026,8 +1082,25 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
     const double validation_start = MPI_Wtime();
     const std::optional<ValidationReport> val = trainer->validate(validation, showers, validation_chunk, ratio_max);
     const double validation_seconds = comm.max(MPI_Wtime() - validation_start);
-    const double metric =
-        train_config.best == BestRule::recon_chi2 ? val->means[0] + 10.0 * val->chi2 : val->val_loss;
+    // train.best = ll: LL = -<E(z)>_encoded validation - log Z of the prior, every ll_every epochs and at the end.
+    const bool ll_epoch =
+        train_config.best == BestRule::ll && (epoch % train_config.ll_every == 0 || epoch == train_config.epochs);
+    std::optional<logz::LogzReport> log_z;
+    double ll_seconds = 0.0;
+    if (ll_epoch) {
+      const double ll_start = MPI_Wtime();
+      logz::LogzRequest ll_request;
+      ll_request.method = logz::Method::both;
+      ll_request.chains = train_config.ll_chains;
+      ll_request.temperatures = train_config.ll_temperatures;
+      ll_request.seed = seed ^ (kLogLikelihoodSeedSalt + static_cast<std::uint64_t>(epoch));
+      par::run_agreed(comm, [&] { log_z = logz::run_logz(trainer->model()->prior().machine(), ll_request, comm); });
+      ll_seconds = comm.max(MPI_Wtime() - ll_start);
+    }
+    const double val_ll = log_z ? -val->mean_prior_energy - log_z->log_z() : std::numeric_limits<double>::quiet_NaN();
+    const double metric = train_config.best == BestRule::recon_chi2 ? val->means[0] + 10.0 * val->chi2
+                          : train_config.best == BestRule::ll       ? -val_ll
+                                                                    : val->val_loss;
     const bool is_best = std::isfinite(metric) && (state.best_epoch == 0 || metric < state.best_metric);
     if (is_best) {
       state.best_metric = metric;
@@ -1059,6 +1132,10 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
     row.emplace_back(kGuardColumns[1], static_cast<double>(state.guard.epoch_rollbacks));
     row.emplace_back(kGuardColumns[2], static_cast<double>(state.guard.epoch_clipped_batches));
     row.emplace_back(kGuardColumns[3], state.guard.epoch_grad_norm_max);
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    const std::array<double, kLogLikelihoodColumns.size()> ll_values = {
+        val->mean_prior_energy, val_ll, log_z ? log_z->log_z() : nan, log_z ? log_z->std_error() : nan, ll_seconds};
+    for (std::size_t c = 0; c < ll_values.size(); ++c) row.emplace_back(kLogLikelihoodColumns[c], ll_values[c]);
     state.history.append(row);
     state.position = {epoch, 0};
     if (state.guard.epoch_clipped_batches > 0)
@@ -1068,7 +1145,7 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
     state.guard.start_epoch();  // the epoch's checkpoint starts the next epoch's counters at zero
 
     const std::string path = (fs::path(out_dir) / checkpoint_name(state.position)).string();
-    write_checkpoint(path, *trainer, state, context, per_rank_models, comm);
+    write_checkpoint(path, *trainer, state, context, comm);
     result.checkpoint = path;
     result.epochs_done = epoch;
     rollback_checkpoint = path;

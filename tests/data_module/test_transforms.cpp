@@ -95,6 +95,25 @@ TEST(LogitTransform, ZeroVoxelsMapToExactlyZeroAndBack) {
   }
 }
 
+TEST(LogitTransform, FractionScaleAcceptsVoxelsAboveTheIncidentEnergyAndRoundTrips) {
+  // 96 voxels of a calibrated ds1 file hold up to 1.015 x E_inc: scale 2 maps them inside the range.
+  const LogitTransform plain, scaled(1e-7, 2.0);
+  EXPECT_THROW(plain.forward(259.7, 256.0), InputError);
+  const double u = scaled.forward(259.7, 256.0);
+  // eps = 259.7 / 512 < 1/2 maps exactly as the unscaled transform maps the same eps.
+  EXPECT_LT(relative_error(u, plain.forward(259.7 / 2.0, 256.0)), 1e-15);
+  EXPECT_LT(relative_error(scaled.inverse(u, 256.0), 259.7), 1e-13);
+  EXPECT_EQ(scaled.forward(0.0, 256.0), 0.0);
+  EXPECT_THROW(scaled.forward(512.1, 256.0), InputError);  // beyond 2 x E_inc
+  const std::string message = input_error_message([&] { scaled.forward(600.0, 256.0); });
+  EXPECT_NE(message.find("model.fraction_scale = 2"), std::string::npos) << message;
+}
+
+TEST(LogitTransform, RefusesFractionScaleBelowOneOrNotFinite) {
+  for (double s : {0.0, 0.99, -2.0, kNaN, kInf}) EXPECT_THROW(LogitTransform(1e-7, s), UsageError) << s;
+  EXPECT_DOUBLE_EQ(LogitTransform(1e-7, 4.0).fraction_scale(), 4.0);
+}
+
 TEST(LogitTransform, SmallestRealisticVoxelGivesPositiveU) {
   // 0.015 MeV in a 1 TeV shower: eps = 1.5e-8, still clearly above the zero point.
   EXPECT_GT(LogitTransform().forward(0.015, 1e6), 0.1);

@@ -192,4 +192,79 @@ TEST(DataParallel, TwoRanksWithHalfBatchesEqualOneRankWithTheWholeBatch) {
   world.barrier();
 }
 
+// Persistent chains belong to rows of the global batch: the same updates on 1
+// and 2 ranks, and validation (which runs its own chains) never moves them, so
+// a run that validates on more events makes exactly the same updates.
+TEST(DataParallel, PersistentChainsDependOnNeitherRankCountNorValidation) {
+  const par::Communicator world;
+  ASSERT_EQ(world.size(), 2) << "run under mpirun -np 2";
+  SharedTempDir dir(world, "pcd");
+  const std::string data = (dir.path / "showers.h5").string();
+  write_showers(data, 120, world);
+  auto request_for = [&](const std::string& out, const std::string& val_events) {
+    train::TrainRequest request;
+    request.schema = &test_schema();
+    // Validation chunks of 8 rows (B / micro-batches) match the training micro-batch:
+    // chains kept per micro-batch would be replaced by validation's.
+    request.config = tiny_config({{"train.epochs", "2"}, {"train.batch_size", "16"}, {"train.micro_batch_size", "8"},
+                                  {"train.max_batches_per_epoch", "3"}, {"train.val_max_events", val_events},
+                                  {"rbm.negative_chains", "pcd"}, {"run.progress", "off"}});
+    request.data = data;
+    request.out = (dir.path / out).string();
+    request.command_line = "test_train";
+    return request;
+  };
+  train::run_training(request_for("two-ranks", "8"), world);
+  train::run_training(request_for("two-ranks-more-validation", "24"), world);
+  if (world.is_root()) {
+    const par::Communicator self(MPI_COMM_SELF);
+    train::run_training(request_for("one-rank", "8"), self);
+    auto checkpoint = [&](const char* run) { return (dir.path / run / "checkpoint-0002.h5").string(); };
+    for (const char* name : {"rbm_biases", "rbm_weights"}) {
+      // Validation does not touch the chains: bit-identical updates.
+      EXPECT_EQ(read_doubles(checkpoint("two-ranks"), name), read_doubles(checkpoint("two-ranks-more-validation"), name))
+          << name;
+      expect_close(read_doubles(checkpoint("two-ranks"), name), read_doubles(checkpoint("one-rank"), name), 1e-9, name);
+    }
+    expect_close(read_doubles(checkpoint("two-ranks"), "history/train_neg_energy"),
+                 read_doubles(checkpoint("one-rank"), "history/train_neg_energy"), 2e-5, "train_neg_energy");
+  }
+  world.barrier();
+}
+
+// train.best = ll: the log-likelihood of the encoded validation codes under
+// the prior (AIS + reverse AIS over both ranks) picks the best epoch.
+TEST(BestModel, LogLikelihoodRuleRecordsLlAndPicksItsMaximum) {
+  const par::Communicator world;
+  SharedTempDir dir(world, "best-ll");
+  const std::string data = (dir.path / "showers.h5").string();
+  write_showers(data, 120, world);
+  train::TrainRequest request;
+  request.schema = &test_schema();
+  request.config = tiny_config({{"train.epochs", "3"}, {"train.batch_size", "16"}, {"train.micro_batch_size", "8"},
+                                {"train.max_batches_per_epoch", "2"}, {"train.val_max_events", "16"},
+                                {"train.best", "ll"}, {"train.ll_every", "2"}, {"train.ll_chains", "32"},
+                                {"train.ll_temperatures", "50"}, {"run.progress", "off"}});
+  request.data = data;
+  request.out = (dir.path / "run").string();
+  request.command_line = "test_train";
+  const train::TrainResult result = train::run_training(request, world);
+  ASSERT_EQ(result.epochs_done, 3);
+  if (world.is_root()) {
+    const std::string history = (dir.path / "run" / "history.h5").string();
+    const std::vector<double> ll = read_doubles(history, "val_ll");
+    const std::vector<double> energy = read_doubles(history, "val_prior_energy");
+    const std::vector<double> log_z = read_doubles(history, "log_z");
+    ASSERT_EQ(ll.size(), 3u);
+    EXPECT_TRUE(std::isnan(ll[0]));  // epoch 1: no LL (every 2 epochs and at the end)
+    for (std::size_t e : {std::size_t{1}, std::size_t{2}}) {
+      ASSERT_TRUE(std::isfinite(ll[e]) && std::isfinite(log_z[e])) << "epoch " << e + 1;
+      EXPECT_NEAR(ll[e], -energy[e] - log_z[e], 1e-9 * std::abs(ll[e]));
+    }
+    EXPECT_EQ(result.best_epoch, ll[2] > ll[1] ? 3 : 2);
+    EXPECT_DOUBLE_EQ(result.best_metric, -std::max(ll[1], ll[2]));
+  }
+  world.barrier();
+}
+
 }  // namespace

@@ -60,6 +60,9 @@ class Config {
   bool get_bool(const std::string& key) const;
   /// "default", the INI file path, or "command line".
   const std::string& source(const std::string& key) const;
+  /// A value the program resolved itself (e.g. an `auto` setting fixed from
+  /// the data), validated like any other; `source` says who set it.
+  void set(const std::string& key, const std::string& value, const std::string& source);
 
   /// The resolved configuration as an INI file (sections sorted, keys in schema order).
   /// With `with_sources`, each non-default value is followed by a comment naming its source.

@@ -44,17 +44,22 @@ inline constexpr double kDefaultLogitR = 1e-7;
 /// costs E_vox at most half an ulp of u times d(ln E_vox)/du = s(1-s)/(s-R)
 /// (s = sigmoid(u + ln(R/(1-R)))): below 6e-7 relative for R = 1e-7 over
 /// eps in [1e-8, 1].
+///
+/// Fraction scale s >= 1: eps = E_vox / (s E_inc) instead of E_vox / E_inc, so
+/// showers whose voxels exceed E_inc (calibrated data, sampling-fraction
+/// corrections) stay in range.  s = 1 is the transform above exactly.
 class LogitTransform {
  public:
-  /// Throws core::UsageError unless 0 < r < 0.5.
-  explicit LogitTransform(double r = kDefaultLogitR);
+  /// Throws core::UsageError unless 0 < r < 0.5 and fraction_scale is finite and >= 1.
+  explicit LogitTransform(double r = kDefaultLogitR, double fraction_scale = 1.0);
 
   double r() const { return r_; }
+  double fraction_scale() const { return scale_; }
   /// u of a voxel holding the whole incident energy (eps = 1).
   double max_u() const;
 
   /// One voxel.  Throws core::InputError when E_inc is not finite and > 0,
-  /// or E_vox is not finite or E_vox / E_inc is outside [0, 1].
+  /// or E_vox is not finite or E_vox / (s E_inc) is outside [0, 1].
   double forward(double voxel_energy, double incident_energy) const;
   /// One voxel.  u <= 0 (outside the forward image below the empty point, as a
   /// decoder may produce) gives 0; u > max_u() gives slightly more than E_inc.
@@ -82,6 +87,7 @@ class LogitTransform {
 
  private:
   double r_;
+  double scale_;
 };
 
 // ---------------------------------------------------------------------------

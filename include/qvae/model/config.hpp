@@ -40,6 +40,9 @@ enum class RelaxationKind { gumbel, spike_exp, mixture_exp };
 enum class VoxelPosEnc { none, sincos };
 
 /// How the hit head gates the energies during training (§2.5, §2.4 FCN).
+enum class LayerEnergies { none, predicted };
+const char* to_string(LayerEnergies kind);
+
 enum class HitGating {
   true_mask,  ///< teacher forcing: LeakyReLU(act) * 1[u > 0]
   smoothed,   ///< LeakyReLU(act) * sigmoid(beta_out (hits + logistic noise))
@@ -95,6 +98,7 @@ struct LossConfig {
   double hit_gamma = 0.0;
   double hit_weight_power = 0.0;   ///< per-voxel BCE weight (1 + u)^p
   double kl_weight = 1.0;          ///< gamma_KL on entropy + pos (+ neg with autograd)
+  double layer_coefficient = 1.0;  ///< factor on the layer-energy MSE (model.layer_energies = predicted)
 };
 
 /// [rbm] keys used by the model: the prior's size and graph, its initialisation,
@@ -142,12 +146,19 @@ struct ModelConfig {
   data::EnergyCodeWidths energy_code_widths{20, 20, 20};
   double energy_code_max_mev = 1e6;
   double logit_r = data::kDefaultLogitR;
+  /// Voxels are transformed as fractions of fraction_scale x E_inc (>= 1);
+  /// 0 = auto: `qvae train` fixes it from the training file (docs/model.md).
+  double fraction_scale = 0.0;
   double logit_clamp = 88.0;        ///< encoder logits clamped to +-this
 
   RelaxationKind relaxation = RelaxationKind::gumbel;
   LinearAnneal beta{1.0, 100.0, 0, 150};   ///< relaxation inverse temperature
   LinearAnneal slope{0.05, 0.0, 0, 150};   ///< LeakyReLU slope of the energy head in training
   HitGating hit_gating = HitGating::true_mask;
+  /// predicted: a decoder head predicts each layer's energy (logit transform of
+  /// E_layer / (s E_inc)) and decoded showers are scaled layer by layer to it.
+  LayerEnergies layer_energies = LayerEnergies::none;
+  std::vector<int> layer_head_hidden{256, 256};
   double hit_smoothing_beta = 60.0;
 
   LossConfig loss;
@@ -158,6 +169,10 @@ struct ModelConfig {
     return prior_conditioning == PriorConditioning::clamped ? rbm.partitions - 1 : rbm.partitions;
   }
   int latent_size() const { return rbm.partitions * rbm.nodes_per_partition; }
+  /// The reduce/logit transform of this model (an unresolved auto scale acts as 1).
+  data::LogitTransform voxel_transform() const {
+    return data::LogitTransform(logit_r, fraction_scale > 0 ? fraction_scale : 1.0);
+  }
   /// UsageError naming the first inconsistent setting.
   void validate() const;
 };
@@ -167,6 +182,10 @@ struct ModelConfig {
 void add_model_keys(core::ConfigSchema& schema);
 /// Reads the keys of add_model_keys; UsageError for inconsistent values.
 ModelConfig model_config_from(const core::Config& config);
+
+/// The fraction scale `qvae train` chooses for data whose largest voxel is
+/// `max_fraction` x E_inc: the smallest power of two >= max_fraction, at least 1.
+double auto_fraction_scale(double max_fraction);
 
 /// "1,2,3" -> {1,2,3}; UsageError naming `key` for anything but positive integers.
 std::vector<int> parse_int_list(const std::string& text, const std::string& key);

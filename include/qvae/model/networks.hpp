@@ -113,10 +113,12 @@ TORCH_MODULE(Encoder);
 // ---------------------------------------------------------------------------
 // Decoders
 
-/// The two heads' outputs, each (B, V).
+/// The two heads' outputs, each (B, V), and the layer-energy head's (B, L)
+/// (undefined unless model.layer_energies = predicted).
 struct DecoderOutput {
   torch::Tensor hit_logits;
   torch::Tensor activations;
+  torch::Tensor layer_logits;  ///< logit transform of E_layer / (s E_inc), predicted
 };
 
 class DecoderImpl : public torch::nn::Module {
@@ -138,6 +140,9 @@ class DecoderImpl : public torch::nn::Module {
   std::vector<torch::nn::Linear> shared_;
   torch::nn::Linear hit_hidden_{nullptr}, hit_out_{nullptr}, energy_hidden_{nullptr}, energy_out_{nullptr};
   EnergyConditioner conditioner_{nullptr};
+  // layer energies: MLP on cat(latent, [scaled E])
+  torch::nn::Sequential layer_head_{nullptr};
+  bool layer_head_sees_energy_ = false;
 };
 TORCH_MODULE(Decoder);
 

@@ -48,6 +48,11 @@ struct NoiseKeys {
   std::int64_t first_chain = 0;  ///< e.g. this rank's row offset in the global batch
 };
 
+/// Who asks for negative samples: training advances the persistent chains
+/// (rbm.negative_chains = pcd); evaluation (validation, metrics) never reads
+/// or moves them and starts its own chains at random, keyed like training.
+enum class NegativePhase { training, evaluation };
+
 /// Per-batch settings of the forward pass (annealed by the trainer, §2.8).
 struct StepSettings {
   double beta = 1.0;   ///< relaxation inverse temperature
@@ -65,6 +70,9 @@ struct ForwardOutput {
   torch::Tensor hit_logits;         ///< (B, V)
   torch::Tensor activations;        ///< (B, V) energy head
   torch::Tensor reconstruction;     ///< (B, V) x-hat in reduced units
+  /// model.layer_energies = predicted: (B, L) predicted and true logit
+  /// transforms of E_layer / (s E_inc); undefined otherwise.
+  torch::Tensor layer_logits, layer_targets;
 };
 
 /// The loss terms of §2.7, each a scalar tensor.
@@ -74,9 +82,10 @@ struct LossTerms {
   torch::Tensor entropy;     ///< E_q[log q] over the encoded partitions (the negative entropy)
   torch::Tensor pos_energy;  ///< mean prior energy of the posterior samples
   torch::Tensor neg_energy;  ///< minus the mean prior energy of the model samples
-  torch::Tensor kl;          ///< entropy + pos_energy + neg_energy
+  torch::Tensor layer;       ///< MSE of the predicted layer energies (logit units); 0 without the head
+  torch::Tensor kl;          ///< entropy + pos_energy = KL(q || p) - log Z (the KL up to the prior's log Z)
   torch::Tensor total;       ///< what is back-propagated (depends on rbm.update)
-  /// name -> value for logging: ae_loss, hit_loss, entropy, pos_energy, neg_energy, kl_loss, loss.
+  /// name -> value for logging: ae_loss, hit_loss, entropy, pos_energy, neg_energy, kl_loss, layer_loss, loss.
   std::map<std::string, double> values() const;
 };
 
@@ -107,7 +116,23 @@ class QvaeImpl : public torch::nn::Module {
   /// Negative-phase samples (B, N) float64, detached: rbm.gibbs_steps sweeps
   /// from the rbm.negative_chains start, partition 0 clamped to the code when
   /// the prior is conditioned.  Never touches the parameters.
-  torch::Tensor negative_samples(const ForwardOutput& output, const std::optional<NoiseKeys>& keys = std::nullopt);
+  torch::Tensor negative_samples(const ForwardOutput& output, const std::optional<NoiseKeys>& keys = std::nullopt,
+                                 NegativePhase use = NegativePhase::training);
+
+  /// rbm.negative_chains = pcd: one persistent chain per row of the global
+  /// batch (row r is Gibbs chain r, whichever rank runs it), (B, nodes)
+  /// float64; undefined before the first training call.  The trainer shares
+  /// the rows each rank advanced, so every rank holds the same chains.
+  const torch::Tensor& persistent_chains() const { return persistent_chains_; }
+  void set_persistent_chains(torch::Tensor chains) { persistent_chains_ = std::move(chains); }
+
+  /// Decoded showers in MeV, row-major into `showers` (B x V): the inverse
+  /// voxel transform of `reduced` (decoder output, already gated by hits),
+  /// then, with predicted layer energies, every layer scaled to its
+  /// prediction (a layer with no hit voxel stays empty).  One path for
+  /// generation, validation and the model metrics.
+  void decode_to_mev(const torch::Tensor& reduced, const torch::Tensor& layer_logits,
+                     const std::vector<double>& incident_energies_mev, float* showers) const;
 
   /// All loss terms of §2.7 for a forward pass and its negative samples.
   LossTerms loss(const ForwardOutput& output, const torch::Tensor& negative_samples);
@@ -142,6 +167,8 @@ class QvaeImpl : public torch::nn::Module {
   void load(torch::serialize::InputArchive& archive) override;
 
  private:
+  /// (B, L) logit transforms of the layer energies of reduced showers (the layer head's targets).
+  torch::Tensor layer_targets(const torch::Tensor& reduced) const;
   torch::Tensor uniforms(const std::optional<NoiseKeys>& keys, std::uint32_t domain, std::int64_t batch,
                          std::int64_t count, torch::Dtype dtype) const;
 
@@ -149,6 +176,7 @@ class QvaeImpl : public torch::nn::Module {
   geometry::Geometry geometry_;
   std::shared_ptr<Prior> prior_;
   data::LogitTransform logit_;
+  torch::Tensor layer_of_voxel_;  ///< (V) int64 layer index, for layer sums
   std::optional<data::BinaryEnergyCode> code_;
   Encoder encoder_{nullptr};
   Decoder decoder_{nullptr};
@@ -157,7 +185,6 @@ class QvaeImpl : public torch::nn::Module {
   torch::Tensor adam_m_biases_, adam_v_biases_, adam_m_weights_, adam_v_weights_;
   std::int64_t adam_steps_ = 0;
   torch::Tensor persistent_chains_;
-  std::int64_t persistent_sweeps_ = 0;
   std::uint64_t unkeyed_calls_ = 0;  ///< negative_samples() calls without NoiseKeys
 };
 TORCH_MODULE(Qvae);

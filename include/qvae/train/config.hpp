@@ -52,6 +52,8 @@ struct TrainConfig {
   int autoencoder_epochs = 0;         ///< > 0: two-stage training
   BestRule best = BestRule::val_loss;
   int ll_every = 5;
+  std::int64_t ll_chains = 256;        ///< train.best = ll: AIS and reverse-AIS chains
+  std::int64_t ll_temperatures = 1000; ///< train.best = ll: temperatures of each ladder
   int keep_last = 3;
   SplitKind split = SplitKind::shuffled;
   double val_fraction = 0.1;

@@ -29,9 +29,10 @@ class History {
 
   /// Appends a row; the first row fixes the columns, later rows must have the same names.
   void append(const Row& row);
-  /// A history with columns but no column `name` gets it as its last column,
-  /// `fill` in every row (a resumed run whose checkpoint predates the column).
-  void ensure_column(const std::string& name, double fill);
+  /// A history with columns but no column `name` gets it right after column
+  /// `after` (or last), `fill` in every row (a resumed run whose checkpoint
+  /// predates the column).
+  void ensure_column(const std::string& name, double fill, const std::string& after = "");
   /// Drops rows after the first `rows` (resume from an earlier checkpoint).
   void truncate(std::size_t rows);
   std::size_t rows() const { return columns_.empty() ? 0 : values_.front().size(); }
