@@ -24,6 +24,8 @@ int run_generate(Context& context) {
       "seed", po::value<std::uint64_t>(), "seed (default: run.seed)")(
       "out", po::value<std::string>(), "output CaloChallenge file")(
       "chunk-events", po::value<std::int64_t>()->default_value(256), "events per generation call")(
+      "gibbs-sweeps", po::value<int>()->default_value(0),
+      "prior Gibbs sweeps per shower (0: the model's rbm.generation_gibbs_steps)")(
       "threads", po::value<int>()->default_value(0), "LibTorch threads per rank (0 = default)");
   if (!cli.parse(context)) return 0;
   const auto& vm = cli.values();
@@ -38,6 +40,9 @@ int run_generate(Context& context) {
   request.out = vm.count("out") ? vm["out"].as<std::string>() : "";
   request.chunk_events = vm["chunk-events"].as<std::int64_t>();
   request.threads = vm["threads"].as<int>();
+  request.gibbs_sweeps = vm["gibbs-sweeps"].as<int>();
+  if (request.gibbs_sweeps < 0)
+    throw core::UsageError(core::describe("--gibbs-sweeps must be >= 0", "qvae generate", "0 keeps the model's setting"));
   request.provenance = io::Provenance{context.command_line, request.seed, cli.config_ini()};
   const train::GenerateResult result = train::generate_showers(request, context.world);
   const nlohmann::json summary = {{"out", result.out},

@@ -149,8 +149,9 @@ void ModelConfig::validate() const {
   require(slope.start >= 0 && slope.end >= 0, "model.slope_start and model.slope_end must be >= 0", "e.g. 0.05 and 0");
   require(hit_smoothing_beta > 0, "model.hit_smoothing_beta must be > 0", "the reference FCN uses 60");
   require(voxel_posenc_scale >= 0, "model.voxel_posenc_scale must be >= 0", "1 adds the encoding as in the reference");
-  require(loss.layer_coefficient >= 0 && std::isfinite(loss.layer_coefficient), "loss.layer_coefficient must be >= 0",
-          "e.g. 1");
+  require(loss.layer_coefficient >= 0 && std::isfinite(loss.layer_coefficient) && loss.total_coefficient >= 0 &&
+              std::isfinite(loss.total_coefficient),
+          "loss.layer_coefficient and loss.total_coefficient must be >= 0", "e.g. 10 and 100");
   require(loss.mse_coefficient >= 0 && loss.hit_coefficient >= 0 && loss.kl_weight >= 0,
           "loss coefficients must be >= 0", "the reference uses 0.01, 1 and 1");
   require(loss.mse_interpolation >= 0 && loss.mse_interpolation <= 1, "loss.mse_interpolation must lie in [0, 1]",
@@ -267,8 +268,11 @@ void add_model_keys(core::ConfigSchema& schema) {
   add("loss.mse_weight", ValueType::real, real(d.loss.mse_weight), "w of the exp(w u) voxel weight");
   add("loss.mse_interpolation", ValueType::real, real(d.loss.mse_interpolation), "lambda of (1 - lambda + lambda sigma^2)");
   add("loss.hit_coefficient", ValueType::real, real(d.loss.hit_coefficient), "factor on the hit BCE");
+  add("loss.total_coefficient", ValueType::real, real(d.loss.total_coefficient),
+      "layer head: factor on the squared error of the total energy in logit units (1/(2 sigma^2) for a relative "
+      "precision sigma)");
   add("loss.layer_coefficient", ValueType::real, real(d.loss.layer_coefficient),
-      "factor on the layer-energy MSE (model.layer_energies = predicted)");
+      "layer head: factor on the cross-entropy of the layer fractions");
   add("loss.hit_alpha", ValueType::real, real(d.loss.hit_alpha), "alpha of the per-event hit weight e^(alpha - gamma s)");
   add("loss.hit_gamma", ValueType::real, real(d.loss.hit_gamma), "gamma of the per-event hit weight (s = zero fraction)");
   add("loss.hit_weight_power", ValueType::real, real(d.loss.hit_weight_power), "p of the voxel BCE weight (1 + u)^p");
@@ -361,6 +365,7 @@ ModelConfig model_config_from(const core::Config& config) {
   m.loss.mse_interpolation = config.get_real("loss.mse_interpolation");
   m.loss.hit_coefficient = config.get_real("loss.hit_coefficient");
   m.loss.layer_coefficient = config.get_real("loss.layer_coefficient");
+  m.loss.total_coefficient = config.get_real("loss.total_coefficient");
   m.loss.hit_alpha = config.get_real("loss.hit_alpha");
   m.loss.hit_gamma = config.get_real("loss.hit_gamma");
   m.loss.hit_weight_power = config.get_real("loss.hit_weight_power");

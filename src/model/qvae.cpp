@@ -177,7 +177,8 @@ torch::Tensor QvaeImpl::reduce(const torch::Tensor& showers_mev, const torch::Te
 torch::Tensor QvaeImpl::layer_targets(const torch::Tensor& reduced) const {
   torch::NoGradGuard no_grad;
   // Voxel fractions of s E_inc (the inverse transform, in torch), summed per
-  // layer, then transformed forward like a voxel: the layer's own "u".
+  // layer: the total goes through the forward transform like a voxel, the
+  // layers become fractions of the total.
   const double r = logit_.r();
   const torch::Tensor u = reduced.detach().to(torch::kDouble);
   const torch::Tensor decay = torch::exp(-u.clamp_min(0));
@@ -185,12 +186,14 @@ torch::Tensor QvaeImpl::layer_targets(const torch::Tensor& reduced) const {
       u > 0, r * (1 - r) * (1 - decay) / ((1 - 2 * r) * (decay + r * (1 - decay))), torch::zeros_like(u));
   torch::Tensor layers = torch::zeros({u.size(0), static_cast<std::int64_t>(geometry_.num_layers())}, torch::kDouble);
   layers.index_add_(1, layer_of_voxel_, fractions);
-  // A layer above s E_inc (a resumed scale-1 run) saturates at the top of the range.
-  const torch::Tensor f = layers.clamp(0.0, 1.0);
-  const torch::Tensor scaled = (1 - 2 * r) * f;
-  const torch::Tensor target =
-      torch::log1p(scaled / r) - torch::log1p(-scaled.clamp_max(1 - 2 * r - 1e-16) / (1 - r));
-  return torch::where(layers > 0, target, torch::zeros_like(target)).to(reduced.scalar_type());
+  const torch::Tensor total = layers.sum(1, true);
+  // A total above s E_inc (a resumed scale-1 run) saturates at the top of the range.
+  const torch::Tensor scaled = (1 - 2 * r) * total.clamp(0.0, 1.0);
+  const torch::Tensor total_u = torch::where(
+      total > 0, torch::log1p(scaled / r) - torch::log1p(-scaled.clamp_max(1 - 2 * r - 1e-16) / (1 - r)),
+      torch::zeros_like(total));
+  const torch::Tensor shares = torch::where(total > 0, layers / total.clamp_min(1e-300), torch::zeros_like(layers));
+  return torch::cat({total_u, shares}, 1).to(reduced.scalar_type());
 }
 
 void QvaeImpl::decode_to_mev(const torch::Tensor& reduced, const torch::Tensor& layer_logits,
@@ -204,19 +207,22 @@ void QvaeImpl::decode_to_mev(const torch::Tensor& reduced, const torch::Tensor& 
     logit_.inverse_row(u.data_ptr<float>() + b * voxels, static_cast<std::size_t>(voxels),
                        incident_energies_mev[static_cast<std::size_t>(b)], showers + b * voxels);
   if (!layer_logits.defined()) return;
-  const torch::Tensor predicted_tensor = layer_logits.detach().to(torch::kCPU, torch::kDouble).contiguous();
-  const auto predicted = predicted_tensor.accessor<double, 2>();
+  // Layer l gets E_tot x softmax(fraction logits)_l; a layer without hits stays empty.
+  const torch::Tensor head = layer_logits.detach().to(torch::kCPU, torch::kDouble);
+  const torch::Tensor shares_tensor = torch::softmax(head.slice(1, 1), 1).contiguous();
+  const torch::Tensor totals_tensor = head.select(1, 0).contiguous();
+  const auto shares = shares_tensor.accessor<double, 2>();
+  const auto totals = totals_tensor.accessor<double, 1>();
   const std::vector<std::int64_t> offsets = geometry_.layer_offsets();
   const auto layers = static_cast<std::int64_t>(offsets.size()) - 1;
   for (std::int64_t b = 0; b < batch; ++b) {
-    const double energy = incident_energies_mev[static_cast<std::size_t>(b)];
+    const double total = logit_.inverse(totals[b], incident_energies_mev[static_cast<std::size_t>(b)]);
     float* row = showers + b * voxels;
     for (std::int64_t l = 0; l < layers; ++l) {
       double sum = 0.0;
       for (std::int64_t v = offsets[l]; v < offsets[l + 1]; ++v) sum += static_cast<double>(row[v]);
       if (sum <= 0.0) continue;
-      const double target = logit_.inverse(predicted[b][l], energy);
-      const auto factor = static_cast<float>(target / sum);
+      const auto factor = static_cast<float>(total * shares[b][l] / sum);
       for (std::int64_t v = offsets[l]; v < offsets[l + 1]; ++v) row[v] *= factor;
     }
   }
@@ -368,10 +374,16 @@ LossTerms QvaeImpl::loss(const ForwardOutput& output, const torch::Tensor& negat
   }
   terms.hit = c.hit_coefficient * per_event.mean();
 
-  // Layer energies: MSE in the logit units of E_layer / (s E_inc), i.e. relative errors.
-  terms.layer = output.layer_logits.defined()
-                    ? c.layer_coefficient * (output.layer_logits - output.layer_targets).pow(2).sum(1).mean()
-                    : torch::zeros({}, dtype);
+  // Layer head: the total energy's MSE in logit units (relative errors) and the
+  // cross-entropy of the layer fractions, -sum_l f_l log f^_l (minimal at f^ = f).
+  if (output.layer_logits.defined()) {
+    const torch::Tensor total_error = (output.layer_logits.select(1, 0) - output.layer_targets.select(1, 0)).pow(2);
+    const torch::Tensor cross_entropy =
+        -(output.layer_targets.slice(1, 1) * torch::log_softmax(output.layer_logits.slice(1, 1), 1)).sum(1);
+    terms.layer = (c.total_coefficient * total_error + c.layer_coefficient * cross_entropy).mean();
+  } else {
+    terms.layer = torch::zeros({}, dtype);
+  }
 
   // KL to the prior (§2.7): log q over the encoded partitions, + <E(zeta)>_q - <E(z~)>_model.
   const int nodes = config_.rbm.nodes_per_partition;
@@ -425,7 +437,7 @@ std::unique_ptr<torch::optim::Optimizer> QvaeImpl::make_prior_optimizer() const 
 }
 
 data::ShowerBlock QvaeImpl::generate(const std::vector<double>& incident_energies_mev, std::uint64_t seed,
-                                     std::int64_t first_event) {
+                                     std::int64_t first_event, int sweeps) {
   torch::NoGradGuard no_grad;
   const bool was_training = is_training();
   eval();
@@ -436,7 +448,7 @@ data::ShowerBlock QvaeImpl::generate(const std::vector<double>& incident_energie
 
   // Prior: random start keyed by (seed, event), partition 0 clamped to the code.
   GibbsRequest request;
-  request.sweeps = config_.rbm.generation_gibbs_steps;
+  request.sweeps = sweeps > 0 ? sweeps : config_.rbm.generation_gibbs_steps;
   request.clamp_partition0 = code_.has_value();
   request.seed = domain_seed(seed, kGenerationPriorDomain);
   request.first_chain = first_event;

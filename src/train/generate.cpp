@@ -92,7 +92,7 @@ GenerateResult generate_showers(const GenerateRequest& request, const par::Commu
       const std::int64_t first = (mine.offset + s) * chunk;
       const std::int64_t count = std::min(chunk, events - first);
       const std::vector<double> chunk_energies(energies.begin() + first, energies.begin() + first + count);
-      block = qvae->generate(chunk_energies, request.seed, first);
+      block = qvae->generate(chunk_energies, request.seed, first, request.gibbs_sweeps);
     });
     writer->write(block);
   }

@@ -1,4 +1,4 @@
-// Model-side inputs of `qvae evaluate --model --data`: deterministic encoding,
+// Model-side inputs of `qvae evaluate --model --data`: sampled encoding,
 // reconstruction and prior chains of a trained QVAE (see model_metrics.hpp).
 #include "qvae/train/model_metrics.hpp"
 
@@ -131,28 +131,22 @@ ModelMetricsSamples compute_model_metrics(const ModelMetricsRequest& request, co
   out.latent_nodes = static_cast<std::int64_t>(node_of_latent.size());
 
   torch::NoGradGuard no_grad;
-  const auto round_logits = [](const torch::Tensor& logits, int /*level*/) {
-    return (logits > 0).to(logits.scalar_type());  // sigmoid(l) rounded at 1/2
-  };
 
   // Pass 1: encode and reconstruct this rank's chunks of showers.
   std::vector<double> incident, encoded, etot_data, etot_reconstruction, squared_error;
   const auto encode_and_reconstruct = [&](const data::ShowerBlock& block) {
     const torch::Tensor energies = model::QvaeImpl::energies_of(block);
     const torch::Tensor reduced = qvae->reduce(block);
-    const auto dtype = reduced.scalar_type();
-    const model::EnergyFeatures features = model::energy_features(
-        energies, config.energy_log_min, config.energy_log_max, config.energy_embedding_dim, dtype);
-    torch::Tensor code;
-    if (out.partition0_clamped) code = qvae->energy_code(energies, dtype);
-    const model::EncoderOutput posterior = qvae->encoder()->forward(reduced, features, code, round_logits);
-    const torch::Tensor latent = out.partition0_clamped ? torch::cat({code, posterior.samples}, 1) : posterior.samples;
-    append_energies(latent, node_index, machine, encoded);
-
-    const model::DecoderOutput decoded = qvae->decoder()->forward(latent, features);
-    const torch::Tensor reconstruction = torch::relu(decoded.activations) * (decoded.hit_logits > 0).to(dtype);
+    // Posterior samples z ~ Bernoulli(sigmoid(l)) and Bernoulli hits, keyed by (seed, event):
+    // the codes the prior was trained on, and the decoder's generation rule.
+    const torch::Tensor events = torch::arange(block.first_event, block.first_event + block.events(), torch::kLong);
+    const model::ForwardOutput encoded_output =
+        qvae->forward(reduced, energies, model::StepSettings{1.0, 0.0, model::NoiseKeys{request.seed, 0, events, 0}});
+    append_energies(encoded_output.posterior_samples, node_index, machine, encoded);
+    const torch::Tensor& reconstruction = encoded_output.reconstruction;
+    const torch::Tensor& layer_logits = encoded_output.layer_logits;
     std::vector<float> reconstruction_mev(static_cast<std::size_t>(block.events() * voxels));
-    qvae->decode_to_mev(reconstruction, decoded.layer_logits, block.incident_energies, reconstruction_mev.data());
+    qvae->decode_to_mev(reconstruction, layer_logits, block.incident_energies, reconstruction_mev.data());
     for (std::int64_t b = 0; b < block.events(); ++b) {
       const double incident_energy = block.incident_energies[static_cast<std::size_t>(b)];
       const ShowerError e = shower_error(block.shower(b), reconstruction_mev.data() + b * voxels, voxels);

@@ -694,8 +694,7 @@ constexpr std::array<const char*, 5> kLogLikelihoodColumns = {"val_prior_energy"
 
 /// Every rank reads the checkpoint it resumes from (persistent chains are the
 /// same on every rank, so rank 0's model archive holds them).
-void load_checkpoint(const std::string& path, DataParallelModel& trainer, RunState& state,
-                     const par::Communicator& comm) {
+void load_checkpoint(const std::string& path, DataParallelModel& trainer, RunState& state) {
   const io::File file = io::File::open_serial(path);
   io::require_format(file, kCheckpointFormat, kCheckpointFormatVersion);
   load_from_bytes(trainer.model(), read_bytes(file, "model_state"));
@@ -923,7 +922,7 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
   RunState state;
   if (request.resume) {
     par::run_agreed(comm, [&] {
-      load_checkpoint(resume_path, *trainer, state, comm);
+      load_checkpoint(resume_path, *trainer, state);
       const io::File file = io::File::open_serial(resume_path);
       if (io::get_int_attribute(file, "/", "train_events") != train_events)
         throw core::InputError(core::describe(
@@ -962,7 +961,7 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
       par::run_agreed(comm, [&] { load_from_bytes(trainer->model(), initial_model); });
       state = RunState{};
     } else {
-      par::run_agreed(comm, [&] { load_checkpoint(rollback_checkpoint, *trainer, state, comm); });
+      par::run_agreed(comm, [&] { load_checkpoint(rollback_checkpoint, *trainer, state); });
     }
     state.guard = guard;
   };

@@ -113,12 +113,14 @@ TORCH_MODULE(Encoder);
 // ---------------------------------------------------------------------------
 // Decoders
 
-/// The two heads' outputs, each (B, V), and the layer-energy head's (B, L)
+/// The two heads' outputs, each (B, V), and the layer-energy head's (B, 1 + L)
 /// (undefined unless model.layer_energies = predicted).
 struct DecoderOutput {
   torch::Tensor hit_logits;
   torch::Tensor activations;
-  torch::Tensor layer_logits;  ///< logit transform of E_layer / (s E_inc), predicted
+  /// column 0: logit transform of E_tot / (s E_inc); columns 1..L: logits of
+  /// the layer fractions E_layer / E_tot (softmax).
+  torch::Tensor layer_logits;
 };
 
 class DecoderImpl : public torch::nn::Module {

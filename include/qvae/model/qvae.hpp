@@ -70,8 +70,10 @@ struct ForwardOutput {
   torch::Tensor hit_logits;         ///< (B, V)
   torch::Tensor activations;        ///< (B, V) energy head
   torch::Tensor reconstruction;     ///< (B, V) x-hat in reduced units
-  /// model.layer_energies = predicted: (B, L) predicted and true logit
-  /// transforms of E_layer / (s E_inc); undefined otherwise.
+  /// model.layer_energies = predicted: the layer head's (B, 1 + L) output
+  /// (DecoderOutput::layer_logits) and the data's (B, 1 + L) targets: the
+  /// logit transform of E_tot / (s E_inc), then the fractions E_layer / E_tot
+  /// (all 0 for an empty shower); undefined otherwise.
   torch::Tensor layer_logits, layer_targets;
 };
 
@@ -82,7 +84,7 @@ struct LossTerms {
   torch::Tensor entropy;     ///< E_q[log q] over the encoded partitions (the negative entropy)
   torch::Tensor pos_energy;  ///< mean prior energy of the posterior samples
   torch::Tensor neg_energy;  ///< minus the mean prior energy of the model samples
-  torch::Tensor layer;       ///< MSE of the predicted layer energies (logit units); 0 without the head
+  torch::Tensor layer;       ///< total-energy MSE (logit units) + layer-fraction cross-entropy; 0 without the head
   torch::Tensor kl;          ///< entropy + pos_energy = KL(q || p) - log Z (the KL up to the prior's log Z)
   torch::Tensor total;       ///< what is back-propagated (depends on rbm.update)
   /// name -> value for logging: ae_loss, hit_loss, entropy, pos_energy, neg_energy, kl_loss, layer_loss, loss.
@@ -153,12 +155,12 @@ class QvaeImpl : public torch::nn::Module {
 
   /// Showers for the given incident energies (MeV): partition 0 clamped to
   /// their code (or sampled with the rest when unconditioned), the other
-  /// partitions Gibbs-sampled for rbm.generation_gibbs_steps sweeps from random
-  /// states, decoded to ReLU(act) * Bernoulli(sigmoid(hits)), inverted to MeV.
+  /// partitions Gibbs-sampled for `sweeps` sweeps (0: rbm.generation_gibbs_steps)
+  /// from random states, decoded to ReLU(act) * Bernoulli(sigmoid(hits)), inverted to MeV.
   /// Event i of the call is global event first_event + i: every draw is keyed
   /// by (seed, event), so the output does not depend on how events are split.
   data::ShowerBlock generate(const std::vector<double>& incident_energies_mev, std::uint64_t seed,
-                             std::int64_t first_event);
+                             std::int64_t first_event, int sweeps = 0);
 
   /// Markdown description of the networks (layer tables) and the latent layout.
   std::string describe() const;
@@ -167,7 +169,7 @@ class QvaeImpl : public torch::nn::Module {
   void load(torch::serialize::InputArchive& archive) override;
 
  private:
-  /// (B, L) logit transforms of the layer energies of reduced showers (the layer head's targets).
+  /// (B, 1 + L) targets of the layer head for reduced showers (ForwardOutput::layer_targets).
   torch::Tensor layer_targets(const torch::Tensor& reduced) const;
   torch::Tensor uniforms(const std::optional<NoiseKeys>& keys, std::uint32_t domain, std::int64_t batch,
                          std::int64_t count, torch::Dtype dtype) const;

@@ -31,6 +31,7 @@ struct GenerateRequest {
   std::string out;
   std::int64_t chunk_events = 256;
   int threads = 0;            ///< torch threads per rank (0: default)
+  int gibbs_sweeps = 0;       ///< prior sweeps per shower (0: the model's rbm.generation_gibbs_steps)
   io::Provenance provenance;
 };
 

@@ -5,17 +5,13 @@
 // eval::compare_rbm_energies and eval::compare_reconstruction (the eval
 // module may not depend on the model, so this file hands over plain arrays).
 //
-// Encoding and decoding are deterministic, so the metrics describe the model
-// and not one draw of its noise:
-//   * latent: z = 1[l > 0] for the encoder logits l of every level, i.e. the
-//     posterior mean sigmoid(l) rounded at 1/2 -- the hard sample of every
-//     relaxation at rho = 1/2 (logistic noise 0) and the beta -> infinity limit
-//     of the Gumbel relaxation.  Level l + 1 sees these rounded codes, as the
-//     hierarchical encoder sees its samples.  Partition 0 is the shower's
-//     binary energy code when the prior is clamped.
-//   * reconstruction: x = ReLU(act) * 1[hit logit > 0] (the Bernoulli hit
-//     gate of model.md §2.5 replaced by its mode), mapped back to MeV by the
-//     inverse logit transform.
+// Encoding and decoding follow the model's evaluation rules, with every draw
+// keyed by (seed, event) so the result does not depend on the rank count:
+//   * latent: z ~ Bernoulli(sigmoid(l)) for the encoder logits l of every
+//     level (the eval-mode hard sample), the codes the prior is trained on;
+//     partition 0 is the shower's binary energy code when the prior is clamped.
+//   * reconstruction: x = ReLU(act) * hit with hit ~ Bernoulli(sigmoid(hit
+//     logit)), the generation rule, mapped back to MeV by QvaeImpl::decode_to_mev.
 //
 // Gibbs chains: chain c starts from uniform random bits keyed by (seed, c)
 // and runs `gibbs_sweeps` block-Gibbs sweeps of the Kokkos sampler (streams
@@ -62,7 +58,7 @@ struct ModelMetricsSamples {
   std::int64_t latent_nodes = 0;
   // per shower e
   std::vector<double> incident_energies;    ///< MeV
-  std::vector<double> encoded_energies;     ///< E(z) of the deterministic code (full model, 0/1 units)
+  std::vector<double> encoded_energies;     ///< E(z) of the sampled code (full model, 0/1 units)
   std::vector<double> etot_data;            ///< sum of the voxels, MeV
   std::vector<double> etot_reconstruction;  ///< sum of the reconstructed voxels, MeV
   std::vector<double> squared_error;        ///< mean over voxels of (x_rec - x)^2, MeV^2
