@@ -73,6 +73,8 @@ LlTable compute_ll_table(const rbm::BoltzmannMachine& trained, const std::string
     e.count = energies.count;
     e.ll_ais = ModelLikelihood::ll(energies, *model.logz.ais_estimate);
     e.ll_rais = ModelLikelihood::ll(energies, *model.logz.rais_estimate);
+    e.ll = -energies.mean - model.logz.log_z();
+    e.ll_error = std::hypot(model.logz.combined_uncertainty(), energies.std_error);
     return e;
   };
   table.entries.push_back(entry(table.trained, "encoded", table.trained.encoded));

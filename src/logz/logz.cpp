@@ -40,13 +40,23 @@ double LogzReport::log_z() const {
   return std::nan("");
 }
 
-double LogzReport::std_error() const {
+double LogzReport::statistical_uncertainty() const {
   if (exact) return 0.0;
-  if (has_bracket())
-    return 0.5 * std::hypot(ais_estimate->std_error, rais_estimate->std_error);
+  if (has_bracket()) return 0.5 * std::hypot(ais_estimate->std_error, rais_estimate->std_error);
   if (ais_estimate) return ais_estimate->std_error;
   if (rais_estimate) return rais_estimate->std_error;
   return std::nan("");
+}
+
+double LogzReport::systematic_uncertainty() const {
+  if (exact) return 0.0;
+  if (has_bracket()) return 0.5 * std::fabs(ais_estimate->log_z - rais_estimate->log_z);
+  return std::nan("");
+}
+
+double LogzReport::combined_uncertainty() const {
+  const double systematic = systematic_uncertainty();
+  return std::isnan(systematic) ? statistical_uncertainty() : std::hypot(statistical_uncertainty(), systematic);
 }
 
 double LogzReport::ess() const {

@@ -54,6 +54,10 @@ struct LlEntry {
   double mean_energy = 0, energy_std_error = 0;
   std::int64_t count = 0;
   double ll_ais = 0, ll_rais = 0;
+  /// LL with the headline log Z (the bracket's midpoint) and its uncertainty:
+  /// hypot(combined log Z uncertainty, energy_std_error), so the bracket width
+  /// (the annealing bias) is part of the quoted error.
+  double ll = 0, ll_error = 0;
 };
 
 struct LlTable {
