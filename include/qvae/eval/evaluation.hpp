@@ -23,6 +23,7 @@
 
 #include "qvae/core/progress.hpp"
 #include "qvae/eval/distances.hpp"
+#include "qvae/eval/features.hpp"
 #include "qvae/eval/histogram.hpp"
 #include "qvae/eval/rbm_energy.hpp"
 #include "qvae/eval/reconstruction.hpp"
@@ -37,6 +38,9 @@ struct EvaluationSettings {
   int energy_bins = 5;               ///< log-spaced incident-energy bins over the reference's range
   std::vector<double> energy_edges;  ///< MeV, ascending; when set, replaces energy_bins
   std::int64_t chunk_rows = 1024;    ///< showers read per rank per step
+  /// numpy_float32: features, thresholds and log-bin edges computed as evaluate.py's
+  /// numpy code does (separation powers equal evaluate.py's); float64: double sums.
+  Summation summation = Summation::numpy_float32;
   bool compute_fpd = true;
   bool compute_kpd = true;
   FpdOptions fpd;
@@ -84,6 +88,7 @@ struct Evaluation {
   int layers = 0;
   std::int64_t events_reference = 0, events_generated = 0;
   double min_energy = 0;
+  Summation summation = Summation::numpy_float32;
   int ranks = 1;
   std::vector<HistogramComparison> histograms;
   Binning energy_bins;  ///< incident-energy edges, MeV

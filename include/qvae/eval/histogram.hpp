@@ -30,6 +30,9 @@ struct Binning {
   /// numpy.logspace(log10(lo), log10(hi), edge_count): edge_count - 1 bins, as
   /// evaluate.py's `np.logspace(np.log10(min_energy), np.log10(max), 40)` (39 bins).
   static Binning log_edges(double lo, double hi, int edge_count);
+  /// numpy.logspace(start, stop, edge_count): 10 ** numpy.linspace(start, stop, edge_count).
+  /// evaluate.py passes np.log10 of a float32 maximum, i.e. a float32 exponent.
+  static Binning logspace(double start, double stop, int edge_count);
 };
 
 /// Counts per bin.
