@@ -26,7 +26,7 @@ namespace qvae::eval {
 namespace {
 
 constexpr double kInfinity = std::numeric_limits<double>::infinity();
-constexpr int kConditionalBins = 30;  // the original study's "30 common linear bins" (model.md §5.2)
+constexpr int kConditionalBins = 30;  // the original study's "30 common linear bins"
 
 void allreduce_in_place(std::vector<double>& values, MPI_Op op, const par::Communicator& comm) {
   if (values.empty()) return;
@@ -83,7 +83,7 @@ std::string layer_label(const std::string& what, int layer_id, const std::string
 /// Binning of a per-layer position/width feature: evaluate.py's limits (ds2/ds3:
 /// +-30 mm and [0, 30] mm; ds1: +-500/[0, 400] mm in layers 12 and 13, +-100/[0, 100]
 /// mm elsewhere), 100 bins.  <r> and sigma_r are not plotted by evaluate.py; they get
-/// [0, 42] and [0, 20] mm for ds2/ds3 (spec §2) and the layer's outer edge (and half
+/// [0, 42] and [0, 20] mm for ds2/ds3 and the layer's outer edge (and half
 /// of it) for ds1.
 Binning position_binning(FeatureKind kind, int layer_id, bool ds1, double outer_edge) {
   const bool wide = layer_id == 12 || layer_id == 13;

@@ -14,7 +14,7 @@
 namespace qvae::eval {
 namespace {
 
-constexpr double kEpsilon = 1e-16;     // HighLevelFeatures' guard against empty layers (§2)
+constexpr double kEpsilon = 1e-16;     // HighLevelFeatures' guard against empty layers
 constexpr double kLogOffset = 1e-8;    // evaluate.py's log10(E + 1e-8) in the cls-high vector
 constexpr double kPositionScale = 1e2; // evaluate.py divides positions and widths by 100 (mm -> dm)
 
@@ -197,7 +197,7 @@ void FeatureCalculator::compute_float64(const float* voxels, double incident_ene
     std::int64_t nonzero = 0;
     for (std::int64_t v = begin; v < end; ++v) {
       double x = static_cast<double>(voxels[v]);
-      if (!(x >= min_energy_)) x = 0;  // threshold zeroing (§2); NaN counts as 0 too
+      if (!(x >= min_energy_)) x = 0;  // threshold zeroing; NaN counts as 0 too
       const std::size_t i = static_cast<std::size_t>(v);
       sum += x;
       nonzero += x > 0;

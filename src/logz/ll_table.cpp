@@ -1,4 +1,4 @@
-// The LL table of the original study (rbm-graphs-logz.md §2.2; qvae/logz/ll_table.hpp).
+// The LL table of the original study (qvae/logz/ll_table.hpp).
 #include "qvae/logz/ll_table.hpp"
 
 #include <cmath>

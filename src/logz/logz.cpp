@@ -84,7 +84,7 @@ RaiseResult raise_estimate(const AnnealingRun& run, const std::vector<double>& s
   const std::int64_t chains = static_cast<std::int64_t>(run.log_weights.size());
   const std::int64_t used = std::min(chains, rows);
   std::vector<std::vector<double>> per_row(static_cast<std::size_t>(used));
-  for (std::int64_t c = 0; c < chains; ++c)  // log p̂(v) = −E(v) − log Z₀ + log r (§2.4, RAISE)
+  for (std::int64_t c = 0; c < chains; ++c)  // log p̂(v) = −E(v) − log Z₀ + log r (RAISE)
     per_row[static_cast<std::size_t>(c % rows)].push_back(-start_energies[static_cast<std::size_t>(c)] - run.log_z0 +
                                                           run.log_weights[static_cast<std::size_t>(c)]);
   std::vector<double> values;

@@ -1,5 +1,5 @@
 // The evaluation of a generated CaloChallenge file against a reference one
-// (spec calochallenge.md §2; issue 8): per-shower features over ranks,
+// (docs/evaluation.md): per-shower features over ranks,
 // histograms with CaloChallenge's binnings and their separation power, the same
 // conditioned on incident-energy bins, and FPD/KPD on the cls-high vector.
 //
@@ -60,7 +60,7 @@ struct HistogramComparison {
 };
 
 /// One feature histogrammed per incident-energy bin (the original study's
-/// conditional energy and sparsity histograms, spec origin/).
+/// conditional energy and sparsity histograms).
 struct ConditionalComparison {
   std::string name, family, label;
   std::vector<HistogramComparison> per_bin;  ///< one per energy bin, each with its own binning

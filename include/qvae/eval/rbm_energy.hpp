@@ -1,4 +1,4 @@
-// Model-side metric of the original study (spec origin/: "Energy distribution
+// Model-side metric of the original study ("Energy distribution
 // for encoded and RBM Gibbs samples"): RBM energies E(z) of the encoded data
 // (posterior samples) against those of Gibbs samples from the prior.  A trained
 // prior puts both on top of each other.  This takes the two energy arrays;

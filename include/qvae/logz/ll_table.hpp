@@ -1,5 +1,4 @@
-// The log-likelihood table of the original study (rbm-graphs-logz.md §2.2,
-// ../shared/spec/origin/): latent codes under the Boltzmann-machine prior,
+// The log-likelihood table of the original study (docs/logz.md): latent codes under the Boltzmann-machine prior,
 //
 //   LL(model, samples) = −⟨E_model(z)⟩_samples − log Ẑ(model),
 //

@@ -1,8 +1,8 @@
-// One partition-function run as `qvae logz` performs it (rbm-graphs-logz.md §2):
+// One partition-function run as `qvae logz` performs it (docs/logz.md):
 // exact enumeration, forward AIS, reverse AIS or both with their bracket,
 // on any number of ranks with identical results.
 //
-//   E[log Ẑ_AIS] ≤ log Z ≤ E[log Ẑ_RAIS]  (reverse chains started from exact samples; §2.4)
+//   E[log Ẑ_AIS] ≤ log Z ≤ E[log Ẑ_RAIS]  (reverse chains started from exact samples)
 //
 // Reverse chains started from data (RAISE) or from long equilibrated chains
 // give no guaranteed bound; the report says so (rais_is_bound = false).
