@@ -132,6 +132,9 @@ int run_evaluate(Context& context) {
       "min-energy", po::value<double>(), "readout threshold in MeV (default: 0.01515 for ds2/ds3, 1 for ds1)")(
       "geometry", po::value<std::string>()->default_value(""), "ds1-photons | ds1-pions | ds2 | ds3 (default: from the files)")(
       "chunk-rows", po::value<std::int64_t>()->default_value(1024), "showers read per rank per step")(
+      "sums", po::value<std::string>()->default_value("numpy"),
+      "numpy: features summed as evaluate.py's numpy code does (float32 layer sums in numpy's pairwise order; "
+      "separation powers equal evaluate.py's); float64: double sums in voxel order")(
       "fpd-min-samples", po::value<std::int64_t>()->default_value(10000), "smallest FPD batch (evaluate.py: 10000)")(
       "fpd-max-samples", po::value<std::int64_t>()->default_value(50000), "largest FPD batch (JetNet: 50000)")(
       "fpd-points", po::value<int>()->default_value(10), "FPD batch sizes, evenly spaced in 1/N")(
@@ -175,6 +178,7 @@ int run_evaluate(Context& context) {
         throw core::UsageError(core::describe("--min-energy must be >= 0 MeV", "qvae evaluate"));
     }
     settings.chunk_rows = vm["chunk-rows"].as<std::int64_t>();
+    settings.summation = eval::parse_summation(vm["sums"].as<std::string>());
     settings.compute_fpd = !vm["no-fpd"].as<bool>();
     settings.compute_kpd = !vm["no-kpd"].as<bool>();
     const std::uint64_t seed = vm["seed"].as<std::uint64_t>();

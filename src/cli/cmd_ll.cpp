@@ -1,5 +1,5 @@
-// qvae ll: the log-likelihood table of the original study (rbm-graphs-logz.md
-// §2.2, ../shared/spec/origin/): LL = −⟨E(z)⟩ − log Ẑ of the encoded latent
+// qvae ll: the log-likelihood table of the original study (docs/logz.md):
+// LL = −⟨E(z)⟩ − log Ẑ of the encoded latent
 // codes and of the model's own Gibbs samples, for the trained RBM and (with
 // --random-reference) a random RBM of the same graph, each under AIS and
 // reverse-AIS log Z, with the expected order checked:
@@ -11,6 +11,7 @@
 
 #include "cli.hpp"
 #include "qvae/core/error.hpp"
+#include "qvae/core/alert.hpp"
 #include "qvae/core/json_output.hpp"
 #include "qvae/core/log.hpp"
 #include "qvae/core/progress.hpp"
@@ -138,18 +139,25 @@ int run_ll(Context& context) {
                     {"count", entry.count},
                     {"mean_energy", entry.mean_energy},
                     {"energy_stderr", entry.energy_std_error},
+                    {"ll", entry.ll},
+                    {"ll_error", entry.ll_error},
                     {"ll_ais", entry.ll_ais},
                     {"ll_rais", entry.ll_rais}});
-    ll[entry.model + "_" + entry.samples] = {{"ais", entry.ll_ais}, {"rais", entry.ll_rais}};
+    ll[entry.model + "_" + entry.samples] = {
+        {"value", entry.ll}, {"error", entry.ll_error}, {"ais", entry.ll_ais}, {"rais", entry.ll_rais}};
   }
   nlohmann::json logz_json = {{"trained", logz::report_json(table.trained.logz)}};
+  std::vector<std::string> alerts = logz::report_alerts(table.trained.logz);
   std::vector<std::string> warnings = logz::report_warnings(table.trained.logz);
   if (table.random) {
     logz_json["random"] = logz::report_json(table.random->logz);
+    for (const std::string& a : logz::report_alerts(table.random->logz)) alerts.push_back("random RBM: " + a);
     for (const std::string& w : logz::report_warnings(table.random->logz)) warnings.push_back("random RBM: " + w);
   }
   for (const std::string& v : table.violations) warnings.push_back("order: " + v);
+  for (const std::string& a : alerts) core::alert_root(a);
   for (const std::string& w : warnings) core::log::warn_root(w);
+  warnings.insert(warnings.begin(), alerts.begin(), alerts.end());
   const nlohmann::json summary = {
       {"rbm", rbm_path},
       {"latents", latents_path},
@@ -188,10 +196,13 @@ int run_ll(Context& context) {
   if (cli.json()) {
     core::print_json_summary(summary, comm.is_root());
   } else if (comm.is_root()) {
-    std::printf("%-8s %-8s %8s %14s %14s %14s\n", "model", "samples", "count", "mean energy", "LL (AIS)", "LL (RAIS)");
+    std::printf("%-8s %-8s %8s %14s %24s %14s %14s\n", "model", "samples", "count", "mean energy", "LL +- error",
+                "LL (AIS)", "LL (RAIS)");
     for (const logz::LlEntry& entry : table.entries)
-      std::printf("%-8s %-8s %8lld %14.4f %14.4f %14.4f\n", entry.model.c_str(), entry.samples.c_str(),
-                  static_cast<long long>(entry.count), entry.mean_energy, entry.ll_ais, entry.ll_rais);
+      std::printf("%-8s %-8s %8lld %14.4f %14.4f +- %7.4f %14.4f %14.4f\n", entry.model.c_str(), entry.samples.c_str(),
+                  static_cast<long long>(entry.count), entry.mean_energy, entry.ll, entry.ll_error, entry.ll_ais,
+                  entry.ll_rais);
+    std::printf("LL error: bootstrap error and half the AIS-RAIS bracket of log Z, and the energy mean's error\n");
     std::printf("order %s: %s\n", table.order_ok() ? "as expected" : "VIOLATED",
                 summary["order"]["expected"].get<std::string>().c_str());
     for (const std::string& v : table.violations) std::printf("  %s\n", v.c_str());

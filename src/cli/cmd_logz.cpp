@@ -1,5 +1,5 @@
-// qvae logz: the partition function of a qvae-rbm model (rbm-graphs-logz.md
-// §2): exact enumeration, forward AIS, reverse AIS (from exact samples, data
+// qvae logz: the partition function of a qvae-rbm model (docs/logz.md):
+// exact enumeration, forward AIS, reverse AIS (from exact samples, data
 // or equilibrated chains) or both with their bracket.  Chains are spread over
 // ranks; the numbers are identical for any rank count.  Per-chain
 // log-weights, schedule, seed and configuration go to a qvae-logz file
@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "cli.hpp"
+#include "qvae/core/alert.hpp"
 #include "qvae/core/error.hpp"
 #include "qvae/core/json_output.hpp"
 #include "qvae/core/log.hpp"
@@ -187,8 +188,12 @@ int run_logz(Context& context) {
                           comm);
     summary["out"] = out;
   }
-  const std::vector<std::string> warnings = logz::report_warnings(report);
-  for (const std::string& warning : warnings) core::log::warn_root(warning);
+  std::vector<std::string> warnings = logz::report_alerts(report);
+  for (const std::string& alert : warnings) core::alert_root(alert);
+  for (const std::string& warning : logz::report_warnings(report)) {
+    core::log::warn_root(warning);
+    warnings.push_back(warning);
+  }
   summary["warnings"] = warnings;
   if (cli.json()) {
     core::print_json_summary(summary, comm.is_root());
@@ -205,10 +210,15 @@ int run_logz(Context& context) {
       std::printf("logz: RAIS %.4f +- %.4f (ESS %.1f; start: %s%s)\n", report.rais_estimate->log_z,
                   report.rais_estimate->std_error, report.rais_estimate->ess, logz::to_string(report.reverse_start),
                   report.rais_is_bound ? ", a stochastic upper bound" : ", no guaranteed bound");
-    if (report.has_bracket())
+    if (report.has_bracket()) {
       std::printf("logz: bracket [%.4f, %.4f], width %.4f%s\n", report.ais_estimate->log_z, report.rais_estimate->log_z,
                   report.rais_estimate->log_z - report.ais_estimate->log_z,
-                  report.bracket_inverted() ? " (INVERTED)" : "");
+                  report.bracket_inversion_significant() ? " (INVERTED)"
+                  : report.bracket_inverted()            ? " (inverted within noise)"
+                                                         : "");
+      std::printf("logz: %.4f +- %.4f (midpoint; stat %.4f, sys %.4f = half the bracket width)\n", report.log_z(),
+                  report.combined_uncertainty(), report.statistical_uncertainty(), report.systematic_uncertainty());
+    }
     for (std::size_t r = 0; r < conditional.size(); ++r)
       std::printf("logz: conditional log Z(u_%zu) = %.6f\n", r, conditional[r]);
   }

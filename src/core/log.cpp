@@ -6,6 +6,7 @@
 #include <ctime>
 #include <mutex>
 
+#include "qvae/core/alert.hpp"
 #include "qvae/core/error.hpp"
 
 namespace qvae::core::log {
@@ -56,3 +57,16 @@ void write(Level level_, const std::string& message, bool root_only) {
 }
 
 }  // namespace qvae::core::log
+
+namespace qvae::core {
+
+std::string warning_line(const std::string& message) { return "qvae: warning: " + one_line(message); }
+
+void alert_root(const std::string& message) {
+  if (log::rank() != 0) return;
+  const std::string line = warning_line(message) + '\n';
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  std::fflush(stderr);
+}
+
+}  // namespace qvae::core

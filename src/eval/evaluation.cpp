@@ -26,7 +26,7 @@ namespace qvae::eval {
 namespace {
 
 constexpr double kInfinity = std::numeric_limits<double>::infinity();
-constexpr int kConditionalBins = 30;  // the original study's "30 common linear bins" (model.md §5.2)
+constexpr int kConditionalBins = 30;  // the original study's "30 common linear bins"
 
 void allreduce_in_place(std::vector<double>& values, MPI_Op op, const par::Communicator& comm) {
   if (values.empty()) return;
@@ -56,6 +56,19 @@ std::pair<double, double> log_range(double lo, double hi) {
 /// `lo` when nothing in the reference passes the threshold (an empty layer).
 double log_upper_edge(double lo, double reference_max) { return reference_max > lo ? reference_max : 10 * lo; }
 
+/// evaluate.py's log bins from the threshold to the reference maximum of a float32
+/// quantity: np.logspace(np.log10(min_energy), np.log10(ref.max()), n).  np.log10 of
+/// the float32 maximum is a float32 (numpy's baseline float32 log10 is libm's log10f),
+/// so the top edge 10**that is not the maximum itself and the maximum may fall
+/// outside.  An empty reference (evaluate.py fails there) gets a decade above lo.
+Binning reference_log_binning(double lo, double reference_max, int edge_count, Summation summation) {
+  if (summation == Summation::numpy_float32 && reference_max > lo) {
+    const float top = std::log10(static_cast<float>(reference_max));
+    if (static_cast<double>(top) > std::log10(lo)) return Binning::logspace(std::log10(lo), static_cast<double>(top), edge_count);
+  }
+  return Binning::log_edges(lo, log_upper_edge(lo, reference_max), edge_count);
+}
+
 struct Spec {
   std::string name, family, label;
   int layer_id = -1;
@@ -70,7 +83,7 @@ std::string layer_label(const std::string& what, int layer_id, const std::string
 /// Binning of a per-layer position/width feature: evaluate.py's limits (ds2/ds3:
 /// +-30 mm and [0, 30] mm; ds1: +-500/[0, 400] mm in layers 12 and 13, +-100/[0, 100]
 /// mm elsewhere), 100 bins.  <r> and sigma_r are not plotted by evaluate.py; they get
-/// [0, 42] and [0, 20] mm for ds2/ds3 (spec §2) and the layer's outer edge (and half
+/// [0, 42] and [0, 20] mm for ds2/ds3 and the layer's outer edge (and half
 /// of it) for ds1.
 Binning position_binning(FeatureKind kind, int layer_id, bool ds1, double outer_edge) {
   const bool wide = layer_id == 12 || layer_id == 13;
@@ -108,10 +121,8 @@ FileFeatures stream_features(const data::CaloReader& reader, const FeatureCalcul
     const std::int64_t begin = std::min(mine.offset + step * chunk, mine.end());
     const data::ShowerBlock block = reader.read_checked({begin, std::min(chunk, mine.end() - begin)});
     calculator.append(block, out.table);
-    for (float v : block.showers) {
-      const double x = static_cast<double>(v);
-      if (x >= calculator.min_energy()) out.max_voxel = std::max(out.max_voxel, x);
-    }
+    for (float v : block.showers)
+      if (calculator.keeps(v)) out.max_voxel = std::max(out.max_voxel, static_cast<double>(v));
     done += comm.sum(block.events());
     progress.update(static_cast<std::uint64_t>(done));
   }
@@ -119,7 +130,8 @@ FileFeatures stream_features(const data::CaloReader& reader, const FeatureCalcul
 }
 
 void stream_voxel_spectrum(const data::CaloReader& reader, const par::Communicator& comm, std::int64_t chunk,
-                           double min_energy, Histogram& histogram, core::Progress& progress, std::int64_t& done) {
+                           const FeatureCalculator& calculator, Histogram& histogram, core::Progress& progress,
+                           std::int64_t& done) {
   const par::Block mine = par::my_block(reader.events(), comm);
   const std::int64_t steps = comm.max((mine.count + chunk - 1) / chunk);
   for (std::int64_t step = 0; step < steps; ++step) {
@@ -127,10 +139,8 @@ void stream_voxel_spectrum(const data::CaloReader& reader, const par::Communicat
     const data::ShowerBlock block = reader.read({begin, std::min(chunk, mine.end() - begin)});
     // Zeroed voxels (below the threshold) fall below the first edge and are not counted,
     // as in evaluate.py, where they are 0 and the log bins start at min_energy.
-    for (float v : block.showers) {
-      const double x = static_cast<double>(v);
-      if (x >= min_energy) histogram.fill(x);
-    }
+    for (float v : block.showers)
+      if (calculator.keeps(v)) histogram.fill(static_cast<double>(v));
     done += comm.sum(block.events());
     progress.update(static_cast<std::uint64_t>(done));
   }
@@ -215,10 +225,11 @@ Evaluation evaluate_files(const std::string& reference, const std::string& gener
   ev.events_reference = ref_reader->events();
   ev.events_generated = gen_reader->events();
   ev.min_energy = settings.min_energy >= 0 ? settings.min_energy : default_min_energy(geometry);
+  ev.summation = settings.summation;
   ev.ranks = comm.size();
 
   // 1. Features, streamed.
-  const FeatureCalculator calculator(geometry, ev.min_energy);
+  const FeatureCalculator calculator(geometry, ev.min_energy, settings.summation);
   const FeatureLayout& layout = calculator.layout();
   const std::uint64_t total_reads = static_cast<std::uint64_t>(2 * (ev.events_reference + ev.events_generated));
   core::Progress progress("evaluate", total_reads, "showers read", comm.is_root(), settings.progress,
@@ -264,9 +275,9 @@ Evaluation evaluate_files(const std::string& reference, const std::string& gener
     const geometry::Layer& layer = geometry.layers()[static_cast<std::size_t>(column.layer)];
     switch (column.kind) {
       case FeatureKind::e_layer: {
-        const double hi = log_upper_edge(ev.min_energy, maxima[static_cast<std::size_t>(column.layer)]);
         specs.push_back({column.name, family, layer_label("energy", column.layer_id, "MeV"), column.layer_id, c,
-                         Binning::log_edges(ev.min_energy, hi, 40)});
+                         reference_log_binning(ev.min_energy, maxima[static_cast<std::size_t>(column.layer)], 40,
+                                               settings.summation)});
         break;
       }
       case FeatureKind::sparsity:
@@ -288,7 +299,7 @@ Evaluation evaluate_files(const std::string& reference, const std::string& gener
   }
   const double voxel_lo = ev.min_energy;
   specs.push_back({"voxel_energy", "voxel_energy", "voxel energy [MeV]", -1, -1,
-                   Binning::log_edges(voxel_lo, log_upper_edge(voxel_lo, ref_voxel_max), 50)});
+                   reference_log_binning(voxel_lo, ref_voxel_max, 50, settings.summation)});
 
   for (const Spec& spec : specs)
     ev.histograms.push_back({spec.name, spec.family, spec.label, spec.layer_id, Histogram(spec.binning),
@@ -364,8 +375,8 @@ Evaluation evaluate_files(const std::string& reference, const std::string& gener
 
   // 3. The voxel spectrum: a second pass, now that its binning is known.
   HistogramComparison& voxels = ev.histograms.back();
-  stream_voxel_spectrum(*ref_reader, comm, settings.chunk_rows, ev.min_energy, voxels.reference, progress, done);
-  stream_voxel_spectrum(*gen_reader, comm, settings.chunk_rows, ev.min_energy, voxels.generated, progress, done);
+  stream_voxel_spectrum(*ref_reader, comm, settings.chunk_rows, calculator, voxels.reference, progress, done);
+  stream_voxel_spectrum(*gen_reader, comm, settings.chunk_rows, calculator, voxels.generated, progress, done);
   progress.finish();
 
   std::vector<Histogram*> all;
@@ -504,6 +515,7 @@ nlohmann::json metrics_json(const Evaluation& ev) {
                             {"layers", ev.layers},
                             {"events", {{"reference", ev.events_reference}, {"generated", ev.events_generated}}},
                             {"min_energy_mev", ev.min_energy},
+                            {"summation", to_string(ev.summation)},
                             {"ranks", ev.ranks},
                             {"separation_power", separation},
                             {"separation_power_by_family", families},
@@ -560,6 +572,7 @@ void write_histograms_file(const std::string& path, const Evaluation& ev, const 
   io::set_attribute(file, "/", "events_reference", ev.events_reference);
   io::set_attribute(file, "/", "events_generated", ev.events_generated);
   io::set_attribute(file, "/", "min_energy_mev", ev.min_energy);
+  io::set_attribute(file, "/", "summation", std::string(to_string(ev.summation)));
   io::create_group(file, "histograms");
   for (const HistogramComparison& h : ev.histograms) {
     const std::string group = "histograms/" + h.name;

@@ -7,12 +7,14 @@
 #include <limits>
 #include <stdexcept>
 
+#include "qvae/core/error.hpp"
+#include "qvae/eval/numpy_sum.hpp"
 #include "qvae/par/mpi_check.hpp"
 
 namespace qvae::eval {
 namespace {
 
-constexpr double kEpsilon = 1e-16;     // HighLevelFeatures' guard against empty layers (§2)
+constexpr double kEpsilon = 1e-16;     // HighLevelFeatures' guard against empty layers
 constexpr double kLogOffset = 1e-8;    // evaluate.py's log10(E + 1e-8) in the cls-high vector
 constexpr double kPositionScale = 1e2; // evaluate.py divides positions and widths by 100 (mm -> dm)
 
@@ -27,6 +29,17 @@ bool is_alpha_kind(FeatureKind kind) {
 }
 
 }  // namespace
+
+Summation parse_summation(const std::string& text) {
+  if (text == "numpy") return Summation::numpy_float32;
+  if (text == "float64") return Summation::float64;
+  throw core::UsageError(core::describe("unknown summation '" + text + "'", "--sums",
+                                        "use numpy (evaluate.py's float32 sums) or float64"));
+}
+
+const char* to_string(Summation summation) noexcept {
+  return summation == Summation::numpy_float32 ? "numpy" : "float64";
+}
 
 double default_min_energy(const geometry::Geometry& geometry) {
   // evaluate.py: 0.5 keV of Si energy over the 0.033 sampling fraction for datasets 2
@@ -88,8 +101,9 @@ int FeatureLayout::index_of(const std::string& name) const {
   return -1;
 }
 
-FeatureCalculator::FeatureCalculator(const geometry::Geometry& geometry, double min_energy)
-    : layout_(geometry), min_energy_(min_energy), layer_offsets_(geometry.layer_offsets()),
+FeatureCalculator::FeatureCalculator(const geometry::Geometry& geometry, double min_energy, Summation summation)
+    : layout_(geometry), min_energy_(min_energy), summation_(summation),
+      threshold32_(static_cast<float>(min_energy)), layer_offsets_(geometry.layer_offsets()),
       eta_(geometry.eta()), phi_(geometry.phi()) {
   r_.reserve(static_cast<std::size_t>(geometry.voxels()));
   for (const geometry::Layer& layer : geometry.layers()) {
@@ -102,6 +116,78 @@ FeatureCalculator::FeatureCalculator(const geometry::Geometry& geometry, double 
 }
 
 void FeatureCalculator::compute(const float* voxels, double incident_energy, double* row) const {
+  if (summation_ == Summation::numpy_float32)
+    compute_numpy(voxels, incident_energy, row);
+  else
+    compute_float64(voxels, incident_energy, row);
+}
+
+// HighLevelFeatures.CalculateFeatures on one float32 row, operation by operation:
+//   E_tot = data.sum(-1), E_layer = data[:, a:b].sum(-1)      float32, numpy's order
+//   EC = (eta * x).sum(-1) / (x.sum(-1) + 1e-16)               float64 / float32
+//   W = sqrt(clip((eta * eta * x).sum(-1) / (x.sum(-1) + 1e-16) - EC**2, 0))
+// The r features and sparsity are not in evaluate.py's histograms; they are
+// computed as in compute_float64 from the same zeroed voxels.
+void FeatureCalculator::compute_numpy(const float* voxels, double incident_energy, double* row) const {
+  const std::int64_t count = layer_offsets_.back();
+  std::vector<float> x(static_cast<std::size_t>(count));
+  std::int64_t nonzero_total = 0;
+  for (std::int64_t v = 0; v < count; ++v) {
+    x[static_cast<std::size_t>(v)] = keeps(voxels[v]) ? voxels[v] : 0.0f;
+    nonzero_total += x[static_cast<std::size_t>(v)] > 0;
+  }
+  std::vector<double> products;
+  const auto product_sum = [&](std::int64_t begin, std::int64_t end, const std::vector<double>& a,
+                               const std::vector<double>* b) {
+    products.resize(static_cast<std::size_t>(end - begin));
+    for (std::int64_t v = begin; v < end; ++v) {
+      const std::size_t i = static_cast<std::size_t>(v);
+      const double weight = b ? a[i] * (*b)[i] : a[i];  // eta * eta first, as numpy evaluates eta * eta * x
+      products[static_cast<std::size_t>(v - begin)] = weight * static_cast<double>(x[i]);
+    }
+    return numpy_sum(products.data(), end - begin);
+  };
+  for (int l = 0; l < layout_.num_layers(); ++l) {
+    const std::int64_t begin = layer_offsets_[static_cast<std::size_t>(l)];
+    const std::int64_t end = layer_offsets_[static_cast<std::size_t>(l) + 1];
+    const float layer_sum = numpy_sum(x.data() + begin, end - begin);
+    row[layout_.column(FeatureKind::e_layer, l)] = static_cast<double>(layer_sum);
+    std::int64_t nonzero = 0;
+    double sum_r = 0, sum_r2 = 0;
+    for (std::int64_t v = begin; v < end; ++v) {
+      const std::size_t i = static_cast<std::size_t>(v);
+      const double xi = static_cast<double>(x[i]);
+      nonzero += xi > 0;
+      sum_r += r_[i] * xi;
+      sum_r2 += r_[i] * r_[i] * xi;
+    }
+    row[layout_.column(FeatureKind::sparsity, l)] = 1.0 - static_cast<double>(nonzero) / static_cast<double>(end - begin);
+    const double r_norm = static_cast<double>(layer_sum) + kEpsilon;
+    const double ec_r = sum_r / r_norm;
+    row[layout_.column(FeatureKind::ec_r, l)] = ec_r;
+    row[layout_.column(FeatureKind::width_r, l)] = std::sqrt(std::max(0.0, sum_r2 / r_norm - ec_r * ec_r));
+    if (alpha_binned_[static_cast<std::size_t>(l)]) {
+      // numpy: float32 array + Python float stays float32, so the guard is added in float32.
+      const double norm = static_cast<double>(layer_sum + static_cast<float>(kEpsilon));
+      const double ec_eta = product_sum(begin, end, eta_, nullptr) / norm;
+      const double ec_phi = product_sum(begin, end, phi_, nullptr) / norm;
+      const double second_eta = product_sum(begin, end, eta_, &eta_) / norm;
+      const double second_phi = product_sum(begin, end, phi_, &phi_) / norm;
+      row[layout_.column(FeatureKind::ec_eta, l)] = ec_eta;
+      row[layout_.column(FeatureKind::ec_phi, l)] = ec_phi;
+      row[layout_.column(FeatureKind::width_eta, l)] = std::sqrt(std::max(0.0, second_eta - ec_eta * ec_eta));
+      row[layout_.column(FeatureKind::width_phi, l)] = std::sqrt(std::max(0.0, second_phi - ec_phi * ec_phi));
+    }
+  }
+  const double total = static_cast<double>(numpy_sum(x.data(), count));
+  row[layout_.column(FeatureKind::e_inc)] = incident_energy;
+  row[layout_.column(FeatureKind::e_tot)] = total;
+  row[layout_.column(FeatureKind::etot_over_einc)] = total / incident_energy;
+  row[layout_.column(FeatureKind::sparsity_total)] =
+      count ? 1.0 - static_cast<double>(nonzero_total) / static_cast<double>(count) : 0.0;
+}
+
+void FeatureCalculator::compute_float64(const float* voxels, double incident_energy, double* row) const {
   double total = 0;
   std::int64_t nonzero_total = 0;
   for (int l = 0; l < layout_.num_layers(); ++l) {
@@ -111,7 +197,7 @@ void FeatureCalculator::compute(const float* voxels, double incident_energy, dou
     std::int64_t nonzero = 0;
     for (std::int64_t v = begin; v < end; ++v) {
       double x = static_cast<double>(voxels[v]);
-      if (!(x >= min_energy_)) x = 0;  // threshold zeroing (§2); NaN counts as 0 too
+      if (!(x >= min_energy_)) x = 0;  // threshold zeroing; NaN counts as 0 too
       const std::size_t i = static_cast<std::size_t>(v);
       sum += x;
       nonzero += x > 0;

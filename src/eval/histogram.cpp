@@ -43,6 +43,13 @@ Binning Binning::log_edges(double lo, double hi, int edge_count) {
   return binning;
 }
 
+Binning Binning::logspace(double start, double stop, int edge_count) {
+  if (edge_count < 2 || !(stop > start)) throw std::invalid_argument("Binning::logspace: need edge_count >= 2 and start < stop");
+  Binning binning{numpy_linspace(start, stop, edge_count), true};
+  for (double& e : binning.edges) e = std::pow(10.0, e);
+  return binning;
+}
+
 void Histogram::fill(double value) {
   const int bin = binning.find(value);
   if (bin < 0) ++outside;

@@ -1,40 +1,45 @@
 #include "qvae/eval/rbm_energy.hpp"
 
-#include <mpi.h>
-
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
 
 #include "qvae/io/attributes.hpp"
 #include "qvae/io/dataset.hpp"
-#include "qvae/par/mpi_check.hpp"
 
 namespace qvae::eval {
 namespace {
 
 struct Moments {
-  double count = 0, sum = 0, sum_squares = 0;
+  std::int64_t count = 0;
+  double mean = std::numeric_limits<double>::quiet_NaN();
+  double deviation = std::numeric_limits<double>::quiet_NaN();  ///< population sd
 };
 
+/// Two passes over the values in their given (global) order: the mean, then the
+/// squared deviations from it.  No E[x²] − E[x]² cancellation (energies are
+/// large and close together), and the same order gives the same bits.
 Moments moments(const std::vector<double>& values) {
   Moments m;
-  for (double v : values) m.count += 1, m.sum += v, m.sum_squares += v * v;
+  m.count = static_cast<std::int64_t>(values.size());
+  if (values.empty()) return m;
+  double sum = 0;
+  for (double v : values) sum += v;
+  m.mean = sum / static_cast<double>(values.size());
+  double square = 0;
+  for (double v : values) square += (v - m.mean) * (v - m.mean);
+  m.deviation = std::sqrt(square / static_cast<double>(values.size()));
   return m;
 }
 
 nlohmann::json finite_or_null(double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(); }
 
-}  // namespace
-
-EnergyComparison compare_rbm_energies(const std::vector<double>& encoded, const std::vector<double>& gibbs, int bins,
-                                      const par::Communicator* comm) {
-  if (bins < 1) throw std::invalid_argument("compare_rbm_energies: need bins >= 1");
+EnergyComparison compare_in_order(const std::vector<double>& encoded, const std::vector<double>& gibbs, int bins) {
   double lo = std::numeric_limits<double>::infinity(), hi = -lo;
   for (const auto* set : {&encoded, &gibbs})
     for (double e : *set)
       if (std::isfinite(e)) lo = std::min(lo, e), hi = std::max(hi, e);
-  if (comm) lo = comm->min(lo), hi = comm->max(hi);
   if (!(lo <= hi)) lo = 0, hi = 1;                            // no finite energies anywhere
   if (hi == lo) lo -= 0.5 * std::abs(lo) + 0.5, hi += 0.5 * std::abs(hi) + 0.5;  // one value
   const Binning binning = Binning::linear(lo, hi, bins);
@@ -43,26 +48,23 @@ EnergyComparison compare_rbm_energies(const std::vector<double>& encoded, const 
   out.gibbs = Histogram(binning);
   for (double e : encoded) out.encoded.fill(e);
   for (double e : gibbs) out.gibbs.fill(e);
-  Moments a = moments(encoded), b = moments(gibbs);
-  if (comm) {
-    out.encoded.sum_over(*comm);
-    out.gibbs.sum_over(*comm);
-    double packed[6] = {a.count, a.sum, a.sum_squares, b.count, b.sum, b.sum_squares};
-    comm->sum_in_place(packed, 6);
-    a = {packed[0], packed[1], packed[2]};
-    b = {packed[3], packed[4], packed[5]};
-  }
   out.separation = separation_power(out.encoded.counts, out.gibbs.counts);
   out.overlap = overlap(out.encoded.counts, out.gibbs.counts);
-  const auto fill = [](const Moments& m, std::int64_t& count, double& mean, double& deviation) {
-    count = static_cast<std::int64_t>(m.count);
-    mean = m.count > 0 ? m.sum / m.count : std::numeric_limits<double>::quiet_NaN();
-    deviation = m.count > 0 ? std::sqrt(std::max(0.0, m.sum_squares / m.count - mean * mean))
-                            : std::numeric_limits<double>::quiet_NaN();
-  };
-  fill(a, out.count_encoded, out.mean_encoded, out.std_encoded);
-  fill(b, out.count_gibbs, out.mean_gibbs, out.std_gibbs);
+  const Moments a = moments(encoded), b = moments(gibbs);
+  out.count_encoded = a.count, out.mean_encoded = a.mean, out.std_encoded = a.deviation;
+  out.count_gibbs = b.count, out.mean_gibbs = b.mean, out.std_gibbs = b.deviation;
   return out;
+}
+
+}  // namespace
+
+EnergyComparison compare_rbm_energies(const std::vector<double>& encoded, const std::vector<double>& gibbs, int bins,
+                                      const par::Communicator* comm) {
+  if (bins < 1) throw std::invalid_argument("compare_rbm_energies: need bins >= 1");
+  if (!comm) return compare_in_order(encoded, gibbs, bins);
+  // Every rank gets both sets in global order (rank blocks concatenated), so the
+  // sums run in one order whatever the rank count: identical bits on 1 or K ranks.
+  return compare_in_order(comm->allgather_blocks(encoded), comm->allgather_blocks(gibbs), bins);
 }
 
 nlohmann::json energy_comparison_json(const EnergyComparison& c) {

@@ -1,4 +1,4 @@
-// The LL table of the original study (rbm-graphs-logz.md §2.2; qvae/logz/ll_table.hpp).
+// The LL table of the original study (qvae/logz/ll_table.hpp).
 #include "qvae/logz/ll_table.hpp"
 
 #include <cmath>
@@ -73,6 +73,8 @@ LlTable compute_ll_table(const rbm::BoltzmannMachine& trained, const std::string
     e.count = energies.count;
     e.ll_ais = ModelLikelihood::ll(energies, *model.logz.ais_estimate);
     e.ll_rais = ModelLikelihood::ll(energies, *model.logz.rais_estimate);
+    e.ll = -energies.mean - model.logz.log_z();
+    e.ll_error = std::hypot(model.logz.combined_uncertainty(), energies.std_error);
     return e;
   };
   table.entries.push_back(entry(table.trained, "encoded", table.trained.encoded));

@@ -40,13 +40,23 @@ double LogzReport::log_z() const {
   return std::nan("");
 }
 
-double LogzReport::std_error() const {
+double LogzReport::statistical_uncertainty() const {
   if (exact) return 0.0;
-  if (has_bracket())
-    return 0.5 * std::hypot(ais_estimate->std_error, rais_estimate->std_error);
+  if (has_bracket()) return 0.5 * std::hypot(ais_estimate->std_error, rais_estimate->std_error);
   if (ais_estimate) return ais_estimate->std_error;
   if (rais_estimate) return rais_estimate->std_error;
   return std::nan("");
+}
+
+double LogzReport::systematic_uncertainty() const {
+  if (exact) return 0.0;
+  if (has_bracket()) return 0.5 * std::fabs(ais_estimate->log_z - rais_estimate->log_z);
+  return std::nan("");
+}
+
+double LogzReport::combined_uncertainty() const {
+  const double systematic = systematic_uncertainty();
+  return std::isnan(systematic) ? statistical_uncertainty() : std::hypot(statistical_uncertainty(), systematic);
 }
 
 double LogzReport::ess() const {
@@ -74,7 +84,7 @@ RaiseResult raise_estimate(const AnnealingRun& run, const std::vector<double>& s
   const std::int64_t chains = static_cast<std::int64_t>(run.log_weights.size());
   const std::int64_t used = std::min(chains, rows);
   std::vector<std::vector<double>> per_row(static_cast<std::size_t>(used));
-  for (std::int64_t c = 0; c < chains; ++c)  // log p̂(v) = −E(v) − log Z₀ + log r (§2.4, RAISE)
+  for (std::int64_t c = 0; c < chains; ++c)  // log p̂(v) = −E(v) − log Z₀ + log r (RAISE)
     per_row[static_cast<std::size_t>(c % rows)].push_back(-start_energies[static_cast<std::size_t>(c)] - run.log_z0 +
                                                           run.log_weights[static_cast<std::size_t>(c)]);
   std::vector<double> values;

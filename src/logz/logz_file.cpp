@@ -130,10 +130,16 @@ void write_logz_file(const std::string& path, const LogzReport& report, const Lo
   io::set_attribute(file, "/", "method", std::string(to_string(report.method)));
   io::set_attribute(file, "/", "log_z0", report.log_z0);
   io::set_attribute(file, "/", "log_z", report.log_z());
-  io::set_attribute(file, "/", "log_z_std_error", report.std_error());
+  // The headline error combines the bootstrap error with half the bracket width
+  // (LogzReport::combined_uncertainty); both parts are kept too.
+  io::set_attribute(file, "/", "log_z_error", report.combined_uncertainty());
+  io::set_attribute(file, "/", "log_z_error_stat", report.statistical_uncertainty());
+  io::set_attribute(file, "/", "log_z_error_sys", report.systematic_uncertainty());
   std::map<std::string, double> series = info.series;
   series["log_z"] = report.log_z();
-  series["log_z_error"] = report.std_error();
+  series["log_z_error"] = report.combined_uncertainty();
+  series["log_z_error_stat"] = report.statistical_uncertainty();
+  series["log_z_error_sys"] = report.systematic_uncertainty();
   if (report.exact) {
     io::set_attribute(file, "/", "log_z_exact", report.exact->log_z);
     io::set_attribute(file, "/", "analytic_partition", static_cast<std::int64_t>(report.exact->analytic_partition));
@@ -174,6 +180,8 @@ void write_logz_file(const std::string& path, const LogzReport& report, const Lo
     io::set_attribute(file, "/", "bracket",
                       std::vector<double>{report.ais_estimate->log_z, report.rais_estimate->log_z});
     io::set_attribute(file, "/", "bracket_inverted", static_cast<std::int64_t>(report.bracket_inverted()));
+    io::set_attribute(file, "/", "bracket_inversion_significant",
+                      static_cast<std::int64_t>(report.bracket_inversion_significant()));
   }
   if (report.raise) {
     io::set_attribute(file, "/", "ll_raise", report.raise->mean_log_likelihood);

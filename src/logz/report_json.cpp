@@ -7,7 +7,9 @@ namespace qvae::logz {
 nlohmann::json report_json(const LogzReport& report) {
   nlohmann::json out = {{"method", to_string(report.method)},
                         {"logz", report.log_z()},
-                        {"stderr", report.std_error()},
+                        {"error", report.combined_uncertainty()},
+                        {"error_stat", report.statistical_uncertainty()},
+                        {"error_sys", report.systematic_uncertainty()},
                         {"log_z0", report.log_z0}};
   if (report.exact) {
     out["logz_exact"] = report.exact->log_z;
@@ -53,6 +55,7 @@ nlohmann::json report_json(const LogzReport& report) {
                       {"width", upper - lower},
                       {"inverted", report.bracket_inverted()},
                       {"inversion_z", report.inversion_z()},
+                      {"inversion_significant", report.bracket_inversion_significant()},
                       {"guaranteed", report.rais_is_bound}};
   }
   if (report.raise)
@@ -64,22 +67,28 @@ nlohmann::json report_json(const LogzReport& report) {
   return out;
 }
 
+std::vector<std::string> report_alerts(const LogzReport& report) {
+  std::vector<std::string> alerts;
+  if (report.bracket_inversion_significant()) {
+    char text[320];
+    std::snprintf(text, sizeof text,
+                  "the log Z bracket is inverted: AIS %.4f > RAIS %.4f by %.1f standard errors of the gap (AIS "
+                  "should lie below RAIS), so neither estimate is trustworthy; raise --temps (or "
+                  "--sweeps-per-temp) and --chains, or start the reverse chains in equilibrium",
+                  report.ais_estimate->log_z, report.rais_estimate->log_z, report.inversion_z());
+    alerts.emplace_back(text);
+  }
+  return alerts;
+}
+
 std::vector<std::string> report_warnings(const LogzReport& report) {
   std::vector<std::string> warnings;
   char text[256];
-  if (report.bracket_inverted()) {
-    const double z = report.inversion_z();
-    if (z > 2.0)
-      std::snprintf(text, sizeof text,
-                    "the bracket is inverted: AIS %.4f > RAIS %.4f by %.1f combined standard errors; more "
-                    "temperatures or sweeps per temperature are needed (or the reverse chains did not start in "
-                    "equilibrium)",
-                    report.ais_estimate->log_z, report.rais_estimate->log_z, z);
-    else
-      std::snprintf(text, sizeof text,
-                    "the bracket is inverted within noise: AIS %.4f > RAIS %.4f by %.1f combined standard errors "
-                    "(the two agree; the bias is below the statistical error)",
-                    report.ais_estimate->log_z, report.rais_estimate->log_z, z);
+  if (report.bracket_inverted() && !report.bracket_inversion_significant()) {
+    std::snprintf(text, sizeof text,
+                  "the bracket is inverted within noise: AIS %.4f > RAIS %.4f by %.1f standard errors of the gap "
+                  "(the two agree; the bias is below the statistical error)",
+                  report.ais_estimate->log_z, report.rais_estimate->log_z, report.inversion_z());
     warnings.emplace_back(text);
   }
   if (report.rais && !report.rais_is_bound)

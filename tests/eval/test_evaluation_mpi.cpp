@@ -246,19 +246,33 @@ TEST(RbmEnergies, IdenticalAndShiftedSets) {
   EXPECT_EQ(j["encoded"]["count"].get<int>(), 4000);
 }
 
-TEST(RbmEnergies, SpreadOverRanksCountsLikeOneRank) {
+// Blocks in rank order (the layout of allgather_blocks), of unequal sizes, so
+// a rank-order-dependent sum would show; every number must be bit-identical.
+TEST(RbmEnergies, SpreadOverRanksGivesTheBitsOfOneRank) {
   par::Communicator world;
-  std::vector<double> encoded, gibbs, mine_encoded, mine_gibbs;
+  std::vector<double> encoded, gibbs;
   core::Philox rng(6, 0);
-  for (int i = 0; i < 1000; ++i) encoded.push_back(rng.normal(-50, 5)), gibbs.push_back(rng.normal(-48, 6));
-  for (std::size_t i = 0; i < encoded.size(); ++i)
-    if (static_cast<int>(i % static_cast<std::size_t>(world.size())) == world.rank())
-      mine_encoded.push_back(encoded[i]), mine_gibbs.push_back(gibbs[i]);
-  const eval::EnergyComparison spread = eval::compare_rbm_energies(mine_encoded, mine_gibbs, 30, &world);
+  // Large, close energies: E[x^2] - E[x]^2 would cancel 8 of the 16 digits here.
+  for (int i = 0; i < 1001; ++i) encoded.push_back(rng.normal(-5e4, 5)), gibbs.push_back(rng.normal(-5e4 + 2, 6));
+  const auto block = [&](const std::vector<double>& all) {
+    const std::size_t n = all.size(), k = static_cast<std::size_t>(world.size());
+    const std::size_t r = static_cast<std::size_t>(world.rank());
+    const std::size_t begin = n * r * r / (k * k), end = n * (r + 1) * (r + 1) / (k * k);  // unequal blocks
+    return std::vector<double>(all.begin() + static_cast<std::ptrdiff_t>(begin), all.begin() + static_cast<std::ptrdiff_t>(end));
+  };
+  const eval::EnergyComparison spread = eval::compare_rbm_energies(block(encoded), block(gibbs), 30, &world);
   const eval::EnergyComparison single = eval::compare_rbm_energies(encoded, gibbs, 30);
   EXPECT_EQ(spread.encoded.binning.edges, single.encoded.binning.edges);
   EXPECT_EQ(spread.encoded.counts, single.encoded.counts);
   EXPECT_EQ(spread.gibbs.counts, single.gibbs.counts);
   EXPECT_EQ(spread.separation.value, single.separation.value);
-  EXPECT_NEAR(spread.mean_gibbs, single.mean_gibbs, 1e-12);
+  EXPECT_EQ(spread.overlap, single.overlap);
+  EXPECT_EQ(spread.mean_encoded, single.mean_encoded);
+  EXPECT_EQ(spread.mean_gibbs, single.mean_gibbs);
+  EXPECT_EQ(spread.std_encoded, single.std_encoded);
+  EXPECT_EQ(spread.std_gibbs, single.std_gibbs);
+  EXPECT_EQ(spread.count_encoded, 1001);
+  // The two-pass deviation keeps its digits: N(., 5) over 1001 values has a
+  // sample sd within 5 * (1 +- 4 / sqrt(2 * 1000)) (4 standard errors of the sd).
+  EXPECT_NEAR(single.std_encoded, 5.0, 5.0 * 4 / std::sqrt(2000.0));
 }

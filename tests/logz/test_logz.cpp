@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "logz_test_models.hpp"
+#include "qvae/core/alert.hpp"
 #include "qvae/core/error.hpp"
 #include "qvae/io/attributes.hpp"
 #include "qvae/io/dataset.hpp"
@@ -20,6 +21,7 @@
 #include "qvae/logz/log_sum_exp.hpp"
 #include "qvae/logz/logz.hpp"
 #include "qvae/logz/logz_file.hpp"
+#include "qvae/logz/report_json.hpp"
 #include "qvae/logz/schedule.hpp"
 
 namespace qvae::logz {
@@ -323,6 +325,88 @@ TEST(LogzAnnealing, RepeatedSeedsBracketTheExactValue) {
               forward.std_error, forward.sd, reverse.mean, reverse.std_error, reverse.sd);
 }
 
+// A report with the two estimates set by hand, as run_logz fills them.
+LogzReport bracket_report(double ais, double se_ais, double rais, double se_rais) {
+  LogzReport report;
+  report.method = Method::both;
+  report.ais_estimate = Estimate{ais, se_ais, 100.0, 100, 200};
+  report.rais_estimate = Estimate{rais, se_rais, 100.0, 100, 200};
+  report.rais_is_bound = true;
+  return report;
+}
+
+TEST(LogzUncertainty, CombinesTheBootstrapErrorWithHalfTheBracket) {
+  const LogzReport report = bracket_report(10.0, 0.03, 10.4, 0.04);
+  EXPECT_DOUBLE_EQ(report.log_z(), 10.2);
+  // (1e-12: 10.4 − 10.0 is not exactly 0.4 in binary.)
+  EXPECT_NEAR(report.statistical_uncertainty(), 0.5 * 0.05, 1e-12);  // ½·hypot(0.03, 0.04)
+  EXPECT_NEAR(report.systematic_uncertainty(), 0.2, 1e-12);          // |AIS − RAIS| / 2
+  EXPECT_NEAR(report.combined_uncertainty(), std::sqrt(0.025 * 0.025 + 0.2 * 0.2), 1e-12);
+  EXPECT_FALSE(report.bracket_inverted());
+  const nlohmann::json j = report_json(report);
+  EXPECT_EQ(j["error"].get<double>(), report.combined_uncertainty());
+  EXPECT_EQ(j["error_stat"].get<double>(), report.statistical_uncertainty());
+  EXPECT_EQ(j["error_sys"].get<double>(), report.systematic_uncertainty());
+  EXPECT_FALSE(j["bracket"]["inversion_significant"].get<bool>());
+  // An inverted bracket widens the error just the same (|AIS − RAIS|).
+  EXPECT_NEAR(bracket_report(10.4, 0.03, 10.0, 0.04).systematic_uncertainty(), 0.2, 1e-12);
+  // One direction: no bracket, so no systematic estimate; the error is its se.
+  LogzReport ais_only = report;
+  ais_only.method = Method::ais;
+  ais_only.rais_estimate.reset();
+  EXPECT_TRUE(std::isnan(ais_only.systematic_uncertainty()));
+  EXPECT_EQ(ais_only.combined_uncertainty(), 0.03);
+  EXPECT_TRUE(report_json(ais_only)["error_sys"].is_null() || std::isnan(report_json(ais_only)["error_sys"].get<double>()));
+}
+
+// A coarse schedule (5 temperatures, 64 chains): AIS and RAIS are biased in
+// opposite directions by a few tenths, comparable to their bootstrap errors.
+// The midpoint +- the combined uncertainty must cover the exact log Z.
+// Bound: 3 combined standard deviations (z-score; 0.3 % per seed for a normal error).
+TEST(LogzUncertainty, CombinedIntervalCoversTheExactLogZ) {
+  const par::Communicator comm = self_comm();
+  const rbm::BoltzmannMachine machine = four_partite(5, 1.0, 51);
+  const double exact = exact_log_z(machine, comm).log_z;
+  for (std::uint64_t seed : {91u, 92u, 93u}) {
+    LogzRequest request;
+    request.method = Method::both;
+    request.chains = 64;
+    request.temperatures = 5;
+    request.seed = seed;
+    const LogzReport report = run_logz(machine, request, comm);
+    std::printf("seed %llu: exact %.4f, midpoint %.4f +- %.4f (stat %.4f, sys %.4f)\n",
+                static_cast<unsigned long long>(seed), exact, report.log_z(), report.combined_uncertainty(),
+                report.statistical_uncertainty(), report.systematic_uncertainty());
+    EXPECT_LE(std::fabs(report.log_z() - exact), 3 * report.combined_uncertainty()) << seed;
+    EXPECT_GE(report.combined_uncertainty(), report.statistical_uncertainty()) << seed;
+    EXPECT_GE(report.combined_uncertainty(), report.systematic_uncertainty()) << seed;
+  }
+}
+
+TEST(LogzUncertainty, SignificantlyInvertedBracketIsAnAlert) {
+  // AIS above RAIS by 0.5 with se 0.05 each: z = 0.5 / 0.0707 = 7.1.
+  const LogzReport inverted = bracket_report(10.5, 0.05, 10.0, 0.05);
+  EXPECT_TRUE(inverted.bracket_inverted());
+  EXPECT_GT(inverted.inversion_z(), 7.0);
+  EXPECT_TRUE(inverted.bracket_inversion_significant());
+  const std::vector<std::string> alerts = report_alerts(inverted);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_NE(alerts[0].find("inverted"), std::string::npos);
+  EXPECT_NE(alerts[0].find("--temps"), std::string::npos);
+  EXPECT_NE(alerts[0].find("--chains"), std::string::npos);
+  for (const std::string& w : report_warnings(inverted)) EXPECT_EQ(w.find("inverted"), std::string::npos) << w;
+  EXPECT_TRUE(report_json(inverted)["bracket"]["inversion_significant"].get<bool>());
+  EXPECT_EQ(core::warning_line(alerts[0]).rfind("qvae: warning: the log Z bracket is inverted", 0), 0u);
+  // Within noise (z = 0.7): a plain warning, no alert.
+  const LogzReport noisy = bracket_report(10.05, 0.05, 10.0, 0.05);
+  EXPECT_TRUE(noisy.bracket_inverted());
+  EXPECT_FALSE(noisy.bracket_inversion_significant());
+  EXPECT_TRUE(report_alerts(noisy).empty());
+  const std::vector<std::string> warnings = report_warnings(noisy);
+  ASSERT_FALSE(warnings.empty());
+  EXPECT_NE(warnings[0].find("within noise"), std::string::npos);
+}
+
 TEST(LogzAnnealing, BootstrapIsDeterministicInTheSeed) {
   const par::Communicator comm = self_comm();
   const rbm::BoltzmannMachine machine = four_partite(4, 1.0, 61);
@@ -418,6 +502,12 @@ TEST(LogzFile, WritesTheDocumentedLayout) {
   EXPECT_EQ(io::read_all<double>(file, "log_weights_ais", 0), report.ais->log_weights);
   EXPECT_EQ(io::read_all<double>(file, "log_weights_rais", 0), report.rais->log_weights);
   EXPECT_EQ(io::read_all<double>(file, "log_z_rais", 0), std::vector<double>{report.rais_estimate->log_z});
+  EXPECT_EQ(io::get_double_attribute(file, "/", "log_z_error"), report.combined_uncertainty());
+  EXPECT_EQ(io::get_double_attribute(file, "/", "log_z_error_stat"), report.statistical_uncertainty());
+  EXPECT_EQ(io::get_double_attribute(file, "/", "log_z_error_sys"), report.systematic_uncertainty());
+  EXPECT_EQ(io::read_all<double>(file, "log_z_error", 0), std::vector<double>{report.combined_uncertainty()});
+  EXPECT_EQ(io::get_int_attribute(file, "/", "bracket_inversion_significant"),
+            report.bracket_inversion_significant() ? 1 : 0);
   std::remove(path.c_str());
 }
 
@@ -442,6 +532,12 @@ TEST(LogzLlTable, TrainedModelOnItsOwnSamples) {
   EXPECT_EQ(table.entries[2].model, "random");
   EXPECT_EQ(table.entries[2].samples, "gibbs");
   EXPECT_EQ(table.entries[1].count, 400);
+  // The quoted LL error carries log Z's combined (statistical + bracket) uncertainty.
+  for (const LlEntry& entry : table.entries) {
+    const LogzReport& logz = entry.model == "trained" ? table.trained.logz : table.random->logz;
+    EXPECT_EQ(entry.ll, -entry.mean_energy - logz.log_z());
+    EXPECT_EQ(entry.ll_error, std::hypot(logz.combined_uncertainty(), entry.energy_std_error));
+  }
   for (const std::string& line : table.violations) std::printf("flagged: %s\n", line.c_str());
   // A tolerance of 0 nats always flags "≈".
   settings.approx_tolerance = 0.0;

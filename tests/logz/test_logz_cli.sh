@@ -16,7 +16,7 @@ run init 0 "$qvae" rbm init --topology pegasus --size 4 --nodes-per-partition 5 
 # --- exact ----------------------------------------------------------------------------------
 run exact 0 "$qvae" logz --rbm "$work/m.h5" --method exact --json
 exact=$(json_get "['logz']")
-check exact_json [ "$(json_get "['logz'] == d['logz_exact'] and d['terms'] == 32768 and d['stderr'] == 0 and d['method'] == 'exact'")" = True ]
+check exact_json [ "$(json_get "['logz'] == d['logz_exact'] and d['terms'] == 32768 and d['error'] == 0 and d['error_stat'] == 0 and d['error_sys'] == 0 and d['method'] == 'exact'")" = True ]
 run exact_mpi 0 "${mpi[@]}" "$qvae" logz --rbm "$work/m.h5" --method exact --json
 check exact_same_for_2_ranks [ "$(json_get "['logz']")" = "$exact" ]
 run init_big 0 "$qvae" rbm init --topology pegasus --size 4 --nodes-per-partition 12 --seed 3 --out "$work/big.h5"
@@ -39,7 +39,7 @@ check conditional_bad_shape_one_line one_error_line
 args=(--rbm "$work/m.h5" --method both --chains 300 --temps 300 --seed 7 --json "${quiet[@]}")
 run both 0 "$qvae" logz "${args[@]}" --out "$work/l1.h5" --epoch 3
 one=$out
-check both_keys [ "$(json_get "['logz_ais'] <= 1e9 and d['logz_rais'] <= 1e9 and d['stderr'] > 0 and d['ess'] > 0 and 'bracket' in d and d['rais_is_bound'] and d['reverse_start'] == 'exact'")" = True ]
+check both_keys [ "$(json_get "['logz_ais'] <= 1e9 and d['logz_rais'] <= 1e9 and d['error_stat'] > 0 and abs(d['error'] - (d['error_stat']**2 + (abs(d['logz_ais'] - d['logz_rais']) / 2)**2)**0.5) < 1e-12 and d['ess'] > 0 and 'bracket' in d and d['bracket']['inversion_significant'] == False and d['rais_is_bound'] and d['reverse_start'] == 'exact'")" = True ]
 check both_near_exact [ "$(json_get "[\"logz_ais\"] - $exact" | "$py" -c 'import sys; print(abs(float(sys.stdin.read())) < 0.1)')" = True ]
 check rais_near_exact [ "$(json_get "[\"logz_rais\"] - $exact" | "$py" -c 'import sys; print(abs(float(sys.stdin.read())) < 0.1)')" = True ]
 run both_mpi 0 "${mpi[@]}" "$qvae" logz "${args[@]}" --out "$work/l2.h5"
@@ -47,7 +47,7 @@ two=$out
 same_numbers() {
   "$py" -c 'import json,sys
 a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-keys = ["logz", "logz_ais", "logz_rais", "stderr", "stderr_ais", "stderr_rais", "ess_ais", "ess_rais", "bracket"]
+keys = ["logz", "logz_ais", "logz_rais", "error", "error_stat", "error_sys", "stderr_ais", "stderr_rais", "ess_ais", "ess_rais", "bracket"]
 sys.exit(0 if all(a[k] == b[k] for k in keys) and a["ranks"] == 1 and b["ranks"] == 2 else 1)' "$one" "$two"
 }
 check both_same_for_2_ranks same_numbers
@@ -60,7 +60,9 @@ s = a["schedule"][:]
 assert s.shape == (301,) and s[0] == 0 and s[-1] == 1 and (np.diff(s) > 0).all()
 for k in ("log_weights_ais", "log_weights_rais"):
     assert a[k].shape == (300,) and a[k].dtype == np.float64 and np.array_equal(a[k][:], b[k][:]), k
-for k in ("log_z", "log_z_ais", "log_z_rais", "log_z_ais_error", "log_z_rais_error"):
+assert float(a.attrs["log_z_error"]) >= float(a.attrs["log_z_error_sys"]) == abs(a["log_z_ais"][0] - a["log_z_rais"][0]) / 2
+for k in ("log_z", "log_z_ais", "log_z_rais", "log_z_ais_error", "log_z_rais_error", "log_z_error", "log_z_error_stat",
+          "log_z_error_sys"):
     assert a[k].shape == (1,) and a[k][0] == b[k][0], k
 w = a["log_weights_ais"][:]; m = w.max()
 assert abs(float(a.attrs["log_z0"]) + m + np.log(np.mean(np.exp(w - m))) - a["log_z_ais"][0]) < 1e-9
@@ -87,6 +89,20 @@ a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 sys.exit(0 if a["table"] == b["table"] and a["order"] == b["order"] else 1)' "$ll_one" "$out"
 run ll_human 0 "$qvae" ll --rbm "$work/m.h5" --latents "$work/latents.h5" --chains 50 --temps 50 --gibbs-sweeps 20 "${quiet[@]}"
 check ll_human_table grep -q "trained  encoded" <<<"$out"
+check ll_error_is_combined [ "$(printf '%s' "$ll_one" | "$py" -c "import json,sys; d=json.load(sys.stdin); r=d['table'][0]; z=d['logz']['trained']; print(abs(r['ll_error'] - (z['error']**2 + r['energy_stderr']**2)**0.5) < 1e-12 and abs(r['ll'] + r['mean_energy'] + z['logz']) < 1e-9)")" = True ]
+
+# --- an inverted bracket: reverse chains that never equilibrate, few temperatures -------------------
+run inverted 0 "$qvae" logz --rbm "$work/m.h5" --method both --reverse-start chains --equilibration-sweeps 0 --chains 200 --temps 3 --seed 5 --json "${quiet[@]}"
+inverted_json=$out
+if [ "$(json_get "['bracket']['inverted']")" = True ] && [ "$(json_get "['bracket']['inversion_significant']")" = True ]; then
+  check inverted_alert_line [ "$(printf '%s\n' "$err" | grep -c '^qvae: warning: the log Z bracket is inverted')" -eq 1 ]
+  check inverted_alert_advice grep -q -- "raise --temps" <<<"$err"
+  check inverted_json_warning [ "$(printf '%s' "$inverted_json" | "$py" -c "import json,sys; d=json.load(sys.stdin); print(any('bracket is inverted' in w for w in d['warnings']))")" = True ]
+  run inverted_mpi 0 "${mpi[@]}" "$qvae" logz --rbm "$work/m.h5" --method both --reverse-start chains --equilibration-sweeps 0 --chains 200 --temps 3 --seed 5 --json "${quiet[@]}"
+  check inverted_alert_once_on_2_ranks [ "$(printf '%s\n' "$err" | grep -c '^qvae: warning: the log Z bracket is inverted')" -eq 1 ]
+else
+  echo "FAIL inverted: this run did not invert its bracket: $(json_get "['bracket']")"; failed=$((failed + 1))
+fi
 
 # --- errors --------------------------------------------------------------------------------------
 run no_rbm 2 "$qvae" logz --method ais && check no_rbm_one_line one_error_line

@@ -1,5 +1,5 @@
 // The evaluation of a generated CaloChallenge file against a reference one
-// (spec calochallenge.md §2; issue 8): per-shower features over ranks,
+// (docs/evaluation.md): per-shower features over ranks,
 // histograms with CaloChallenge's binnings and their separation power, the same
 // conditioned on incident-energy bins, and FPD/KPD on the cls-high vector.
 //
@@ -23,6 +23,7 @@
 
 #include "qvae/core/progress.hpp"
 #include "qvae/eval/distances.hpp"
+#include "qvae/eval/features.hpp"
 #include "qvae/eval/histogram.hpp"
 #include "qvae/eval/rbm_energy.hpp"
 #include "qvae/eval/reconstruction.hpp"
@@ -37,6 +38,9 @@ struct EvaluationSettings {
   int energy_bins = 5;               ///< log-spaced incident-energy bins over the reference's range
   std::vector<double> energy_edges;  ///< MeV, ascending; when set, replaces energy_bins
   std::int64_t chunk_rows = 1024;    ///< showers read per rank per step
+  /// numpy_float32: features, thresholds and log-bin edges computed as evaluate.py's
+  /// numpy code does (separation powers equal evaluate.py's); float64: double sums.
+  Summation summation = Summation::numpy_float32;
   bool compute_fpd = true;
   bool compute_kpd = true;
   FpdOptions fpd;
@@ -56,7 +60,7 @@ struct HistogramComparison {
 };
 
 /// One feature histogrammed per incident-energy bin (the original study's
-/// conditional energy and sparsity histograms, spec origin/).
+/// conditional energy and sparsity histograms).
 struct ConditionalComparison {
   std::string name, family, label;
   std::vector<HistogramComparison> per_bin;  ///< one per energy bin, each with its own binning
@@ -84,6 +88,7 @@ struct Evaluation {
   int layers = 0;
   std::int64_t events_reference = 0, events_generated = 0;
   double min_energy = 0;
+  Summation summation = Summation::numpy_float32;
   int ranks = 1;
   std::vector<HistogramComparison> histograms;
   Binning energy_bins;  ///< incident-energy edges, MeV

@@ -1,5 +1,4 @@
-// High-level shower features of CaloChallenge's evaluate.py / HighLevelFeatures.py
-// (spec calochallenge.md §2), computed per shower in double precision.
+// High-level shower features of CaloChallenge's evaluate.py / HighLevelFeatures.py.
 //
 // Every voxel below the readout threshold `min_energy` counts as 0 before any
 // feature (evaluate.py zeroes `showers < min_energy`).  With x a layer's voxels
@@ -10,6 +9,13 @@
 // eta/phi features exist only for layers binned in alpha (HighLevelFeatures'
 // layersBinnedInAlpha); r uses the radial bin centre (a + b) * 0.5 as
 // HighLevelFeatures' radial_center_mult does.
+//
+// Summation::numpy_float32 (the default) computes E_tot, E_layer and the eta/phi
+// centres and widths operation by operation as numpy does on the float32 voxels:
+// the threshold compared in float32, float32 sums in numpy's order (numpy_sum.hpp),
+// the eta*x products and their sums in float64 and the denominator sum(x) + 1e-16
+// in float32.  Summation::float64 sums everything in double, in voxel order (more
+// accurate, but layer sums near a bin edge can land in the other bin).
 #pragma once
 
 #include <cstdint>
@@ -21,6 +27,11 @@
 #include "qvae/par/communicator.hpp"
 
 namespace qvae::eval {
+
+enum class Summation { numpy_float32, float64 };
+/// "numpy" | "float64"; anything else is a core::UsageError.
+Summation parse_summation(const std::string& text);
+const char* to_string(Summation summation) noexcept;
 
 /// evaluate.py's min_energy: 0.5e-3/0.033 MeV (15.15 keV) for ds2/ds3, 1 MeV for ds1.
 double default_min_energy(const geometry::Geometry& geometry);
@@ -86,17 +97,31 @@ struct FeatureTable {
 /// Precomputed per-voxel coordinates for the feature loop.
 class FeatureCalculator {
  public:
-  FeatureCalculator(const geometry::Geometry& geometry, double min_energy);
+  FeatureCalculator(const geometry::Geometry& geometry, double min_energy,
+                    Summation summation = Summation::numpy_float32);
   const FeatureLayout& layout() const { return layout_; }
   double min_energy() const { return min_energy_; }
+  Summation summation() const { return summation_; }
+  /// Whether a voxel survives the threshold: numpy_float32 compares in float32
+  /// (numpy casts the Python-float threshold to the array's float32), float64 in
+  /// double.  NaN never survives.
+  bool keeps(float voxel) const {
+    return summation_ == Summation::numpy_float32 ? voxel >= threshold32_
+                                                  : static_cast<double>(voxel) >= min_energy_;
+  }
   /// Features of one shower into `row` (layout().size() values).
   void compute(const float* voxels, double incident_energy, double* row) const;
   /// Appends one row per shower of `block` to `table` (table.cols must be layout().size() or 0).
   void append(const data::ShowerBlock& block, FeatureTable& table) const;
 
  private:
+  void compute_float64(const float* voxels, double incident_energy, double* row) const;
+  void compute_numpy(const float* voxels, double incident_energy, double* row) const;
+
   FeatureLayout layout_;
   double min_energy_;
+  Summation summation_;
+  float threshold32_;
   std::vector<std::int64_t> layer_offsets_;
   std::vector<double> eta_, phi_, r_;
   std::vector<char> alpha_binned_;

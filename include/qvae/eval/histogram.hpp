@@ -1,5 +1,5 @@
 // Histograms with CaloChallenge's binnings and the separation power between two
-// of them (spec calochallenge.md §2).
+// of them (docs/evaluation.md).
 //
 // Counts are integers, so histograms filled on any number of ranks and summed
 // are identical; the binning must be decided first, from global reductions.
@@ -30,6 +30,9 @@ struct Binning {
   /// numpy.logspace(log10(lo), log10(hi), edge_count): edge_count - 1 bins, as
   /// evaluate.py's `np.logspace(np.log10(min_energy), np.log10(max), 40)` (39 bins).
   static Binning log_edges(double lo, double hi, int edge_count);
+  /// numpy.logspace(start, stop, edge_count): 10 ** numpy.linspace(start, stop, edge_count).
+  /// evaluate.py passes np.log10 of a float32 maximum, i.e. a float32 exponent.
+  static Binning logspace(double start, double stop, int edge_count);
 };
 
 /// Counts per bin.
@@ -50,7 +53,7 @@ struct Histogram {
 ///   S = 1/2 sum_i (p_i - q_i)^2 / (p_i + q_i + 1e-16),  0 <= S <= 1.
 /// `floor` is the value S takes on average for two finite samples of one
 /// distribution: n_occupied * (1/N_a + 1/N_b) / 4, i.e. n_occupied / (2N) for equal N
-/// (spec §2; n_occupied = bins non-empty in either histogram).  S near its floor
+/// (n_occupied = bins non-empty in either histogram).  S near its floor
 /// means "indistinguishable with these statistics".
 struct SeparationPower {
   double value = 0;          ///< NaN when either histogram is empty
@@ -65,7 +68,7 @@ SeparationPower separation_power(const std::vector<std::int64_t>& a, const std::
 double overlap(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b);
 
 /// The original study's chi^2 distance between two histograms of raw counts
-/// (model.md §5.2, utils/plots.py): sum over bins with P + Q > 0 of
+/// (its utils/plots.py): sum over bins with P + Q > 0 of
 /// (P - Q)^2 / (P + Q).  It grows with the sample size; `per_bin` divides it
 /// by the occupied bins (the form of the trainer's recon_chi2 rule).
 struct ChiSquared {

@@ -1,4 +1,4 @@
-// Model-side metric of the original study (spec origin/: "Energy distribution
+// Model-side metric of the original study ("Energy distribution
 // for encoded and RBM Gibbs samples"): RBM energies E(z) of the encoded data
 // (posterior samples) against those of Gibbs samples from the prior.  A trained
 // prior puts both on top of each other.  This takes the two energy arrays;
@@ -26,9 +26,10 @@ struct EnergyComparison {
   double std_encoded = 0, std_gibbs = 0;  ///< population standard deviations
 };
 
-/// Compares two sets of RBM energies.  With `comm`, each rank passes its share
-/// and the call is collective: the binning comes from global min/max and the
-/// counts are summed exactly (means and deviations agree to rounding).
+/// Compares two sets of RBM energies.  With `comm`, each rank passes its block
+/// (blocks in rank order make the global order) and the call is collective: the
+/// blocks are gathered and every number is computed over the sets in global
+/// order, with a two-pass variance, so 1 and K ranks give identical bits.
 EnergyComparison compare_rbm_energies(const std::vector<double>& encoded, const std::vector<double>& gibbs,
                                       int bins = 50, const par::Communicator* comm = nullptr);
 

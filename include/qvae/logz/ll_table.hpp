@@ -1,5 +1,4 @@
-// The log-likelihood table of the original study (rbm-graphs-logz.md §2.2,
-// ../shared/spec/origin/): latent codes under the Boltzmann-machine prior,
+// The log-likelihood table of the original study (docs/logz.md): latent codes under the Boltzmann-machine prior,
 //
 //   LL(model, samples) = −⟨E_model(z)⟩_samples − log Ẑ(model),
 //
@@ -54,6 +53,10 @@ struct LlEntry {
   double mean_energy = 0, energy_std_error = 0;
   std::int64_t count = 0;
   double ll_ais = 0, ll_rais = 0;
+  /// LL with the headline log Z (the bracket's midpoint) and its uncertainty:
+  /// hypot(combined log Z uncertainty, energy_std_error), so the bracket width
+  /// (the annealing bias) is part of the quoted error.
+  double ll = 0, ll_error = 0;
 };
 
 struct LlTable {

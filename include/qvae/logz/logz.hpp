@@ -1,8 +1,8 @@
-// One partition-function run as `qvae logz` performs it (rbm-graphs-logz.md §2):
+// One partition-function run as `qvae logz` performs it (docs/logz.md):
 // exact enumeration, forward AIS, reverse AIS or both with their bracket,
 // on any number of ranks with identical results.
 //
-//   E[log Ẑ_AIS] ≤ log Z ≤ E[log Ẑ_RAIS]  (reverse chains started from exact samples; §2.4)
+//   E[log Ẑ_AIS] ≤ log Z ≤ E[log Ẑ_RAIS]  (reverse chains started from exact samples)
 //
 // Reverse chains started from data (RAISE) or from long equilibrated chains
 // give no guaranteed bound; the report says so (rais_is_bound = false).
@@ -73,16 +73,30 @@ struct LogzReport {
 
   /// The headline estimate: exact; AIS; RAIS; or, with both, the bracket's midpoint.
   double log_z() const;
-  /// Its standard error (both: of the midpoint, sqrt(se_a² + se_r²)/2; exact: 0).
-  double std_error() const;
+  /// Statistical (bootstrap) error of log_z(): both: of the midpoint,
+  /// ½·hypot(se_AIS, se_RAIS); one direction: its se; exact: 0.
+  double statistical_uncertainty() const;
+  /// Systematic error of log_z(): both: half the bracket width, |AIS − RAIS|/2
+  /// (the annealing bias the bracket exposes); exact: 0; one direction: NaN
+  /// (not measured: a single estimator cannot show its own bias).
+  double systematic_uncertainty() const;
+  /// The uncertainty to quote with log_z(): hypot(statistical, systematic)
+  /// with both directions, the statistical error alone with one (docs/evaluation.md,
+  /// "log Z uncertainty").  Used by the LL table and for model selection on LL.
+  double combined_uncertainty() const;
   /// ESS of the run (both: the smaller).
   double ess() const;
   bool has_bracket() const { return ais_estimate.has_value() && rais_estimate.has_value(); }
   /// With both directions: AIS above RAIS (too few temperatures or unequilibrated starts).
   bool bracket_inverted() const { return has_bracket() && ais_estimate->log_z > rais_estimate->log_z; }
-  /// (log Ẑ_AIS − log Ẑ_RAIS) / sqrt(se_AIS² + se_RAIS²): an inversion beyond
-  /// about 2 is real (too short a schedule), below it the bracket is within noise.
+  /// (log Ẑ_AIS − log Ẑ_RAIS) / sqrt(se_AIS² + se_RAIS²): the gap in units of
+  /// its own standard error.
   double inversion_z() const;
+  /// AIS above RAIS by more than kSignificantInversionZ standard errors of the
+  /// gap: the estimators' expected order (AIS low, RAIS high) is violated beyond
+  /// noise, so neither number can be trusted; reported as an error-level warning.
+  bool bracket_inversion_significant() const { return bracket_inverted() && inversion_z() > kSignificantInversionZ; }
+  static constexpr double kSignificantInversionZ = 2.0;
 };
 
 /// The reverse start used when none is asked for.
