@@ -1133,7 +1133,7 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
     row.emplace_back(kGuardColumns[3], state.guard.epoch_grad_norm_max);
     const double nan = std::numeric_limits<double>::quiet_NaN();
     const std::array<double, kLogLikelihoodColumns.size()> ll_values = {
-        val->mean_prior_energy, val_ll, log_z ? log_z->log_z() : nan, log_z ? log_z->std_error() : nan, ll_seconds};
+        val->mean_prior_energy, val_ll, log_z ? log_z->log_z() : nan, log_z ? log_z->combined_uncertainty() : nan, ll_seconds};
     for (std::size_t c = 0; c < ll_values.size(); ++c) row.emplace_back(kLogLikelihoodColumns[c], ll_values[c]);
     state.history.append(row);
     state.position = {epoch, 0};
