@@ -337,6 +337,18 @@ class Estimator {
       step.qpu_mean = q.mean;
       step.qpu_std = q.std();
     }
+    // No silent boundary value or unresolved β: exit 4 with the fit's own reason.
+    std::string reason;
+    if (!estimate.converged)
+      reason = estimate.history.empty() ? std::string("no KDSD evaluated") : estimate.history.back().note;
+    else if (!(estimate.uncertainty < estimate.beta_eff))
+      reason = "beta_eff " + std::to_string(estimate.beta_eff) + " +- " + std::to_string(estimate.uncertainty) +
+               ": the reads do not resolve beta (too few, or a flat discrepancy)";
+    if (!reason.empty())
+      throw core::RuntimeError(core::describe("the Stein fit found no beta_eff: " + reason,
+                                              "qvae dwave beta --method stein (" +
+                                                  std::to_string(discrepancy.sample_count()) + " device reads)",
+                                              "use more reads (--reads) or a moment-matching method"));
   }
 
   BetaIteration record(int it, double beta, const EnergyMoments& q, const EnergyMoments& r) const {

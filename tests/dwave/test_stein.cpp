@@ -116,7 +116,7 @@ Reference reference_test(const rbm::BoltzmannMachine& machine, const SampleSet& 
     for (std::size_t i = 0; i < w; ++i)
       for (std::size_t j = 0; j < w; ++j)
         if (i != j) star += sign[i] * sign[j] * kappa[i * w + j];
-    exceed += star / (n * n) >= out.statistic;
+    exceed += star / (n * (n - 1)) >= out.statistic;  // the U-statistic's normalisation
   }
   out.p_value = (1.0 + exceed) / (1.0 + bootstrap);
   return out;
