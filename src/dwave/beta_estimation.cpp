@@ -329,6 +329,15 @@ class Estimator {
   /// Stein: the device once at scale 1 (like ml), then β = argmin KDSD(samples, p_β):
   /// every step evaluates the discrepancy on the same samples, none samples the model.
   void stein(BetaEstimate& estimate) {
+    // The fit's standard error (Hoeffding variance, delta method) is asymptotic in the
+    // number of reads W; with a handful of reads the KDSD is noise and its minimum, often
+    // near β → 0 where every term shrinks, is no estimate at all.
+    constexpr std::int64_t kSteinMinReads = 100;
+    if (settings_.reads < kSteinMinReads)
+      throw core::RuntimeError(core::describe("the Stein fit needs at least " + std::to_string(kSteinMinReads) +
+                                                  " device reads, got " + std::to_string(settings_.reads),
+                                              "qvae dwave beta --method stein",
+                                              "raise --reads (dwave.beta_reads)"));
     const SampleSet samples = device_samples(1.0, 0);
     const EnergyMoments q = ising_moments(machine_, unscaled_, samples);
     const SteinDiscrepancy discrepancy(machine_, samples, comm_);
