@@ -97,8 +97,10 @@ TEST_P(SteinThroughSapi, RecoversBetaOnTheReportedModel) {
 INSTANTIATE_TEST_SUITE_P(Betas, SteinThroughSapi, ::testing::Values(1.0, 2.0, 4.0));
 
 // The reported command line's settings exactly (server defaults, 1000 reads in one
-// problem, beta0 4); slow (about a minute per beta), so run by hand with
-// --gtest_also_run_disabled_tests --gtest_filter='*ReportedCase*'.
+// problem, beta0 4); slow (about two minutes per beta), so run by hand with
+// --gtest_also_run_disabled_tests --gtest_filter='*ReportedCase*' (QVAE_REPORTED_BETA=b
+// for one beta).  Last run: β 1 and 2 recovered; β 4 ends in "minimum on the edge of
+// the search range" (exit 4) — at β = 4 the heavy-tailed scores leave no resolved well.
 TEST(SteinThroughSapi, DISABLED_ReportedCaseWithCommandDefaults) {
   std::vector<double> betas = {1.0, 2.0, 4.0};
   if (const char* one = std::getenv("QVAE_REPORTED_BETA")) betas = {std::atof(one)};  // a single beta by hand
