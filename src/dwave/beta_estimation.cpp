@@ -329,14 +329,46 @@ class Estimator {
   /// Stein: the device once at scale 1 (like ml), then β = argmin KDSD(samples, p_β):
   /// every step evaluates the discrepancy on the same samples, none samples the model.
   void stein(BetaEstimate& estimate) {
+    // The fit's standard error (Hoeffding variance, delta method) is asymptotic in the
+    // number of reads W; with a handful of reads the KDSD is noise and its minimum, often
+    // near β → 0 where every term shrinks, is no estimate at all.
+    constexpr std::int64_t kSteinMinReads = 100;
+    if (settings_.reads < kSteinMinReads)
+      throw core::RuntimeError(core::describe("the Stein fit needs at least " + std::to_string(kSteinMinReads) +
+                                                  " device reads, got " + std::to_string(settings_.reads),
+                                              "qvae dwave beta --method stein",
+                                              "raise --reads (dwave.beta_reads)"));
     const SampleSet samples = device_samples(1.0, 0);
     const EnergyMoments q = ising_moments(machine_, unscaled_, samples);
     const SteinDiscrepancy discrepancy(machine_, samples, comm_);
-    estimate = fit_stein_beta(discrepancy, settings_);
+    // Centre the search on the pseudo-likelihood β of the same reads.  The KDSD of
+    // device reads has a narrow well at the true β (heavy-tailed scores make it rise
+    // steeply on both sides: 6.6 at β/2, ≈ 0 at β, 6.7 at 1.19β on the reported model)
+    // and falls again toward β → 0, where it tends to the small KDSD against the
+    // uniform distribution; a grid around a fixed β₀ stepped over the well and ran to
+    // the lower edge.  The MPLE is consistent and puts a grid point in the well.
+    BetaSettings search = settings_;
+    double pl_error = 0;
+    const double pl = pseudolikelihood_beta(machine_, rbm_to_ising(machine_, 1.0), {samples}, &pl_error);
+    if (std::isfinite(pl) && pl > settings_.beta_min) search.beta_initial = pl;
+    core::log::info_root("dwave: stein: search centred on the pseudo-likelihood beta ", pl, " +- ", pl_error);
+    estimate = fit_stein_beta(discrepancy, search);
     for (BetaIteration& step : estimate.history) {
       step.qpu_mean = q.mean;
       step.qpu_std = q.std();
     }
+    // No silent boundary value or unresolved β: exit 4 with the fit's own reason.
+    std::string reason;
+    if (!estimate.converged)
+      reason = estimate.history.empty() ? std::string("no KDSD evaluated") : estimate.history.back().note;
+    else if (!(estimate.uncertainty < estimate.beta_eff))
+      reason = "beta_eff " + std::to_string(estimate.beta_eff) + " +- " + std::to_string(estimate.uncertainty) +
+               ": the reads do not resolve beta (too few, or a flat discrepancy)";
+    if (!reason.empty())
+      throw core::RuntimeError(core::describe("the Stein fit found no beta_eff: " + reason,
+                                              "qvae dwave beta --method stein (" +
+                                                  std::to_string(discrepancy.sample_count()) + " device reads)",
+                                              "use more reads (--reads) or a moment-matching method"));
   }
 
   BetaIteration record(int it, double beta, const EnergyMoments& q, const EnergyMoments& r) const {

@@ -3,6 +3,8 @@
 // long-polls them in groups of ≤ 100 and maps answers back to node order.
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <random>
 #include <map>
 #include <optional>
 
@@ -63,6 +65,7 @@ class QpuSampler final : public IsingSampler {
     const auto started = std::chrono::steady_clock::now();
     const std::int64_t requests_before = client_->requests(), retries_before = client_->retries();
     const std::string lin = layout_->lin(programmed), quad = layout_->quad(programmed);
+    const std::int64_t adopted_before = client_->adopted();
     // Problems: each request split at multiples of the read cap of the global read index.
     const std::int64_t cap = solver_.max_reads > 0 ? std::min(settings_.reads_per_problem, solver_.max_reads)
                                                    : settings_.reads_per_problem;
@@ -83,11 +86,12 @@ class QpuSampler final : public IsingSampler {
         problem.request = k;
         problem.first_read = part.first_read;
         problem.reads = part.reads;
-        problem.label = settings_.label + " @" + std::to_string(part.first_read);
+        problem.label = settings_.label + " " + unique_tag(problems.size()) + " @" + std::to_string(part.first_read);
         problems.push_back(std::move(problem));
       }
     }
 
+    ++calls_;
     std::map<std::string, std::size_t> in_flight;  // id -> problem
     std::size_t next = 0, answered = 0, posts = 0;
     const auto deadline = started + std::chrono::duration<double>(settings_.job_timeout_s);
@@ -157,11 +161,23 @@ class QpuSampler final : public IsingSampler {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     core::log::info("dwave: ", problems.size(), " problems on ", solver_.name, " in ", posts, " POSTs (",
                     client_->requests() - requests_before, " requests, ", client_->retries() - retries_before,
-                    " retries), ", seconds, " s");
+                    " retries, ", client_->adopted() - adopted_before, " jobs adopted after ambiguous submissions), ",
+                    seconds, " s");
     return out;
   }
 
  private:
+  /// "s<run seed>.c<call>.p<problem>.<nonce>": unique per job, so that after an
+  /// ambiguous submission the client finds exactly its own jobs by label.  The
+  /// nonce (random per sampler) keeps two runs with the same seed apart; it
+  /// changes no result (the read's place in the run is the "@<first read>" suffix).
+  std::string unique_tag(std::size_t problem) const {
+    char tag[96];
+    std::snprintf(tag, sizeof tag, "s%llu.c%lld.p%zu.%016llx", static_cast<unsigned long long>(settings_.run_seed),
+                  static_cast<long long>(calls_), problem, static_cast<unsigned long long>(nonce_));
+    return tag;
+  }
+
   /// A terminal status: the answer decoded into the problem (refetched while
   /// it is malformed), or an error.  Returns 1 (one more problem answered).
   std::size_t finish(Problem& problem, const ProblemStatus& status, const std::vector<SampleRequest>& requests,
@@ -258,6 +274,11 @@ class QpuSampler final : public IsingSampler {
   SolverInfo solver_;
   std::optional<QpLayout> layout_;
   Ranges ranges_;
+  std::int64_t calls_ = 0;
+  std::uint64_t nonce_ = [] {
+    std::random_device device;  // not a result's randomness: only keeps labels of separate runs apart
+    return (static_cast<std::uint64_t>(device()) << 32) ^ device();
+  }();
 };
 
 }  // namespace
@@ -280,7 +301,11 @@ std::unique_ptr<IsingSampler> make_sampler(const std::string& backend, const rbm
                                            const par::Communicator& comm) {
   if (backend == "anneal") return make_anneal_sampler(machine, settings.anneal, seed);
   if (backend == "gibbs") return make_gibbs_sampler(machine, settings.gibbs, seed);
-  if (backend == "dwave") return make_qpu_sampler(machine, settings.qpu, comm);
+  if (backend == "dwave") {
+    QpuSettings qpu = settings.qpu;
+    qpu.run_seed = seed;
+    return make_qpu_sampler(machine, qpu, comm);
+  }
   throw core::UsageError(core::describe("unknown backend '" + backend + "'", "--backend", "use gibbs, anneal or dwave"));
 }
 

@@ -43,13 +43,16 @@ const core::ConfigKey kKeys[] = {
     {"dwave.request_timeout_s", ValueType::real, "60", "timeout of one request, s (long polls add long_poll_s)", {}},
     {"dwave.long_poll_s", ValueType::integer, "30", "timeout= of status polls, s (0..30; 0: plain polls)", {}},
     {"dwave.job_timeout_s", ValueType::real, "3600", "all problems of one call must be answered within this, s", {}},
-    {"dwave.max_retries", ValueType::integer, "6", "retries of a request on 429, 5xx, timeouts, malformed replies", {}},
+    {"dwave.max_retries", ValueType::integer, "6",
+     "retries of a request on 429, 5xx, timeouts, malformed replies (submissions: see docs/dwave.md)", {}},
     {"dwave.backoff_initial_s", ValueType::real, "0.5", "first retry delay, s (doubles, with jitter)", {}},
-    {"dwave.backoff_max_s", ValueType::real, "60", "largest retry delay, s (Retry-After is honoured as sent)", {}},
+    {"dwave.backoff_max_s", ValueType::real, "60", "largest retry delay, s (exponential backoff)", {}},
+    {"dwave.retry_after_max_s", ValueType::real, "60", "cap on a server's Retry-After, s", {}},
+    {"dwave.retry_wait_max_s", ValueType::real, "600", "most seconds one request (or submission) waits in retries", {}},
     {"dwave.batch_size", ValueType::integer, "20", "problems per POST (1..20)", {}},
     {"dwave.max_in_flight", ValueType::integer, "100", "submitted problems not yet answered (rank 0)", {}},
     {"dwave.reads_per_problem", ValueType::integer, "1000", "num_reads of one problem (also capped by the solver)", {}},
-    {"dwave.label", ValueType::string, "qvae-hpc", "problem label prefix (\"<label> @<first read>\")", {}},
+    {"dwave.label", ValueType::string, "qvae-hpc", "problem label prefix (\"<label> <unique tag> @<first read>\")", {}},
     {"dwave.flux_threshold", ValueType::real, "25", "|h| equivalent of the flux biases pinning partition 0", {}},
     {"dwave.anneal_sweeps", ValueType::integer, "1000", "simulated annealing: sweeps (one per beta)", {}},
     {"dwave.anneal_beta_start", ValueType::real, "0.1", "simulated annealing: first beta (programmed energy)", {}},
@@ -104,6 +107,8 @@ DwaveSettings dwave_settings_from(const core::Config& config) {
   section.get("max_retries", client.max_retries);
   section.get("backoff_initial_s", client.backoff_initial_s);
   section.get("backoff_max_s", client.backoff_max_s);
+  section.get("retry_after_max_s", client.retry_after_max_s);
+  section.get("retry_wait_max_s", client.retry_wait_max_s);
   section.get("batch_size", s.qpu.batch_size);
   section.get("max_in_flight", s.qpu.max_in_flight);
   section.get("reads_per_problem", s.qpu.reads_per_problem);
@@ -131,6 +136,8 @@ DwaveSettings dwave_settings_from(const core::Config& config) {
   require(client.max_retries >= 0, "max_retries", ">= 0");
   require(client.backoff_initial_s >= 0, "backoff_initial_s", ">= 0");
   require(client.backoff_max_s >= client.backoff_initial_s, "backoff_max_s", ">= backoff_initial_s");
+  require(client.retry_after_max_s >= 0, "retry_after_max_s", ">= 0");
+  require(client.retry_wait_max_s >= 0, "retry_wait_max_s", ">= 0");
   require(s.qpu.batch_size >= 1 && s.qpu.batch_size <= 20, "batch_size", "in [1, 20] (SAPI takes 20 per POST)");
   require(s.qpu.max_in_flight >= 1, "max_in_flight", ">= 1");
   require(s.qpu.reads_per_problem >= 1, "reads_per_problem", ">= 1");

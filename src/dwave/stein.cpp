@@ -481,7 +481,8 @@ SteinDiscrepancy::FullPass SteinDiscrepancy::full_pass(double beta, std::int64_t
   }
   pass.statistic = statistic / (w * (w - 1));
   pass.squares = squares / (w * (w - 1));
-  for (double& s : pass.bootstrap) s /= w * w;
+  // Same normalisation as the U-statistic itself, so S* and U are compared on one scale.
+  for (double& s : pass.bootstrap) s /= w * (w - 1);
   return pass;
 }
 

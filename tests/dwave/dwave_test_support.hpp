@@ -17,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "qvae/core/philox.hpp"
 #include "qvae/graph/partitioned_graph.hpp"
 #include "qvae/rbm/boltzmann_machine.hpp"
@@ -65,9 +67,11 @@ class SapiTestServer {
   explicit SapiTestServer(const std::vector<std::string>& extra_args, double beta = 1.0, int size = 4) {
     ready_file_ = "/tmp/qvae-sapi-ready-" + std::to_string(::getpid()) + "-" + std::to_string(counter()++);
     std::remove(ready_file_.c_str());
+    stats_file_ = ready_file_ + ".stats";
+    std::remove(stats_file_.c_str());
     std::vector<std::string> args = {"/usr/bin/python3", QVAE_SAPI_TEST_SERVER, "--port", "0",
                                      "--beta", std::to_string(beta), "--size", std::to_string(size),
-                                     "--ready-file", ready_file_};
+                                     "--ready-file", ready_file_, "--stats-file", stats_file_};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
@@ -95,6 +99,12 @@ class SapiTestServer {
   SapiTestServer& operator=(const SapiTestServer&) = delete;
 
   int port() const { return port_; }
+  /// The server's counts: requests, token_requests, accepted, accepted_per_label.
+  nlohmann::json stats() const {
+    std::ifstream in(stats_file_);
+    if (!in) throw std::runtime_error("sapi-test-server wrote no stats file");
+    return nlohmann::json::parse(in);
+  }
   std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_) + "/sapi/"; }
 
   void stop() {
@@ -113,6 +123,7 @@ class SapiTestServer {
       pid_ = -1;
     }
     std::remove(ready_file_.c_str());
+    std::remove(stats_file_.c_str());
   }
 
  private:
@@ -122,7 +133,7 @@ class SapiTestServer {
   }
   pid_t pid_ = -1;
   int port_ = 0;
-  std::string ready_file_;
+  std::string ready_file_, stats_file_;
 };
 
 }  // namespace qvae::dwave::testing

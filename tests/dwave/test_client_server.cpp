@@ -1,6 +1,8 @@
 // The SAPI client and the QPU sampler against tools/sapi-test-server on
 // 127.0.0.1, with injected faults: 429 + Retry-After, 500, slow answers,
-// malformed JSON, wrong lengths, failed problems; refusals and cancellation.
+// malformed JSON, wrong lengths, failed problems; refusals and cancellation;
+// submissions that fail after being accepted (adopted by label, never sent
+// twice), capped Retry-After, redirects that are not followed.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -217,6 +219,150 @@ TEST(SapiClientServer, CancelAndJobTimeout) {
   } catch (const core::RuntimeError& e) {
     EXPECT_NE(std::string(e.what()).find("unanswered"), std::string::npos) << e.what();
   }
+}
+
+/// Jobs of one small problem with the given labels.
+std::vector<nlohmann::json> labelled_jobs(SapiClient& client, const rbm::BoltzmannMachine& machine,
+                                          const std::vector<std::string>& labels) {
+  const SolverInfo solver = client.get_solver(kSolver);
+  const QpLayout layout(machine, solver);
+  const IsingModel model = rbm_to_ising(machine, 1.0);
+  std::vector<nlohmann::json> jobs;
+  for (const std::string& label : labels)
+    jobs.push_back(make_job(solver, layout.lin(model), layout.quad(model), 2, nullptr, label));
+  return jobs;
+}
+
+/// Every label accepted exactly once, and `total` jobs accepted in all.
+void expect_one_job_per_label(const nlohmann::json& stats, std::size_t total) {
+  EXPECT_EQ(stats["accepted"].get<std::size_t>(), total) << stats.dump();
+  EXPECT_EQ(stats["accepted_per_label"].size(), total) << stats.dump();
+  for (const auto& item : stats["accepted_per_label"].items()) EXPECT_EQ(item.value().get<int>(), 1) << item.key();
+}
+
+TEST(SapiClientServer, AmbiguousSubmissionsAreAdoptedNeverResubmitted) {
+  // Each fault accepts the POST's jobs and then fails: a 500, a dropped connection, a
+  // reply slower than the 1.5 s request timeout.  The client must find the jobs by
+  // label and adopt them; the server must have accepted each job exactly once.
+  SapiTestServer server({"--fault", "accept-500:1@submit", "--fault", "accept-drop:1@submit", "--fault",
+                         "accept-slow:1@submit", "--slow-seconds", "3", "--sweeps", "5"});
+  const rbm::BoltzmannMachine machine = pegasus_machine(4, 8, 0.5, 5);
+  SapiClient client(test_client(server));
+  std::vector<std::string> ids;
+  for (int post = 0; post < 3; ++post) {
+    const std::vector<nlohmann::json> jobs =
+        labelled_jobs(client, machine, {"t" + std::to_string(post) + "a @0", "t" + std::to_string(post) + "b @2"});
+    const std::vector<SubmitResult> results = client.submit(jobs);
+    ASSERT_EQ(results.size(), 2u);
+    for (std::size_t k = 0; k < 2; ++k) {
+      ASSERT_TRUE(results[k].ok) << results[k].error_msg;
+      EXPECT_EQ(results[k].status.label, jobs[k]["label"].get<std::string>());
+      ids.push_back(results[k].status.id);
+    }
+  }
+  EXPECT_EQ(client.adopted(), 6);
+  expect_one_job_per_label(server.stats(), 6);
+  // The adopted ids are the jobs the server runs: they complete with their answers.
+  for (const std::string& id : ids) {
+    ProblemStatus status;
+    for (int k = 0; k < 100 && !status.done(); ++k) status = client.get_problem(id);
+    EXPECT_EQ(status.status, "COMPLETED") << id;
+  }
+}
+
+TEST(SapiClientServer, SamplerAnswersAreRightThroughAmbiguousSubmissions) {
+  SapiTestServer server({"--fault", "accept-500:1@submit", "--fault", "accept-drop:1@submit", "--sweeps", "5"});
+  SapiTestServer reference({"--sweeps", "5"});
+  const par::Communicator comm;
+  const rbm::BoltzmannMachine machine = pegasus_machine(4, 8, 0.5, 5);
+  QpuSettings settings = test_qpu(server);
+  settings.batch_size = 2;
+  settings.reads_per_problem = 3;
+  const auto faulty = make_qpu_sampler(machine, settings, comm);
+  const auto clean = make_qpu_sampler(machine, test_qpu(reference), comm);
+  const IsingModel programmed = program_ising(machine, 1.0, faulty->ranges());
+  const std::vector<SampleRequest> requests = {SampleRequest{0, 6, {}}, SampleRequest{6, 5, {}}};
+  const std::vector<SampleSet> got = faulty->sample(programmed, requests);
+  const std::vector<SampleSet> expected = clean->sample(programmed, requests);
+  ASSERT_EQ(got.size(), 2u);
+  for (std::size_t k = 0; k < 2; ++k) EXPECT_EQ(got[k].states, expected[k].states);
+  expect_one_job_per_label(server.stats(), 4);  // 4 problems of ≤ 3 reads
+}
+
+TEST(SapiClientServer, SubmissionsRefusedWithoutAJobAreRetried) {
+  // 429 and 503 create no job: the POST is simply sent again, nothing is adopted.
+  SapiTestServer server({"--fault", "429:1@submit", "--fault", "503:1@submit", "--retry-after", "0"});
+  const rbm::BoltzmannMachine machine = pegasus_machine(4, 8, 0.5, 5);
+  SapiClient client(test_client(server));
+  const std::vector<SubmitResult> results = client.submit(labelled_jobs(client, machine, {"r @0", "r @2"}));
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_TRUE(results[0].ok && results[1].ok);
+  EXPECT_EQ(client.retries(), 2);
+  EXPECT_EQ(client.adopted(), 0);
+  expect_one_job_per_label(server.stats(), 2);
+}
+
+TEST(SapiClientServer, JobsTheListingDoesNotShowAreSubmittedAgain) {
+  // A 500 that accepted nothing: the listing proves the job absent, so it is resubmitted once.
+  SapiTestServer server({"--fault", "500:1@submit"});
+  const rbm::BoltzmannMachine machine = pegasus_machine(4, 8, 0.5, 5);
+  SapiClient client(test_client(server));
+  const std::vector<SubmitResult> results = client.submit(labelled_jobs(client, machine, {"x @0"}));
+  ASSERT_TRUE(results.at(0).ok);
+  EXPECT_EQ(client.adopted(), 0);
+  expect_one_job_per_label(server.stats(), 1);
+  // Jobs without a unique label cannot be found again: refused before anything is sent.
+  EXPECT_THROW(client.submit(labelled_jobs(client, machine, {"same", "same"})), std::logic_error);
+  EXPECT_THROW(client.submit(labelled_jobs(client, machine, {""})), std::logic_error);
+}
+
+TEST(SapiClientServer, RetryAfterIsCappedAndTheTotalWaitBounded) {
+  SapiTestServer server({"--fault", "429:1@solvers", "--fault", "503:*@poll", "--retry-after", "1000"});
+  ClientSettings settings = test_client(server);
+  settings.retry_after_max_s = 0.25;
+  settings.retry_wait_max_s = 1.0;
+  settings.max_retries = 100;
+  SapiClient client(settings);
+  std::vector<double> waits;
+  client.sleep = [&](double seconds) { waits.push_back(seconds); };
+  client.get_solver(kSolver);
+  ASSERT_EQ(waits.size(), 1u);
+  EXPECT_EQ(waits[0], 0.25);  // 1000 s asked, capped
+  waits.clear();
+  try {
+    client.poll({"no-such-id"}, false);
+    ADD_FAILURE() << "endless 503s succeeded";
+  } catch (const core::RuntimeError& e) {
+    EXPECT_NE(std::string(e.what()).find("dwave.retry_wait_max_s"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(waits.size(), 4u);  // 4 × 0.25 s fill the 1 s budget; the fifth wait would pass it
+}
+
+TEST(SapiClientServer, RedirectsAreNotFollowedAndTheTokenStaysHere) {
+  SapiTestServer trap({});
+  SapiTestServer server({"--fault", "redirect:1@solvers", "--fault", "redirect:1@submit", "--redirect-to",
+                         "http://127.0.0.1:" + std::to_string(trap.port()) + "/"});
+  const rbm::BoltzmannMachine machine = pegasus_machine(4, 8, 0.5, 5);
+  ClientSettings settings = test_client(server);
+  settings.token = "secret-token-4711";
+  SapiClient client(settings);
+  for (int k = 0; k < 2; ++k) {
+    try {
+      if (k == 0)
+        client.get_solver(kSolver);
+      else
+        client.submit(labelled_jobs(client, machine, {"redirected @0"}));
+      ADD_FAILURE() << "a redirect was followed";
+    } catch (const core::RuntimeError& e) {
+      const std::string message = e.what();
+      EXPECT_NE(message.find("redirected (HTTP 307) to http://127.0.0.1"), std::string::npos) << message;
+      EXPECT_EQ(message.find("secret-token-4711"), std::string::npos) << message;
+      EXPECT_EQ(core::exit_code_of(e), core::ExitCode::runtime);
+    }
+  }
+  EXPECT_EQ(trap.stats()["requests"].get<int>(), 0);
+  EXPECT_EQ(server.stats()["accepted"].get<int>(), 0);
+  EXPECT_EQ(client.redact("a secret-token-4711 b secret-token-4711"), "a <token> b <token>");
 }
 
 TEST(SapiClientServer, BatchingDoesNotChangeAnswers) {

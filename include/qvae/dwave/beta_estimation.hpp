@@ -13,9 +13,11 @@
 //                   a 10% step in the usual direction where κ₃ is not significant).
 //  pseudolikelihood E. maximum pseudo-likelihood fit β̂ of the QPU samples on the
 //                   programmed problem E_I/β; β ← β̂ iterated to a fixed point.
-//  stein            the QPU once at scale 1; β̂ = argmin_β KDSD(samples, p_β) by a
-//                   grid and Brent's method in log β (qvae/dwave/stein.hpp); no
-//                   classical sampling at all; delta-method uncertainty.
+//  stein            the QPU once at scale 1 (≥ 100 reads); β̂ = argmin_β KDSD(samples, p_β)
+//                   by a grid centred on the pseudo-likelihood β of the same reads and
+//                   Brent's method in log β (qvae/dwave/stein.hpp); no classical
+//                   sampling at all; delta-method uncertainty.  A fit that cannot give
+//                   β (edge of the range, unresolved or flat) is a core::RuntimeError.
 //
 // The loop stops when |⟨E⟩_Q − ⟨E⟩_R| < c·2σ_Qσ_R/(√N(σ_Q + σ_R)) (§4.2; for
 // variance and pseudolikelihood the analogous rule on their own statistic) or

@@ -19,7 +19,8 @@ struct QpuSettings {
   std::int64_t reads_per_problem = 1000;  ///< num_reads of one problem (also capped by the solver)
   double job_timeout_s = 3600;         ///< all problems of one call answered within this
   double flux_threshold = 25;          ///< |h_eq| pinning partition 0 (§4.1: 20–30)
-  std::string label = "qvae-hpc";      ///< problem labels: "<label> @<first read>"
+  std::string label = "qvae-hpc";      ///< problem labels: "<label> <tag> @<first read>" (see samplers.hpp)
+  std::uint64_t run_seed = 0;          ///< the run's seed, part of every label (set by make_sampler)
 };
 
 /// Simulated annealing (Metropolis, geometric β schedule, one sweep per β).

@@ -27,7 +27,8 @@
 //              own sampling noise removed;
 //   p_value    wild bootstrap of the degenerate U-statistic (the paper's weighted
 //              bootstrap with Rademacher weights ε_i = ±1 per sample):
-//              S* = Σ_{i≠j} ε_i ε_j κ(x_i, x_j)/W², p = (1 + #{S* ≥ U})/(1 + B).
+//              S* = Σ_{i≠j} ε_i ε_j κ(x_i, x_j)/(W(W−1)) — the U-statistic's own
+//              normalisation —, p = (1 + #{S* ≥ U})/(1 + B).
 //              Replicate r draws from Philox (seed, (kSteinBootstrapDomain, r)).
 //
 // Parallel pattern: rows of the pair matrix are split into fixed tiles of 16
