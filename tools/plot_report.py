@@ -1,19 +1,25 @@
 #!/usr/bin/python3
 """Render the report of `qvae evaluate`: a PNG per histogram and DIR/index.html.
 
-usage: tools/plot_report.py DIR [--history FILE] [--logz FILE] [--only PATTERN]... [--jobs N] [--dpi N]
+usage: tools/plot_report.py DIR [--history FILE] [--logz FILE] [--reference-report DIR]
+                            [--only PATTERN]... [--jobs N] [--dpi N]
 
 Reads DIR/histograms.h5 ("histograms v1", docs/formats.md) and DIR/metrics.json,
-and writes DIR/plots/*.png and DIR/index.html linking them with the metrics
-table.  Every histogram is drawn reference vs generated, normalised to unit
-area as evaluate.py does, with a generated/reference ratio panel; conditional
-histograms get one panel per incident-energy bin.  With the model-side groups
-of `qvae evaluate --model --data` (rbm_energy, reconstruction) it also draws
-the RBM energies of encoded data vs Gibbs samples and E_tot/E_inc of data vs
-reconstruction, and lists their metrics.  Training curves come from a
-run's history.h5 and log Z / LL over epochs from logz.h5 (layouts in
-docs/formats.md): given with --history/--logz, or found as DIR/history.h5 and
-DIR/logz.h5; absent files are skipped with a note.
+and writes DIR/plots/*.png and DIR/index.html.  The page opens with a one-screen
+summary: S per feature family with its floor and a traffic light, E_tot/E_inc
+per incident-energy bin, FPD/KPD, the model-side and classifier scores, and a
+data-vs-data column from --reference-report (the report of `qvae evaluate` on
+two independent data samples); docs/evaluation.md ("Report") gives the rules.
+The key plots follow, then every histogram, drawn reference vs generated,
+normalised to unit area as evaluate.py does, with a generated/reference ratio
+panel; conditional histograms get one panel per incident-energy bin.  With the
+model-side groups of `qvae evaluate --model --data` (rbm_energy, reconstruction)
+it also draws the RBM energies of encoded data vs Gibbs samples and E_tot/E_inc
+of data vs reconstruction, and with the classifier group the ROC curves.
+Training curves (the loss terms, train and validation) come from a run's
+history.h5 and log Z / LL over epochs from logz.h5 (layouts in docs/formats.md):
+given with --history/--logz, or found as DIR/history.h5 and DIR/logz.h5; absent
+files are skipped with a note.
 
 Needs Debian's python3-matplotlib and python3-h5py (run it with /usr/bin/python3).
 """
@@ -279,11 +285,15 @@ def log_scale_helps(values):
     return finite.size > 1 and finite.min() > 0 and finite.max() > 10 * finite.min()
 
 
-def plot_history(path, out, dpi):
-    """history.h5 of `qvae train`: one panel per loss term, train and validation on one axis."""
+def read_history(path):
+    """The 1-D numeric columns at the root of a history.h5, by name."""
     with h5py.File(path, "r") as f:
-        columns = {name: f[name][:].astype(float) for name in f
-                   if isinstance(f[name], h5py.Dataset) and f[name].ndim == 1 and f[name].dtype.kind in "fiu"}
+        return {name: f[name][:].astype(float) for name in f
+                if isinstance(f[name], h5py.Dataset) and f[name].ndim == 1 and f[name].dtype.kind in "fiu"}
+
+
+def history_panels(columns):
+    """(epochs, [(title, [(label, values)], log y)]): the panels of HISTORY_PANELS that have finite data."""
     epochs = columns.get("epoch")
     length = len(epochs) if epochs is not None else max((len(v) for v in columns.values()), default=0)
     if epochs is None:
@@ -295,7 +305,15 @@ def plot_history(path, out, dpi):
         if only_if_nonzero and not any(np.any(v[np.isfinite(v)] != 0) for _, v in curves):
             continue
         if curves:
-            panels.append((title, curves))
+            panels.append((title, curves, log_scale_helps(np.concatenate([v for _, v in curves]))))
+    return epochs, panels
+
+
+def plot_history(path, out, dpi):
+    """history.h5 of `qvae train`: one panel per loss term, train and validation on one axis."""
+    columns = read_history(path)
+    epochs, panels = history_panels(columns)
+    length = len(epochs)
     if not panels:
         return None, "none of the loss columns (train_loss, val_loss, train_ae_loss, ...) in " + path
     best = epochs[columns["is_best"] == 1] if "is_best" in columns and len(columns["is_best"]) == length else []
@@ -303,12 +321,12 @@ def plot_history(path, out, dpi):
     rows = math.ceil(len(panels) / columns_per_row)
     fig, axes = plt.subplots(rows, columns_per_row, figsize=(4.2 * columns_per_row, 3.0 * rows), squeeze=False)
     marker = "o" if length <= 30 else None  # a few epochs are points, not lines
-    for ax, (title, curves) in zip(axes.flat, panels):
+    for ax, (title, curves, log_y) in zip(axes.flat, panels):
         for label, values in curves:
             finite = np.isfinite(values)  # val_ll exists only every train.ll_every epochs
             ax.plot(epochs[finite], values[finite], label=label, linewidth=1.3, marker=marker, markersize=3,
                     color="#1f77b4" if label == "train" else "#d62728")
-        if log_scale_helps(np.concatenate([v for _, v in curves])):
+        if log_y:
             ax.set_yscale("log")
         for epoch in best[-1:]:
             ax.axvline(epoch, color="grey", linestyle=":", linewidth=1)
@@ -554,7 +572,7 @@ def summary_html(metrics, reference, plots_present):
                     f"<td>{dd}</td></tr>")
     distances = ""
     if side:
-        distances = (f'<table class="summary"><tr><th>metric</th><th>value</th><th>data vs data / detail</th></tr>\n'
+        distances = ('<table class="summary"><tr><th>metric</th><th>value</th><th>data vs data / detail</th></tr>\n'
                      + "\n".join(side) + "</table>")
     events = metrics.get("events", {})
     head = (f"<p class=\"run\">{fmt(metrics.get('geometry'))}: {fmt(metrics.get('generated'))} "
