@@ -85,7 +85,7 @@ run evaluate_ds1 0 "$qvae" evaluate --reference "$work/ds1_ref.h5" --generated "
 import h5py, numpy as np, sys
 with h5py.File(sys.argv[1], "w") as f:
     f.attrs["format"] = "qvae-history"; f["epoch"] = np.arange(1, 11)
-    f["loss/train"] = np.linspace(3, 1, 10); f["loss/validation"] = np.linspace(3.2, 1.3, 10); f["lr"] = np.full(10, 1e-3)
+    f["train_loss"] = np.linspace(3, 1, 10); f["val_loss"] = np.linspace(3.2, 1.3, 10); f["lr"] = np.full(10, 1e-3)
 with h5py.File(sys.argv[2], "w") as f:
     f.attrs["format"] = "qvae-logz"; f["epoch"] = np.arange(1, 11, 3)
     f["log_z_ais"] = [10.0, 20, 25, 27]; f["log_z_ais_error"] = [0.5, 0.4, 0.4, 0.3]; f["ll_trained"] = [-90.0, -70, -65, -62]

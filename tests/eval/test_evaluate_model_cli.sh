@@ -90,6 +90,15 @@ import sys
 html = open(sys.argv[1]).read()
 assert "plots/rbm_energy.png" in html and "plots/reconstruction_etot_over_einc.png" in html
 assert "mean squared error" in html and "RBM energy" in html' "$work/one/index.html"
+check summary_lights_model_side_by_the_rule "$py" -c '
+import json, re, sys
+m, page = json.load(open(sys.argv[1])), open(sys.argv[2]).read()
+overlap, error = m["rbm_energy"]["overlap"], abs(m["reconstruction"]["etot_relative_error_mean"])
+expected = "green" if overlap >= 0.7 else "amber" if overlap >= 0.4 else "red"
+assert re.search(r"<tr class=\"" + expected + r"\"><th>RBM energy overlap, encoded vs Gibbs", page), expected
+expected = "green" if error <= 0.05 else "amber" if error <= 0.2 else "red"
+assert re.search(r"<tr class=\"" + expected + r"\"><th>reconstruction E<sub>tot</sub> error", page), expected
+' "$work/one/metrics.json" "$work/one/index.html"
 
 # Errors: one line, the documented exit code, no output files.
 run model_without_data 2 "$qvae" evaluate "${files[@]}" --model "$work/run/best.h5" --out "$work/bad"
