@@ -113,13 +113,14 @@ TORCH_MODULE(Encoder);
 // ---------------------------------------------------------------------------
 // Decoders
 
-/// The two heads' outputs, each (B, V), and the layer-energy head's (B, 1 + L)
+/// The two heads' outputs, each (B, V), and the layer-energy head's (B, 2 + L)
 /// (undefined unless model.layer_energies = predicted).
 struct DecoderOutput {
   torch::Tensor hit_logits;
   torch::Tensor activations;
-  /// column 0: logit transform of E_tot / (s E_inc); columns 1..L: logits of
-  /// the layer fractions E_layer / E_tot (softmax).
+  /// columns 0, 1: mean and log sigma of a Gaussian for the logit transform of
+  /// E_tot / (s E_inc); columns 2..L+1: logits of the layer fractions
+  /// E_layer / E_tot (softmax).
   torch::Tensor layer_logits;
 };
 
