@@ -228,13 +228,19 @@ void QvaeImpl::decode_to_mev(const torch::Tensor& reduced, const torch::Tensor& 
   }
 }
 
+torch::Tensor QvaeImpl::total_sigma(const torch::Tensor& layer_logits) {
+  // softplus keeps a gradient everywhere (a clamped log sigma stuck at its
+  // bound when early errors were large); the floor keeps the NLL finite.
+  return torch::nn::functional::softplus(layer_logits.select(1, 1)) + 1e-3;
+}
+
 torch::Tensor QvaeImpl::draw_layer_energies(const torch::Tensor& layer_logits, std::uint64_t seed,
                                            const torch::Tensor& events) const {
   torch::NoGradGuard no_grad;
   const torch::Tensor head = layer_logits.detach().to(torch::kCPU, torch::kDouble);
   const torch::Tensor rho = philox_uniform(seed, kTotalEnergyDomain, events, 0, 2, torch::kDouble);
   const torch::Tensor normal = torch::sqrt(-2 * torch::log(rho.select(1, 0))) * torch::cos(2 * M_PI * rho.select(1, 1));
-  const torch::Tensor total = head.select(1, 0) + torch::exp(head.select(1, 1)) * normal;
+  const torch::Tensor total = head.select(1, 0) + total_sigma(head) * normal;
   return torch::cat({total.unsqueeze(1), head.slice(1, 2)}, 1);
 }
 
@@ -392,11 +398,11 @@ LossTerms QvaeImpl::loss(const ForwardOutput& output, const torch::Tensor& negat
   // errors, with the spread learned) and the cross-entropy of the layer
   // fractions, -sum_l f_l log f^_l (minimal at f^ = f).
   if (output.layer_logits.defined()) {
-    // Gaussian NLL of the total: (u - mu)^2 / (2 sigma^2) + log sigma, log sigma clamped for stability.
-    const torch::Tensor log_sigma = output.layer_logits.select(1, 1).clamp(-7.0, 3.0);
+    // Gaussian NLL of the total: (u - mu)^2 / (2 sigma^2) + log sigma.
+    const torch::Tensor sigma = total_sigma(output.layer_logits);
     const torch::Tensor total_nll =
-        (output.layer_logits.select(1, 0) - output.layer_targets.select(1, 0)).pow(2) * torch::exp(-2 * log_sigma) / 2 +
-        log_sigma;
+        (output.layer_logits.select(1, 0) - output.layer_targets.select(1, 0)).pow(2) / (2 * sigma * sigma) +
+        torch::log(sigma);
     const torch::Tensor cross_entropy =
         -(output.layer_targets.slice(1, 1) * torch::log_softmax(output.layer_logits.slice(1, 2), 1)).sum(1);
     terms.layer = (c.total_coefficient * total_nll + c.layer_coefficient * cross_entropy).mean();

@@ -735,27 +735,25 @@ void load_checkpoint(const std::string& path, DataParallelModel& trainer, RunSta
 
 namespace {
 
-/// The voxel transform must represent every voxel (and layer sum) of the file:
-/// an `auto` fraction scale is fixed here from the largest E_layer/E_inc (stored in
+/// The voxel transform must represent every voxel (and the total, which the
+/// layer head transforms) of the file: an `auto` fraction scale is fixed here
+/// from the largest E_tot/E_inc (stored in
 /// the run's config, so checkpoints, generate and encode use the same one);
 /// a given or resumed scale that is too small stops the run before the first
 /// epoch with one message.
-void resolve_fraction_scale(const InMemoryShowers& showers, const std::vector<std::int64_t>& layer_offsets,
-                            const std::string& data_file, bool resume, core::Config& config,
-                            model::ModelConfig& model_config, const par::Communicator& comm) {
+void resolve_fraction_scale(const InMemoryShowers& showers, const std::string& data_file, bool resume,
+                            core::Config& config, model::ModelConfig& model_config, const par::Communicator& comm) {
   const auto events = static_cast<std::int64_t>(showers.energies.size());
   const par::Block mine = par::my_block(events, comm);
-  // A layer's energy bounds each of its voxels, and the layer-energy head transforms layer sums.
+  // E_tot bounds every layer and voxel, and the layer-energy head transforms it.
   double largest = 0.0;
   std::int64_t where = -1;
   for (std::int64_t e = mine.offset; e < mine.end(); ++e) {
     const float* row = showers.showers.data() + e * showers.voxels;
-    for (std::size_t l = 0; l + 1 < layer_offsets.size(); ++l) {
-      double layer = 0.0;
-      for (std::int64_t v = layer_offsets[l]; v < layer_offsets[l + 1]; ++v) layer += static_cast<double>(row[v]);
-      const double fraction = layer / showers.energies[static_cast<std::size_t>(e)];
-      if (fraction > largest) largest = fraction, where = e;
-    }
+    double total = 0.0;
+    for (std::int64_t v = 0; v < showers.voxels; ++v) total += static_cast<double>(row[v]);
+    const double fraction = total / showers.energies[static_cast<std::size_t>(e)];
+    if (fraction > largest) largest = fraction, where = e;
   }
   const double global_largest = comm.max(largest);
   const std::int64_t global_where = comm.max(largest == global_largest ? where : std::int64_t{-1});
@@ -769,11 +767,11 @@ void resolve_fraction_scale(const InMemoryShowers& showers, const std::vector<st
       config.set("model.fraction_scale", value.str(), "qvae train (auto, from the data)");
       if (model_config.fraction_scale > 1.0)
         core::log::info_root("model.fraction_scale = auto: ", model_config.fraction_scale,
-                             " (the largest layer holds ", global_largest, " x E_inc)");
+                             " (the largest shower holds ", global_largest, " x E_inc)");
     }
     if (global_largest > model_config.fraction_scale)
       throw core::InputError(core::describe(
-          "event " + std::to_string(global_where) + " has a layer of " + std::to_string(global_largest) +
+          "event " + std::to_string(global_where) + " has E_tot = " + std::to_string(global_largest) +
               " x E_inc, beyond what the model can represent (model.fraction_scale = " +
               std::to_string(model_config.fraction_scale) + ")",
           "file '" + data_file + "'",
@@ -877,8 +875,7 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
       throw core::UsageError(core::describe("the validation split is empty", "file '" + data_file + "'",
                                             "use more events or a larger train.val_fraction"));
   });
-  resolve_fraction_scale(showers, reader->geometry().layer_offsets(), data_file, request.resume, config, model_config,
-                         comm);
+  resolve_fraction_scale(showers, data_file, request.resume, config, model_config, comm);
   double ratio_max = 0.0;  // histogram range of E_tot/E_inc: 1.5 x the largest validation value
   for (std::int64_t e : validation) {
     double sum = 0.0;

@@ -118,7 +118,7 @@ TORCH_MODULE(Encoder);
 struct DecoderOutput {
   torch::Tensor hit_logits;
   torch::Tensor activations;
-  /// columns 0, 1: mean and log sigma of a Gaussian for the logit transform of
+  /// columns 0, 1: mean and softplus^-1(sigma) of a Gaussian for the logit transform of
   /// E_tot / (s E_inc); columns 2..L+1: logits of the layer fractions
   /// E_layer / E_tot (softmax).
   torch::Tensor layer_logits;

@@ -141,6 +141,8 @@ class QvaeImpl : public torch::nn::Module {
   /// u = mean + sigma * N(0, 1), the normal draw keyed by (seed, event) (Box-Muller on Philox).
   torch::Tensor draw_layer_energies(const torch::Tensor& layer_logits, std::uint64_t seed,
                                     const torch::Tensor& events) const;
+  /// sigma of the total's Gaussian from the head output: softplus(column 1) + 1e-3.
+  static torch::Tensor total_sigma(const torch::Tensor& layer_logits);
 
   /// All loss terms of §2.7 for a forward pass and its negative samples.
   LossTerms loss(const ForwardOutput& output, const torch::Tensor& negative_samples);
