@@ -151,7 +151,7 @@ void ModelConfig::validate() const {
   require(voxel_posenc_scale >= 0, "model.voxel_posenc_scale must be >= 0", "1 adds the encoding as in the reference");
   require(loss.layer_coefficient >= 0 && std::isfinite(loss.layer_coefficient) && loss.total_coefficient >= 0 &&
               std::isfinite(loss.total_coefficient),
-          "loss.layer_coefficient and loss.total_coefficient must be >= 0", "e.g. 10 and 10");
+          "loss.layer_coefficient and loss.total_coefficient must be >= 0", "e.g. 10 and 100");
   require(loss.mse_coefficient >= 0 && loss.hit_coefficient >= 0 && loss.kl_weight >= 0,
           "loss coefficients must be >= 0", "the reference uses 0.01, 1 and 1");
   require(loss.mse_interpolation >= 0 && loss.mse_interpolation <= 1, "loss.mse_interpolation must lie in [0, 1]",
@@ -269,7 +269,8 @@ void add_model_keys(core::ConfigSchema& schema) {
   add("loss.mse_interpolation", ValueType::real, real(d.loss.mse_interpolation), "lambda of (1 - lambda + lambda sigma^2)");
   add("loss.hit_coefficient", ValueType::real, real(d.loss.hit_coefficient), "factor on the hit BCE");
   add("loss.total_coefficient", ValueType::real, real(d.loss.total_coefficient),
-      "layer head: factor on the Gaussian negative log-likelihood of the total energy in logit units");
+      "layer head: factor on the squared error of the total energy in logit units (1/(2 sigma^2) for a relative "
+      "precision sigma)");
   add("loss.layer_coefficient", ValueType::real, real(d.loss.layer_coefficient),
       "layer head: factor on the cross-entropy of the layer fractions");
   add("loss.hit_alpha", ValueType::real, real(d.loss.hit_alpha), "alpha of the per-event hit weight e^(alpha - gamma s)");

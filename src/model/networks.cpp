@@ -510,7 +510,7 @@ DecoderImpl::DecoderImpl(const ModelConfig& config, const geometry::Geometry& ge
       layer_head_->push_back(torch::nn::ReLU());
       width = hidden;
     }
-    layer_head_->push_back(torch::nn::Linear(width, geometry.num_layers() + 2));
+    layer_head_->push_back(torch::nn::Linear(width, geometry.num_layers() + 1));
   }
 }
 
@@ -550,8 +550,8 @@ std::string DecoderImpl::describe() const {
   }
   if (layer_head_)
     os << "\nLayer-energy head: MLP on the latent" << (layer_head_sees_energy_ ? " and the scaled E" : "")
-       << " -> mean and log-sigma of the logit-transformed total energy (Gaussian) and one fraction logit per "
-          "layer (softmax); decoded showers are scaled layer by layer to total x fraction.\n";
+       << " -> the logit-transformed total energy and one fraction logit per layer (softmax); decoded showers are "
+          "scaled layer by layer to total x fraction.\n";
   return os.str();
 }
 

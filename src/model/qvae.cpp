@@ -196,7 +196,7 @@ torch::Tensor QvaeImpl::layer_targets(const torch::Tensor& reduced) const {
   return torch::cat({total_u, shares}, 1).to(reduced.scalar_type());
 }
 
-void QvaeImpl::decode_to_mev(const torch::Tensor& reduced, const torch::Tensor& layer_draw,
+void QvaeImpl::decode_to_mev(const torch::Tensor& reduced, const torch::Tensor& layer_logits,
                              const std::vector<double>& incident_energies_mev, float* showers) const {
   const torch::Tensor u = reduced.detach().to(torch::kCPU, torch::kFloat).contiguous();
   const std::int64_t batch = u.size(0), voxels = u.size(1);
@@ -206,9 +206,9 @@ void QvaeImpl::decode_to_mev(const torch::Tensor& reduced, const torch::Tensor& 
   for (std::int64_t b = 0; b < batch; ++b)
     logit_.inverse_row(u.data_ptr<float>() + b * voxels, static_cast<std::size_t>(voxels),
                        incident_energies_mev[static_cast<std::size_t>(b)], showers + b * voxels);
-  if (!layer_draw.defined()) return;
+  if (!layer_logits.defined()) return;
   // Layer l gets E_tot x softmax(fraction logits)_l; a layer without hits stays empty.
-  const torch::Tensor head = layer_draw.detach().to(torch::kCPU, torch::kDouble);
+  const torch::Tensor head = layer_logits.detach().to(torch::kCPU, torch::kDouble);
   const torch::Tensor shares_tensor = torch::softmax(head.slice(1, 1), 1).contiguous();
   const torch::Tensor totals_tensor = head.select(1, 0).contiguous();
   const auto shares = shares_tensor.accessor<double, 2>();
@@ -226,22 +226,6 @@ void QvaeImpl::decode_to_mev(const torch::Tensor& reduced, const torch::Tensor& 
       for (std::int64_t v = offsets[l]; v < offsets[l + 1]; ++v) row[v] *= factor;
     }
   }
-}
-
-torch::Tensor QvaeImpl::total_sigma(const torch::Tensor& layer_logits) {
-  // softplus keeps a gradient everywhere (a clamped log sigma stuck at its
-  // bound when early errors were large); the floor keeps the NLL finite.
-  return torch::nn::functional::softplus(layer_logits.select(1, 1)) + 1e-3;
-}
-
-torch::Tensor QvaeImpl::draw_layer_energies(const torch::Tensor& layer_logits, std::uint64_t seed,
-                                           const torch::Tensor& events) const {
-  torch::NoGradGuard no_grad;
-  const torch::Tensor head = layer_logits.detach().to(torch::kCPU, torch::kDouble);
-  const torch::Tensor rho = philox_uniform(seed, kTotalEnergyDomain, events, 0, 2, torch::kDouble);
-  const torch::Tensor normal = torch::sqrt(-2 * torch::log(rho.select(1, 0))) * torch::cos(2 * M_PI * rho.select(1, 1));
-  const torch::Tensor total = head.select(1, 0) + total_sigma(head) * normal;
-  return torch::cat({total.unsqueeze(1), head.slice(1, 2)}, 1);
 }
 
 torch::Tensor QvaeImpl::energies_of(const data::ShowerBlock& block) {
@@ -315,10 +299,6 @@ ForwardOutput QvaeImpl::forward(const torch::Tensor& reduced, const torch::Tenso
   } else {
     const torch::Tensor hit_rho = uniforms(settings.noise, kHitNoiseDomain, batch, reduced.size(1), dtype);
     out.reconstruction = torch::relu(out.activations) * hard_sample(out.hit_logits, hit_rho);
-    if (out.layer_logits.defined())
-      out.layer_draw = draw_layer_energies(
-          out.layer_logits, settings.noise ? settings.noise->seed : 0,
-          settings.noise ? settings.noise->events : torch::arange(batch, torch::kLong));
   }
   return out;
 }
@@ -394,18 +374,13 @@ LossTerms QvaeImpl::loss(const ForwardOutput& output, const torch::Tensor& negat
   }
   terms.hit = c.hit_coefficient * per_event.mean();
 
-  // Layer head: the total energy's Gaussian NLL in logit units (relative
-  // errors, with the spread learned) and the cross-entropy of the layer
-  // fractions, -sum_l f_l log f^_l (minimal at f^ = f).
+  // Layer head: the total energy's MSE in logit units (relative errors) and the
+  // cross-entropy of the layer fractions, -sum_l f_l log f^_l (minimal at f^ = f).
   if (output.layer_logits.defined()) {
-    // Gaussian NLL of the total: (u - mu)^2 / (2 sigma^2) + log sigma.
-    const torch::Tensor sigma = total_sigma(output.layer_logits);
-    const torch::Tensor total_nll =
-        (output.layer_logits.select(1, 0) - output.layer_targets.select(1, 0)).pow(2) / (2 * sigma * sigma) +
-        torch::log(sigma);
+    const torch::Tensor total_error = (output.layer_logits.select(1, 0) - output.layer_targets.select(1, 0)).pow(2);
     const torch::Tensor cross_entropy =
-        -(output.layer_targets.slice(1, 1) * torch::log_softmax(output.layer_logits.slice(1, 2), 1)).sum(1);
-    terms.layer = (c.total_coefficient * total_nll + c.layer_coefficient * cross_entropy).mean();
+        -(output.layer_targets.slice(1, 1) * torch::log_softmax(output.layer_logits.slice(1, 1), 1)).sum(1);
+    terms.layer = (c.total_coefficient * total_error + c.layer_coefficient * cross_entropy).mean();
   } else {
     terms.layer = torch::zeros({}, dtype);
   }
@@ -495,9 +470,7 @@ data::ShowerBlock QvaeImpl::generate(const std::vector<double>& incident_energie
   block.voxels = geometry_.voxels();
   block.incident_energies = incident_energies_mev;
   block.showers.resize(static_cast<std::size_t>(batch * block.voxels));
-  const torch::Tensor layer_draw =
-      decoded.layer_logits.defined() ? draw_layer_energies(decoded.layer_logits, seed, events) : torch::Tensor();
-  decode_to_mev(reduced, layer_draw, incident_energies_mev, block.showers.data());
+  decode_to_mev(reduced, decoded.layer_logits, incident_energies_mev, block.showers.data());
   train(was_training);
   return block;
 }

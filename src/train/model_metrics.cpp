@@ -144,9 +144,9 @@ ModelMetricsSamples compute_model_metrics(const ModelMetricsRequest& request, co
         qvae->forward(reduced, energies, model::StepSettings{1.0, 0.0, model::NoiseKeys{request.seed, 0, events, 0}});
     append_energies(encoded_output.posterior_samples, node_index, machine, encoded);
     const torch::Tensor& reconstruction = encoded_output.reconstruction;
-    const torch::Tensor& layer_draw = encoded_output.layer_draw;
+    const torch::Tensor& layer_logits = encoded_output.layer_logits;
     std::vector<float> reconstruction_mev(static_cast<std::size_t>(block.events() * voxels));
-    qvae->decode_to_mev(reconstruction, layer_draw, block.incident_energies, reconstruction_mev.data());
+    qvae->decode_to_mev(reconstruction, layer_logits, block.incident_energies, reconstruction_mev.data());
     for (std::int64_t b = 0; b < block.events(); ++b) {
       const double incident_energy = block.incident_energies[static_cast<std::size_t>(b)];
       const ShowerError e = shower_error(block.shower(b), reconstruction_mev.data() + b * voxels, voxels);

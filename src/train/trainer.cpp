@@ -406,7 +406,7 @@ class DataParallelModel {
       reduced[kTerms + 1] += model_->prior().energy(out.posterior_samples.to(torch::kDouble), false).sum().item<double>();
       // E_tot / E_inc of data and reconstruction (the recon_chi2 rule, model.md §4.2).
       std::vector<float> showers_mev(static_cast<std::size_t>(count * block.voxels));
-      model_->decode_to_mev(out.reconstruction, out.layer_draw, block.incident_energies, showers_mev.data());
+      model_->decode_to_mev(out.reconstruction, out.layer_logits, block.incident_energies, showers_mev.data());
       for (std::int64_t b = 0; b < count; ++b) {
         const double energy = block.incident_energies[static_cast<std::size_t>(b)];
         double truth = 0.0, reconstructed = 0.0;

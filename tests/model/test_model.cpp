@@ -654,9 +654,8 @@ TEST(LayerHead, TargetsAreTheShowersTotalAndSharesAndDecodingRestoresThem) {
   const Showers data = simulate(geometry, {512.0, 65536.0, 4194304.0});
   const torch::Tensor u = model->reduce(data.showers, data.energies);
   const ForwardOutput out = model->forward(u, data.energies, StepSettings{1.0, 0.0, keys_for(3)});
-  ASSERT_EQ(out.layer_logits.size(1), geometry.num_layers() + 2);
+  ASSERT_EQ(out.layer_logits.size(1), geometry.num_layers() + 1);
   ASSERT_EQ(out.layer_targets.size(1), geometry.num_layers() + 1);
-  ASSERT_EQ(out.layer_draw.size(1), geometry.num_layers() + 1);
   const std::vector<std::int64_t> offsets = geometry.layer_offsets();
   const qvae::data::LogitTransform transform = c.voxel_transform();
   for (std::int64_t b = 0; b < 3; ++b) {
@@ -668,7 +667,7 @@ TEST(LayerHead, TargetsAreTheShowersTotalAndSharesAndDecodingRestoresThem) {
       EXPECT_NEAR(out.layer_targets[b][l + 1].item<double>(), layer / total, 1e-5);
     }
   }
-  // Decode the data itself with a chosen draw: layer sums become total x share.
+  // Decode the data itself with a chosen head output: layer sums become total x share.
   torch::Tensor draw = torch::zeros({3, geometry.num_layers() + 1}, torch::kDouble);
   draw.select(1, 0).fill_(transform.forward(100.0, 512.0));  // a total of 100 MeV
   draw.slice(1, 1).copy_(torch::log(torch::arange(1, geometry.num_layers() + 1, torch::kDouble)));  // shares ~ 1..L
@@ -686,29 +685,6 @@ TEST(LayerHead, TargetsAreTheShowersTotalAndSharesAndDecodingRestoresThem) {
       const double expected = data_sum > 0 ? 100.0 * (l + 1) / share_norm : 0.0;  // an empty layer stays empty
       EXPECT_NEAR(sum, expected, 1e-4 * 100.0) << "event " << b << " layer " << l;
     }
-}
-
-// The total is drawn from the head's Gaussian with a normal deviate keyed by
-// (seed, event): mean and spread of many draws agree with (mu, sigma) within
-// z-score bounds, and the draw of an event does not depend on its batch.
-TEST(LayerHead, TotalDrawIsGaussianAndKeyedByEvent) {
-  const Geometry geometry = Geometry::builtin("ds1-photons");
-  ModelConfig c = tiny_config(NetworkKind::fcn, NetworkKind::fcn, Conditioning::encoder_decoder, PriorConditioning::clamped);
-  c.layer_energies = LayerEnergies::predicted;
-  c.energy_code_widths = {0, 0, 0};
-  c.energy_code_max_mev = 4194304;
-  Qvae model(c, geometry, tiny_prior());
-  const std::int64_t n = 20000;
-  torch::Tensor head = torch::zeros({n, geometry.num_layers() + 2}, torch::kDouble);
-  head.select(1, 0).fill_(3.0);
-  head.select(1, 1).fill_(std::log(std::expm1(0.5 - 1e-3)));  // softplus^-1: sigma = 0.5
-  const torch::Tensor draws = model->draw_layer_energies(head, 5, torch::arange(n, torch::kLong)).select(1, 0);
-  const double mean = draws.mean().item<double>(), sd = draws.std().item<double>();
-  EXPECT_LT(std::abs(mean - 3.0) / (0.5 / std::sqrt(static_cast<double>(n))), 4.0);  // z < 4
-  EXPECT_LT(std::abs(sd - 0.5) / (0.5 / std::sqrt(2.0 * n)), 4.0);                  // sd of the sd: sigma/sqrt(2n)
-  const torch::Tensor part =
-      model->draw_layer_energies(head.slice(0, 100, 110), 5, torch::arange(100, 110, torch::kLong)).select(1, 0);
-  EXPECT_TRUE(torch::equal(part, draws.slice(0, 100, 110)));
 }
 
 TEST(Checkpoint, SaveAndLoadRestoreNetworksAndPriorInPlace) {

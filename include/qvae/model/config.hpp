@@ -98,7 +98,7 @@ struct LossConfig {
   double hit_gamma = 0.0;
   double hit_weight_power = 0.0;   ///< per-voxel BCE weight (1 + u)^p
   double kl_weight = 1.0;          ///< gamma_KL on entropy + pos (+ neg with autograd)
-  double total_coefficient = 10.0;   ///< layer head: factor on the total energy's Gaussian NLL (logit units)
+  double total_coefficient = 100.0;  ///< layer head: factor on the total energy's squared error (logit units)
   double layer_coefficient = 10.0;   ///< layer head: factor on the layer fractions' cross-entropy
 };
 

@@ -113,14 +113,13 @@ TORCH_MODULE(Encoder);
 // ---------------------------------------------------------------------------
 // Decoders
 
-/// The two heads' outputs, each (B, V), and the layer-energy head's (B, 2 + L)
+/// The two heads' outputs, each (B, V), and the layer-energy head's (B, 1 + L)
 /// (undefined unless model.layer_energies = predicted).
 struct DecoderOutput {
   torch::Tensor hit_logits;
   torch::Tensor activations;
-  /// columns 0, 1: mean and softplus^-1(sigma) of a Gaussian for the logit transform of
-  /// E_tot / (s E_inc); columns 2..L+1: logits of the layer fractions
-  /// E_layer / E_tot (softmax).
+  /// column 0: logit transform of E_tot / (s E_inc); columns 1..L: logits of
+  /// the layer fractions E_layer / E_tot (softmax).
   torch::Tensor layer_logits;
 };
 

@@ -70,13 +70,11 @@ struct ForwardOutput {
   torch::Tensor hit_logits;         ///< (B, V)
   torch::Tensor activations;        ///< (B, V) energy head
   torch::Tensor reconstruction;     ///< (B, V) x-hat in reduced units
-  /// model.layer_energies = predicted: the layer head's (B, 2 + L) output
-  /// (DecoderOutput::layer_logits), the data's (B, 1 + L) targets (the logit
-  /// transform of E_tot / (s E_inc), then the fractions E_layer / E_tot, all
-  /// 0 for an empty shower) and, outside training, the (B, 1 + L) decoded
-  /// layer energies: the total drawn from the head's Gaussian, then the
-  /// fraction logits (what decode_to_mev takes); undefined otherwise.
-  torch::Tensor layer_logits, layer_targets, layer_draw;
+  /// model.layer_energies = predicted: the layer head's (B, 1 + L) output
+  /// (DecoderOutput::layer_logits) and the data's (B, 1 + L) targets: the
+  /// logit transform of E_tot / (s E_inc), then the fractions E_layer / E_tot
+  /// (all 0 for an empty shower); undefined otherwise.
+  torch::Tensor layer_logits, layer_targets;
 };
 
 /// The loss terms of §2.7, each a scalar tensor.
@@ -86,7 +84,7 @@ struct LossTerms {
   torch::Tensor entropy;     ///< E_q[log q] over the encoded partitions (the negative entropy)
   torch::Tensor pos_energy;  ///< mean prior energy of the posterior samples
   torch::Tensor neg_energy;  ///< minus the mean prior energy of the model samples
-  torch::Tensor layer;       ///< total-energy Gaussian NLL (logit units) + layer-fraction cross-entropy; 0 without the head
+  torch::Tensor layer;       ///< total-energy MSE (logit units) + layer-fraction cross-entropy; 0 without the head
   torch::Tensor kl;          ///< entropy + pos_energy = KL(q || p) - log Z (the KL up to the prior's log Z)
   torch::Tensor total;       ///< what is back-propagated (depends on rbm.update)
   /// name -> value for logging: ae_loss, hit_loss, entropy, pos_energy, neg_energy, kl_loss, layer_loss, loss.
@@ -132,17 +130,11 @@ class QvaeImpl : public torch::nn::Module {
 
   /// Decoded showers in MeV, row-major into `showers` (B x V): the inverse
   /// voxel transform of `reduced` (decoder output, already gated by hits),
-  /// then, with predicted layer energies (`layer_draw`, ForwardOutput), every
-  /// layer scaled to total x fraction (a layer with no hit voxel stays
-  /// empty).  One path for generation, validation and the model metrics.
-  void decode_to_mev(const torch::Tensor& reduced, const torch::Tensor& layer_draw,
+  /// then, with predicted layer energies, every layer scaled to its
+  /// prediction (a layer with no hit voxel stays empty).  One path for
+  /// generation, validation and the model metrics.
+  void decode_to_mev(const torch::Tensor& reduced, const torch::Tensor& layer_logits,
                      const std::vector<double>& incident_energies_mev, float* showers) const;
-  /// (B, 1 + L) layer_draw from the head's (B, 2 + L) output: the total
-  /// u = mean + sigma * N(0, 1), the normal draw keyed by (seed, event) (Box-Muller on Philox).
-  torch::Tensor draw_layer_energies(const torch::Tensor& layer_logits, std::uint64_t seed,
-                                    const torch::Tensor& events) const;
-  /// sigma of the total's Gaussian from the head output: softplus(column 1) + 1e-3.
-  static torch::Tensor total_sigma(const torch::Tensor& layer_logits);
 
   /// All loss terms of §2.7 for a forward pass and its negative samples.
   LossTerms loss(const ForwardOutput& output, const torch::Tensor& negative_samples);
