@@ -222,6 +222,8 @@ check "train.best = ll records val_ll and picks its maximum" ll_ok
 # E_inc, which model.fraction_scale = auto takes in (docs/model.md).
 configs="$(dirname "$tiny")/.."
 mlp=(--model.encoder=fcn --model.decoder=fcn --model.fcn_encoder_hidden=32 --model.fcn_decoder_hidden=32,32)
+# ds1 energies reach 4.2 TeV: the energy code must be sized for them.
+ds1_code=(--model.energy_code_widths=auto --model.energy_code_max_mev=4194304)
 for geometry in ds1-photons ds1-pions ds3; do
   "$qvae" simulate --events 120 --geometry "$geometry" --energies ds1 --config "$configs/data/gflash-ds1.ini" \
     --seed 9 --out "$geometry.h5" >/dev/null 2>&1
@@ -229,7 +231,7 @@ for geometry in ds1-photons ds1-pions ds3; do
   [ "$geometry" = ds3 ] || extra=("${mlp[@]}")
   "${np2[@]}" "$qvae" train --config "$tiny" --data "$geometry.h5" --train.batch_size=16 --train.epochs=1 \
     --train.max_batches_per_epoch=2 --train.val_max_events=16 --run.progress=off --run.log_level=warn \
-    "${extra[@]}" --out "run-$geometry" --json >"run-$geometry.json" 2>"run-$geometry.err"
+    "${extra[@]}" "${ds1_code[@]}" --out "run-$geometry" --json >"run-$geometry.json" 2>"run-$geometry.err"
   check "$geometry trains on 2 ranks" test -f "run-$geometry/best.h5"
 done
 above_inc() {
@@ -242,11 +244,17 @@ EOF
 check "the ds1-photons file has voxels above E_inc" above_inc
 check "auto fraction scale recorded in the run's config" \
   "$python" -c "import h5py,sys; c=h5py.File('run-ds1-photons/best.h5','r').attrs['config']; sys.exit(0 if 'fraction_scale = 2' in c else 1)"
-"${np2[@]}" "$qvae" train --config "$tiny" --data ds1-photons.h5 "${mlp[@]}" --model.fraction_scale=1 \
+"${np2[@]}" "$qvae" train --config "$tiny" --data ds1-photons.h5 "${mlp[@]}" "${ds1_code[@]}" --model.fraction_scale=1 \
   --train.batch_size=16 --train.epochs=1 --run.progress=off --out scale1 >/dev/null 2>err.txt
 rc=$?
 check "a file beyond model.fraction_scale: exit 3, one error line, before any checkpoint" \
   test "$rc" -eq 3 -a "$(grep -c '^qvae: error:' err.txt)" -eq 1 -a ! -f scale1/checkpoint-0001.h5
+
+"${np2[@]}" "$qvae" train --config "$tiny" --data ds1-photons.h5 "${mlp[@]}" --train.batch_size=16 --train.epochs=1 \
+  --run.progress=off --out smallcode >/dev/null 2>err.txt
+rc=$?
+check "energies beyond the energy code: exit 3, one error line, before any checkpoint" \
+  test "$rc" -eq 3 -a "$(grep -c '^qvae: error:' err.txt)" -eq 1 -a ! -f smallcode/checkpoint-0001.h5
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
