@@ -10,7 +10,8 @@ area as evaluate.py does, with a generated/reference ratio panel; conditional
 histograms get one panel per incident-energy bin.  With the model-side groups
 of `qvae evaluate --model --data` (rbm_energy, reconstruction) it also draws
 the RBM energies of encoded data vs Gibbs samples and E_tot/E_inc of data vs
-reconstruction, and lists their metrics.  Training curves come from a
+reconstruction, and lists their metrics; with the classifier group of
+`qvae evaluate --classifier` the ROC curves with their AUC.  Training curves come from a
 run's history.h5 and log Z / LL over epochs from logz.h5 (layouts in
 docs/formats.md): given with --history/--logz, or found as DIR/history.h5 and
 DIR/logz.h5; absent files are skipped with a note.
@@ -181,6 +182,26 @@ def plot_reconstruction(path, out, dpi):
                         out, dpi)
 
 
+def plot_classifier_roc(path, out, dpi):
+    """ROC curves of the classifier test (calibrated, validation set), AUC in the legend."""
+    fig, ax = plt.subplots(figsize=(4.6, 4.4))
+    with h5py.File(path, "r") as f:
+        for inputs in sorted(f["classifier"].keys()):
+            g = f["classifier"][inputs]
+            ax.plot(g["roc_fpr"][:], g["roc_tpr"][:], linewidth=1.6,
+                    label=f"{inputs}-level inputs: AUC {float(g.attrs['auc']):.3f}, JSD {float(g.attrs['jsd']):.3f}")
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="indistinguishable (AUC 0.5)")
+    ax.set_xlabel("false positive rate (generated called reference)")
+    ax.set_ylabel("true positive rate (reference)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_title("classifier two-sample test (calibrated)", fontsize=9)
+    ax.legend(fontsize=7, frameon=False, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(out, dpi=dpi)
+    plt.close(fig)
+
+
 def numeric_series(f, length=None):
     """1-D numeric datasets of a file, by path, optionally of one length."""
     found = {}
@@ -293,6 +314,11 @@ def write_index(directory, metrics, sections, notes):
                       f"{fmt(recon.get('etot_relative_error_std'))}"),
                      ("reconstruction: E<sub>tot</sub>/E<sub>inc</sub> &chi;<sup>2</sup>",
                       f"{fmt(ratio.get('chi2'))} over {ratio.get('bins_occupied')} bins")]
+        for inputs, c in sorted(metrics.get("classifier", {}).items()):
+            rows.append((f"classifier AUC / JSD ({html.escape(inputs)}-level, {c.get('features')} inputs)",
+                         f"{fmt(c.get('auc'))} / {fmt(c.get('jsd'))} <small>(uncalibrated AUC "
+                         f"{fmt(c.get('auc_uncalibrated'))}, best epoch {c.get('best_epoch')}, "
+                         f"{c.get('events_per_class', {}).get('validation')} validation showers per class)</small>"))
     table = "\n".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)  # values are HTML already
     sp_rows = ""
     if metrics:
@@ -382,6 +408,7 @@ def main():
         conditional = sorted(f["conditional"].keys()) if "conditional" in f else []
         has_rbm = "rbm_energy" in f
         has_reconstruction = "reconstruction" in f
+        has_classifier = "classifier" in f and len(f["classifier"]) > 0
     if args.only:
         wanted = lambda n: any(fnmatch.fnmatchcase(n, p) for p in args.only)  # noqa: E731
         names, conditional = [n for n in names if wanted(n)], [n for n in conditional if wanted(n)]
@@ -402,7 +429,7 @@ def main():
     sections.append(("Shower-wide features", by_family.pop("shower", [])))
     sections += [(f"Per layer: {family}", images) for family, images in sorted(by_family.items())]
 
-    model_plots = []
+    model_plots, classifier_plots = [], []
     if has_rbm:
         out = os.path.join(plots, "rbm_energy.png")
         plot_rbm_energy(histograms, out, args.dpi)
@@ -413,6 +440,11 @@ def main():
         model_plots.append(relative(out))
     if model_plots:
         sections.insert(0, ("Model: RBM energies and reconstruction", model_plots))
+    if has_classifier:
+        out = os.path.join(plots, "classifier_roc.png")
+        plot_classifier_roc(histograms, out, args.dpi)
+        classifier_plots = [relative(out)]
+        sections.insert(0, ("Classifier two-sample test", classifier_plots))
     training = []
     for option, default, plotter, name in ((args.history, "history.h5", plot_history, "training_curves.png"),
                                            (args.logz, "logz.h5", plot_logz, "logz_ll.png")):
@@ -431,7 +463,7 @@ def main():
     sections.insert(0, ("Training", training))
 
     index = write_index(directory, metrics, sections, notes)
-    count = len(tasks) + len(conditional_tasks) + len(training) + len(model_plots)
+    count = len(tasks) + len(conditional_tasks) + len(training) + len(model_plots) + len(classifier_plots)
     print(f"plot_report: {count} PNGs in {plots}, report {index}")
     return 0
 

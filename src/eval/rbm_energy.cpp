@@ -9,6 +9,7 @@
 #include "qvae/io/attributes.hpp"
 #include "qvae/io/dataset.hpp"
 #include "qvae/par/mpi_check.hpp"
+#include "json_values.hpp"
 
 namespace qvae::eval {
 namespace {
@@ -22,8 +23,6 @@ Moments moments(const std::vector<double>& values) {
   for (double v : values) m.count += 1, m.sum += v, m.sum_squares += v * v;
   return m;
 }
-
-nlohmann::json finite_or_null(double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(); }
 
 }  // namespace
 
