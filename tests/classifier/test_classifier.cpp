@@ -71,13 +71,22 @@ TEST(ClassifierTest, OneSampleSplitInTwoIsIndistinguishable) {
 }
 
 TEST(ClassifierTest, VoxelsScaledByTenPercentAreSeparated) {
-  // x 1.1 moves log10(E_tot / E_inc) by 0.041, about 3 of its sd (0.014) here:
-  // the best possible AUC is about Phi(2.9 / sqrt 2) = 0.98, so >= 0.9 must be reached.
+  // x 1.1 moves E_tot / E_inc by 10 % against a spread of 3.3 % (sqrt((2 - 1/4) / 1620)
+  // for about 1620 exponential hits of 6480 voxels): 2.9 sd, so the best possible
+  // AUC is about Phi(2.9 / sqrt 2) = 0.98.  This network reaches 0.954 (best epoch 5
+  // of 10); with 2000 validation showers per class the AUC's sampling sd there is
+  // 0.003 (Hanley-McNeil), so the bound 0.9 is far outside chance.  The low-level
+  // inputs (voxels / E_inc) carry the scale directly; a network this small does
+  // not find it in the high-level vector, where log10 E_tot and log10 E_inc share a
+  // spread of 0.9 (three decades of E_inc) around a shift of 0.041.
   par::Communicator self(MPI_COMM_SELF);
-  const auto reference = showers(eval::ClassifierInputs::high, 0, 3000, 11, 1.0);
-  const auto generated = showers(eval::ClassifierInputs::high, 3000, 3000, 11, 1.1);
+  const auto reference = showers(eval::ClassifierInputs::low, 0, 10000, 11, 1.0);
+  const auto generated = showers(eval::ClassifierInputs::low, 100000, 10000, 11, 1.1);
+  auto s = small_settings();
+  s.epochs = 10;
+  s.batch_size = 100;
   const eval::ClassifierResult r =
-      classifier::train_classifier(reference, generated, eval::ClassifierInputs::high, small_settings(), self);
+      classifier::train_classifier(reference, generated, eval::ClassifierInputs::low, s, self);
   EXPECT_GE(r.auc, 0.9);
   EXPECT_GT(r.jsd, 0.3);
   EXPECT_EQ(r.roc.false_positive_rate.front(), 0.0);
