@@ -2,7 +2,8 @@
 // reference (spec calochallenge.md §2): histograms and separation powers,
 // incident-energy-conditional histograms, FPD/KPD; with --model/--data also
 // the model-side metrics (RBM energies of encoded data vs Gibbs samples,
-// reconstruction errors).  Writes DIR/metrics.json and DIR/histograms.h5
+// reconstruction errors); with --classifier the classifier two-sample test
+// (AUC, JSD, ROC curve).  Writes DIR/metrics.json and DIR/histograms.h5
 // (docs/formats.md); tools/plot_report.py DIR draws them.
 #include <cstdio>
 #include <filesystem>
@@ -10,6 +11,7 @@
 #include <sstream>
 
 #include "cli.hpp"
+#include "qvae/classifier/classifier.hpp"
 #include "qvae/core/error.hpp"
 #include "qvae/core/json_output.hpp"
 #include "qvae/eval/evaluation.hpp"
@@ -94,6 +96,11 @@ void print_summary(const eval::Evaluation& ev, const nlohmann::json& metrics, co
                 r.mse_mean, r.mse_std, r.etot_relative_error_mean, r.etot_relative_error_std, r.chi2.value,
                 r.chi2.occupied_bins);
   }
+  for (const eval::ClassifierResult& c : ev.classifiers)
+    std::printf("  classifier (%s, %d inputs, %lld validation showers per class): AUC %.4f, JSD %.4f "
+                "(uncalibrated AUC %.4f), best epoch %d of %d\n",
+                c.inputs.c_str(), c.features, static_cast<long long>(c.validation_per_class), c.auc, c.jsd,
+                c.auc_uncalibrated, c.best_epoch, c.epochs_run);
   std::printf("  wrote %s/metrics.json and %s/histograms.h5; plot with tools/plot_report.py %s\n", out_dir.c_str(),
               out_dir.c_str(), out_dir.c_str());
 }
@@ -103,7 +110,7 @@ void print_summary(const eval::Evaluation& ev, const nlohmann::json& metrics, co
 int run_evaluate(Context& context) {
   CommandLine cli("evaluate",
                   "qvae evaluate --reference FILE --generated FILE --out DIR [--model RUN/best.h5 --data FILE]\n"
-                  "              [--seed S] [--energy-bins K] [options] [--json]",
+                  "              [--seed S] [--energy-bins K] [--classifier low|high|both] [options] [--json]",
                   "Compares a generated CaloChallenge shower file with a reference one, as CaloChallenge's\n"
                   "evaluate.py does (docs/formats.md, \"metrics v1\" and \"histograms v1\"):\n"
                   "  * per-shower features (E_tot, E_tot/E_inc, E_layer, centres and widths in eta, phi and r,\n"
@@ -121,7 +128,12 @@ int run_evaluate(Context& context) {
                   "chains of the prior (partition 0 clamped to each shower's energy code when the prior\n"
                   "is conditioned), and the per-shower MSE, E_tot relative error and E_tot/E_inc chi^2\n"
                   "of the reconstruction are reported (metrics.json \"rbm_energy\", \"reconstruction\").\n"
-                  "The result is the same for any number of MPI ranks.");
+                  "With --classifier, CaloChallenge's classifier two-sample test: a network learns to tell\n"
+                  "reference from generated showers on 'low' (log10 E_inc, voxels/E_inc) and/or 'high' (the\n"
+                  "cls-high vector) inputs; the calibrated AUC (0.5: indistinguishable) and JSD on held-out\n"
+                  "showers go to metrics.json \"classifier\", the ROC curve to histograms.h5.  Its settings\n"
+                  "are the [classifier] config keys (`qvae config show`), evaluate.py's values by default.\n"
+                  "The result is the same for any number of MPI ranks (the classifier's to rounding).");
   cli.options().add_options()("reference", po::value<std::string>(), "reference CaloChallenge file (defines the binnings)")(
       "generated", po::value<std::string>(), "generated CaloChallenge file")(
       "out", po::value<std::string>(), "output directory")(
@@ -148,7 +160,8 @@ int run_evaluate(Context& context) {
       "gibbs-sweeps", po::value<int>()->default_value(1000), "Gibbs sweeps per prior chain, from a random start")(
       "gibbs-chains", po::value<std::int64_t>(), "prior chains (default: one per encoded shower)")(
       "model-chunk-events", po::value<std::int64_t>()->default_value(256), "showers (chains) per forward pass")(
-      "threads", po::value<int>()->default_value(0), "LibTorch threads per rank for --model (0 = default)");
+      "threads", po::value<int>()->default_value(0), "LibTorch threads per rank for --model (0 = default)")(
+      "classifier", po::value<std::string>(), "classifier test on low | high | both inputs ([classifier] keys)");
   if (!cli.parse(context)) return 0;
   const auto& vm = cli.values();
   const par::Communicator& comm = context.world;
@@ -157,6 +170,8 @@ int run_evaluate(Context& context) {
   std::string reference, generated, out_dir;
   const bool with_model = vm.count("model") || vm.count("data");
   train::ModelMetricsRequest model_request;
+  std::vector<eval::ClassifierInputs> classifier_inputs;
+  classifier::ClassifierSettings classifier_settings;
   par::run_agreed(comm, [&] {
     if (vm.count("model") != vm.count("data"))
       throw core::UsageError(core::describe(std::string(vm.count("model") ? "--data" : "--model") + " is missing",
@@ -210,6 +225,15 @@ int run_evaluate(Context& context) {
       model_request.chunk_events = vm["model-chunk-events"].as<std::int64_t>();
       model_request.threads = vm["threads"].as<int>();
     }
+    if (vm.count("classifier")) {
+      const std::string which = vm["classifier"].as<std::string>();
+      if (which == "low" || which == "both") classifier_inputs.push_back(eval::ClassifierInputs::low);
+      if (which == "high" || which == "both") classifier_inputs.push_back(eval::ClassifierInputs::high);
+      if (classifier_inputs.empty())
+        throw core::UsageError(core::describe("--classifier '" + which + "' is not low, high or both",
+                                              "qvae evaluate --classifier", "write --classifier high"));
+      classifier_settings = classifier::classifier_settings_from(cli.config());
+    }
     for (const char* name : {"metrics.json", "histograms.h5"})
       io::refuse_overwriting_inputs(out_dir + "/" + name,
                                     {reference, generated, model_request.model, model_request.data});
@@ -218,7 +242,13 @@ int run_evaluate(Context& context) {
   // The model side first: a wrong --model or --data fails before the long feature pass.
   std::optional<train::ModelMetricsSamples> model_samples;
   if (with_model) model_samples = train::compute_model_metrics(model_request, schema(), comm);
+  // The classifier before the feature pass too: too few showers fail in seconds.
+  std::vector<eval::ClassifierResult> classifiers;
+  for (eval::ClassifierInputs inputs : classifier_inputs)
+    classifiers.push_back(classifier::classify_files(reference, generated, settings.geometry_name, settings.min_energy,
+                                                     inputs, classifier_settings, comm));
   eval::Evaluation evaluation = eval::evaluate_files(reference, generated, comm, settings);
+  evaluation.classifiers = std::move(classifiers);
   if (model_samples)
     evaluation.model = compare_model_side(std::move(*model_samples), model_request.data, model_request);
   const nlohmann::json metrics = eval::metrics_json(evaluation);

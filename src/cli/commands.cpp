@@ -1,4 +1,5 @@
 #include "cli.hpp"
+#include "qvae/classifier/settings.hpp"
 #include "qvae/dwave/settings.hpp"
 #include "qvae/model/config.hpp"
 #include "qvae/train/config.hpp"
@@ -38,6 +39,7 @@ const core::ConfigSchema& schema() {
     model::add_model_keys(s);
     train::add_train_keys(s);
     dwave::add_dwave_keys(s);
+    classifier::add_classifier_keys(s);
     return s;
   }();
   return instance;

@@ -21,6 +21,7 @@
 #include "qvae/par/collective_error.hpp"
 #include "qvae/par/mpi_check.hpp"
 #include "qvae/par/partition.hpp"
+#include "json_values.hpp"
 
 namespace qvae::eval {
 namespace {
@@ -424,8 +425,6 @@ Evaluation evaluate_files(const std::string& reference, const std::string& gener
 
 namespace {
 
-nlohmann::json finite_or_null(double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(); }
-
 nlohmann::json separation_json(const SeparationPower& s) {
   return {{"value", finite_or_null(s.value)},
           {"floor", finite_or_null(s.floor)},
@@ -543,6 +542,11 @@ nlohmann::json metrics_json(const Evaluation& ev) {
                                    {"reconstruction", "deterministic: ReLU(act) * 1[hit logit > 0]"},
                                    {"seconds", {{"encode", m.seconds_encode}, {"gibbs", m.seconds_gibbs}}}};
   }
+  if (!ev.classifiers.empty()) {
+    nlohmann::json classifiers = nlohmann::json::object();
+    for (const ClassifierResult& c : ev.classifiers) classifiers[c.inputs] = classifier_json(c);
+    metrics["classifier"] = classifiers;
+  }
   return metrics;
 }
 
@@ -611,6 +615,10 @@ void write_histograms_file(const std::string& path, const Evaluation& ev, const 
   if (ev.model) {
     write_energy_comparison(file, ev.model->rbm_energy);
     write_reconstruction_comparison(file, ev.model->reconstruction);
+  }
+  if (!ev.classifiers.empty()) {
+    io::create_group(file, "classifier");
+    for (const ClassifierResult& c : ev.classifiers) write_classifier_result(file, c);
   }
   file.commit();
 }

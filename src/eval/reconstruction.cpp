@@ -8,6 +8,7 @@
 
 #include "qvae/io/attributes.hpp"
 #include "qvae/io/dataset.hpp"
+#include "json_values.hpp"
 
 namespace qvae::eval {
 namespace {
@@ -24,8 +25,6 @@ std::pair<double, double> mean_and_std(const std::vector<double>& values) {
   for (double v : values) squares += (v - mean) * (v - mean);
   return {mean, std::sqrt(squares / static_cast<double>(values.size()))};
 }
-
-nlohmann::json finite_or_null(double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(); }
 
 }  // namespace
 

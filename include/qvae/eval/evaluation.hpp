@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "qvae/core/progress.hpp"
+#include "qvae/eval/classifier_metrics.hpp"
 #include "qvae/eval/distances.hpp"
 #include "qvae/eval/features.hpp"
 #include "qvae/eval/histogram.hpp"
@@ -100,6 +101,7 @@ struct Evaluation {
   std::string distances_note;  ///< why FPD/KPD were not computed, when they were not
   std::optional<ModelComparison> model;  ///< with --model/--data: metrics.json "rbm_energy",
                                          ///< "reconstruction", "model_evaluation"; groups in histograms.h5
+  std::vector<ClassifierResult> classifiers;  ///< with --classifier: metrics.json "classifier", histograms.h5 classifier/
   double seconds_features = 0, seconds_fpd = 0, seconds_kpd = 0, seconds_total = 0;
 };
 
