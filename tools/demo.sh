@@ -3,7 +3,7 @@
 # showers, train the ds1-photons fidelity recipe, generate,
 # evaluate against an independent sample with the HTML report (fidelity summary
 # with the data-vs-data floor), log Z and the LL table of the trained prior,
-# throughput.  About 6 minutes on 2 cores.  Outputs go to demo-out/ (or
+# throughput.  About 3 minutes on 2 cores.  Outputs go to demo-out/ (or
 # $QVAE_DEMO_DIR).  Sets up first if needed.  (The same pipeline as Slurm
 # jobs: jobs/slurm/pipeline.sh; the full recipe: tools/fidelity.sh.)
 set -euo pipefail
@@ -25,19 +25,20 @@ step "versions"
 step "resolved configuration (embedded defaults)"
 "$qvae" config show
 
-step "simulate GFlash showers on the CaloChallenge ds1-photons geometry (256 MeV - 4 TeV): 20000 to train, two independent 10000-shower samples to evaluate against"
-"${mpi[@]}" "$qvae" simulate "${ds1[@]}" --events 20000 --seed 2026 --out "$out/showers.h5"
-"${mpi[@]}" "$qvae" simulate "${ds1[@]}" --events 10000 --seed 2027 --out "$out/eval.h5"
-"${mpi[@]}" "$qvae" simulate "${ds1[@]}" --events 10000 --seed 2028 --out "$out/eval-twin.h5"
+step "simulate GFlash showers on the CaloChallenge ds1-photons geometry (256 MeV - 4 TeV): 10000 to train, two independent 5000-shower samples to evaluate against"
+"${mpi[@]}" "$qvae" simulate "${ds1[@]}" --events 10000 --seed 2026 --out "$out/showers.h5"
+"${mpi[@]}" "$qvae" simulate "${ds1[@]}" --events 5000 --seed 2027 --out "$out/eval.h5"
+"${mpi[@]}" "$qvae" simulate "${ds1[@]}" --events 5000 --seed 2028 --out "$out/eval-twin.h5"
 
 step "validate and summarise the shower file"
 "${mpi[@]}" "$qvae" inspect "$out/showers.h5"
 
-step "train the fidelity recipe (configs/experiment/fidelity-ds1-photons.ini: MLP networks, 4 x 128 Pegasus prior, layer-energy head, 25 epochs)"
+step "train the fidelity recipe (configs/experiment/fidelity-ds1-photons.ini: MLP networks, 4 x 128 Pegasus prior, layer-energy head) for 20 epochs"
 rm -rf "$out/run"
-"${mpi[@]}" "$qvae" train --config "$recipe" --data "$out/showers.h5" --out "$out/run"
+"${mpi[@]}" "$qvae" train --config "$recipe" --data "$out/showers.h5" --out "$out/run" --train.epochs=20 \
+  --model.anneal_epoch_end=16
 
-step "generate 10000 showers from the best model, at the evaluation sample's incident energies"
+step "generate 5000 showers from the best model, at the evaluation sample's incident energies"
 "${mpi[@]}" "$qvae" generate --model "$out/run/best.h5" --energies "$out/eval.h5" --seed 7 --out "$out/generated.h5"
 "${mpi[@]}" "$qvae" inspect "$out/generated.h5"
 
