@@ -127,10 +127,10 @@ std::vector<int> parse_int_list(const std::string& text, const std::string& key)
 void ModelConfig::validate() const {
   require(rbm.partitions >= 2, "rbm.partitions must be >= 2", "the reference prior has 4");
   require(rbm.nodes_per_partition >= 1, "rbm.nodes_per_partition must be >= 1", "the reference uses 302");
-  require(cnn_encoder_channels.size() == 4, "model.cnn_encoder_channels needs 4 values (convs 1-4 of model.md §2.2)",
+  require(cnn_encoder_channels.size() == 4, "model.cnn_encoder_channels needs 4 values (convs 1-4)",
           "e.g. 32,64,128,256");
   require(cnn_decoder_channels.size() == 4,
-          "model.cnn_decoder_channels needs 4 values (2 trunk + 2 head transposed convs, model.md §2.3)",
+          "model.cnn_decoder_channels needs 4 values (2 trunk + 2 head transposed convs)",
           "e.g. 512,128,64,32");
   require(!fcn_encoder_hidden.empty(), "model.fcn_encoder_hidden needs at least one layer", "e.g. 500,450,400");
   require(fcn_decoder_hidden.size() >= 2, "model.fcn_decoder_hidden needs at least 2 layers (shared + per head)",
@@ -182,7 +182,7 @@ void add_model_keys(core::ConfigSchema& schema) {
                  std::vector<std::string> choices = {}) {
     schema.add(ConfigKey{name, type, std::move(value), help, std::move(choices)});
   };
-  // [model] architecture (model.md §2.2-2.4, §3)
+  // [model] architecture
   add("model.encoder", ValueType::string, "cnn",
       "encoder: hierarchical 3-D CNN with periodic/centre padding (regular geometries) or MLP", {"cnn", "fcn"});
   add("model.decoder", ValueType::string, "cnn", "decoder: 3-D transposed CNN with two heads, or MLP with two heads",
@@ -196,9 +196,9 @@ void add_model_keys(core::ConfigSchema& schema) {
       {"none", "sincos"});
   add("model.voxel_posenc_scale", ValueType::real, real(d.voxel_posenc_scale), "factor on the voxel positional encoding");
   add("model.cnn_encoder_channels", ValueType::string, join(d.cnn_encoder_channels),
-      "output channels of encoder convs 1-4 (model.md §2.2)");
+      "output channels of encoder convs 1-4");
   add("model.cnn_decoder_channels", ValueType::string, join(d.cnn_decoder_channels),
-      "output channels of the decoder's 2 trunk and 2 head transposed convs (model.md §2.3)");
+      "output channels of the decoder's 2 trunk and 2 head transposed convs");
   add("model.fcn_encoder_hidden", ValueType::string, join(d.fcn_encoder_hidden), "hidden widths of each MLP encoder level");
   add("model.fcn_decoder_hidden", ValueType::string, join(d.fcn_decoder_hidden),
       "hidden widths of the MLP decoder; the last one is duplicated per head");
@@ -210,12 +210,12 @@ void add_model_keys(core::ConfigSchema& schema) {
       "bits of floor(E), floor(sqrt(10E)), floor(e^10 ln E) in partition 0, or auto (minimal for energy_code_max_mev)");
   add("model.energy_code_max_mev", ValueType::real, real(d.energy_code_max_mev),
       "largest incident energy the code must represent without wrapping, MeV");
-  add("model.logit_r", ValueType::real, real(d.logit_r), "R of the reduce/logit transform (model.md §1.5b)");
+  add("model.logit_r", ValueType::real, real(d.logit_r), "R of the reduce/logit transform");
   add("model.fraction_scale", ValueType::string, "auto",
       "voxels enter the logit transform as fractions of this x E_inc (>= 1); auto: qvae train takes the smallest "
       "power of two covering the training file's largest E_vox/E_inc");
   add("model.logit_clamp", ValueType::real, real(d.logit_clamp), "encoder logits are clamped to +-this");
-  add("model.relaxation", ValueType::string, "gumbel", "relaxation of the posterior samples (model.md §2.6)",
+  add("model.relaxation", ValueType::string, "gumbel", "relaxation of the posterior samples",
       {"gumbel", "spike_exp", "mixture_exp"});
   add("model.beta_start", ValueType::real, real(d.beta.start), "relaxation beta at the start of annealing");
   add("model.beta_end", ValueType::real, real(d.beta.end), "relaxation beta at the end of annealing");
@@ -236,7 +236,7 @@ void add_model_keys(core::ConfigSchema& schema) {
   add("model.hit_smoothing_beta", ValueType::real, real(d.hit_smoothing_beta),
       "beta of sigmoid(beta (hits + noise)) when hit_gating = smoothed");
 
-  // [rbm] the prior as the model uses it (rbm-graphs-logz.md §1)
+  // [rbm] the prior as the model uses it
   add("rbm.partitions", ValueType::integer, std::to_string(d.rbm.partitions), "partitions K of the Boltzmann machine");
   add("rbm.nodes_per_partition", ValueType::integer, std::to_string(d.rbm.nodes_per_partition), "nodes per partition");
   add("rbm.topology", ValueType::string, d.rbm.topology, "hardware graph the couplings follow",
@@ -263,7 +263,7 @@ void add_model_keys(core::ConfigSchema& schema) {
   add("rbm.generation_gibbs_steps", ValueType::integer, std::to_string(d.rbm.generation_gibbs_steps),
       "block-Gibbs sweeps before decoding a generated shower");
 
-  // [loss] (model.md §2.7)
+  // [loss]
   add("loss.mse_coefficient", ValueType::real, real(d.loss.mse_coefficient), "coefficient of the weighted MSE");
   add("loss.mse_weight", ValueType::real, real(d.loss.mse_weight), "w of the exp(w u) voxel weight");
   add("loss.mse_interpolation", ValueType::real, real(d.loss.mse_interpolation), "lambda of (1 - lambda + lambda sigma^2)");

@@ -1,6 +1,6 @@
 // The Boltzmann-machine prior of the QVAE on top of qvae::rbm: latent layout,
-// energy and centred gradient on the sparse couplers (rbm-graphs-logz.md §1.1,
-// §1.6), Kokkos block Gibbs, and make_prior().
+// energy and centred gradient on the sparse couplers (docs/model.md), Kokkos
+// block Gibbs, and make_prior().
 #include "qvae/model/prior.hpp"
 
 #include <algorithm>

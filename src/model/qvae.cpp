@@ -1,5 +1,5 @@
 // Relaxations, the QVAE forward pass, loss terms, RBM update and generation
-// (model.md §2.5-2.8, §3; rbm-graphs-logz.md §1.6).
+// (docs/model.md).
 #include "qvae/model/qvae.hpp"
 
 #include <cmath>
@@ -11,7 +11,7 @@
 namespace qvae::model {
 
 // ---------------------------------------------------------------------------
-// Uniforms and relaxations (§2.6)
+// Uniforms and relaxations
 
 torch::Tensor philox_uniform(std::uint64_t seed, std::uint32_t domain, const torch::Tensor& events, std::uint64_t step,
                              std::int64_t count, torch::Dtype dtype) {
@@ -176,24 +176,24 @@ torch::Tensor QvaeImpl::reduce(const torch::Tensor& showers_mev, const torch::Te
 
 torch::Tensor QvaeImpl::layer_targets(const torch::Tensor& reduced) const {
   torch::NoGradGuard no_grad;
-  // Voxel fractions of s E_inc (the inverse transform, in torch), summed per
-  // layer: the total goes through the forward transform like a voxel, the
-  // layers become fractions of the total.
-  const double r = logit_.r();
-  const torch::Tensor u = reduced.detach().to(torch::kDouble);
-  const torch::Tensor decay = torch::exp(-u.clamp_min(0));
-  const torch::Tensor fractions = torch::where(
-      u > 0, r * (1 - r) * (1 - decay) / ((1 - 2 * r) * (decay + r * (1 - decay))), torch::zeros_like(u));
-  torch::Tensor layers = torch::zeros({u.size(0), static_cast<std::int64_t>(geometry_.num_layers())}, torch::kDouble);
+  // The model's own transform at E_inc = 1/s turns u into fractions of s E_inc
+  // and back: voxel fractions summed per layer, the total through the forward
+  // transform like a voxel, the layers as shares of the total.
+  const torch::Tensor u = reduced.detach().to(torch::kCPU, torch::kDouble).contiguous();
+  const std::int64_t batch = u.size(0), voxels = u.size(1);
+  const double unit = 1.0 / logit_.fraction_scale();
+  const std::vector<double> units(static_cast<std::size_t>(batch), unit);
+  torch::Tensor fractions = torch::empty_like(u);
+  logit_.inverse_rows(u.data_ptr<double>(), static_cast<std::size_t>(batch), static_cast<std::size_t>(voxels),
+                      units.data(), fractions.data_ptr<double>());
+  torch::Tensor layers = torch::zeros({batch, static_cast<std::int64_t>(geometry_.num_layers())}, torch::kDouble);
   layers.index_add_(1, layer_of_voxel_, fractions);
   const torch::Tensor total = layers.sum(1, true);
-  // A total above s E_inc (a resumed scale-1 run) saturates at the top of the range.
-  const torch::Tensor scaled = (1 - 2 * r) * total.clamp(0.0, 1.0);
-  const torch::Tensor total_u = torch::where(
-      total > 0, torch::log1p(scaled / r) - torch::log1p(-scaled.clamp_max(1 - 2 * r - 1e-16) / (1 - r)),
-      torch::zeros_like(total));
+  torch::Tensor total_u = torch::empty_like(total);
+  for (std::int64_t b = 0; b < batch; ++b)  // a total above s E_inc (a resumed scale-1 run) saturates
+    total_u[b][0] = logit_.forward(std::min(total[b][0].item<double>(), 1.0), unit);
   const torch::Tensor shares = torch::where(total > 0, layers / total.clamp_min(1e-300), torch::zeros_like(layers));
-  return torch::cat({total_u, shares}, 1).to(reduced.scalar_type());
+  return torch::cat({total_u, shares}, 1).to(reduced.scalar_type()).to(reduced.device());
 }
 
 void QvaeImpl::decode_to_mev(const torch::Tensor& reduced, const torch::Tensor& layer_logits,
@@ -286,7 +286,7 @@ ForwardOutput QvaeImpl::forward(const torch::Tensor& reduced, const torch::Tenso
     out.layer_logits = decoded.layer_logits;
     out.layer_targets = layer_targets(reduced);
   }
-  // §2.5: teacher forcing (or relaxed hits) in training, Bernoulli hits otherwise.
+  // Teacher forcing (or relaxed hits) in training, Bernoulli hits otherwise.
   if (training) {
     torch::Tensor gate;
     if (config_.hit_gating == HitGating::true_mask) {
@@ -354,7 +354,7 @@ LossTerms QvaeImpl::loss(const ForwardOutput& output, const torch::Tensor& negat
   const auto dtype = u.scalar_type();
   LossTerms terms;
 
-  // Reconstruction (§2.7): coeff mean_b sum_i ((u - x)/s)^2 (1 - l + l s^2) e^{w u}, s = 2 sqrt(max(u, min_{u>0} u)).
+  // Reconstruction: coeff mean_b sum_i ((u - x)/s)^2 (1 - l + l s^2) e^{w u}, s = 2 sqrt(max(u, min_{u>0} u)).
   const torch::Tensor positive = u.masked_select(u > 0);
   const double smallest = positive.numel() > 0 ? positive.min().item<double>() : 1.0;
   const torch::Tensor sigma_squared = 4 * torch::clamp_min(u, smallest);
@@ -385,7 +385,7 @@ LossTerms QvaeImpl::loss(const ForwardOutput& output, const torch::Tensor& negat
     terms.layer = torch::zeros({}, dtype);
   }
 
-  // KL to the prior (§2.7): log q over the encoded partitions, + <E(zeta)>_q - <E(z~)>_model.
+  // KL to the prior: log q over the encoded partitions, + <E(zeta)>_q - <E(z~)>_model.
   const int nodes = config_.rbm.nodes_per_partition;
   const torch::Tensor encoded = code_ ? output.posterior_samples.slice(1, nodes) : output.posterior_samples;
   const torch::Tensor& l = output.posterior_logits;
@@ -458,7 +458,7 @@ data::ShowerBlock QvaeImpl::generate(const std::vector<double>& incident_energie
   if (code_) initial.slice(1, 0, nodes).copy_(energy_code(energies, torch::kDouble));
   const torch::Tensor latent = prior_->sample(initial, request).to(torch::kFloat);
 
-  // Decoder: ReLU(act) * Bernoulli(sigmoid(hits)) (§2.5).
+  // Decoder: ReLU(act) * Bernoulli(sigmoid(hits)).
   const EnergyFeatures features = energy_features(energies, config_.energy_log_min, config_.energy_log_max,
                                                   config_.energy_embedding_dim, torch::kFloat);
   const DecoderOutput decoded = decoder_->forward(latent, features);
