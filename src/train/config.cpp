@@ -161,7 +161,7 @@ void add_train_keys(core::ConfigSchema& schema) {
   schema.add({"train.clip_grad_norm", ValueType::real, "0",
               "clip the global encoder/decoder gradient norm to this (0 = off)", {}});
   schema.add({"train.fault_injection", ValueType::string, "",
-              "test hook: KIND@EPOCH:BATCH[#RANK],... with KIND nan_loss or nan_grad (EPOCH from 1, BATCH from 0; "
+              "test hook: KIND@EPOCH:BATCH[#RANK],... with KIND nan_loss, nan_grad or data_error (EPOCH from 1, BATCH from 0; "
               "#RANK on the command line only, INI files treat # as a comment)", {}});
 }
 

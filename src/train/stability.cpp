@@ -16,6 +16,7 @@ const char* to_string(FaultKind kind) {
   switch (kind) {
     case FaultKind::nan_loss: return "nan_loss";
     case FaultKind::nan_grad: return "nan_grad";
+    case FaultKind::data_error: return "data_error";
   }
   return "?";
 }
@@ -50,7 +51,7 @@ std::vector<Fault> parse_fault_injection(const std::string& text) {
     auto malformed = [&](const std::string& why) {
       return core::UsageError(core::describe(
           "train.fault_injection entry '" + item + "' is malformed (" + why + ")", "in the [train] settings",
-          "write KIND@EPOCH:BATCH[#RANK] entries separated by commas, KIND nan_loss or nan_grad, EPOCH from 1, "
+          "write KIND@EPOCH:BATCH[#RANK] entries separated by commas, KIND nan_loss, nan_grad or data_error, EPOCH from 1, "
           "BATCH from 0, e.g. nan_loss@1:3,nan_grad@2:0#1"));
     };
     const auto at = item.find('@');
@@ -62,6 +63,8 @@ std::vector<Fault> parse_fault_injection(const std::string& text) {
       fault.kind = FaultKind::nan_loss;
     else if (kind == "nan_grad")
       fault.kind = FaultKind::nan_grad;
+    else if (kind == "data_error")
+      fault.kind = FaultKind::data_error;
     else
       throw malformed("unknown kind '" + kind + "'");
     const std::int64_t epoch = non_negative_integer(item.substr(at + 1, colon - at - 1));
@@ -97,7 +100,11 @@ InjectedFaults FaultSchedule::take(int epoch, std::int64_t batch) {
     fired_now.push_back(what);
     fired_[i] = true;
     if (fault.rank >= 0 && fault.rank != rank_) continue;
-    (fault.kind == FaultKind::nan_loss ? mine.nan_loss : mine.nan_grad) = true;
+    switch (fault.kind) {
+      case FaultKind::nan_loss: mine.nan_loss = true; break;
+      case FaultKind::nan_grad: mine.nan_grad = true; break;
+      case FaultKind::data_error: mine.data_error = true; break;
+    }
   }
   return mine;
 }

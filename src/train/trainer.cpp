@@ -231,47 +231,54 @@ class DataParallelModel {
     // Micro-batches: block_partition(B, j, M); this rank takes block_partition(M, rank, P).
     const std::int64_t micro_batches = micro_batch_count(batch_size);
     const par::Block mine = par::block_partition(micro_batches, comm_.rank(), comm_.size());
-    for (std::int64_t j = mine.offset; j < mine.end(); ++j) {
-      const par::Block rows = par::block_partition(batch_size, static_cast<int>(j), static_cast<int>(micro_batches));
-      if (rows.count == 0) continue;
-      if (j > mine.offset && networks_in_train_mode) restore(stats_before);
-      const data::ShowerBlock block = data.gather(batch + rows.offset, rows.count);
-      const torch::Tensor u = model_->reduce(block);
-      model::StepSettings settings{beta, slope,
-                                   model::NoiseKeys{seed_, static_cast<std::uint64_t>(global_step),
-                                                    event_tensor(batch + rows.offset, rows.count), rows.offset}};
-      const double weight = static_cast<double>(rows.count) / static_cast<double>(batch_size);
-      std::optional<torch::NoGradGuard> no_grad;
-      if (stage == Stage::prior && centred) no_grad.emplace();
-      const model::ForwardOutput out = model_->forward(u, model::QvaeImpl::energies_of(block), settings);
-      const torch::Tensor negative = model_->negative_samples(out, settings.noise);
-      const model::LossTerms terms = model_->loss(out, negative);
-      // The optimised loss with the scheduled gamma_KL (model.md §2.7 OLD total).
-      torch::Tensor total = terms.ae + terms.hit + terms.layer;
-      if (stage != Stage::autoencoder) {
-        total = total + kl_weight * (terms.entropy + terms.pos_energy);
-        if (autograd_prior) total = total + kl_weight * terms.neg_energy;
-      }
-      if (total.requires_grad() && (trains_networks || autograd_prior)) (total * weight).backward();
-      const std::array<torch::Tensor, kTerms> values = {terms.ae,         terms.hit, terms.entropy, terms.pos_energy,
-                                                        terms.neg_energy, terms.kl,  terms.layer, total};
-      for (std::size_t t = 0; t < kTerms; ++t)
-        reduced[t] += static_cast<double>(rows.count) * values[t].detach().item<double>();
-      reduced[kEventsSlot] += static_cast<double>(rows.count);
-      if (stats_size > 0)
-        add_sufficient_statistics(out.posterior_samples, negative, reduced.data() + stats_offset, nodes, couplers);
-      if (networks_in_train_mode) add_running_stats(reduced.data() + bn_offset);
-    }
-    if (grads_size > 0) {
-      std::int64_t offset = grads_offset;
-      for (const auto& p : model_->prior_parameters()) {
-        if (p.grad().defined()) {
-          const torch::Tensor g = p.grad().to(torch::kDouble).contiguous();
-          std::copy_n(g.data_ptr<double>(), g.numel(), reduced.data() + offset);
+    auto local_work = [&] {
+      for (std::int64_t j = mine.offset; j < mine.end(); ++j) {
+        const par::Block rows = par::block_partition(batch_size, static_cast<int>(j), static_cast<int>(micro_batches));
+        if (rows.count == 0) continue;
+        if (j > mine.offset && networks_in_train_mode) restore(stats_before);
+        data::ShowerBlock block = data.gather(batch + rows.offset, rows.count);
+        if (inject.data_error && j == mine.offset) block.showers.front() = -1.0f;
+        const torch::Tensor u = model_->reduce(block);
+        model::StepSettings settings{beta, slope,
+                                     model::NoiseKeys{seed_, static_cast<std::uint64_t>(global_step),
+                                                      event_tensor(batch + rows.offset, rows.count), rows.offset}};
+        const double weight = static_cast<double>(rows.count) / static_cast<double>(batch_size);
+        std::optional<torch::NoGradGuard> no_grad;
+        if (stage == Stage::prior && centred) no_grad.emplace();
+        const model::ForwardOutput out = model_->forward(u, model::QvaeImpl::energies_of(block), settings);
+        const torch::Tensor negative = model_->negative_samples(out, settings.noise);
+        const model::LossTerms terms = model_->loss(out, negative);
+        // The optimised loss with the scheduled gamma_KL (model.md §2.7 OLD total).
+        torch::Tensor total = terms.ae + terms.hit + terms.layer;
+        if (stage != Stage::autoencoder) {
+          total = total + kl_weight * (terms.entropy + terms.pos_energy);
+          if (autograd_prior) total = total + kl_weight * terms.neg_energy;
         }
-        offset += p.numel();
+        if (total.requires_grad() && (trains_networks || autograd_prior)) (total * weight).backward();
+        const std::array<torch::Tensor, kTerms> values = {terms.ae,         terms.hit, terms.entropy, terms.pos_energy,
+                                                          terms.neg_energy, terms.kl,  terms.layer, total};
+        for (std::size_t t = 0; t < kTerms; ++t)
+          reduced[t] += static_cast<double>(rows.count) * values[t].detach().item<double>();
+        reduced[kEventsSlot] += static_cast<double>(rows.count);
+        if (stats_size > 0)
+          add_sufficient_statistics(out.posterior_samples, negative, reduced.data() + stats_offset, nodes, couplers);
+        if (networks_in_train_mode) add_running_stats(reduced.data() + bn_offset);
       }
-    }
+      if (grads_size > 0) {
+        std::int64_t offset = grads_offset;
+        for (const auto& p : model_->prior_parameters()) {
+          if (p.grad().defined()) {
+            const torch::Tensor g = p.grad().to(torch::kDouble).contiguous();
+            std::copy_n(g.data_ptr<double>(), g.numel(), reduced.data() + offset);
+          }
+          offset += p.numel();
+        }
+      }
+    };
+    // The rank's own work may fail (a voxel the transform refuses, a model
+    // check): every rank learns it here, before any collective of the step,
+    // so the job ends with one message and no abort.
+    par::run_agreed(comm_, local_work);
 
     if (config_.rbm.negative_chains == model::NegativeChains::pcd) share_persistent_chains(batch_size, micro_batches, mine);
     if (trains_networks) pack_network_gradients();
@@ -389,34 +396,38 @@ class DataParallelModel {
       return std::clamp(bin, 0, kRatioBins - 1);
     };
     const std::uint64_t seed = seed_ ^ kValidationSeedSalt;
-    for (std::int64_t start = mine.offset; start < mine.end(); start += chunk) {
-      const std::int64_t count = std::min(chunk, mine.end() - start);
-      const std::int64_t* ids = events.data() + start;
-      const data::ShowerBlock block = data.gather(ids, count);
-      const torch::Tensor u = model_->reduce(block);
-      model::StepSettings settings{1.0, 0.0, model::NoiseKeys{seed, 0, event_tensor(ids, count), start}};
-      const model::ForwardOutput out = model_->forward(u, model::QvaeImpl::energies_of(block), settings);
-      const torch::Tensor negative = model_->negative_samples(out, settings.noise, model::NegativePhase::evaluation);
-      const model::LossTerms terms = model_->loss(out, negative);
-      const std::array<torch::Tensor, kTerms> values = {
-          terms.ae, terms.hit, terms.entropy, terms.pos_energy, terms.neg_energy, terms.kl, terms.layer,
-          terms.ae + terms.hit + terms.layer + terms.kl};
-      for (std::size_t t = 0; t < kTerms; ++t) reduced[t] += static_cast<double>(count) * values[t].item<double>();
-      reduced[kTerms] += static_cast<double>(count);
-      reduced[kTerms + 1] += model_->prior().energy(out.posterior_samples.to(torch::kDouble), false).sum().item<double>();
-      // E_tot / E_inc of data and reconstruction (the recon_chi2 rule, model.md §4.2).
-      std::vector<float> showers_mev(static_cast<std::size_t>(count * block.voxels));
-      model_->decode_to_mev(out.reconstruction, out.layer_logits, block.incident_energies, showers_mev.data());
-      for (std::int64_t b = 0; b < count; ++b) {
-        const double energy = block.incident_energies[static_cast<std::size_t>(b)];
-        double truth = 0.0, reconstructed = 0.0;
-        for (std::int64_t v = 0; v < block.voxels; ++v) truth += static_cast<double>(block.shower(b)[v]);
-        for (std::int64_t v = 0; v < block.voxels; ++v)
-          reconstructed += static_cast<double>(showers_mev[static_cast<std::size_t>(b * block.voxels + v)]);
-        truth_hist[bin_of(truth / energy)] += 1.0;
-        recon_hist[bin_of(reconstructed / energy)] += 1.0;
+    auto local_work = [&] {
+      for (std::int64_t start = mine.offset; start < mine.end(); start += chunk) {
+        const std::int64_t count = std::min(chunk, mine.end() - start);
+        const std::int64_t* ids = events.data() + start;
+        const data::ShowerBlock block = data.gather(ids, count);
+        const torch::Tensor u = model_->reduce(block);
+        model::StepSettings settings{1.0, 0.0, model::NoiseKeys{seed, 0, event_tensor(ids, count), start}};
+        const model::ForwardOutput out = model_->forward(u, model::QvaeImpl::energies_of(block), settings);
+        const torch::Tensor negative = model_->negative_samples(out, settings.noise, model::NegativePhase::evaluation);
+        const model::LossTerms terms = model_->loss(out, negative);
+        const std::array<torch::Tensor, kTerms> values = {
+            terms.ae, terms.hit, terms.entropy, terms.pos_energy, terms.neg_energy, terms.kl, terms.layer,
+            terms.ae + terms.hit + terms.layer + terms.kl};
+        for (std::size_t t = 0; t < kTerms; ++t) reduced[t] += static_cast<double>(count) * values[t].item<double>();
+        reduced[kTerms] += static_cast<double>(count);
+        const torch::Tensor codes = out.posterior_samples.to(torch::kDouble);
+        reduced[kTerms + 1] += model_->prior().energy(codes, false).sum().item<double>();
+        // E_tot / E_inc of data and reconstruction (the recon_chi2 rule, model.md §4.2).
+        std::vector<float> showers_mev(static_cast<std::size_t>(count * block.voxels));
+        model_->decode_to_mev(out.reconstruction, out.layer_logits, block.incident_energies, showers_mev.data());
+        for (std::int64_t b = 0; b < count; ++b) {
+          const double energy = block.incident_energies[static_cast<std::size_t>(b)];
+          double truth = 0.0, reconstructed = 0.0;
+          for (std::int64_t v = 0; v < block.voxels; ++v) truth += static_cast<double>(block.shower(b)[v]);
+          for (std::int64_t v = 0; v < block.voxels; ++v)
+            reconstructed += static_cast<double>(showers_mev[static_cast<std::size_t>(b * block.voxels + v)]);
+          truth_hist[bin_of(truth / energy)] += 1.0;
+          recon_hist[bin_of(reconstructed / energy)] += 1.0;
+        }
       }
-    }
+    };
+    par::run_agreed(comm_, local_work);  // one rank's failure ends all of them with one message
     comm_.sum_in_place(reduced.data(), reduced.size());
     model_->train();
 

@@ -29,7 +29,10 @@
 
 namespace qvae::train {
 
-enum class FaultKind { nan_loss, nan_grad };
+/// nan_loss / nan_grad: a NaN in the rank's loss or gradient (the stability
+/// guard's cases); data_error: a negative voxel in the rank's first
+/// micro-batch, which the voxel transform refuses (the error-once path).
+enum class FaultKind { nan_loss, nan_grad, data_error };
 const char* to_string(FaultKind kind);
 
 /// One entry of train.fault_injection.
@@ -48,6 +51,7 @@ std::vector<Fault> parse_fault_injection(const std::string& text);
 struct InjectedFaults {
   bool nan_loss = false;
   bool nan_grad = false;
+  bool data_error = false;
 };
 
 /// The faults of a run, each fired once.  Every rank holds the whole list and
