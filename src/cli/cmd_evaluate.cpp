@@ -12,6 +12,7 @@
 
 #include "cli.hpp"
 #include "qvae/classifier/classifier.hpp"
+#include "qvae/core/atomic_file.hpp"
 #include "qvae/core/error.hpp"
 #include "qvae/core/json_output.hpp"
 #include "qvae/eval/evaluation.hpp"
@@ -256,8 +257,8 @@ int run_evaluate(Context& context) {
     if (!comm.is_root()) return;  // small outputs: rank 0 writes them
     eval::write_histograms_file(out_dir + "/histograms.h5", evaluation,
                                 io::Provenance{context.command_line, settings.fpd.seed, cli.config_ini()});
-    eval::write_text_file_atomically(out_dir + "/metrics.json", metrics.dump(2, ' ', false,
-                                                                             nlohmann::json::error_handler_t::replace) + "\n");
+    const std::string text = metrics.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    core::write_file_atomically(out_dir + "/metrics.json", text, "qvae evaluate metrics");
   });
   if (cli.json())
     core::print_json_summary(metrics, comm.is_root());

@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "cli.hpp"
+#include "qvae/core/atomic_file.hpp"
 #include "qvae/core/error.hpp"
 #include "qvae/core/json_output.hpp"
 #include "qvae/core/philox.hpp"
@@ -163,13 +164,7 @@ std::string point_name(std::size_t index) {
 }
 
 void write_text_atomically(const fs::path& path, const std::string& text) {
-  const fs::path temp = path.string() + ".tmp-" + std::to_string(::getpid());
-  {
-    std::ofstream out(temp);
-    out << text;
-    if (!out) throw core::RuntimeError(core::describe("cannot write '" + temp.string() + "'", "qvae sweep"));
-  }
-  fs::rename(temp, path);
+  core::write_file_atomically(path.string(), text, "qvae sweep");
 }
 
 int plan(Context& context, CommandLine& cli) {

@@ -8,6 +8,16 @@
 #include "qvae/train/trainer.hpp"
 
 namespace qvae::cli {
+namespace {
+
+/// The parameter digest as 16 hex digits (JSON readers need not hold 64-bit integers).
+std::string digest_hex(std::uint64_t digest) {
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(digest));
+  return text;
+}
+
+}  // namespace
 
 int run_train(Context& context) {
   CommandLine cli("train", "qvae train --config FILE... [--data FILE] [--out DIR] [--resume] [--json]",
@@ -48,7 +58,9 @@ int run_train(Context& context) {
                                   {"last_epoch", last},
                                   {"ranks", result.ranks},
                                   {"seconds", result.seconds},
-                                  {"peak_rss_mb", result.peak_rss_mb}};
+                                  {"peak_rss_mb", result.peak_rss_mb},
+                                  {"parameter_digest", digest_hex(result.parameter_digest)},
+                                  {"parameters_finite", result.parameters_finite}};
   if (cli.json())
     core::print_json_summary(summary, context.world.is_root());
   else if (context.world.is_root())

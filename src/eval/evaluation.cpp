@@ -623,25 +623,4 @@ void write_histograms_file(const std::string& path, const Evaluation& ev, const 
   file.commit();
 }
 
-void write_text_file_atomically(const std::string& path, const std::string& text) {
-  const std::string temporary = path + ".tmp-" + std::to_string(::getpid());
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    if (!out)
-      throw core::RuntimeError(core::describe("cannot create '" + temporary + "': " + std::strerror(errno), "",
-                                              "check that the directory exists and is writable"));
-    out << text;
-    out.flush();
-    if (!out) {
-      std::remove(temporary.c_str());
-      throw core::RuntimeError(core::describe("cannot write '" + temporary + "'", "", "check free disk space"));
-    }
-  }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    const std::string reason = std::strerror(errno);
-    std::remove(temporary.c_str());
-    throw core::RuntimeError(core::describe("cannot rename '" + temporary + "' to '" + path + "': " + reason));
-  }
-}
-
 }  // namespace qvae::eval

@@ -8,6 +8,8 @@
 #include <exception>
 #include <filesystem>
 
+#include "qvae/core/atomic_file.hpp"
+
 namespace fs = std::filesystem;
 
 namespace qvae::io {
@@ -98,7 +100,7 @@ OutputFile OutputFile::create(const std::string& path, const par::Communicator& 
 
 OutputFile OutputFile::create_serial(const std::string& path) {
   detail::ensure_library();
-  const std::string temp = path + ".tmp-" + std::to_string(getpid());
+  const std::string temp = core::temporary_path(path);
   check_output_directory(path);
   const Where where{where_text(temp), core::ExitCode::runtime};
   Handle file = check_id(H5Fcreate(temp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), "H5Fcreate", where);
@@ -110,13 +112,16 @@ void OutputFile::commit() {
   const Where where{where_text(temp_path_), core::ExitCode::runtime};
   check(H5Fflush(id(), H5F_SCOPE_GLOBAL), "H5Fflush", where);
   close();
+  // Closing synchronised every rank's writes; rank 0 makes the file durable
+  // and gives it its final name (core::commit_file).
   int renamed = 1;
   std::string reason;
   if (!comm_ || comm_->is_root()) {
-    if (std::rename(temp_path_.c_str(), path_.c_str()) != 0) {
+    try {
+      core::commit_file(temp_path_, path_, "output '" + path_ + "'");
+    } catch (const core::Error& e) {
       renamed = 0;
-      reason = std::string(std::strerror(errno));
-      std::remove(temp_path_.c_str());
+      reason = e.what();
     }
   }
   if (comm_) {
@@ -124,9 +129,7 @@ void OutputFile::commit() {
     comm_->broadcast(reason);
   }
   committed_ = true;
-  if (!renamed)
-    throw core::RuntimeError(core::describe("cannot rename '" + temp_path_ + "' to '" + path_ + "': " + reason,
-                                            "output '" + path_ + "'", "check permissions of the output directory"));
+  if (!renamed) throw core::RuntimeError(reason);
 }
 
 OutputFile::~OutputFile() {

@@ -10,6 +10,7 @@
 #include <map>
 #include <sstream>
 
+#include "qvae/core/atomic_file.hpp"
 #include "qvae/core/error.hpp"
 
 namespace qvae::train {
@@ -58,6 +59,17 @@ std::vector<CheckpointEntry> list_checkpoints(const std::string& directory) {
   std::sort(entries.begin(), entries.end(),
             [](const CheckpointEntry& a, const CheckpointEntry& b) { return a.position < b.position; });
   return entries;
+}
+
+int remove_stale_temporaries(const std::string& directory) {
+  int removed = 0;
+  std::error_code error;
+  if (!fs::is_directory(directory, error)) return 0;
+  for (const auto& item : fs::directory_iterator(directory, error)) {
+    if (!item.is_regular_file(error) || !core::is_temporary_name(item.path().filename().string())) continue;
+    if (fs::remove(item.path(), error)) ++removed;
+  }
+  return removed;
 }
 
 void prune_checkpoints(const std::string& directory, int keep) {

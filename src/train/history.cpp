@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "qvae/core/atomic_file.hpp"
 #include "qvae/core/error.hpp"
 #include "qvae/io/dataset.hpp"
 
@@ -86,29 +87,11 @@ std::string joined_columns(const std::vector<std::string>& columns) {
   return text;
 }
 
-void write_text_atomically(const std::string& path, const std::string& text) {
-  const std::string temp = path + ".tmp-" + std::to_string(::getpid());
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out)
-      throw core::RuntimeError(core::describe("cannot write '" + temp + "'", "the training history",
-                                              "check space and permissions of the output directory"));
-  }
-  std::error_code error;
-  std::filesystem::rename(temp, path, error);
-  if (error) {
-    std::filesystem::remove(temp, error);
-    throw core::RuntimeError(core::describe("cannot rename '" + temp + "' to '" + path + "'", "the training history"));
-  }
-}
-
 }  // namespace
 
 void History::write_files(const std::string& directory, const io::Provenance& provenance) const {
   const std::filesystem::path dir(directory);
-  write_text_atomically((dir / "history.csv").string(), csv());
+  core::write_file_atomically((dir / "history.csv").string(), csv(), "the training history");
   io::OutputFile file = io::OutputFile::create_serial((dir / "history.h5").string());
   io::write_provenance(file, provenance);
   io::set_format(file, kHistoryFormat, kHistoryFormatVersion);

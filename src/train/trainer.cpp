@@ -847,6 +847,8 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
       if (error || !fs::is_directory(out_dir))
         throw core::UsageError(core::describe("cannot create the output directory '" + out_dir + "'", "qvae train --out",
                                               "choose a writable directory"));
+      if (const int stale = remove_stale_temporaries(out_dir); stale > 0)
+        core::log::info("removed ", stale, " temporary file(s) a killed run left in '", out_dir, "'");
     }
   });
   const std::uint64_t seed = run.seed;

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "qvae/core/atomic_file.hpp"
 #include "qvae/core/error.hpp"
 #include "qvae/core/philox.hpp"
 #include "qvae/eval/evaluation.hpp"
@@ -203,7 +204,7 @@ TEST_F(EvaluationFiles, OutputsAreWrittenAtomically) {
   par::run_agreed(world, [&] {
     if (!world.is_root()) return;
     eval::write_histograms_file(h5, ev, io::Provenance{"test", 42, ""});
-    eval::write_text_file_atomically(json, eval::metrics_json(ev).dump());
+    core::write_file_atomically(json, eval::metrics_json(ev).dump(), "metrics");
   });
   if (world.is_root()) {
     const io::File file = io::File::open_serial(h5);

@@ -117,7 +117,4 @@ nlohmann::json metrics_json(const Evaluation& evaluation);
 /// Writes the "histograms v1" file (docs/formats.md) atomically, by this process alone.
 void write_histograms_file(const std::string& path, const Evaluation& evaluation, const io::Provenance& provenance);
 
-/// Writes `text` to `path` atomically (`path.tmp-<pid>`, then rename), by this process alone.
-void write_text_file_atomically(const std::string& path, const std::string& text);
-
 }  // namespace qvae::eval

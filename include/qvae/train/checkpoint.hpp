@@ -61,6 +61,9 @@ struct CheckpointEntry {
 std::vector<CheckpointEntry> list_checkpoints(const std::string& directory);
 /// Removes all but the newest `keep` checkpoints (best.h5 is a separate link and stays).
 void prune_checkpoints(const std::string& directory, int keep);
+/// Removes the temporary files ("NAME.tmp-PID") a killed run left in its run
+/// directory; a run directory belongs to one run at a time.  Returns how many.
+int remove_stale_temporaries(const std::string& directory);
 /// Makes `link_path` name the same file as `target`, atomically (hard link,
 /// else a copy, into a temporary name, then rename).
 void replace_with_link(const std::string& target, const std::string& link_path);
