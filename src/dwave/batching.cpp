@@ -1,9 +1,7 @@
 // Requests of every rank answered by one sampler on rank 0 (issue 9, "Batching
 // from rank 0"), and sampling a machine through any backend.
-#include <mpi.h>
 
 #include <chrono>
-#include <climits>
 #include <cstring>
 
 #include "qvae/core/error.hpp"
@@ -91,19 +89,6 @@ SampleSet get_set(Reader& in) {
   return set;
 }
 
-int to_mpi_count(std::size_t bytes) {
-  if (bytes > static_cast<std::size_t>(INT_MAX))
-    throw core::RuntimeError(core::describe("more than 2 GiB of samples for one rank", "qvae::dwave::sample_collective",
-                                            "use more ranks or fewer reads per call"));
-  return static_cast<int>(bytes);
-}
-
-std::vector<int> displacements(const std::vector<int>& counts) {
-  std::vector<int> out(counts.size(), 0);
-  for (std::size_t r = 1; r < counts.size(); ++r) out[r] = out[r - 1] + counts[r - 1];
-  return out;
-}
-
 }  // namespace
 
 std::vector<SampleRequest> split_reads(std::int64_t first, std::int64_t count, std::int64_t reads_per_problem,
@@ -131,23 +116,17 @@ std::vector<SampleSet> sample_collective(IsingSampler& sampler, const IsingModel
   Writer mine;
   mine.put(static_cast<std::int64_t>(requests.size()));
   for (const SampleRequest& request : requests) put_request(mine, request);
-  const int my_bytes = to_mpi_count(mine.data.size());
-  std::vector<int> counts(static_cast<std::size_t>(comm.size()), 0);
-  QVAE_CHECK_MPI(MPI_Gather(&my_bytes, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, comm.get()));
-  std::vector<int> offsets = displacements(counts);
-  std::vector<std::uint8_t> gathered(comm.is_root() ? static_cast<std::size_t>(offsets.back()) + counts.back() : 0);
-  QVAE_CHECK_MPI(MPI_Gatherv(mine.data.data(), my_bytes, MPI_UINT8_T, gathered.data(), counts.data(), offsets.data(),
-                             MPI_UINT8_T, 0, comm.get()));
+  const std::vector<std::vector<std::uint8_t>> gathered = comm.gather_blocks(mine.data);
 
   // Rank 0 answers all of them in one call (the sampler batches), then packs each rank's answers.
-  std::vector<std::uint8_t> packed;
-  std::vector<int> answer_counts(static_cast<std::size_t>(comm.size()), 0);
+  std::vector<std::vector<std::uint8_t>> answers_of_rank(comm.is_root() ? static_cast<std::size_t>(comm.size()) : 0);
   par::run_agreed(comm, [&] {
     if (!comm.is_root()) return;
     std::vector<SampleRequest> all;
     std::vector<std::size_t> per_rank;
     for (int r = 0; r < comm.size(); ++r) {
-      Reader in(gathered.data() + offsets[static_cast<std::size_t>(r)], static_cast<std::size_t>(counts[static_cast<std::size_t>(r)]));
+      const std::vector<std::uint8_t>& bytes = gathered[static_cast<std::size_t>(r)];
+      Reader in(bytes.data(), bytes.size());
       const auto n = static_cast<std::size_t>(in.get<std::int64_t>());
       per_rank.push_back(n);
       for (std::size_t k = 0; k < n; ++k) all.push_back(get_request(in));
@@ -158,18 +137,12 @@ std::vector<SampleSet> sample_collective(IsingSampler& sampler, const IsingModel
     for (int r = 0; r < comm.size(); ++r) {
       Writer out;
       for (std::size_t k = 0; k < per_rank[static_cast<std::size_t>(r)]; ++k) put_set(out, answers[next++]);
-      answer_counts[static_cast<std::size_t>(r)] = to_mpi_count(out.data.size());
-      packed.insert(packed.end(), out.data.begin(), out.data.end());
+      answers_of_rank[static_cast<std::size_t>(r)] = std::move(out.data);
     }
   });
 
   // Scatter: each rank gets its answers, in its request order.
-  int my_answer_bytes = 0;
-  QVAE_CHECK_MPI(MPI_Scatter(answer_counts.data(), 1, MPI_INT, &my_answer_bytes, 1, MPI_INT, 0, comm.get()));
-  std::vector<int> answer_offsets = displacements(answer_counts);
-  std::vector<std::uint8_t> received(static_cast<std::size_t>(my_answer_bytes));
-  QVAE_CHECK_MPI(MPI_Scatterv(packed.data(), answer_counts.data(), answer_offsets.data(), MPI_UINT8_T, received.data(),
-                              my_answer_bytes, MPI_UINT8_T, 0, comm.get()));
+  const std::vector<std::uint8_t> received = comm.scatter_blocks(answers_of_rank);
   Reader in(received.data(), received.size());
   std::vector<SampleSet> out;
   for (std::size_t k = 0; k < requests.size(); ++k) out.push_back(get_set(in));

@@ -2,7 +2,6 @@
 // Stein fit (stein.hpp) on device samples taken once.
 #include "qvae/dwave/beta_estimation.hpp"
 
-#include <mpi.h>
 
 #include <algorithm>
 #include <cmath>
@@ -113,30 +112,12 @@ SampleSet all_samples(const std::vector<SampleSet>& mine, std::int64_t units, co
     local.occurrences.insert(local.occurrences.end(), set.occurrences.begin(), set.occurrences.end());
     local.energies.insert(local.energies.end(), set.energies.begin(), set.energies.end());
   }
-  const std::vector<long long> rows = comm.allgather(static_cast<long long>(local.rows));
-  std::vector<int> row_counts, state_counts;
-  for (long long r : rows) {
-    row_counts.push_back(static_cast<int>(r));
-    state_counts.push_back(static_cast<int>(r * units));
-  }
-  auto offsets = [](const std::vector<int>& counts) {
-    std::vector<int> out(counts.size(), 0);
-    for (std::size_t k = 1; k < counts.size(); ++k) out[k] = out[k - 1] + counts[k - 1];
-    return out;
-  };
-  const std::vector<int> row_offsets = offsets(row_counts), state_offsets = offsets(state_counts);
   SampleSet all;
   all.units = units;
-  all.rows = row_offsets.back() + row_counts.back();
-  all.states.resize(static_cast<std::size_t>(all.rows * units));
-  all.occurrences.resize(static_cast<std::size_t>(all.rows));
-  all.energies.resize(static_cast<std::size_t>(all.rows));
-  QVAE_CHECK_MPI(MPI_Allgatherv(local.states.data(), static_cast<int>(local.states.size()), MPI_UINT8_T,
-                                all.states.data(), state_counts.data(), state_offsets.data(), MPI_UINT8_T, comm.get()));
-  QVAE_CHECK_MPI(MPI_Allgatherv(local.occurrences.data(), static_cast<int>(local.rows), MPI_INT64_T,
-                                all.occurrences.data(), row_counts.data(), row_offsets.data(), MPI_INT64_T, comm.get()));
-  QVAE_CHECK_MPI(MPI_Allgatherv(local.energies.data(), static_cast<int>(local.rows), MPI_DOUBLE, all.energies.data(),
-                                row_counts.data(), row_offsets.data(), MPI_DOUBLE, comm.get()));
+  all.states = comm.allgather_blocks(local.states);
+  all.occurrences = comm.allgather_blocks(local.occurrences);
+  all.energies = comm.allgather_blocks(local.energies);
+  all.rows = static_cast<std::int64_t>(all.energies.size());
   return all;
 }
 
@@ -195,13 +176,7 @@ class Estimator {
     for (std::int64_t c = 0; c < result.chains.local.count; ++c)
       local.push_back(ising_energy_of_bits(machine_, unscaled_, result.chains.local.state(c)));
     // Gather in chain order so the moments do not depend on the rank count.
-    const std::vector<long long> counts = comm_.allgather(static_cast<long long>(local.size()));
-    std::vector<int> n, offsets;
-    int total = 0;
-    for (long long c : counts) offsets.push_back(total), n.push_back(static_cast<int>(c)), total += static_cast<int>(c);
-    std::vector<double> energies(static_cast<std::size_t>(total));
-    QVAE_CHECK_MPI(MPI_Allgatherv(local.data(), static_cast<int>(local.size()), MPI_DOUBLE, energies.data(), n.data(),
-                                  offsets.data(), MPI_DOUBLE, comm_.get()));
+    const std::vector<double> energies = comm_.allgather_blocks(local);
     return weighted_moments(energies, std::vector<double>(energies.size(), 1.0));
   }
 

@@ -1,6 +1,5 @@
 #include "qvae/eval/features.hpp"
 
-#include <mpi.h>
 
 #include <algorithm>
 #include <cmath>
@@ -254,25 +253,11 @@ void FeatureCalculator::append(const data::ShowerBlock& block, FeatureTable& tab
 FeatureTable allgather_rows(const FeatureTable& local, const par::Communicator& comm) {
   const int cols = comm.max(local.cols);
   if (local.cols != 0 && local.cols != cols) throw std::invalid_argument("allgather_rows: ranks disagree on columns");
-  // Counts in values; MPI counts are int, so refuse what does not fit rather than wrap.
-  const std::int64_t mine = static_cast<std::int64_t>(local.values.size());
-  const std::vector<long long> counts64 = comm.allgather(static_cast<long long>(mine));
-  std::vector<int> counts, displacements;
-  long long offset = 0;
-  for (long long c : counts64) {
-    if (offset + c > 2147483647LL)
-      throw std::length_error("allgather_rows: more than 2^31 feature values; evaluate fewer showers per call");
-    counts.push_back(static_cast<int>(c));
-    displacements.push_back(static_cast<int>(offset));
-    offset += c;
-  }
   FeatureTable all;
   all.cols = cols;
   all.first_event = comm.min(local.values.empty() ? std::numeric_limits<std::int64_t>::max() : local.first_event);
-  if (offset == 0) all.first_event = 0;
-  all.values.resize(static_cast<std::size_t>(offset));
-  QVAE_CHECK_MPI(MPI_Allgatherv(local.values.data(), static_cast<int>(mine), MPI_DOUBLE, all.values.data(),
-                                counts.data(), displacements.data(), MPI_DOUBLE, comm.get()));
+  all.values = comm.allgather_blocks(local.values);
+  if (all.values.empty()) all.first_event = 0;
   return all;
 }
 

@@ -177,15 +177,8 @@ ExactResult enumerate(const rbm::BoltzmannMachine& machine, const std::vector<in
     partial[static_cast<std::size_t>(2 * c)] = sum.max();
     partial[static_cast<std::size_t>(2 * c + 1)] = sum.sum();
   }
-  std::vector<int> counts(static_cast<std::size_t>(comm.size())), offsets(counts.size());
-  for (int r = 0; r < comm.size(); ++r) {
-    const par::Block block = par::block_partition(chunks, r, comm.size());
-    counts[static_cast<std::size_t>(r)] = static_cast<int>(2 * block.count);
-    offsets[static_cast<std::size_t>(r)] = static_cast<int>(2 * block.offset);
-  }
-  std::vector<double> all(static_cast<std::size_t>(2 * chunks));
-  QVAE_CHECK_MPI(MPI_Allgatherv(partial.data(), static_cast<int>(partial.size()), MPI_DOUBLE, all.data(),
-                                counts.data(), offsets.data(), MPI_DOUBLE, comm.get()));
+  // Rank order is chunk order: the merge below is the same for any rank count.
+  const std::vector<double> all = comm.allgather_blocks(partial);
   LogSumExp total;
   for (std::int64_t c = 0; c < chunks; ++c)
     total.merge(all[static_cast<std::size_t>(2 * c)], all[static_cast<std::size_t>(2 * c + 1)]);

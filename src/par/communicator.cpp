@@ -2,9 +2,17 @@
 
 #include "qvae/par/partition.hpp"
 
+#include <climits>
 #include <stdexcept>
 
 namespace qvae::par {
+namespace {
+std::size_t g_message_limit = INT_MAX;
+}  // namespace
+
+std::size_t message_limit() { return g_message_limit; }
+
+void set_message_limit(std::size_t elements) { g_message_limit = elements == 0 ? INT_MAX : elements; }
 
 Communicator::Communicator(MPI_Comm parent) {
   auto* dup = new MPI_Comm(MPI_COMM_NULL);

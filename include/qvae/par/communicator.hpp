@@ -5,6 +5,7 @@
 
 #include <mpi.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -14,6 +15,13 @@
 #include "qvae/par/mpi_check.hpp"
 
 namespace qvae::par {
+
+/// The most elements one MPI call of ours carries (INT_MAX: MPI counts are
+/// int).  Larger transfers go in pieces.  Tests lower it to exercise the
+/// piecewise paths with small data.
+std::size_t message_limit();
+/// Sets message_limit() (>= 1); 0 restores the default.  Not thread-safe.
+void set_message_limit(std::size_t elements);
 
 template <class T> MPI_Datatype mpi_type();
 template <> inline MPI_Datatype mpi_type<char>() { return MPI_CHAR; }
@@ -51,16 +59,26 @@ class Communicator {
   /// True on every rank iff `flag` is true on every rank.
   bool all(bool flag) const { return min(flag ? 1 : 0) == 1; }
 
-  /// In-place element-wise sum over ranks.
+  /// In-place element-wise sum over ranks (any count: sent in pieces of at
+  /// most message_limit() elements).
   template <class T> void sum_in_place(T* data, std::size_t count) const {
-    QVAE_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(count), mpi_type<T>(), MPI_SUM, get()));
+    for (std::size_t done = 0; done < count;) {
+      const std::size_t piece = std::min(count - done, message_limit());
+      QVAE_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, data + done, static_cast<int>(piece), mpi_type<T>(), MPI_SUM, get()));
+      done += piece;
+    }
   }
 
   /// Exclusive prefix sum: the sum of `value` over ranks below this one (0 on rank 0).
   std::int64_t exscan_sum(std::int64_t value) const;
 
+  /// Broadcast of any count (in pieces of at most message_limit() elements).
   template <class T> void broadcast(T* data, std::size_t count, int root = 0) const {
-    QVAE_CHECK_MPI(MPI_Bcast(data, static_cast<int>(count), mpi_type<T>(), root, get()));
+    for (std::size_t done = 0; done < count;) {
+      const std::size_t piece = std::min(count - done, message_limit());
+      QVAE_CHECK_MPI(MPI_Bcast(data + done, static_cast<int>(piece), mpi_type<T>(), root, get()));
+      done += piece;
+    }
   }
   template <class T> T broadcast_value(T value, int root = 0) const {
     broadcast(&value, 1, root);
@@ -75,18 +93,117 @@ class Communicator {
     return out;
   }
   /// Concatenates every rank's block onto every rank, in rank order (so a
-  /// reduction over the result is the same for any rank count).
+  /// reduction over the result is the same for any rank count).  Blocks of
+  /// any size: past message_limit() elements each rank's block is broadcast
+  /// in pieces instead of one MPI_Allgatherv with int counts.
   template <class T> std::vector<T> allgather_blocks(const std::vector<T>& local) const {
-    const std::vector<int> counts = allgather(static_cast<int>(local.size()));
-    std::vector<int> offsets(counts.size(), 0);
-    for (std::size_t r = 1; r < counts.size(); ++r) offsets[r] = offsets[r - 1] + counts[r - 1];
-    std::vector<T> all(static_cast<std::size_t>(offsets.back() + counts.back()));
-    QVAE_CHECK_MPI(MPI_Allgatherv(local.data(), static_cast<int>(local.size()), mpi_type<T>(), all.data(),
-                                  counts.data(), offsets.data(), mpi_type<T>(), get()));
+    const std::vector<long long> counts = allgather(static_cast<long long>(local.size()));
+    const std::vector<std::size_t> offsets = offsets_of(counts);
+    std::vector<T> all(offsets.back());
+    if (fits_one_message(counts)) {
+      const std::vector<int> n = as_int(counts), at = as_int_offsets(counts);
+      QVAE_CHECK_MPI(MPI_Allgatherv(local.data(), static_cast<int>(local.size()), mpi_type<T>(), all.data(), n.data(),
+                                    at.data(), mpi_type<T>(), get()));
+      return all;
+    }
+    for (int r = 0; r < size_; ++r) {
+      T* block = all.data() + offsets[static_cast<std::size_t>(r)];
+      if (r == rank_) std::copy(local.begin(), local.end(), block);
+      broadcast(block, static_cast<std::size_t>(counts[static_cast<std::size_t>(r)]), r);
+    }
     return all;
+  }
+  /// Every rank's block on `root`, one vector per rank in rank order (empty
+  /// on the other ranks); any size, like allgather_blocks.
+  template <class T> std::vector<std::vector<T>> gather_blocks(const std::vector<T>& local, int root = 0) const {
+    const std::vector<long long> counts = allgather(static_cast<long long>(local.size()));
+    std::vector<std::vector<T>> blocks(rank_ == root ? static_cast<std::size_t>(size_) : 0);
+    if (fits_one_message(counts)) {
+      const std::vector<int> n = as_int(counts), at = as_int_offsets(counts);
+      std::vector<T> all(rank_ == root ? offsets_of(counts).back() : 0);
+      QVAE_CHECK_MPI(MPI_Gatherv(local.data(), static_cast<int>(local.size()), mpi_type<T>(), all.data(), n.data(),
+                                 at.data(), mpi_type<T>(), root, get()));
+      for (std::size_t r = 0; r < blocks.size(); ++r)
+        blocks[r].assign(all.begin() + at[r], all.begin() + at[r] + n[r]);
+      return blocks;
+    }
+    for (int r = 0; r < size_; ++r) {
+      const auto count = static_cast<std::size_t>(counts[static_cast<std::size_t>(r)]);
+      if (rank_ == root) {
+        blocks[static_cast<std::size_t>(r)] = r == root ? local : std::vector<T>(count);
+        if (r != root) receive_pieces(blocks[static_cast<std::size_t>(r)].data(), count, r);
+      } else if (rank_ == r) {
+        send_pieces(local.data(), count, root);
+      }
+    }
+    return blocks;
+  }
+  /// The inverse of gather_blocks: `blocks[r]` (given on `root`) reaches rank r.
+  template <class T> std::vector<T> scatter_blocks(const std::vector<std::vector<T>>& blocks, int root = 0) const {
+    std::vector<long long> counts(static_cast<std::size_t>(size_), 0);
+    if (rank_ == root)
+      for (std::size_t r = 0; r < counts.size(); ++r) counts[r] = static_cast<long long>(blocks.at(r).size());
+    broadcast(counts.data(), counts.size(), root);
+    std::vector<T> mine(static_cast<std::size_t>(counts[static_cast<std::size_t>(rank_)]));
+    if (fits_one_message(counts)) {
+      const std::vector<int> n = as_int(counts), at = as_int_offsets(counts);
+      std::vector<T> all;
+      if (rank_ == root)
+        for (const auto& block : blocks) all.insert(all.end(), block.begin(), block.end());
+      QVAE_CHECK_MPI(MPI_Scatterv(all.data(), n.data(), at.data(), mpi_type<T>(), mine.data(),
+                                  static_cast<int>(mine.size()), mpi_type<T>(), root, get()));
+      return mine;
+    }
+    for (int r = 0; r < size_; ++r) {
+      if (rank_ == root) {
+        const std::vector<T>& block = blocks[static_cast<std::size_t>(r)];
+        if (r == root)
+          mine = block;
+        else
+          send_pieces(block.data(), block.size(), r);
+      } else if (rank_ == r) {
+        receive_pieces(mine.data(), mine.size(), root);
+      }
+    }
+    return mine;
   }
 
  private:
+  /// Whether one MPI call with int counts and displacements can carry these blocks.
+  static bool fits_one_message(const std::vector<long long>& counts) {
+    long long total = 0;
+    for (long long c : counts) total += c;
+    return total <= static_cast<long long>(message_limit());
+  }
+  static std::vector<std::size_t> offsets_of(const std::vector<long long>& counts) {
+    std::vector<std::size_t> offsets(counts.size() + 1, 0);
+    for (std::size_t r = 0; r < counts.size(); ++r) offsets[r + 1] = offsets[r] + static_cast<std::size_t>(counts[r]);
+    return offsets;
+  }
+  static std::vector<int> as_int(const std::vector<long long>& counts) {
+    return std::vector<int>(counts.begin(), counts.end());
+  }
+  static std::vector<int> as_int_offsets(const std::vector<long long>& counts) {
+    const std::vector<std::size_t> offsets = offsets_of(counts);
+    return std::vector<int>(offsets.begin(), offsets.end() - 1);
+  }
+  template <class T> void send_pieces(const T* data, std::size_t count, int to) const {
+    for (std::size_t done = 0; done < count;) {
+      const std::size_t piece = std::min(count - done, message_limit());
+      QVAE_CHECK_MPI(MPI_Send(data + done, static_cast<int>(piece), mpi_type<T>(), to, kPieceTag, get()));
+      done += piece;
+    }
+  }
+  template <class T> void receive_pieces(T* data, std::size_t count, int from) const {
+    for (std::size_t done = 0; done < count;) {
+      const std::size_t piece = std::min(count - done, message_limit());
+      QVAE_CHECK_MPI(MPI_Recv(data + done, static_cast<int>(piece), mpi_type<T>(), from, kPieceTag, get(),
+                              MPI_STATUS_IGNORE));
+      done += piece;
+    }
+  }
+  static constexpr int kPieceTag = 7301;
+
   std::shared_ptr<MPI_Comm> comm_;
   int rank_ = 0, size_ = 1;
 };
