@@ -243,9 +243,11 @@ QpAnswer decode_qp_answer(const nlohmann::json& answer) {
       throw ProtocolError(core::describe("the answer lacks '" + std::string(key) + "'", where));
     return answer[key].get<std::string>();
   };
-  if (answer.value("format", std::string()) != "qp")
-    throw ProtocolError(core::describe("answer format '" + answer.value("format", std::string()) + "' is not qp",
-                                       where));
+  // value() would throw json's own type_error for a non-string format.
+  const std::string format = answer.contains("format") && answer["format"].is_string() ? answer["format"].get<std::string>()
+                                                                                        : std::string();
+  if (format != "qp")
+    throw ProtocolError(core::describe("answer format '" + format + "' is not qp", where));
   QpAnswer out;
   out.active_variables = decode_int32(text("active_variables"), "active_variables");
   out.energies = decode_float64(text("energies"), "energies");

@@ -82,7 +82,9 @@ void start_runtime() {
   communicator = std::make_unique<par::Communicator>();
   // Readers log warnings for odd but acceptable files; millions of them would drown the run.
   core::log::set_level(core::log::Level::error);
-  // The scratch directory goes when the process ends normally.
+  // The scratch directory goes when the process ends normally (its name is
+  // created first, so it outlives this handler).
+  scratch_dir();
   std::atexit([] {
     std::error_code ignored;
     std::filesystem::remove_all(scratch_dir(), ignored);
