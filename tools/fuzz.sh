@@ -53,7 +53,7 @@ for harness in "${harnesses[@]}"; do
   # that no suppression can name: leak checks only for the harnesses without MPI.
   leaks=1
   grep -q start_runtime "$root/tests/fuzz/$harness.cpp" && leaks=0
-  "$build/fuzz/$harness" "$corpus" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 \
+  ASAN_OPTIONS="detect_leaks=$leaks" "$build/fuzz/$harness" "$corpus" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 \
     -malloc_limit_mb=1024 -detect_leaks=$leaks -print_final_stats=1 -artifact_prefix="$findings/$harness-" >"$log" 2>&1
   rc=$?
   execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)"
