@@ -17,6 +17,7 @@
 
 #include "cli.hpp"
 #include "qvae/core/atomic_file.hpp"
+#include "sweep_file.hpp"
 #include "qvae/core/error.hpp"
 #include "qvae/core/json_output.hpp"
 #include "qvae/core/philox.hpp"
@@ -26,136 +27,6 @@ namespace fs = std::filesystem;
 
 namespace qvae::cli {
 namespace {
-
-constexpr std::uint32_t kSweepStreamDomain = 0x5EE9;
-
-std::string trim(const std::string& text) {
-  const auto begin = text.find_first_not_of(" \t");
-  if (begin == std::string::npos) return "";
-  return text.substr(begin, text.find_last_not_of(" \t") - begin + 1);
-}
-
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> items;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) items.push_back(trim(item));
-  return items;
-}
-
-/// A [random] entry: uniform(a, b) | loguniform(a, b) | int(a, b) | choice(x, y, ...).
-struct Distribution {
-  std::string key, kind;
-  std::vector<std::string> args;
-
-  std::string draw(core::Philox& rng) const {
-    auto number = [&](std::size_t i) { return std::stod(args.at(i)); };
-    std::ostringstream out;
-    out << std::setprecision(10);
-    if (kind == "uniform") {
-      out << rng.uniform(number(0), number(1));
-    } else if (kind == "loguniform") {
-      out << std::exp(rng.uniform(std::log(number(0)), std::log(number(1))));
-    } else if (kind == "int") {
-      const auto lo = std::stoll(args[0]), hi = std::stoll(args[1]);
-      out << lo + static_cast<long long>(rng.uniform() * static_cast<double>(hi - lo + 1));
-    } else {  // choice
-      return args[static_cast<std::size_t>(rng.uniform() * static_cast<double>(args.size()))];
-    }
-    return out.str();
-  }
-};
-
-struct SweepFile {
-  std::string mode = "grid";  // grid | random
-  std::int64_t draws = 0;
-  std::uint64_t seed = 1;
-  std::string command = "train";
-  std::string arguments = "--out {dir}";  ///< {dir} is the point's directory
-  std::vector<std::string> base_configs;
-  std::vector<std::pair<std::string, std::vector<std::string>>> grid;  // in file order
-  std::vector<Distribution> random;
-};
-
-SweepFile read_sweep_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw core::UsageError(core::describe("cannot read sweep file '" + path + "'", "qvae sweep plan --grid"));
-  SweepFile sweep;
-  std::string line, section;
-  for (int number = 1; std::getline(in, line); ++number) {
-    const std::string where = path + ":" + std::to_string(number);
-    line = trim(line.substr(0, line.find('#')));
-    if (line.empty()) continue;
-    if (line.front() == '[') {
-      if (line.back() != ']') throw core::UsageError(core::describe("malformed section header", where));
-      section = line.substr(1, line.size() - 2);
-      if (section != "sweep" && section != "grid" && section != "random")
-        throw core::UsageError(core::describe("unknown section [" + section + "]", where, "use [sweep], [grid], [random]"));
-      continue;
-    }
-    const auto eq = line.find('=');
-    if (eq == std::string::npos || section.empty())
-      throw core::UsageError(core::describe("expected 'key = value' under a section", where));
-    const std::string key = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
-    if (section == "sweep") {
-      if (key == "mode") sweep.mode = value;
-      else if (key == "draws") sweep.draws = std::stoll(value);
-      else if (key == "seed") sweep.seed = std::stoull(value);
-      else if (key == "command") sweep.command = value;
-      else if (key == "arguments") sweep.arguments = value;
-      else if (key == "base") sweep.base_configs = split_list(value);
-      else throw core::UsageError(core::describe("unknown [sweep] key '" + key + "'", where,
-                                                 "use mode, draws, seed, command, arguments, base"));
-    } else if (section == "grid") {
-      sweep.grid.emplace_back(key, split_list(value));
-    } else {
-      const auto open = value.find('('), close = value.rfind(')');
-      Distribution d{key, trim(value.substr(0, open)), {}};
-      if (open == std::string::npos || close == std::string::npos || close < open)
-        throw core::UsageError(core::describe("expected kind(args) for '" + key + "'", where));
-      d.args = split_list(value.substr(open + 1, close - open - 1));
-      const bool two = d.kind == "uniform" || d.kind == "loguniform" || d.kind == "int";
-      if ((two && d.args.size() != 2) || (d.kind == "choice" && d.args.empty()) || (!two && d.kind != "choice"))
-        throw core::UsageError(core::describe("bad distribution '" + value + "'", where,
-                                              "use uniform(a, b), loguniform(a, b), int(a, b) or choice(x, y, ...)"));
-      sweep.random.push_back(d);
-    }
-  }
-  if (sweep.mode != "grid" && sweep.mode != "random")
-    throw core::UsageError(core::describe("[sweep] mode must be grid or random", path));
-  if (sweep.mode == "random" && sweep.draws < 1)
-    throw core::UsageError(core::describe("[sweep] draws must be >= 1 for a random search", path));
-  // Relative base config paths are relative to the sweep file.
-  for (auto& base : sweep.base_configs)
-    if (fs::path(base).is_relative() && !fs::exists(base)) base = (fs::path(path).parent_path() / base).string();
-  return sweep;
-}
-
-/// Every point's overrides: the grid's Cartesian product (last key fastest) or
-/// `draws` random draws keyed by (seed, point), each followed by the [random] keys.
-std::vector<std::vector<core::ConfigOverride>> expand(const SweepFile& sweep) {
-  std::vector<std::vector<core::ConfigOverride>> points{{}};
-  for (const auto& [key, values] : sweep.grid) {
-    std::vector<std::vector<core::ConfigOverride>> next;
-    for (const auto& point : points)
-      for (const auto& value : values) {
-        next.push_back(point);
-        next.back().push_back({key, value});
-      }
-    points.swap(next);
-  }
-  if (sweep.mode == "random") {
-    std::vector<std::vector<core::ConfigOverride>> drawn;
-    for (std::int64_t i = 0; i < sweep.draws; ++i) {
-      core::Philox rng(sweep.seed, core::stream_id(kSweepStreamDomain, static_cast<std::uint64_t>(i)));
-      auto point = points[static_cast<std::size_t>(rng.uniform() * static_cast<double>(points.size()))];
-      for (const auto& d : sweep.random) point.push_back({d.key, d.draw(rng)});
-      drawn.push_back(point);
-    }
-    points.swap(drawn);
-  }
-  return points;
-}
 
 std::string point_name(std::size_t index) {
   char name[32];

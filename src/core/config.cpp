@@ -55,6 +55,25 @@ bool parse_bool(const std::string& text, bool& out) {
   return false;
 }
 
+bool valid_utf8(const std::string& text) {
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    const std::size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (length == 0 || i + length > text.size()) return false;
+    std::uint32_t code = length == 1 ? c : c & (0x7F >> length);
+    for (std::size_t k = 1; k < length; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if ((next >> 6) != 0x2) return false;
+      code = (code << 6) | (next & 0x3F);
+    }
+    // Overlong forms, surrogates and values beyond U+10FFFF are not UTF-8.
+    static const std::uint32_t smallest[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (code < smallest[length] || (code >= 0xD800 && code <= 0xDFFF) || code > 0x10FFFF) return false;
+    i += length;
+  }
+  return true;
+}
+
 std::string quote_list(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
@@ -73,6 +92,8 @@ std::string normalise_value(const ConfigKey& key, const std::string& value, cons
   errno = 0;
   switch (key.type) {
     case ValueType::string:
+      // Values reach JSON output (--json, config show), which holds UTF-8 only.
+      if (!valid_utf8(value)) throw fail("UTF-8 text");
       if (!key.choices.empty() &&
           std::find(key.choices.begin(), key.choices.end(), value) == key.choices.end())
         throw fail("one of " + quote_list(key.choices));

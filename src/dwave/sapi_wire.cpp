@@ -107,6 +107,13 @@ const nlohmann::json& member(const nlohmann::json& object, const char* key, cons
     throw ProtocolError(core::describe("solver definition lacks '" + std::string(key) + "'", where));
   return object.at(key);
 }
+/// json's get<int64_t>() of a float casts it (UB when out of range): integer fields must be integers.
+std::int64_t integer_of(const nlohmann::json& value, const std::string& where) {
+  if (!value.is_number_integer())
+    throw ProtocolError(core::describe("solver field " + value.dump() + " is not an integer", where));
+  return value.get<std::int64_t>();
+}
+
 Ranges ranges_from(const nlohmann::json& properties, const std::string& where) {
   Ranges ranges;
   auto pair = [&](const char* key, double& lo, double& hi) {
@@ -133,12 +140,12 @@ SolverInfo parse_solver(const nlohmann::json& definition) {
       info.graph_id = identity["version"]["graph_id"].get<std::string>();
     if (definition.contains("status")) info.status = definition["status"].get<std::string>();
     const nlohmann::json& properties = member(definition, "properties", where);
-    for (const auto& q : member(properties, "qubits", where)) info.qubits.push_back(q.get<std::int64_t>());
+    for (const auto& q : member(properties, "qubits", where)) info.qubits.push_back(integer_of(q, where));
     for (const auto& c : member(properties, "couplers", where)) {
       if (!c.is_array() || c.size() != 2) throw ProtocolError(core::describe("a coupler is not a pair", where));
-      info.couplers.emplace_back(c[0].get<std::int64_t>(), c[1].get<std::int64_t>());
+      info.couplers.emplace_back(integer_of(c[0], where), integer_of(c[1], where));
     }
-    info.num_qubits = member(properties, "num_qubits", where).get<std::int64_t>();
+    info.num_qubits = integer_of(member(properties, "num_qubits", where), where);
     if (properties.contains("parameters")) {
       const nlohmann::json& parameters = properties["parameters"];
       if (parameters.is_object())
@@ -151,11 +158,16 @@ SolverInfo parse_solver(const nlohmann::json& definition) {
     info.ranges = ranges_from(properties, where);
     if (properties.contains("num_reads_range") && properties["num_reads_range"].is_array() &&
         properties["num_reads_range"].size() == 2)
-      info.max_reads = properties["num_reads_range"][1].get<std::int64_t>();
+      info.max_reads = integer_of(properties["num_reads_range"][1], where);
     if (properties.contains("topology") && properties["topology"].is_object()) {
       const nlohmann::json& topology = properties["topology"];
       if (topology.contains("type")) info.topology = topology["type"].get<std::string>();
-      if (topology.contains("shape")) info.shape = topology["shape"].get<std::vector<int>>();
+      if (topology.contains("shape"))
+        for (const auto& size : topology["shape"]) {
+          const std::int64_t n = integer_of(size, where);
+          if (n < 0 || n > 1 << 20) throw ProtocolError(core::describe("topology shape " + std::to_string(n), where));
+          info.shape.push_back(static_cast<int>(n));
+        }
     }
     for (std::int64_t q : info.qubits)
       if (q < 0 || q >= info.num_qubits)
@@ -243,9 +255,11 @@ QpAnswer decode_qp_answer(const nlohmann::json& answer) {
       throw ProtocolError(core::describe("the answer lacks '" + std::string(key) + "'", where));
     return answer[key].get<std::string>();
   };
-  if (answer.value("format", std::string()) != "qp")
-    throw ProtocolError(core::describe("answer format '" + answer.value("format", std::string()) + "' is not qp",
-                                       where));
+  // value() would throw json's own type_error for a non-string format.
+  const std::string format = answer.contains("format") && answer["format"].is_string() ? answer["format"].get<std::string>()
+                                                                                        : std::string();
+  if (format != "qp")
+    throw ProtocolError(core::describe("answer format '" + format + "' is not qp", where));
   QpAnswer out;
   out.active_variables = decode_int32(text("active_variables"), "active_variables");
   out.energies = decode_float64(text("energies"), "energies");

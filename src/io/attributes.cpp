@@ -119,6 +119,10 @@ std::string get_string_attribute(const File& file, const std::string& object, co
   OpenedAttribute a = open_attribute(file, object, name);
   if (H5Tget_class(a.type.get()) != H5T_STRING)
     throw core::InputError(core::describe("attribute is not a string", a.where.text));
+  // H5Aread fills the whole dataspace: an array of strings would overrun the one value read here.
+  const hssize_t n = H5Sget_simple_extent_npoints(a.space.get());
+  if (n != 1)
+    throw core::InputError(core::describe("attribute holds " + std::to_string(n) + " strings, expected one", a.where.text));
   const htri_t variable = H5Tis_variable_str(a.type.get());
   check(variable, "H5Tis_variable_str", a.where);
   if (variable > 0) {

@@ -122,6 +122,20 @@ std::string describe_type(hid_t type) {
   }
 }
 
+/// A dataset may declare more rows than it stores (HDF5 then returns fill
+/// values): refuse a read that would allocate far more than the file holds,
+/// so a size in a small or truncated file cannot demand gigabytes.  Deflate
+/// expands at most ~1032:1; the slack lets small unwritten datasets read as zeros.
+void refuse_unstored(const Handle& dataset, hid_t file_type, std::int64_t elements, const Where& where) {
+  constexpr double kMaxExpansion = 1100, kSlackBytes = 1 << 20;
+  const double requested = static_cast<double>(elements) * static_cast<double>(H5Tget_size(file_type));
+  const double stored = static_cast<double>(H5Dget_storage_size(dataset.get()));
+  if (requested > stored * kMaxExpansion + kSlackBytes)
+    throw core::InputError(core::describe("dataset declares " + std::to_string(elements) + " values but stores only " +
+                                              std::to_string(static_cast<std::uint64_t>(stored)) + " bytes",
+                                          where.text, "the file is truncated or was never completely written"));
+}
+
 }  // namespace
 
 DatasetShape dataset_shape(const File& file, const std::string& name) {
@@ -217,6 +231,7 @@ IoReport read_rows(const File& file, const std::string& name, const par::Block& 
                                               std::to_string(shape.rows()),
                                           where.text));
 
+  refuse_unstored(dataset, file_type.get(), block.count * shape.row_size(), where);
   out.resize(static_cast<std::size_t>(block.count * shape.row_size()));
   Handle file_space = check_id(H5Dget_space(dataset.get()), "H5Dget_space", where);
   Handle memory_space = memory_space_for(block.count, shape, where);

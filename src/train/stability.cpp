@@ -127,12 +127,22 @@ std::vector<double> GuardState::encode() const {
 GuardState GuardState::decode(const std::vector<double>& values) {
   GuardState state;
   auto at = [&](std::size_t i, double fallback) { return i < values.size() ? values[i] : fallback; };
+  // Counters come from a file: a NaN, negative or huge one would make the casts below undefined.
+  auto count = [&](std::size_t i, double limit) {
+    const double v = at(i, 0);
+    if (!(v >= 0 && v <= limit))
+      throw core::InputError(core::describe("guard_state value " + std::to_string(i) + " is " + std::to_string(v) +
+                                                ", not a count",
+                                            "the checkpoint's guard_state", "resume from another checkpoint"));
+    return v;
+  };
+  constexpr double kIntLimit = 2147483647.0, kCountLimit = 9.0e15;  // int; exact in a double
   state.lr_scale = at(0, 1.0);
-  state.rollbacks = static_cast<int>(at(1, 0));
-  state.consecutive_bad = static_cast<int>(at(2, 0));
-  state.epoch_bad_batches = static_cast<std::int64_t>(at(3, 0));
-  state.epoch_rollbacks = static_cast<std::int64_t>(at(4, 0));
-  state.epoch_clipped_batches = static_cast<std::int64_t>(at(5, 0));
+  state.rollbacks = static_cast<int>(count(1, kIntLimit));
+  state.consecutive_bad = static_cast<int>(count(2, kIntLimit));
+  state.epoch_bad_batches = static_cast<std::int64_t>(count(3, kCountLimit));
+  state.epoch_rollbacks = static_cast<std::int64_t>(count(4, kCountLimit));
+  state.epoch_clipped_batches = static_cast<std::int64_t>(count(5, kCountLimit));
   state.epoch_grad_norm_max = at(6, 0.0);
   return state;
 }
