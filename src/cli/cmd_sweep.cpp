@@ -16,8 +16,8 @@
 #include <utility>
 
 #include "cli.hpp"
-#include "qvae/core/atomic_file.hpp"
 #include "sweep_file.hpp"
+#include "qvae/core/atomic_file.hpp"
 #include "qvae/core/error.hpp"
 #include "qvae/core/json_output.hpp"
 #include "qvae/core/philox.hpp"
