@@ -457,7 +457,7 @@ void expect_well_formed(const PartitionedGraph& s, const Graph& graph, int n) {
   }
 }
 
-TEST(NiceRegionSelection, GridFollowsTheSection12Formulas) {
+TEST(NiceRegionSelection, GridFollowsTheRegionFormulas) {
   EXPECT_EQ(nice_region_grid(64).rows, 4);
   EXPECT_EQ(nice_region_grid(64).cols, 4);
   EXPECT_EQ(nice_region_grid(302).rows, 8);  // 151 cells, 51 per layer
