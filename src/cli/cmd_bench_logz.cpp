@@ -1,5 +1,5 @@
 // qvae bench logz: partition-function estimation speed on a hard model
-// (issue 5, docs/performance.md "Partition function").  By default the
+// (docs/performance.md "Partition function").  By default the
 // 4 x 302 Pegasus model (region scheme) with weights N(0, 2^2) and biases
 // N(0, 1): a rough landscape where AIS and reverse AIS disagree unless the
 // schedule is long.  Reports

@@ -1,6 +1,6 @@
 // qvae bench train: training steps/s of the configured QVAE (default: the
 // reference ds2 CNN on Pegasus 4 x 302) on GFlash showers, one LibTorch thread
-// per rank; reports showers/s and peak memory per rank (issue 7 item 8).
+// per rank; reports showers/s and peak memory per rank.
 // Options are declared in cmd_bench.cpp: --events, --geometry, and (when the
 // lead adds them) --batch-size, --batches, --threads.  Results in docs/performance.md.
 #include <algorithm>

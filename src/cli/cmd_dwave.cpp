@@ -1,8 +1,8 @@
 // qvae dwave: D-Wave sampling and effective temperature (docs/dwave.md).
 //   sample   samples of a qvae-rbm model from the QPU over SAPI (or an offline
 //            stand-in), written like `qvae sample` output; requests of every
-//            rank go to rank 0, which batches them (dwave.md §4.1, §5)
-//   beta     beta_eff by one of the methods of dwave.md §4.2
+//            rank go to rank 0, which batches them (docs/dwave.md)
+//   beta     beta_eff by one of the methods of docs/dwave.md, "Effective temperature"
 //   solvers  the solvers an endpoint offers
 // The token comes from DWAVE_API_TOKEN or --token-file and is never printed.
 #include <cmath>
@@ -263,7 +263,7 @@ int run_dwave(Context& context) {
       "           samples like `qvae sample` ('samples' C x N uint8 in node order, 'energies').\n"
       "           --clamp-values conditions partition 0 with flux biases (one problem per row).\n"
       "           Every rank's requests go to rank 0, which submits them in batches.\n"
-      "  beta     estimates beta_eff of the backend by the chosen method of dwave.md 4.2; stein\n"
+      "  beta     estimates beta_eff of the backend by the chosen method (docs/dwave.md); stein\n"
       "           minimises the kernel Stein discrepancy of one set of device reads (no model sampling).\n"
       "  solvers  lists the endpoint's solvers.\n"
       "The token comes from DWAVE_API_TOKEN or --token-file (refused when group/other can read it).\n"

@@ -1,5 +1,5 @@
 // qvae evaluate: CaloChallenge metrics of a generated shower file against a
-// reference (spec calochallenge.md §2): histograms and separation powers,
+// reference (docs/evaluation.md, "The metrics"): histograms and separation powers,
 // incident-energy-conditional histograms, FPD/KPD; with --model/--data also
 // the model-side metrics (RBM energies of encoded data vs Gibbs samples,
 // reconstruction errors); with --classifier the classifier two-sample test

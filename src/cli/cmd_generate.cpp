@@ -1,5 +1,5 @@
 // qvae generate: showers from a trained QVAE (DIR/best.h5) into a
-// CaloChallenge file, identical for any rank count (issue 7 item 6).
+// CaloChallenge file, identical for any rank count.
 #include <cstdio>
 
 #include "cli.hpp"

@@ -1,5 +1,5 @@
 // qvae graph: a hardware graph's size and degrees, and optionally the K-partite
-// selection the Boltzmann machine would use on it (rbm-graphs-logz.md §1.2, §3).
+// selection the Boltzmann machine would use on it (docs/rbm.md).
 // Not distributed: every rank computes the same small result, rank 0 prints.
 #include <cstdio>
 #include <optional>

@@ -60,7 +60,7 @@ int run_logz(Context& context) {
       "       [--reverse-start auto|exact|data|chains] [--latents FILE] [--equilibration-sweeps N]\n"
       "       [--bootstrap B] [--force] [--condition FILE] [--backend kokkos|torch]\n"
       "       [--out FILE [--epoch E]] [--json]",
-      "Estimates log Z of a qvae-rbm model (rbm-graphs-logz.md section 2).\n"
+      "Estimates log Z of a qvae-rbm model (docs/logz.md).\n"
       "  exact  enumerates every partition but the largest, which is summed in closed form\n"
       "         (2^k terms; refused above 2^32 unless --force).  With --condition FILE: log Z(u)\n"
       "         for each code u of partition 0 ('values' (R, n0) or full states 'samples').\n"

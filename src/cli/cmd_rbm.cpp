@@ -1,6 +1,6 @@
 // qvae rbm: create and inspect K-partite Boltzmann machines (qvae-rbm files,
 // docs/formats.md).  `init` selects the partitions on a hardware graph
-// (graph::select_partitioned, rbm-graphs-logz.md §1.2) and initialises the
+// (graph::select_partitioned, docs/rbm.md) and initialises the
 // parameters; every rank builds the same model and the file is written
 // collectively.  `info` summarises a file.
 #include <cmath>

@@ -1,5 +1,5 @@
-// qvae sample: block-Gibbs samples of a Boltzmann machine (rbm-graphs-logz.md
-// §1.5).  Chains are spread over ranks in contiguous blocks; chain c's
+// qvae sample: block-Gibbs samples of a Boltzmann machine (docs/rbm.md, "Block
+// Gibbs sampling").  Chains are spread over ranks in contiguous blocks; chain c's
 // randomness is keyed by (seed, c, its sweep count), so the output file is
 // identical for any rank count, and `--resume` continues stored chains
 // bit-exactly.  Samples, energies and chain counters are written collectively

@@ -1,5 +1,5 @@
 // qvae train: data-parallel QVAE training with checkpoints, resume, history
-// and the best model (issue 7; docs/training.md).  Works alone or under
+// and the best model (docs/training.md).  Works alone or under
 // mpirun/srun; SIGTERM/SIGUSR1 checkpoint and exit 0 (resume with --resume).
 #include <cstdio>
 

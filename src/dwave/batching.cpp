@@ -1,4 +1,4 @@
-// Requests of every rank answered by one sampler on rank 0 (issue 9, "Batching
+// Requests of every rank answered by one sampler on rank 0 (docs/dwave.md, "Batching
 // from rank 0"), and sampling a machine through any backend.
 
 #include <chrono>

@@ -1,4 +1,4 @@
-// β_eff estimation (dwave.md §4.2): methods A–E behind one loop, and the
+// β_eff estimation (docs/dwave.md, "Effective temperature"): five methods behind one loop, and the
 // Stein fit (stein.hpp) on device samples taken once.
 #include "qvae/dwave/beta_estimation.hpp"
 
@@ -131,7 +131,7 @@ EnergyMoments ising_moments(const rbm::BoltzmannMachine& machine, const IsingMod
   return weighted_moments(energies, weights);
 }
 
-/// The §4.2 stopping threshold c·2σ_Qσ_R/(√N(σ_Q + σ_R)).
+/// The stopping threshold c·2σ_Qσ_R/(√N(σ_Q + σ_R)).
 double energy_threshold(double c, const EnergyMoments& q, const EnergyMoments& r) {
   const double sum = q.std() + r.std();
   return sum > 0 ? c * 2 * q.std() * r.std() / (std::sqrt(q.weight) * sum) : 0.0;

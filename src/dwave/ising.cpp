@@ -13,7 +13,7 @@ IsingModel rbm_to_ising(const rbm::BoltzmannMachine& machine, double beta) {
   if (!(beta > 0) || !std::isfinite(beta))
     throw core::UsageError(core::describe("beta must be a finite number > 0 (got " + std::to_string(beta) + ")",
                                           "qvae::dwave::rbm_to_ising"));
-  // rbm-graphs-logz.md §1.1: J = −W/4, h = −b/2 − ¼ΣW, C = −Σb/2 − ΣW/4; all divided by β (dwave.md §4.1).
+  // J = −W/4, h = −b/2 − ¼ΣW, C = −Σb/2 − ΣW/4, all divided by β (docs/dwave.md, "What is sent to the QPU").
   const std::size_t n = static_cast<std::size_t>(machine.num_nodes());
   const std::size_t e_count = static_cast<std::size_t>(machine.num_couplers());
   IsingModel model;
@@ -98,7 +98,7 @@ void ising_to_rbm_parameters(const rbm::BoltzmannMachine& machine, const IsingMo
 }
 
 namespace {
-// dwave-system h_to_fluxbias defaults (dwave.md §4.1).
+// dwave-system h_to_fluxbias defaults (docs/dwave.md, "What is sent to the QPU").
 constexpr double kPlanck = 6.62607e-34;      // J/Hz
 constexpr double kFluxQuantum = 2.067833848e-15;  // Wb
 constexpr double kB_GHz = 1.391;

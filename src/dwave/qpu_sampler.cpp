@@ -1,4 +1,4 @@
-// The QPU over SAPI (dwave.md §4.1, §5): rank 0 holds the client, packs
+// The QPU over SAPI (docs/dwave.md, "SAPI client"): rank 0 holds the client, packs
 // problems into POSTs of ≤ batch_size, keeps ≤ max_in_flight unanswered,
 // long-polls them in groups of ≤ 100 and maps answers back to node order.
 #include <algorithm>

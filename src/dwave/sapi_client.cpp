@@ -259,7 +259,7 @@ SapiClient::Exchange SapiClient::exchange(const std::string& method, const std::
   check_curl(curl_easy_getinfo(handle, CURLINFO_CONTENT_TYPE, &content_type_raw), "CURLINFO_CONTENT_TYPE");
   const std::string content_type = content_type_raw ? lower(content_type_raw) : std::string();
   if (status >= 200 && status < 300) {
-    // Versioned media type (§5): the same type, version ~= 3.0; plain JSON is tolerated.
+    // Versioned media type: the same type, version ~= 3.0; plain JSON is tolerated.
     const bool versioned = content_type.rfind("application/vnd.dwave.sapi.", 0) == 0;
     const auto version_at = content_type.find("version=");
     const bool version_ok = version_at != std::string::npos && content_type.compare(version_at + 8, 2, "3.") == 0;
@@ -421,7 +421,7 @@ SolverInfo SapiClient::get_solver(const std::string& name) {
 }
 
 std::vector<SubmitResult> SapiClient::submit(const std::vector<nlohmann::json>& jobs) {
-  constexpr std::size_t kPerPost = 20;  // dwave.md §5: up to 20 jobs per POST
+  constexpr std::size_t kPerPost = 20;  // SAPI: up to 20 jobs per POST
   std::set<std::string> labels;
   for (const nlohmann::json& job : jobs) {
     const bool labelled = job.is_object() && job.contains("label") && job["label"].is_string() &&
@@ -498,7 +498,7 @@ std::vector<ProblemStatus> SapiClient::list_by_label(const std::string& label) {
 }
 
 std::vector<ProblemStatus> SapiClient::poll(const std::vector<std::string>& ids, bool wait) {
-  constexpr std::size_t kPerGet = 100;  // dwave.md §5: up to 100 ids per GET
+  constexpr std::size_t kPerGet = 100;  // SAPI: up to 100 ids per GET
   std::vector<ProblemStatus> statuses;
   for (std::size_t first = 0; first < ids.size(); first += kPerGet) {
     std::string query;

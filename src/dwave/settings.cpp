@@ -64,7 +64,7 @@ const core::ConfigKey kKeys[] = {
     {"dwave.beta_initial", ValueType::real, "4", "beta_eff: starting beta", {}},
     {"dwave.beta_iterations", ValueType::integer, "20", "beta_eff: most iterations", {}},
     {"dwave.beta_reads", ValueType::integer, "1000", "beta_eff: device reads per iteration", {}},
-    {"dwave.beta_stop_constant", ValueType::real, "1.5", "beta_eff: c of the stopping rule (dwave.md 4.2)", {}},
+    {"dwave.beta_stop_constant", ValueType::real, "1.5", "beta_eff: c of the stopping rule (docs/dwave.md)", {}},
     {"dwave.beta_rbm_chains", ValueType::integer, "1000", "beta_eff: classical Gibbs chains", {}},
     {"dwave.beta_rbm_sweeps", ValueType::integer, "200", "beta_eff: classical Gibbs sweeps", {}},
 };

@@ -1,4 +1,4 @@
-// Proper colourings of the hardware graphs (rbm-graphs-logz.md §1.2, §1.3).
+// Proper colourings of the hardware graphs (docs/rbm.md, "Colourings and the partition selection").
 #include "qvae/core/error.hpp"
 #include "qvae/graph/graph.hpp"
 

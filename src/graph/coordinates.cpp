@@ -1,4 +1,4 @@
-// Coordinate systems of the three families (rbm-graphs-logz.md §3), as in
+// Coordinate systems of the three families (docs/rbm.md, "Hardware graphs"), as in
 // dwave-networkx 0.8.18's chimera_coordinates, pegasus_coordinates and
 // zephyr_coordinates.
 #include <stdexcept>
@@ -7,7 +7,7 @@
 
 namespace qvae::graph {
 
-// ---- Chimera (§3.3) --------------------------------------------------------
+// ---- Chimera -------------------------------------------------------------
 
 std::int64_t ChimeraCoordinates::to_linear(const ChimeraCoord& c) const {
   return ((static_cast<std::int64_t>(c.i) * n_ + c.j) * 2 + c.u) * t_ + c.k;
@@ -26,7 +26,7 @@ bool ChimeraCoordinates::contains(const ChimeraCoord& c) const {
   return c.i >= 0 && c.i < m_ && c.j >= 0 && c.j < n_ && (c.u == 0 || c.u == 1) && c.k >= 0 && c.k < t_;
 }
 
-// ---- Pegasus (§3.1) --------------------------------------------------------
+// ---- Pegasus -------------------------------------------------------------
 
 std::int64_t PegasusCoordinates::to_linear(const PegasusCoord& c) const {
   return ((static_cast<std::int64_t>(m_) * c.u + c.w) * 12 + c.k) * (m_ - 1) + c.z;
@@ -108,7 +108,7 @@ std::optional<NiceCoord> PegasusCoordinates::linear_to_nice(std::int64_t q) cons
   return pegasus_to_nice(from_linear(q));
 }
 
-// ---- Zephyr (§3.2) ---------------------------------------------------------
+// ---- Zephyr --------------------------------------------------------------
 
 std::int64_t ZephyrCoordinates::to_linear(const ZephyrCoord& c) const {
   return (((static_cast<std::int64_t>(c.u) * (2 * m_ + 1) + c.w) * t_ + c.k) * 2 + c.j) * m_ + c.z;

@@ -1,5 +1,5 @@
 // Generators of Chimera, Pegasus and Zephyr graphs, edge rule for edge rule
-// as in dwave-networkx 0.8.18 (rbm-graphs-logz.md §3).  Each emits its edge
+// as in dwave-networkx 0.8.18 (docs/rbm.md, "Hardware graphs").  Each emits its edge
 // list once and lets Graph sort it: P16 takes a few milliseconds.
 #include <algorithm>
 #include <array>
@@ -66,7 +66,7 @@ Graph pegasus_graph(int m, bool fabric_only) {
   require(m >= 2, "pegasus needs m >= 2 (got " + std::to_string(m) + ")", "use --size 2 or more");
   const GraphShape shape{Topology::pegasus, m, m, 12, fabric_only};  // t: the tile size
   check_size(shape);
-  // offsets_index 0 (§3.1): S0 for vertical qubits, S1 for horizontal ones.
+  // offsets_index 0: S0 for vertical qubits, S1 for horizontal ones.
   static constexpr std::array<int, 12> vertical_offsets{2, 2, 2, 2, 10, 10, 10, 10, 6, 6, 6, 6};
   static constexpr std::array<int, 12> horizontal_offsets{6, 6, 6, 6, 2, 2, 2, 2, 10, 10, 10, 10};
   // Fabric filter: the generator's fabric_start = (min S1, min S0) and

@@ -1,5 +1,5 @@
-// Selection of K partitions × n nodes from a hardware graph (rbm-graphs-logz.md
-// §1.2, §1.3), with the reference implementation's bugs fixed: every partition
+// Selection of K partitions × n nodes from a hardware graph (docs/rbm.md,
+// "Colourings and the partition selection"), with the reference implementation's bugs fixed: every partition
 // is checked for completeness, nice coordinates never alias, and couplers are
 // assigned to partitions by node, never by position.
 #include "qvae/graph/partitioned_graph.hpp"
@@ -39,7 +39,7 @@ void check_label(std::int64_t q, const GraphShape& shape, const std::string& wha
                                           "yield list", "check that it was written for this topology and size"));
 }
 
-/// The §1.2 loop: cells in itertools.product(rows 0..R, cols 0..C-1, layers
+/// The region-scheme loop of the reference: cells in itertools.product(rows 0..R, cols 0..C-1, layers
 /// 0..2) order starting at the nice origin; in each cell the partitions in the
 /// reference's order 0, 2, 1, 3, each taking its qubits in increasing nice k.
 /// Unlike the reference it skips cells outside the nice region (which alias

@@ -1,5 +1,5 @@
 // Forward and reverse AIS along the coupling-scaled geometric path
-// (rbm-graphs-logz.md §2.4; qvae/logz/annealing.hpp).
+// (docs/logz.md, "The annealing path"; qvae/logz/annealing.hpp).
 #include "qvae/logz/annealing.hpp"
 
 #include <mpi.h>

@@ -1,5 +1,5 @@
 // Exact log Z by enumeration with the largest partition summed analytically
-// (rbm-graphs-logz.md §2.5).
+// (docs/logz.md, "Exact log Z").
 #include "qvae/logz/exact.hpp"
 
 #include <mpi.h>

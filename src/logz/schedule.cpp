@@ -1,4 +1,4 @@
-// Annealing schedules (rbm-graphs-logz.md §2.4; qvae/logz/schedule.hpp).
+// Annealing schedules (docs/logz.md, "The annealing path"; qvae/logz/schedule.hpp).
 #include "qvae/logz/schedule.hpp"
 
 #include <algorithm>

@@ -1,4 +1,5 @@
-// Layers, encoders and decoders of the QVAE (model.md §2.2-2.4, §3.2-3.3).
+// Layers, encoders and decoders of the QVAE (docs/model.md, "Encoders", "Decoders",
+// "Conditioning on the incident energy").
 #include "qvae/model/networks.hpp"
 
 #include <algorithm>
@@ -39,7 +40,7 @@ torch::Tensor cylinder_pad(const torch::Tensor& x) {
   TORCH_CHECK(x.dim() == 5, "cylinder_pad expects (B, C, Z, A, R), got ", x.sizes());
   const std::int64_t alpha = x.size(3);
   const std::int64_t half = alpha / 2;
-  // §2.2 step 1-2: the r = 0 column half a turn away becomes r = -1.
+  // Cylinder padding: the r = 0 column half a turn away becomes r = -1.
   const torch::Tensor centre = x.select(4, 0);
   const torch::Tensor across = torch::cat({centre.slice(3, half), centre.slice(3, 0, half)}, 3).unsqueeze(4);
   torch::Tensor padded = torch::cat({across, x}, 4);
@@ -208,7 +209,7 @@ std::vector<ConvStage> plan_cnn_encoder(const std::array<int, 3>& grid, const st
     stages.push_back(stage);
     in_channels = out;
   };
-  // §2.2 convs 1-3 with the cylinder padding.
+  // Convs 1-3 of the encoder table (docs/model.md) with the cylinder padding.
   add(channels[0], {3, 3, 3}, {2, 1, 1}, true, true, 0.02);
   add(channels[1], {3, 3, 3}, {2, 1, 1}, true, true, 0.02);
   add(channels[2], {3, 3, 3}, {1, 2, 1}, true, true, 0.02);
@@ -223,7 +224,7 @@ std::vector<ConvStage> plan_cnn_encoder(const std::array<int, 3>& grid, const st
     }
     add(channels[3], kernel, stride, false, true, 0.02);
   }
-  // §2.2 conv 5 (k 3, s(1,2,2)) when it collapses the grid, else a kernel of the remaining extent.
+  // Conv 5 of the table (k 3, s(1,2,2)) when it collapses the grid, else a kernel of the remaining extent.
   bool table_collapses = true;
   const std::array<int, 3> table_stride{1, 2, 2};
   for (std::size_t d = 0; d < 3; ++d)
@@ -291,7 +292,7 @@ DimensionPlan plan_dimension(int target, int growth, const DimensionPlan& refere
 std::vector<TransposedStage> plan_cnn_decoder(const std::array<int, 3>& grid, const std::vector<int>& channels,
                                               int latent_size, ConditionMode condition) {
   if (channels.size() != 4) throw core::UsageError("model.cnn_decoder_channels needs 4 values");
-  // §2.3 NEW `Decoder`, per dimension (z, alpha, r).
+  // The reference's newer `Decoder` (docs/model.md, "Decoders"), per dimension (z, alpha, r).
   const DimensionPlan reference_z{{3, 5, 3, 5, 5}, {2, 2, 2, 2, 1}};
   const DimensionPlan reference_alpha{{3, 4, 3, 3, 3}, {1, 1, 1, 1, 1}};
   const DimensionPlan reference_r{{2, 2, 2, 2, 3}, {1, 1, 1, 1, 1}};
@@ -414,7 +415,7 @@ EncoderOutput EncoderImpl::forward(const torch::Tensor& reduced, const EnergyFea
     torch::Tensor level_logits;
     if (kind_ == NetworkKind::cnn) {
       torch::Tensor grid_input = shower.view({batch, 1, grid_[0], grid_[1], grid_[2]});
-      // §3.3: previous samples enter as one scalar added to every voxel.
+      // Latent feedback: previous samples enter as one scalar added to every voxel.
       if (given.defined()) grid_input = grid_input + latent_feedback_scalar(given).view({batch, 1, 1, 1, 1});
       level_logits = cnn_levels_[static_cast<std::size_t>(level)]->forward(grid_input, energy);
     } else {
@@ -463,7 +464,7 @@ DecoderImpl::DecoderImpl(const ModelConfig& config, const geometry::Geometry& ge
       trunk_->push_back(torch::nn::BatchNorm3d(stages_[i].out_channels));
       trunk_->push_back(torch::nn::PReLU(torch::nn::PReLUOptions().num_parameters(stages_[i].out_channels).init(0.02)));
     }
-    // §2.3 heads: hits PReLU inits 1.0 (≈ identity, logits), energies 0.02.
+    // Decoder heads: hits PReLU inits 1.0 (≈ identity, logits), energies 0.02.
     auto head = [&](double prelu_init) {
       torch::nn::Sequential sequence;
       for (std::size_t i = 2; i < 4; ++i) {

@@ -1,5 +1,5 @@
-// The GFlash shower generator (calochallenge.md §3).  See gflash.hpp for the
-// model; the comments here say which § each formula comes from.
+// The GFlash shower generator.  See gflash.hpp for the model; the comments
+// here say which part of it each formula implements.
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -24,7 +24,7 @@ double capped_sigma(double c1, double c2, double ln_y, double sigma_max) {
 }  // namespace
 
 double RadialProfile::cdf(double r) const {
-  // §3.2: F(r) = p r^2/(r^2 + R_C^2) + (1 - p) r^2/(r^2 + R_T^2).
+  // Radial profile: F(r) = p r^2/(r^2 + R_C^2) + (1 - p) r^2/(r^2 + R_T^2).
   const double r2 = r * r;
   return core_weight * r2 / (r2 + core_radius * core_radius) +
          (1.0 - core_weight) * r2 / (r2 + tail_radius * tail_radius);
@@ -37,14 +37,14 @@ GFlashSimulator::GFlashSimulator(geometry::Geometry geometry, GFlashParameters p
   if (layers == 0 || geometry_.voxels() == 0)
     throw core::UsageError(core::describe("geometry '" + geometry_.name() + "' has no voxels",
                                           "in GFlashSimulator", "use a geometry with at least one radial bin"));
-  // Layer i spans [i·d, (i+1)·d] X0 (§3.5 step 4: t_k = 0.806 k for ds2).
+  // Layer i spans [i·d, (i+1)·d] X0 (t_k = 0.806 k for ds2).
   const double thickness = parameters_.layer_thickness_for(layers);
   layer_boundaries_x0_.resize(static_cast<std::size_t>(layers) + 1);
   layer_centres_x0_.resize(static_cast<std::size_t>(layers));
   for (int i = 0; i <= layers; ++i) layer_boundaries_x0_[static_cast<std::size_t>(i)] = thickness * i;
   for (int i = 0; i < layers; ++i) layer_centres_x0_[static_cast<std::size_t>(i)] = thickness * (i + 0.5);
 
-  // Rings in (layer, r) order; radial edges in units of R_M,eff (§3.5 step 5).
+  // Rings in (layer, r) order; radial edges in units of R_M,eff.
   for (int i = 0; i < layers; ++i) {
     const geometry::Layer& layer = geometry_.layers()[static_cast<std::size_t>(i)];
     for (int j = 0; j < layer.r_bins(); ++j) {
@@ -67,19 +67,19 @@ LongitudinalProfile GFlashSimulator::mean_longitudinal_profile(double e_inc_mev)
 
 LongitudinalProfile GFlashSimulator::longitudinal_profile(double e_inc_mev, double z1, double z2) const {
   const GFlashParameters& p = parameters_;
-  const double ln_y = std::log(e_inc_mev / p.critical_energy_mev);  // y = E/E_c,eff (§3.1)
-  // Homogeneous means (§3.1 table), then the sampling shifts; log arguments >= 0.1 (Geant4 clamp).
+  const double ln_y = std::log(e_inc_mev / p.critical_energy_mev);  // y = E/E_c,eff
+  // Homogeneous means (Geant4 GFlash tuning), then the sampling shifts; log arguments >= 0.1 (Geant4 clamp).
   const double t_hom = ln_y + p.t_hom_offset;
   const double alpha_hom = p.alpha_hom_a1 + (p.alpha_hom_a2 + p.alpha_hom_a3 / p.z_eff) * ln_y;
   const double t_sam = std::max(p.log_argument_min,
                                 t_hom + p.t_sam_fs / p.sampling_frequency + p.t_sam_ehat * (1.0 - p.e_hat));
   const double alpha_sam = std::max(p.log_argument_min, alpha_hom + p.alpha_sam_fs / p.sampling_frequency);
   const double mean_ln_t = std::log(t_sam), mean_ln_alpha = std::log(alpha_sam);
-  // Sampling-calorimeter widths and correlation (§3.1), sigma <= 0.5.
+  // Sampling-calorimeter widths and correlation, sigma <= 0.5.
   const double sigma_ln_t = capped_sigma(p.sigma_ln_t_c1, p.sigma_ln_t_c2, ln_y, p.sigma_max);
   const double sigma_ln_alpha = capped_sigma(p.sigma_ln_alpha_c1, p.sigma_ln_alpha_c2, ln_y, p.sigma_max);
   const double rho = std::clamp(p.rho_c1 + p.rho_c2 * ln_y, -1.0, 1.0);
-  // Correlated draw (§3.1): common part z1, opposite-sign part z2.
+  // Correlated draw: common part z1, opposite-sign part z2.
   const double common = std::sqrt(0.5 * (1.0 + rho)) * z1, opposite = std::sqrt(0.5 * (1.0 - rho)) * z2;
   LongitudinalProfile profile;
   profile.t_max = std::max(p.t_min, std::exp(mean_ln_t + sigma_ln_t * (common + opposite)));
@@ -92,13 +92,13 @@ LongitudinalProfile GFlashSimulator::longitudinal_profile(double e_inc_mev, doub
 RadialProfile GFlashSimulator::radial_profile(double e_inc_mev, const LongitudinalProfile& shower,
                                               double t_x0) const {
   const GFlashParameters& p = parameters_;
-  // tau = t/T rescaled as Geant4's ComputeTau: (alpha-1)/alpha · e^<ln a>/(e^<ln a> - 1) (§3.2).
+  // tau = t/T rescaled as Geant4's ComputeTau: (alpha-1)/alpha · e^<ln a>/(e^<ln a> - 1).
   const double mean_alpha = std::max(p.alpha_min, std::exp(shower.mean_ln_alpha));
   const double tau = t_x0 / shower.t_max * (shower.alpha - 1.0) / shower.alpha * mean_alpha / (mean_alpha - 1.0);
   const double ln_e_gev = std::log(e_inc_mev / 1000.0);
   const double one_minus_e_hat = 1.0 - p.e_hat;
   const double e_minus_tau_over_fs = std::exp(-tau) / p.sampling_frequency;
-  // Core radius (§3.2 table + sampling correction).
+  // Core radius (homogeneous tuning + sampling correction).
   const double z1 = p.rc_z1_a + p.rc_z1_b * ln_e_gev;
   const double z2 = p.rc_z2_a + p.rc_z2_b * p.z_eff;
   const double core = z1 + z2 * tau + p.rc_sam_ehat * one_minus_e_hat + p.rc_sam_fs * e_minus_tau_over_fs;
@@ -150,13 +150,13 @@ void GFlashSimulator::simulate(std::uint64_t seed, std::int64_t event, double e_
   std::fill(out, out + geometry_.voxels(), 0.0);
   core::Philox rng(seed, core::stream_id(kShowerStreamDomain, static_cast<std::uint64_t>(event)));
 
-  // Shower-wide draws: correlated (T, alpha) (§3.1) and the constant term (§3.5 step 3).
+  // Shower-wide draws: correlated (T, alpha) and the constant term.
   const double z1 = rng.normal(), z2 = rng.normal(), z_constant = rng.normal();
   const LongitudinalProfile shower = longitudinal_profile(e_inc_mev, z1, z2);
   const double visible_energy = e_inc_mev * p.response_scale * std::max(0.0, 1.0 + p.constant_term * z_constant);
   const double log_gamma_alpha = log_gamma(shower.alpha);
 
-  // Spots (§3.3): count ~ Poisson(E_voxel/spot_energy), energies Gamma(kappa, spot_energy/kappa).
+  // Spots: count ~ Poisson(E_voxel/spot_energy), energies Gamma(kappa, spot_energy/kappa).
   // Their sum has variance spot_energy (1 + 1/kappa) E = a^2 · 1 GeV · E: the sampling term.
   const double kappa = spot_shape_;
   const double spot_scale = p.spot_energy_mev / kappa;
@@ -170,12 +170,12 @@ void GFlashSimulator::simulate(std::uint64_t seed, std::int64_t event, double e_
   std::size_t ring_index = 0;
   for (int i = 0; i < geometry_.num_layers(); ++i) {
     const auto layer = static_cast<std::size_t>(i);
-    // Layer energy: E_vis [P(alpha, beta t_{k+1}) - P(alpha, beta t_k)] (§3.1, §3.5 step 4).
+    // Layer energy: E_vis [P(alpha, beta t_{k+1}) - P(alpha, beta t_k)].
     const double p_upper =
         detail::lower_gamma_p(shower.alpha, shower.beta * layer_boundaries_x0_[layer + 1], log_gamma_alpha);
     const double layer_energy = visible_energy * (p_upper - p_lower);
     p_lower = p_upper;
-    // Radial fractions F(r_{j+1}) - F(r_j) at the layer centre's tau (§3.5 step 5).
+    // Radial fractions F(r_{j+1}) - F(r_j) at the layer centre's tau.
     const RadialProfile radial = radial_profile(e_inc_mev, shower, layer_centres_x0_[layer]);
     double cdf_inner = -1.0;
     for (; ring_index < rings_.size() && rings_[ring_index].layer == i; ++ring_index) {
@@ -184,7 +184,7 @@ void GFlashSimulator::simulate(std::uint64_t seed, std::int64_t event, double e_
       const double cdf_outer = radial.cdf(ring.r_outer);
       const double ring_fraction = std::max(0.0, cdf_outer - cdf_inner);
       cdf_inner = cdf_outer;
-      // The angle is uniform (§3.1, f(phi) = 1/2pi): every alpha bin expects the same.
+      // The angle is uniform (f(phi) = 1/2pi): every alpha bin expects the same.
       const double spots_per_voxel = layer_energy * ring_fraction / ring.alpha_bins * spots_per_mev;
       double* const first = out + ring.first_voxel;
       if (spots_per_voxel >= p.dense_spot_count) {
@@ -207,7 +207,7 @@ void GFlashSimulator::simulate(std::uint64_t seed, std::int64_t event, double e_
       }
     }
   }
-  // Readout threshold (§1.1, §3.5 step 7): below it, exactly 0.
+  // Readout threshold: below it, exactly 0.
   const std::int64_t voxels = geometry_.voxels();
   for (std::int64_t v = 0; v < voxels; ++v)
     if (out[v] < p.readout_threshold_mev) out[v] = 0.0;

@@ -76,7 +76,7 @@ double EnergySpectrum::draw(std::uint64_t seed, std::int64_t event) const {
     throw core::UsageError(core::describe(
         "log-uniform energy spectrum with bounds [" + format_real(e_min) + ", " + format_real(e_max) + "] MeV", "",
         "use 0 < e_min <= e_max"));
-  // Log-uniform: ln E uniform in [ln e_min, ln e_max] (§3.5 step 1).
+  // Log-uniform: ln E uniform in [ln e_min, ln e_max].
   const double log_min = std::log(e_min), log_max = std::log(e_max);
   return std::exp(log_min + u * (log_max - log_min));
 }
@@ -96,7 +96,7 @@ double GFlashParameters::layer_thickness_for(int layers) const {
 }
 
 double GFlashParameters::spot_shape() const {
-  // Compound Poisson: Var(E)/E = spot_energy (1 + 1/kappa) must equal a^2 · 1 GeV (§3.3).
+  // Compound Poisson: Var(E)/E = spot_energy (1 + 1/kappa) must equal a^2 · 1 GeV.
   const double variance_per_mev = sampling_term * sampling_term * 1000.0;
   return 1.0 / (variance_per_mev / spot_energy_mev - 1.0);
 }

@@ -1,6 +1,6 @@
 // Special functions and variates of the GFlash generator: ln Gamma, the
-// regularised lower incomplete gamma P(a, x) (§3.1: layer energies are P
-// differences), Gamma variates (§3.3 sampling fluctuations) and Poisson
+// regularised lower incomplete gamma P(a, x) (layer energies are P
+// differences), Gamma variates (sampling fluctuations) and Poisson
 // variates (spot counts).
 #include <algorithm>
 #include <cmath>
@@ -20,7 +20,7 @@ constexpr int kMaxIterations = 10000;
 }  // namespace
 
 double log_gamma(double x) {
-  // Lanczos approximation, g = 7 and 9 coefficients (Numerical Recipes 3rd ed. §6.1,
+  // Lanczos approximation, g = 7 and 9 coefficients (Numerical Recipes 3rd ed., section 6.1,
   // Wikipedia "Lanczos approximation"); reflection below 1/2.
   static constexpr double kCoefficients[9] = {
       0.99999999999980993,  676.5203681218851,     -1259.1392167224028,
@@ -81,7 +81,7 @@ double gamma_variate(core::Philox& rng, double shape) {
   if (!(shape > 0.0)) return 0.0;
   if (shape == 1.0) return -std::log1p(-rng.uniform());  // exponential: one log
   if (shape < 1.0) {
-    // Gamma(a) = Gamma(a+1) · U^{1/a} (Marsaglia & Tsang 2000, §6).
+    // Gamma(a) = Gamma(a+1) · U^{1/a} (Marsaglia & Tsang 2000, section 6).
     const double u = 1.0 - rng.uniform();  // (0, 1]
     return gamma_variate(rng, shape + 1.0) * std::pow(u, 1.0 / shape);
   }

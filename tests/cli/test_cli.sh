@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # usage: test_cli.sh QVAE MPIEXEC [MPIEXEC_FLAGS...]
-# Checks the CLI contract of ARCHITECTURE.md from the outside.
+# Checks the CLI contract of docs/architecture.md from the outside.
 set -u
 qvae=$1; shift
 mpi=("$@" -np 2)

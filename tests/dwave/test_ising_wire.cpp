@@ -1,5 +1,5 @@
-// Ising mapping (rbm-graphs-logz.md §1.1, dwave.md §4.1), the SAPI wire format
-// (dwave.md §5) and the [dwave] settings — exact, no network.
+// Ising mapping (docs/rbm.md, docs/dwave.md), the SAPI wire format
+// (docs/dwave.md) and the [dwave] settings — exact, no network.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -92,7 +92,7 @@ TEST(IsingMapping, ClippingCountsTerms) {
 }
 
 TEST(IsingMapping, FluxBiasesMatchDwaveSystemDefaults) {
-  // §4.1: Φ ≈ −4.2132e-4 Φ0 per unit h; h = 20 → −0.00843, h = 30 → −0.01264.
+  // dwave-system: Φ ≈ −4.2132e-4 Φ0 per unit h; h = 20 → −0.00843, h = 30 → −0.01264.
   EXPECT_NEAR(h_to_flux_bias(1.0), -4.2132e-4, 2e-8);
   EXPECT_NEAR(h_to_flux_bias(20.0), -0.00843, 1e-5);
   EXPECT_NEAR(h_to_flux_bias(30.0), -0.01264, 1e-5);
@@ -132,7 +132,7 @@ TEST(SapiWire, Base64Rfc4648Vectors) {
 
 TEST(SapiWire, GoldenFiveQubitCliqueAnswer) {
   // dwave-cloud-client's mock: one all −1 solution of the 5-clique (h = 1, J = −1),
-  // energy −15, 100 occurrences; the fields built from the §5 encoding rules.
+  // energy −15, 100 occurrences; the fields built from the SAPI encoding rules (docs/dwave.md).
   const nlohmann::json answer = {{"format", "qp"},
                                  {"num_variables", 5},
                                  {"active_variables", "AAAAAAEAAAACAAAAAwAAAAQAAAA="},

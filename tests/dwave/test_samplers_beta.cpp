@@ -1,5 +1,5 @@
 // Offline samplers (annealing, Gibbs at β) and the β_eff methods of
-// dwave.md §4.2: each recovers a known β when the "QPU" is Gibbs at β = 2.5.
+// docs/dwave.md: each recovers a known β when the "QPU" is Gibbs at β = 2.5.
 #include <gtest/gtest.h>
 
 #include <cmath>

@@ -1,4 +1,4 @@
-// Features of hand-made showers (spec calochallenge.md §2) on the ds2 and ds1
+// Features of hand-made showers (docs/evaluation.md) on the ds2 and ds1
 // geometries, against values computed by hand.
 #include <gtest/gtest.h>
 

@@ -66,7 +66,7 @@ TEST(SeparationPower, HandComputedCases) {
   EXPECT_DOUBLE_EQ(s.floor, 0.25);
   EXPECT_EQ(s.occupied_bins, 2);
   EXPECT_EQ(s.entries_a, 4);
-  // The spec's example: 50 occupied bins, N = 8000 each: 50 / 16000 = 0.003125.
+  // The floor of docs/evaluation.md: 50 occupied bins, N = 8000 each: 50 / 16000 = 0.003125.
   std::vector<std::int64_t> a(60, 0), b(60, 0);
   for (int i = 0; i < 50; ++i) a[static_cast<std::size_t>(i)] = b[static_cast<std::size_t>(i)] = 160;
   EXPECT_DOUBLE_EQ(separation_power(a, b).floor, 50.0 / 16000.0);

@@ -1,5 +1,5 @@
 // Hardware graphs against dwave-networkx 0.8.18's edge lists and the closed
-// forms of rbm-graphs-logz.md §3; colourings; the §1.2 region selection.
+// forms of docs/rbm.md; colourings; the region selection.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -93,7 +93,7 @@ TEST(ReferenceEdgeLists, EveryFileMatchesTheGeneratorNodeForNodeAndEdgeForEdge) 
 }
 
 // ---------------------------------------------------------------------------
-// Closed forms (§3)
+// Closed forms
 
 TEST(ChimeraGraph, CountsFollowTheClosedFormForManySizes) {
   for (int m = 1; m <= 9; ++m)
@@ -179,7 +179,7 @@ TEST(PegasusGraph, P16HasTheDocumentedDegreeHistogramAndFirstEdges) {
 }
 
 TEST(PegasusGraph, P16EdgeKindsSplitAsDocumented) {
-  // 32 400 internal + 5 264 external + 2 820 odd (§3.1).
+  // 32 400 internal + 5 264 external + 2 820 odd.
   const Graph p16 = pegasus_graph(16);
   const PegasusCoordinates coords(16);
   std::int64_t internal = 0, external = 0, odd = 0;
@@ -349,7 +349,7 @@ TEST(Colourings, ZephyrScheme1IsProper) {
       const Graph g = zephyr_graph(m, t);
       EXPECT_EQ(count_monochromatic_edges(g, colour_nodes(g, ColourScheme::four_color)), 0) << m << " " << t;
     }
-  // Z(6,4): 312 qubits per class (§1.3).
+  // Z(6,4): 312 qubits per class.
   EXPECT_EQ(class_sizes(colour_nodes(zephyr_graph(6, 4), ColourScheme::four_color), 4),
             (std::vector<std::int64_t>(4, 312)));
 }
@@ -426,7 +426,7 @@ TEST(YieldFile, ReadsQubitsCouplersAndCommentsAndRefusesGarbage) {
 }
 
 // ---------------------------------------------------------------------------
-// Selection (§1.2)
+// Selection
 
 SelectionRequest pegasus_request(int n) {
   SelectionRequest request;
@@ -457,7 +457,7 @@ void expect_well_formed(const PartitionedGraph& s, const Graph& graph, int n) {
   }
 }
 
-TEST(NiceRegionSelection, GridFollowsTheSection12Formulas) {
+TEST(NiceRegionSelection, GridFollowsTheRegionFormulas) {
   EXPECT_EQ(nice_region_grid(64).rows, 4);
   EXPECT_EQ(nice_region_grid(64).cols, 4);
   EXPECT_EQ(nice_region_grid(302).rows, 8);  // 151 cells, 51 per layer
@@ -605,7 +605,7 @@ TEST(FourColourSelection, ZephyrZ64With302PerPartitionIsProperAndRegressionCount
   std::printf("Z(6,4) n=302 pair couplers:");
   for (const auto& [pair, count] : pair_coupler_counts(s)) std::printf(" %s:%lld", pair.c_str(), static_cast<long long>(count));
   std::printf(" total %zu\n", s.couplers.size());
-  request.nodes_per_partition = 313;  // 312 per class (§1.3)
+  request.nodes_per_partition = 313;  // 312 per class
   EXPECT_THROW(select_partitioned(request), core::UsageError);
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # usage: test_graph_cli.sh QVAE
-# `qvae graph` from the outside: the §1.2 table row, JSON keys, exit codes.
+# `qvae graph` from the outside: the n = 64 region row of docs/rbm.md, JSON keys, exit codes.
 set -u
 qvae=$1
 source "$(dirname "${BASH_SOURCE[0]}")/../cli_harness.sh"

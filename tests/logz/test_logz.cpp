@@ -1,4 +1,4 @@
-// Partition functions (issue 5; rbm-graphs-logz.md §2): numerics, exact
+// Partition functions (docs/logz.md): numerics, exact
 // enumeration against brute force, exact samples, and the accuracy and bias
 // direction of AIS and reverse AIS on small 4-partite models.
 #include <gtest/gtest.h>
@@ -47,7 +47,7 @@ AnnealingSettings annealing(std::int64_t chains, std::int64_t steps, std::uint64
 }
 
 // ---------------------------------------------------------------------------
-// Numerics (§2.3 item 1).
+// Numerics.
 
 TEST(LogzNumerics, SoftplusAndLogSumExpDoNotOverflow) {
   EXPECT_DOUBLE_EQ(softplus(0.0), std::log(2.0));
@@ -71,7 +71,7 @@ TEST(LogzNumerics, SoftplusAndLogSumExpDoNotOverflow) {
 }
 
 // ---------------------------------------------------------------------------
-// Exact log Z (§2.5).
+// Exact log Z.
 
 TEST(LogzExact, MatchesBruteForceWithUnequalPartitions) {
   const par::Communicator comm = self_comm();
@@ -193,7 +193,7 @@ TEST(LogzSchedule, LinearPiecewiseAndAdaptive) {
 }
 
 // ---------------------------------------------------------------------------
-// AIS and reverse AIS (§2.4).
+// AIS and reverse AIS.
 
 TEST(LogzAnnealing, ZeroCouplingsGiveExactlyTheIndependentLogZ) {
   rbm::BoltzmannMachine machine = four_partite(5, 1.0, 8);
@@ -279,7 +279,7 @@ TEST(LogzAnnealing, OtherSchedulesAndStartsAreAccurateToo) {
 }
 
 // Over S independent seeds of a short, deliberately coarse run, the estimators
-// are biased in opposite directions (§2.4): E[log Ẑ_AIS] ≤ log Z ≤ E[log Ẑ_RAIS].
+// are biased in opposite directions: E[log Ẑ_AIS] ≤ log Z ≤ E[log Ẑ_RAIS].
 // Statistical form: each mean over S seeds has standard error se = sd/√S; the
 // one-sided test of "E[log Ẑ_AIS] ≤ log Z" rejects when mean − log Z > 3 se
 // (false alarm 0.13 % at the boundary), likewise for RAIS.  The runs are

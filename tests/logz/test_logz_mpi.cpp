@@ -1,5 +1,5 @@
 // Under mpirun -np 2: every partition-function result is the same for 1 and 2
-// ranks (ARCHITECTURE.md, "Randomness"): exact log Z, per-chain AIS and
+// ranks (docs/architecture.md, "Randomness"): exact log Z, per-chain AIS and
 // reverse-AIS log-weights (bit for bit), estimates, schedules, RAISE, and the
 // qvae-logz file written collectively.
 #include <gtest/gtest.h>

@@ -141,7 +141,7 @@ TEST(ModelConfig, LinearAnnealFollowsTheReferenceLaw) {
 }
 
 // ---------------------------------------------------------------------------
-// Cylinder padding (§2.2)
+// Cylinder padding
 
 TEST(CylinderPad, MarkedVoxelCrossesTheAlphaBoundaryAndTheCentre) {
   const int z = 3, alpha = 16, r = 9;
@@ -314,7 +314,7 @@ TEST(Networks, LatentFeedbackScalarMatchesTheReference) {
 }
 
 // ---------------------------------------------------------------------------
-// Relaxations (§2.6)
+// Relaxations
 
 TEST(Relaxation, SamplesLieInUnitIntervalAndTendToBernoulli) {
   const std::int64_t count = 20000;

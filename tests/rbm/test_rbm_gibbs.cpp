@@ -1,6 +1,6 @@
 // The sparse Kokkos block-Gibbs sampler: exact statistics on enumerable
-// machines (rbm-graphs-logz.md §1.5), β scopes, clamping, persistent chains
-// and the randomness contract (ARCHITECTURE.md).
+// machines (docs/rbm.md), β scopes, clamping, persistent chains
+// and the randomness contract (docs/architecture.md).
 //
 // Statistical checks use independent chains (one final state each), so the
 // standard error of every moment is exact: sqrt(p(1−p)/C).  Chains start

@@ -1,5 +1,5 @@
 // Under mpirun -np 2: sample files, stored chains and clamp values are the
-// same whatever the rank count (ARCHITECTURE.md, "Randomness" and "Parallel
+// same whatever the rank count (docs/architecture.md, "Randomness" and "Parallel
 // pattern"), and the row transfers are collective.
 #include <gtest/gtest.h>
 #include <unistd.h>

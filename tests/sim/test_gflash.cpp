@@ -1,8 +1,8 @@
-// Physics and contract tests of the GFlash generator (calochallenge.md §3).
+// Physics and contract tests of the GFlash generator (qvae/sim/gflash.hpp).
 // Statistical checks use fixed seeds and bounds in units of the sample's own
 // standard error (z-scores), plus a stated model systematic where the check
-// compares against an approximation (the §3.4 table is the profile at the mean
-// (T, alpha); showers fluctuate around it).
+// compares against an approximation (the reference table of the effective
+// medium is the profile at the mean (T, alpha); showers fluctuate around it).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -265,7 +265,7 @@ TEST(GFlash, OutputIsFiniteNonNegativeAndThresholded) {
       ++checked;
     }
   }
-  // Extremes of the ds1 range, and far beyond it (the clamps of §3.1 keep the model defined).
+  // Extremes of the ds1 range, and far beyond it (the Geant4 clamps keep the model defined).
   for (double e : {1.0, 256.0, 4194304.0, 1e8}) {
     simulator.simulate(3, 0, e, voxels.data());
     for (double v : voxels) ASSERT_TRUE(std::isfinite(v) && (v == 0.0 || v >= threshold)) << v;
@@ -302,8 +302,10 @@ TEST(GFlash, ConfigKeysRoundTripIntoParameters) {
 
 // --- Physics -------------------------------------------------------------------------
 
-TEST(GFlashPhysics, MeanProfileReproducesTheSection34Table) {
-  // §3.4: T_sam, alpha_sam and <t> at 1, 10, 100, 1000 GeV, quoted to 2-3 digits.
+TEST(GFlashPhysics, MeanProfileReproducesTheEffectiveMediumTable) {
+  // The reference table of ds2's effective W/Si medium, computed independently from the
+  // Geant4 GFlash sampling formulas: T_sam, alpha_sam and <t> at 1, 10, 100, 1000 GeV,
+  // quoted to 2-3 digits.
   const GFlashSimulator& simulator = ds2_simulator();
   const struct { double e_mev, t_max, alpha, mean_depth; } table[] = {
       {1e3, 3.43, 2.90, 5.23}, {1e4, 5.73, 4.03, 7.62}, {1e5, 8.03, 5.15, 9.96}, {1e6, 10.33, 6.28, 12.29}};
@@ -313,7 +315,7 @@ TEST(GFlashPhysics, MeanProfileReproducesTheSection34Table) {
     EXPECT_NEAR(p.alpha, row.alpha, 0.006) << row.e_mev;
     EXPECT_NEAR(p.mean_depth(), row.mean_depth, 0.006) << row.e_mev;
   }
-  // §3.4 radial table at 100 GeV: R_C, R_T (mm) and p at tau = 0.5, 1, 2.  Our tau is t/T
+  // The same table's radial part at 100 GeV: R_C, R_T (mm) and p at tau = 0.5, 1, 2.  Our tau is t/T
   // times Geant4's rescale, which is 1 at the mean profile.
   const LongitudinalProfile mean = simulator.mean_longitudinal_profile(1e5);
   const double rm = simulator.parameters().moliere_radius_mm;
@@ -331,7 +333,7 @@ TEST(GFlashPhysics, MeanShowerDepthGrowsWithLogEnergyAsTheTable) {
   // Energy-weighted mean layer per shower, averaged over 300 showers per energy.
   //  (a) Against the model: its expectation over the (T, alpha) fluctuations, by
   //      quadrature (expected_mean_layer): |measured - expected| < 4 SE.
-  //  (b) Against §3.4: the table's <t> is the depth of the *mean* profile; layer k covers
+  //  (b) Against the effective-medium table: its <t> is the depth of the *mean* profile; layer k covers
   //      [0.806 k, 0.806 (k+1)] X0, so its mean layer index is <t>/0.806 - 1/2.  Showers
   //      fluctuate log-normally around it and <alpha T/(alpha - 1)> is convex in ln alpha,
   //      so the expectation lies deeper, most at 1 GeV (sigma(ln alpha) = 0.35).  Stated
@@ -416,8 +418,8 @@ TEST(GFlashPhysics, TotalEnergyResponseAndResolution) {
 }
 
 TEST(GFlashPhysics, ZeroVoxelFractionIsRealisticForDs2) {
-  // Real ds2: 76 % of voxels are exactly 0 over the log-uniform 1 GeV - 1 TeV spectrum
-  // (§1.1).  Accepted band 0.5 - 0.9; sparsity must fall with energy.
+  // Real ds2: 76 % of voxels are exactly 0 over the log-uniform 1 GeV - 1 TeV spectrum.
+  // Accepted band 0.5 - 0.9; sparsity must fall with energy.
   const GFlashSimulator& simulator = ds2_simulator();
   const EnergySpectrum spectrum;
   std::vector<double> voxels(static_cast<std::size_t>(simulator.geometry().voxels()));
@@ -448,7 +450,7 @@ TEST(GFlashPhysics, ZeroVoxelFractionIsRealisticForDs2) {
 }
 
 TEST(GFlashPhysics, CentreOfEnergyFluctuatesAroundTheAxis) {
-  // Per layer, <eta> = sum eta x / sum x (§2).  By symmetry its mean over showers is 0
+  // Per layer, <eta> = sum eta x / sum x.  By symmetry its mean over showers is 0
   // (4 SE); spots must make it fluctuate shower to shower (sigma > 0.1 mm) but stay well
   // inside the +-30 mm histogram range (sigma < 10 mm), at the shower maximum of 10 GeV.
   const GFlashSimulator& simulator = ds2_simulator();

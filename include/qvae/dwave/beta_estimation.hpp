@@ -1,12 +1,12 @@
 // Effective inverse temperature β_eff of a sampler of the programmed Ising
-// problem (dwave.md §4.2).  Energies compared are Ising energies E_I with
+// problem (docs/dwave.md).  Energies compared are Ising energies E_I with
 // unscaled h, J (they differ from E_RBM by a constant), weighted by
 // num_occurrences.
 //
 //  ml               A. forward moment matching: program E_I once; Newton steps
 //                   β ← β + (⟨E⟩_β − ⟨E⟩_Q)/Var_β(E) on classical Gibbs at β.
 //  linear           B. reverse: program E_I/β; β ← β − lr(⟨E⟩_Q − ⟨E⟩_R) with the
-//                   Newton step lr = β/Var(E_Q) (§4.2 B, [inferred]).
+//                   Newton step lr = β/Var(E_Q).
 //  multiplicative   C. β ← β·(⟨E⟩_Q/⟨E⟩_R)^δ, δ = |⟨E⟩_Q|/Var(E_Q) (repo rule);
 //                   a linear step where the ratio is not positive.
 //  variance         D. β ← β − (Var_Q − Var_R)·β/κ₃(E_R) (Newton on the variance;
@@ -19,7 +19,7 @@
 //                   sampling at all; delta-method uncertainty.  A fit that cannot give
 //                   β (edge of the range, unresolved or flat) is a core::RuntimeError.
 //
-// The loop stops when |⟨E⟩_Q − ⟨E⟩_R| < c·2σ_Qσ_R/(√N(σ_Q + σ_R)) (§4.2; for
+// The loop stops when |⟨E⟩_Q − ⟨E⟩_R| < c·2σ_Qσ_R/(√N(σ_Q + σ_R)) (for
 // variance and pseudolikelihood the analogous rule on their own statistic) or
 // after max_iterations.  Collective: QPU requests go through sample_collective,
 // classical chains are spread over ranks; results do not depend on the rank count.
@@ -71,7 +71,7 @@ BetaEstimate estimate_beta(const rbm::BoltzmannMachine& machine, IsingSampler& q
                            const par::Communicator& comm);
 
 /// Maximum pseudo-likelihood inverse temperature of weighted spin samples of
-/// an Ising problem (dwave-system maximum_pseudolikelihood_temperature, §4.2 E):
+/// an Ising problem (dwave-system maximum_pseudolikelihood_temperature):
 /// the root b of Σ_s w(s) Σ_i f_i σ(b f_i) = 0, f_i = 2 s_i (h_i + Σ J_ij s_j).
 /// Returns +∞ when no f_i is positive (only local minima); `standard_error`
 /// gets the sandwich estimate.

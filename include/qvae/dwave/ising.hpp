@@ -1,5 +1,5 @@
 // The Ising form of a Boltzmann machine and what is sent to a QPU
-// (rbm-graphs-logz.md §1.1, dwave.md §4.1).
+// (docs/rbm.md, docs/dwave.md).
 //
 // With s = 2z − 1 (0 ↦ −1, 1 ↦ +1):
 //
@@ -7,8 +7,8 @@
 //   E_RBM(z) = E_I(s) + C,  E_I(s) = Σ h_i s_i + Σ_e J_e s_i s_j  (D-Wave sign convention).
 //
 // The QPU samples ≈ exp(−β_eff·E_prog), so programming E_prog = E_I/β gives
-// the RBM at temperature 1 when β = β_eff (§4.1, "Scaling").  Partition 0 is
-// conditioned by flux biases that pin its qubits (§4.1, "Flux-bias conditioning").
+// the RBM at temperature 1 when β = β_eff.  Partition 0 is
+// conditioned by flux biases that pin its qubits.
 #pragma once
 
 #include <cstdint>
@@ -63,14 +63,14 @@ void ising_to_rbm_parameters(const rbm::BoltzmannMachine& machine, const IsingMo
                              double* weights);
 
 /// dwave-system h_to_fluxbias with its defaults (B = 1.391 GHz, M_AFM = 1.647 pH):
-/// Φ = −(B/2)/I_p · h ≈ −4.2132×10⁻⁴ Φ₀ per unit h (§4.1).
+/// Φ = −(B/2)/I_p · h ≈ −4.2132×10⁻⁴ Φ₀ per unit h.
 double h_to_flux_bias(double h);
 /// The inverse: the h a flux bias Φ acts as.
 double flux_bias_to_h(double flux);
 
 /// Flux biases (length num_qubits, indexed by qubit) pinning the qubits of
 /// partition 0 to `bits` (ascending node order of partition 0): bit 1 ↦
-/// h_eq = −threshold (s = +1), bit 0 ↦ +threshold (s = −1) (§4.1, gen_fb).
+/// h_eq = −threshold (s = +1), bit 0 ↦ +threshold (s = −1).
 /// The machine must carry hardware qubits below num_qubits.
 std::vector<double> condition_flux_biases(const rbm::BoltzmannMachine& machine, std::int64_t num_qubits,
                                           const std::uint8_t* bits, double threshold);

@@ -7,7 +7,7 @@
 // offline samplers draw read r from Philox (seed, read), the test server seeds
 // it from the label "… @first_read".  A read's result therefore does not
 // depend on the rank count, on how reads are split into problems or on how
-// problems are batched (ARCHITECTURE.md, "Randomness").
+// problems are batched (docs/architecture.md, "Randomness").
 #pragma once
 
 #include <cstdint>
@@ -106,7 +106,7 @@ std::vector<SampleRequest> split_reads(std::int64_t first, std::int64_t count, s
 /// What `qvae sample --backend {gibbs,anneal,dwave}` and `qvae dwave sample` run.
 struct BackendSampleOptions {
   std::string backend = "dwave";  ///< gibbs | anneal | dwave
-  double beta = 1.0;              ///< programs E_I/β (β: the device's β_eff, dwave.md §4.1)
+  double beta = 1.0;              ///< programs E_I/β (β: the device's β_eff, docs/dwave.md)
   std::int64_t reads = 0;         ///< samples over all ranks
   std::uint64_t seed = 0;         ///< offline samplers
   DwaveSettings settings;         ///< settings.qpu.client.token must be set for dwave

@@ -1,4 +1,4 @@
-// A SAPI client over libcurl (dwave.md §5): list and get solvers, submit
+// A SAPI client over libcurl (docs/dwave.md): list and get solvers, submit
 // problems (≤ 20 per POST), poll (≤ 100 ids per GET, long polling), list
 // problems by label, fetch answers, cancel.
 //
@@ -57,7 +57,7 @@ double backoff_delay(int attempt, double initial_s, double max_s, double u);
 /// Seconds of a Retry-After value (delta-seconds or an HTTP-date); −1 when unparsable.
 double parse_retry_after(const std::string& value, std::chrono::system_clock::time_point now);
 
-/// The status of one problem (dwave.md §5, "Status object").
+/// The status of one problem (docs/dwave.md, "SAPI client").
 struct ProblemStatus {
   std::string id;
   std::string status;  ///< PENDING, IN_PROGRESS, COMPLETED, FAILED, CANCELLED

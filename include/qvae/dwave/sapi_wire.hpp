@@ -1,4 +1,4 @@
-// The SAPI wire format (dwave.md §5): solver definitions, `qp` problem data
+// The SAPI wire format (docs/dwave.md): solver definitions, `qp` problem data
 // and answers.  Pure functions — no network — so every byte is unit-tested.
 //
 //  * lin: base64 of little-endian float64, one per entry of properties.qubits
@@ -99,7 +99,7 @@ QpAnswer decode_qp_answer(const nlohmann::json& answer);
 /// The inverse (used by tests and golden vectors): spins rows × n_active.
 nlohmann::json encode_qp_answer(const QpAnswer& answer, std::int64_t num_variables);
 
-/// The job body of one problem (dwave.md §5, "Job body").
+/// The job body of one problem (docs/dwave.md, "SAPI client").
 nlohmann::json make_job(const SolverInfo& solver, const std::string& lin, const std::string& quad,
                         std::int64_t num_reads, const std::vector<double>* flux_biases, const std::string& label);
 

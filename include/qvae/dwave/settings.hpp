@@ -18,7 +18,7 @@ struct QpuSettings {
   int max_in_flight = 100;             ///< submitted problems not yet answered
   std::int64_t reads_per_problem = 1000;  ///< num_reads of one problem (also capped by the solver)
   double job_timeout_s = 3600;         ///< all problems of one call answered within this
-  double flux_threshold = 25;          ///< |h_eq| pinning partition 0 (§4.1: 20–30)
+  double flux_threshold = 25;          ///< |h_eq| pinning partition 0
   std::string label = "qvae-hpc";      ///< problem labels: "<label> <tag> @<first read>" (see samplers.hpp)
   std::uint64_t run_seed = 0;          ///< the run's seed, part of every label (set by make_sampler)
 };
@@ -36,7 +36,7 @@ struct GibbsQpuSettings {
   std::int64_t sweeps = 200;
 };
 
-/// Effective-temperature methods of dwave.md §4.2, and stein: the β whose
+/// Effective-temperature methods of docs/dwave.md, and stein: the β whose
 /// Boltzmann distribution has the smallest kernel Stein discrepancy to the
 /// device samples (qvae/dwave/stein.hpp).
 enum class BetaMethod { ml, linear, multiplicative, variance, pseudolikelihood, stein };

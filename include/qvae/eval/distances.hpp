@@ -1,6 +1,6 @@
 // Fréchet and kernel physics distances (FPD, KPD) exactly as JetNet defines
 // them (jet-net/JetNet jetnet/evaluation/gen_metrics.py, read at commit
-// 018bf952; spec calochallenge.md §2), with resampling driven by core::Philox
+// 018bf952; docs/evaluation.md), with resampling driven by core::Philox
 // keyed by (seed, work item) so that the result does not depend on the rank count.
 //
 //  * Both samples are divided by the per-feature max |reference| (0 -> 1).
@@ -10,7 +10,7 @@
 //    scipy.optimize.curve_fit with bounds); report a and its standard error
 //    sqrt(cov_aa), cov = (J^T J)^-1 * SSR / (points - 2).
 //  * KPD: unbiased quadratic MMD^2 with k(x, y) = (x.y / d + 1)^4 (JetNet's
-//    _mmd_poly_quadratic_unbiased defaults to degree 4; the spec's ^4 is right)
+//    _mmd_poly_quadratic_unbiased defaults to degree 4)
 //    over `batches` resamples of `batch_size` rows; report the median and half
 //    the 16.275-83.725 % inter-quantile range (linear interpolation).
 //

@@ -1,4 +1,4 @@
-// Small dense linear algebra for the Fréchet distance (spec calochallenge.md §2,
+// Small dense linear algebra for the Fréchet distance (docs/evaluation.md,
 // FPD): symmetric eigenvalues, the PSD matrix square root, Tr sqrt(A B) and
 // sample covariances.  Matrices are row-major n x n std::vector<double>.
 // Every routine runs serially in a fixed operation order, so the same inputs

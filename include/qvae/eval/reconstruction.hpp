@@ -1,4 +1,4 @@
-// Reconstruction metrics of a trained model (issue 8; model.md §5.1-5.2): how
+// Reconstruction metrics of a trained model (docs/evaluation.md, "Model-side metrics"): how
 // closely encode -> decode reproduces the data, shower by shower.  This takes
 // per-shower sums; `qvae evaluate --model --data` computes them with the model
 // (train::compute_model_metrics), since eval does not depend on the model.
@@ -34,7 +34,7 @@ struct ReconstructionComparison {
   std::int64_t etot_showers = 0;
   double etot_relative_error_mean = 0, etot_relative_error_std = 0;
   /// E_tot / E_inc of data and reconstruction, one linear binning over both sets'
-  /// [min, max] (the original study's "30 common bins", model.md §5.2).
+  /// [min, max] (the original study's "30 common bins", docs/evaluation.md).
   Histogram data, reconstruction;
   ChiSquared chi2;             ///< raw-count chi^2 distance of the two histograms
   SeparationPower separation;  ///< of the same two histograms

@@ -1,6 +1,6 @@
 // D-Wave hardware graphs (Chimera, Pegasus, Zephyr) with dwave-networkx 0.8.18's
 // linear qubit indices, their coordinate systems and their proper colourings.
-// Science: shared/spec/rbm-graphs-logz.md §1.2, §1.3 and §3.
+// Science: docs/rbm.md, "Hardware graphs" and "Colourings and the partition selection".
 #pragma once
 
 #include <cstddef>
@@ -85,14 +85,14 @@ class Graph {
 };
 
 // ---------------------------------------------------------------------------
-// Generators (§3).  Invalid sizes are a core::UsageError.
+// Generators.  Invalid sizes are a core::UsageError.
 
-/// Chimera C(m, n, t): m rows and n columns of K_{t,t} cells (§3.3).
+/// Chimera C(m, n, t): m rows and n columns of K_{t,t} cells.
 Graph chimera_graph(int m, int n, int t = 4);
-/// Pegasus P(m) with offsets_index 0 (§3.1); fabric_only drops the qubits
+/// Pegasus P(m) with offsets_index 0; fabric_only drops the qubits
 /// outside the main connected component, like dwave-networkx's default.
 Graph pegasus_graph(int m, bool fabric_only = true);
-/// Zephyr Z(m, t) (§3.2).
+/// Zephyr Z(m, t).
 Graph zephyr_graph(int m, int t = 4);
 /// Dispatches on shape.topology.
 Graph make_graph(const GraphShape& shape);
@@ -113,7 +113,7 @@ struct PegasusCoord {
   bool operator==(const PegasusCoord& o) const { return u == o.u && w == o.w && k == o.k && z == o.z; }
 };
 
-/// Nice coordinates (t, y, x, u, k): t < 3, y, x < m-1, u < 2, k < 4 (§3.1).
+/// Nice coordinates (t, y, x, u, k): t < 3, y, x < m-1, u < 2, k < 4.
 struct NiceCoord {
   int t = 0, y = 0, x = 0, u = 0, k = 0;
   bool operator==(const NiceCoord& o) const {
@@ -180,14 +180,14 @@ class ZephyrCoordinates {
 // Colourings: each maps a qubit to a class so that no edge joins two qubits
 // of one class (tests check every one of them on whole graphs).
 
-/// dnx.pegasus_four_color: 2u + ((k xor z) & 1) (§1.2 notes).
+/// dnx.pegasus_four_color: 2u + ((k xor z) & 1).
 int pegasus_four_color(const PegasusCoord& c);
-/// dnx.zephyr_four_color scheme 1: (2u + w + 2z + j) mod 4 (§1.3).
+/// dnx.zephyr_four_color scheme 1: (2u + w + 2z + j) mod 4.
 int zephyr_four_color(const ZephyrCoord& c);
-/// The nice-region partition of the old PegasusRBM (§1.2):
+/// The nice-region partition of the old PegasusRBM (the reference models):
 /// 2·((x + [k∈{1,2}]) mod 2) for u = 1, 1 + 2·((y + [k∈{1,2}]) mod 2) for u = 0.
 int nice_region_color(const NiceCoord& c);
-/// Chimera checkerboard (old ChimeraRBM, §1.3): cells with i + j even put
+/// Chimera checkerboard (old ChimeraRBM): cells with i + j even put
 /// shore u = 0 in class 0, odd cells swap, i.e. (i + j + u) mod 2.
 int chimera_checkerboard_color(const ChimeraCoord& c);
 

@@ -36,7 +36,7 @@ struct SelectionRequest {
   int t = 4;                         ///< shore size (chimera, zephyr)
   bool full = false;                 ///< pegasus: the full graph instead of fabric-only
   int nodes_per_partition = 0;
-  /// "region" (nice-coordinate region of rbm-graphs-logz.md §1.2, the default for
+  /// "region" (the nice-coordinate region of docs/rbm.md, the default for
   /// pegasus), "four_color" (dnx.pegasus_four_color / zephyr_four_color scheme 1),
   /// or "checkerboard" (chimera, 2 partitions).
   std::string scheme = "region";
@@ -64,7 +64,7 @@ ColourScheme parse_scheme(const std::string& name, Topology topology);
 /// qubit or coupler outside the family's linear indices.
 Graph build_graph(const SelectionRequest& request);
 
-/// The nice-region grid of §1.2 for K = 4 partitions of n nodes:
+/// The nice-region grid (docs/rbm.md) for K = 4 partitions of n nodes:
 /// cells = ⌈4n/8⌉, per layer = ⌈cells/3⌉, rows = cols = ⌈√per_layer⌉.
 /// The selection loop visits rows 0..rows (one extra row for dead qubits).
 struct RegionGrid {

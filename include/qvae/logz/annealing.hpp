@@ -1,5 +1,5 @@
 // Annealed importance sampling along the geometric path that scales the
-// couplings (rbm-graphs-logz.md §2.1, §2.4):
+// couplings (docs/logz.md):
 //
 //   f_β(z) = exp(bᵀz + β Q(z)),  Q(z) = Σ_e W_e z_i z_j,  f_0 = independent biases, f_1 = the model.
 //
@@ -24,7 +24,7 @@
 // K−1..0, which leave the same p_k invariant.)
 //
 // Per-chain log-weights stay in double and are combined once, with
-// log-sum-exp (§2.3).  Chains are spread over ranks in contiguous blocks
+// log-sum-exp.  Chains are spread over ranks in contiguous blocks
 // (par::my_block); chain c's sweeps draw from the sampler's (seed, c, sweep)
 // streams, the weights of every chain are gathered in chain order and every
 // rank combines them the same way, so results are identical for any rank count.
@@ -71,7 +71,7 @@ void force_portable_energy_kernel(bool portable);
 enum class Direction { forward, reverse };
 const char* to_string(Direction direction) noexcept;
 
-/// Where reverse chains start (§2.4): exact samples (small models; a
+/// Where reverse chains start: exact samples (small models; a
 /// guaranteed stochastic upper bound), data (RAISE: latent codes from a
 /// file) or long equilibrated Gibbs chains (reported as not a guaranteed bound).
 enum class ReverseStart { exact, data, chains };

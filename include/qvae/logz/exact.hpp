@@ -1,4 +1,4 @@
-// Exact partition functions by enumeration (rbm-graphs-logz.md §2.5), for
+// Exact partition functions by enumeration (docs/logz.md), for
 // validation and small models:
 //
 //   log Z = LSE over the states z_E of every partition but the largest (A) of
@@ -54,13 +54,13 @@ ExactResult exact_log_z(const rbm::BoltzmannMachine& machine, const par::Communi
 /// Collective: the conditional log Z(u) = log Σ_{z_1..z_{K−1}} e^{−E(u, z_1, …)}
 /// with partition 0 held at the code `code` (one 0/1 byte per node of
 /// partition 0, ascending node order).  E is the full energy, so b₀ᵀu is
-/// included; the reference's conditional energy (energy_exp_cond, §1.1) drops
+/// included; the reference's conditional energy (energy_exp_cond) drops
 /// it: log Z_cond(u) = log Z(u) − b₀ᵀu.  A code of the wrong length or with
 /// values other than 0/1 is a core::InputError.
 ExactResult exact_conditional_log_z(const rbm::BoltzmannMachine& machine, const std::vector<std::uint8_t>& code,
                                     const par::Communicator& comm, const ExactOptions& options = {});
 
-/// Exact samples of p(z) = e^{−E(z)}/Z for starting reverse AIS (§2.4): a
+/// Exact samples of p(z) = e^{−E(z)}/Z for starting reverse AIS: a
 /// table of the 2^k enumerated states' probabilities (k ≤ kMaxSamplerLog2Terms),
 /// then per chain one inverse-CDF draw and the largest partition from its
 /// exact conditional.  Chain c draws from Philox (seed, (kExactSampleDomain, c)),

@@ -1,4 +1,4 @@
-// Numerics of partition functions in double (rbm-graphs-logz.md §2.3, item 1):
+// Numerics of partition functions in double (docs/logz.md, "Numerics"):
 // softplus instead of log(1 + e^x), log-sum-exp instead of a log of a mean of
 // exponentials, and the effective sample size of importance weights given as
 // logarithms.

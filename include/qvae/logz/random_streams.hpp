@@ -1,5 +1,5 @@
 // Philox stream domains of the logz module (core::stream_id), one per use of a
-// seed (ARCHITECTURE.md, "Randomness").  Streams are keyed by work items —
+// seed (docs/architecture.md, "Randomness").  Streams are keyed by work items —
 // chain, bootstrap resample, purpose — never by rank.
 //
 // The Gibbs sweeps of annealing chains use the rbm sampler's own streams

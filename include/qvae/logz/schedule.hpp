@@ -1,5 +1,5 @@
 // Annealing schedules 0 = β_0 < β_1 < … < β_K = 1 for the geometric path
-// f_β(z) = exp(bᵀz + β Q(z)), Q(z) = Σ_e W_e z_i z_j (rbm-graphs-logz.md §2.1, §2.4).
+// f_β(z) = exp(bᵀz + β Q(z)), Q(z) = Σ_e W_e z_i z_j (docs/logz.md).
 //
 //  * linear:    β_k = k/K.
 //  * piecewise: Salakhutdinov & Murray (2008): uniform steps on [0, 0.5],

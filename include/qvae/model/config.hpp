@@ -1,4 +1,4 @@
-// Configuration of the QVAE model (model.md §2, §3): the [model], [rbm] and
+// Configuration of the QVAE model (docs/model.md): the [model], [rbm] and
 // [loss] config keys and the typed ModelConfig they resolve to.
 //
 // This header does not include LibTorch, so the CLI can register the keys
@@ -18,10 +18,10 @@ class ConfigSchema;
 
 namespace qvae::model {
 
-/// Encoder / decoder family: hierarchical MLP or 3-D (transposed) CNN (§2.2-2.4).
+/// Encoder / decoder family: hierarchical MLP or 3-D (transposed) CNN.
 enum class NetworkKind { fcn, cnn };
 
-/// How the incident energy enters the encoder and the decoder (§3).
+/// How the incident energy enters the encoder and the decoder.
 enum class Conditioning {
   none,             ///< not at all (the prior may still be clamped)
   encoder,          ///< scaled ln E concatenated as a channel, encoder only
@@ -30,16 +30,16 @@ enum class Conditioning {
   film,             ///< feature maps scaled and shifted by projections of the embedding (FiLM)
 };
 
-/// Partition 0 of the prior: the clamped binary energy code, or a learned partition (§3 items 1, 2).
+/// Partition 0 of the prior: the clamped binary energy code, or a learned partition.
 enum class PriorConditioning { clamped, none };
 
-/// Continuous relaxation of the binary posterior samples (§2.6).
+/// Continuous relaxation of the binary posterior samples.
 enum class RelaxationKind { gumbel, spike_exp, mixture_exp };
 
-/// Fixed positional encoding added to the reduced shower (§3.2).
+/// Fixed positional encoding added to the reduced shower.
 enum class VoxelPosEnc { none, sincos };
 
-/// How the hit head gates the energies during training (§2.5, §2.4 FCN).
+/// How the hit head gates the energies during training.
 enum class LayerEnergies { none, predicted };
 const char* to_string(LayerEnergies kind);
 
@@ -48,14 +48,14 @@ enum class HitGating {
   smoothed,   ///< LeakyReLU(act) * sigmoid(beta_out (hits + logistic noise))
 };
 
-/// How the RBM parameters are trained (rbm-graphs-logz.md §1.6).
+/// How the RBM parameters are trained (docs/model.md).
 enum class RbmUpdate {
   centred_sgd,   ///< centred gradient, plain ascent theta += lr g (OLD, exact_rbm_grad)
   centred_adam,  ///< centred gradient through Adam ascent with decay (NEW AdamOpt)
   autograd,      ///< neg_energy back-propagated; the trainer's optimiser steps the RBM tensors
 };
 
-/// Where the negative-phase Gibbs chains start (§2.7, §1.5).
+/// Where the negative-phase Gibbs chains start.
 enum class NegativeChains {
   cd,      ///< from the (binarised) posterior samples of the batch
   pcd,     ///< persistent chains continued from the previous call
@@ -76,7 +76,7 @@ bool encoder_sees_energy(Conditioning kind);
 /// True when the decoder sees the energy (encoder+decoder, additive, film).
 bool decoder_sees_energy(Conditioning kind);
 
-/// Linear annealing of a value per batch (§2.8):
+/// Linear annealing of a value per batch:
 ///   v = start + (end - start) * ((epoch - 1) N_b + batch) / ((epoch_end - epoch_start) N_b),
 /// clipped to the interval [start, end], and `start` while epoch <= epoch_start.
 /// Epochs count from 1 as in the reference; batch is 0-based.
@@ -88,7 +88,7 @@ struct LinearAnneal {
   double at(int epoch, std::int64_t batch, std::int64_t batches_per_epoch) const;
 };
 
-/// [loss] keys (§2.7).
+/// [loss] keys.
 struct LossConfig {
   double mse_coefficient = 0.01;   ///< coeff of the exponentially weighted MSE
   double mse_weight = 0.5;         ///< w in exp(w u)
@@ -135,8 +135,8 @@ struct ModelConfig {
   VoxelPosEnc voxel_posenc = VoxelPosEnc::none;
   double voxel_posenc_scale = 1.0;
 
-  std::vector<int> cnn_encoder_channels{32, 64, 128, 256};   ///< §2.2 table, convs 1-4
-  std::vector<int> cnn_decoder_channels{512, 128, 64, 32};   ///< §2.3 trunk 2, heads 2
+  std::vector<int> cnn_encoder_channels{32, 64, 128, 256};   ///< encoder table (docs/model.md), convs 1-4
+  std::vector<int> cnn_decoder_channels{512, 128, 64, 32};   ///< decoder table: trunk 2, heads 2
   std::vector<int> fcn_encoder_hidden{500, 450, 400, 350, 300};
   std::vector<int> fcn_decoder_hidden{800, 700, 600, 550, 500};  ///< last one per head
 
@@ -179,7 +179,7 @@ struct ModelConfig {
 };
 
 /// Registers every [model], [rbm] and [loss] key with its documented default
-/// (the reference ds2 setup, model.md §2.7-2.8, §7).
+/// (the reference ds2 setup, docs/model.md).
 void add_model_keys(core::ConfigSchema& schema);
 /// Reads the keys of add_model_keys; UsageError for inconsistent values.
 ModelConfig model_config_from(const core::Config& config);

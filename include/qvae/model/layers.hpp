@@ -1,6 +1,6 @@
-// Building blocks of the QVAE networks: cylinder padding (model.md §2.2),
-// periodic 3-D convolution, energy conditioning (§3), the latent scalar
-// feedback between encoder levels (§3.3) and the voxel positional encoding (§3.2).
+// Building blocks of the QVAE networks: cylinder padding (docs/model.md),
+// periodic 3-D convolution, energy conditioning, the latent scalar
+// feedback between encoder levels and the voxel positional encoding.
 //
 // Tensors of the 3-D networks are (batch, channels, z = layer, alpha, r), the
 // CaloChallenge voxel order (r fastest).
@@ -20,7 +20,7 @@ class Geometry;
 
 namespace qvae::model {
 
-/// The cylinder padding of §2.2 (PeriodicConv3d): the innermost radial column
+/// The cylinder padding (docs/model.md, "Encoders"; PeriodicConv3d): the innermost radial column
 /// x[..., 0], rolled half a turn in alpha (its neighbour across the cylinder
 /// centre), is prepended as r = -1; then alpha is padded circularly by one bin
 /// on each side.  z is never padded.  (B, C, Z, A, R) -> (B, C, Z, A + 2, R + 1).
@@ -41,7 +41,7 @@ class PeriodicConv3dImpl : public torch::nn::Module {
 };
 TORCH_MODULE(PeriodicConv3d);
 
-/// cylinder_pad() as a module (the decoder's periodic post-pad, §2.3).
+/// cylinder_pad() as a module (the decoder's periodic post-pad).
 class CylinderPadImpl : public torch::nn::Module {
  public:
   torch::Tensor forward(const torch::Tensor& x) { return cylinder_pad(x); }
@@ -85,12 +85,12 @@ class EnergyConditionerImpl : public torch::nn::Module {
 };
 TORCH_MODULE(EnergyConditioner);
 
-/// §3.3: the previous hierarchy levels' samples s (B, M) reduced to one scalar
+/// Latent feedback: the previous hierarchy levels' samples s (B, M) reduced to one scalar
 /// per event, n_rep / ((M - 1) sqrt M) * sum_k [cos(k pi/M) s_k + sin(k pi/M) |1 - s_k|]
 /// with n_rep = #{1 <= i < M/4 - 1}; (B).  Zero for M < 2.
 torch::Tensor latent_feedback_scalar(const torch::Tensor& samples);
 
-/// §3.2 (pe == 2): per voxel f(layer, L) + f(alpha, A_layer) + f(r, R_layer) with
+/// Voxel positional encoding (the reference's pe == 2): per voxel f(layer, L) + f(alpha, A_layer) + f(r, R_layer) with
 /// f(p, d) = sum_{i<d} (i even ? sin : cos)(p 10000^(-i/d)); (V) double.
 torch::Tensor voxel_positional_encoding(const geometry::Geometry& geometry);
 

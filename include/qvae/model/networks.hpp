@@ -1,10 +1,10 @@
-// Encoders and decoders of the QVAE (model.md §2.2-2.4).
+// Encoders and decoders of the QVAE (docs/model.md).
 //
 // Encoder: hierarchical over levels; level l sees the reduced shower u (plus
 // the optional voxel positional encoding) and the samples of all previous
 // partitions [energy code, zeta_1, ..., zeta_l] and outputs the logits of
 // partition l+1 (clamped prior) or l (unclamped prior).  CNN levels receive the
-// previous samples as the scalar of §3.3 added to every voxel; FCN levels
+// previous samples as one scalar added to every voxel; FCN levels
 // concatenate them to their input.
 //
 // Decoder: all partitions concatenated -> two heads of V outputs each: hit
@@ -27,17 +27,17 @@ namespace qvae::model {
 /// geometry and suggesting model.encoder = fcn) when it is not regular.
 std::array<int, 3> regular_grid(const geometry::Geometry& geometry, const std::string& what);
 
-/// The encoder stages for a grid: convs 1-3 as in §2.2 (cylinder padding),
+/// The encoder stages for a grid: convs 1-3 of the encoder table (cylinder padding),
 /// the energy conditioning point after conv 3 (concat adds a channel), conv 4
 /// without padding, extra stride-2 reductions while an extent exceeds 4 (none
-/// for ds2), then conv 5 of §2.2 when it yields 1x1x1, else a conv whose kernel
+/// for ds2), then conv 5 of the table when it yields 1x1x1, else a conv whose kernel
 /// is the remaining extent.  UsageError when the grid is too small.
 std::vector<ConvStage> plan_cnn_encoder(const std::array<int, 3>& grid, const std::vector<int>& channels,
                                         int latent_nodes, ConditionMode condition);
 /// The decoder stages for a grid: 2 trunk transposed convs from 1x1x1, the
 /// energy conditioning point, 3 head transposed convs with the periodic post-pad
-/// after heads 1 and 2 (NEW `Decoder`, §2.3).  Per dimension the kernels and
-/// strides are those of §2.3 when they reach the grid (ds2), otherwise the
+/// after heads 1 and 2 (the reference's newer `Decoder`, docs/model.md).  Per dimension the kernels and
+/// strides are those of the decoder table when they reach the grid (ds2), otherwise the
 /// closest plan (kernels 2..5, strides 1..2) that reaches it exactly.
 std::vector<TransposedStage> plan_cnn_decoder(const std::array<int, 3>& grid, const std::vector<int>& channels,
                                               int latent_size, ConditionMode condition);
@@ -45,7 +45,7 @@ std::vector<TransposedStage> plan_cnn_decoder(const std::array<int, 3>& grid, co
 // ---------------------------------------------------------------------------
 // Encoder levels
 
-/// One level of the 3-D CNN encoder (§2.2 EncoderBlockPBH3Dv3).
+/// One level of the 3-D CNN encoder.
 class CnnEncoderLevelImpl : public torch::nn::Module {
  public:
   CnnEncoderLevelImpl(const std::array<int, 3>& grid, const std::vector<int>& channels, int latent_nodes,
@@ -61,7 +61,7 @@ class CnnEncoderLevelImpl : public torch::nn::Module {
 };
 TORCH_MODULE(CnnEncoderLevel);
 
-/// One level of the MLP encoder (§2.4 HierarchicalEncoderV2): input
+/// One level of the MLP encoder: input
 /// cat(u, [scaled E], previous samples) -> hidden (ReLU) -> latent_nodes.
 /// Additive/FiLM conditioning acts after the first hidden layer.
 class FcnEncoderLevelImpl : public torch::nn::Module {

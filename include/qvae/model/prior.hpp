@@ -1,5 +1,5 @@
-// The Boltzmann-machine prior as the QVAE sees it (rbm-graphs-logz.md §1.1,
-// §1.6; ARCHITECTURE.md "RBM parameters").
+// The Boltzmann-machine prior as the QVAE sees it (docs/rbm.md;
+// training: docs/model.md; buffers: docs/architecture.md, "RBM parameters").
 //
 // Latent layout: latent column k*n + i is node partition_nodes(k)[i] of the
 // machine (n nodes per partition, K partitions), the column order of the
@@ -90,7 +90,7 @@ class Prior {
   /// Differentiable in z and, when they require grad, in biases() and weights().
   torch::Tensor energy(const torch::Tensor& z, bool drop_partition0_bias) const;
 
-  /// Centred gradient (rbm-graphs-logz.md §1.6): g_w = Cov_data(z_i, z_j) -
+  /// Centred gradient (docs/model.md): g_w = Cov_data(z_i, z_j) -
   /// Cov_model(z_i, z_j) on the couplers (N - 1 normalisation, as torch.cov);
   /// g_b = (mu_d - mu_m) - 1/2 sum_j g_w_ij (mu_d,j + mu_m,j), means clamped to
   /// [c, 1 - c].  data (B1, N) and model (B2, N) in latent order.

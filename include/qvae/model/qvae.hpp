@@ -1,5 +1,5 @@
 // The QVAE: encoder, Boltzmann-machine prior and decoder, its loss terms,
-// the RBM update and generation (model.md §2.5-2.8, §3; rbm-graphs-logz.md §1.6).
+// the RBM update and generation (docs/model.md).
 //
 // A training step, as the trainer runs it:
 //
@@ -53,7 +53,7 @@ struct NoiseKeys {
 /// or moves them and starts its own chains at random, keyed like training.
 enum class NegativePhase { training, evaluation };
 
-/// Per-batch settings of the forward pass (annealed by the trainer, §2.8).
+/// Per-batch settings of the forward pass (annealed by the trainer).
 struct StepSettings {
   double beta = 1.0;   ///< relaxation inverse temperature
   double slope = 0.0;  ///< LeakyReLU slope of the energy output (training)
@@ -77,7 +77,7 @@ struct ForwardOutput {
   torch::Tensor layer_logits, layer_targets;
 };
 
-/// The loss terms of §2.7, each a scalar tensor.
+/// The loss terms (docs/model.md, "Loss terms and the RBM update"), each a scalar tensor.
 struct LossTerms {
   torch::Tensor ae;          ///< exponentially weighted MSE on reduced voxels
   torch::Tensor hit;         ///< hit BCE
@@ -103,15 +103,15 @@ class QvaeImpl : public torch::nn::Module {
   Decoder& decoder() { return decoder_; }
 
   /// Showers (B, V) and incident energies (B) in MeV -> u (B, V) float32 by the
-  /// logit transform (§1.5b).  InputError for bad values.
+  /// logit transform.  InputError for bad values.
   torch::Tensor reduce(const torch::Tensor& showers_mev, const torch::Tensor& incident_energies_mev) const;
   torch::Tensor reduce(const data::ShowerBlock& block) const;
   /// Incident energies of a block as a (B) float64 tensor.
   static torch::Tensor energies_of(const data::ShowerBlock& block);
-  /// The binary code of partition 0, (B, n) in `dtype` (§3.1).
+  /// The binary code of partition 0, (B, n) in `dtype`.
   torch::Tensor energy_code(const torch::Tensor& incident_energies_mev, torch::Dtype dtype) const;
 
-  /// Encode, relax (training) or sample (eval), decode, form x-hat (§2.5).
+  /// Encode, relax (training) or sample (eval), decode, form x-hat.
   ForwardOutput forward(const torch::Tensor& reduced, const torch::Tensor& incident_energies_mev,
                         const StepSettings& settings);
 
@@ -136,7 +136,7 @@ class QvaeImpl : public torch::nn::Module {
   void decode_to_mev(const torch::Tensor& reduced, const torch::Tensor& layer_logits,
                      const std::vector<double>& incident_energies_mev, float* showers) const;
 
-  /// All loss terms of §2.7 for a forward pass and its negative samples.
+  /// All loss terms for a forward pass and its negative samples.
   LossTerms loss(const ForwardOutput& output, const torch::Tensor& negative_samples);
 
   /// Centred gradient of the RBM from the posterior samples (data) and the

@@ -1,4 +1,4 @@
-// Continuous relaxations of Bernoulli posterior samples (model.md §2.6) and
+// Continuous relaxations of Bernoulli posterior samples (docs/model.md) and
 // the reproducible uniforms they consume.
 //
 // Every relaxation takes logits l and uniforms rho in (0, 1) of the same shape

@@ -1,4 +1,4 @@
-// The K-partite Boltzmann machine (rbm-graphs-logz.md §1.1): units in K
+// The K-partite Boltzmann machine (docs/rbm.md): units in K
 // partitions, couplers only between different partitions (the edges of a
 // hardware graph), energy in 0/1 units
 //
@@ -19,7 +19,7 @@
 
 namespace qvae::rbm {
 
-/// What an inverse temperature β multiplies (rbm-graphs-logz.md §1.5, §2.1):
+/// What an inverse temperature β multiplies (docs/rbm.md):
 /// the couplings only (the AIS path of the reference) or couplings and biases
 /// (RBM_FourPartite's sigmoid(β·activation), an effective temperature).
 enum class BetaScope { couplings, all };

@@ -1,6 +1,6 @@
 // The sparse block-Gibbs kernel: one tile of `Lanes` chains runs whole sweeps.
 //
-// Layout (style.md rec. 9: layout is a design decision).  Units are numbered
+// Layout (a design decision, not a default).  Units are numbered
 // partition-major ("sampler order": partition 0's nodes ascending, then
 // partition 1's, ...).  A unit's states for the chains of a tile are
 // contiguous (chain fastest), so every inner loop runs over chains and
@@ -12,7 +12,7 @@
 // Couplings are a CSR over units (adjacency_begin/unit/weight), both
 // directions of every coupler, so a unit update sums only its own couplers.
 //
-// Randomness (ARCHITECTURE.md): chain c uses Philox (key = seed, stream =
+// Randomness (docs/architecture.md): chain c uses Philox (key = seed, stream =
 // stream_id(kGibbsSweepDomain, c)).  One Philox block (4 words) serves the 4
 // units of a "group" (positions 4g..4g+3 of a partition): in a chain's sweep
 // number s (counting all sweeps it ever did), group g of partition p uses
@@ -38,7 +38,7 @@ namespace qvae::rbm::detail {
 inline constexpr int kUnitsPerBlock = 4;
 
 /// Everything a tile sweep reads or writes; raw pointers taken from the
-/// sampler's views (copied by value into kernels, style.md rec. 8).
+/// sampler's views (copied by value into kernels, never captured through `this`).
 struct TileSweepArgs {
   float* state = nullptr;
   std::int64_t tile_stride = 0, unit_stride = 0;

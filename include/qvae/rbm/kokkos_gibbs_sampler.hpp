@@ -1,5 +1,5 @@
 // The sparse block-Gibbs sampler in Kokkos, templated on execution and memory
-// space (style.md rec. 8).  Kernel and layout: qvae/rbm/gibbs_kernel.hpp.
+// space, so the same code can serve other Kokkos backends.  Kernel and layout: qvae/rbm/gibbs_kernel.hpp.
 //
 // On host execution spaces the tile kernel is the CPU's best compiled variant
 // (AVX2 where the processor has it, else portable; both give identical bits,
@@ -59,7 +59,7 @@ struct PortableSweepFunctor {
 }  // namespace detail
 
 /// Kokkos views of the machine's own parameter buffers (no copy), the
-/// counterpart of biases_tensor / weights_tensor (ARCHITECTURE.md, "RBM
+/// counterpart of biases_tensor / weights_tensor (docs/architecture.md, "RBM
 /// parameters").  Samplers keep a β-scaled float copy of the couplings for
 /// speed (E + N floats), re-read by Sampler::refresh_parameters().
 using HostParameterView = Kokkos::View<double*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;

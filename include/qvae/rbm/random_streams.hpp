@@ -1,5 +1,5 @@
 // Philox stream domains of the rbm module (core::stream_id): one per use of a
-// seed, so the same seed never feeds two uses (ARCHITECTURE.md, "Randomness").
+// seed, so the same seed never feeds two uses (docs/architecture.md, "Randomness").
 // Streams are keyed by work items — chain index, parameter index — never by rank.
 #pragma once
 

@@ -1,5 +1,5 @@
 // Block-Gibbs samplers of a BoltzmannMachine behind one interface
-// (rbm-graphs-logz.md §1.5): a sweep updates partitions 0..K−1 in order, each
+// (docs/rbm.md): a sweep updates partitions 0..K−1 in order, each
 // given the others — exact block Gibbs, since each partition is an
 // independent set — with
 //
@@ -107,7 +107,7 @@ class Sampler {
   void clear_clamp();
   const Clamp& clamp() const { return clamp_; }
 
-  /// Changes β and its scope (rbm-graphs-logz.md §2.1: AIS moves β between sweeps).
+  /// Changes β and its scope (docs/logz.md: AIS moves β between sweeps).
   void set_beta(double beta, BetaScope scope);
   /// Re-reads the machine's biases and weights (after a training step changed them).
   void refresh_parameters();

@@ -1,5 +1,5 @@
 // The dense masked-matmul reference sampler (LibTorch; what the reference
-// Python PGBS sampler does, rbm-graphs-logz.md §1.5): per partition p,
+// Python PGBS sampler does, docs/rbm.md): per partition p,
 //   z_p ~ Bernoulli(σ(β_b·b_p + Σ_{q≠p} z_q · (β·W_qp ⊙ M_qp)))
 // with dense float32 per-pair matrices, behind the common Sampler interface.
 // Its uniforms are the sparse sampler's (gibbs_uniforms), so the two backends

@@ -1,5 +1,5 @@
 // LibTorch views of a BoltzmannMachine and the dense per-pair layout of the
-// reference Python models (rbm-graphs-logz.md §1.1).  Includes torch/torch.h:
+// reference Python models (docs/rbm.md).  Includes torch/torch.h:
 // use it only in translation units that need tensors (qvae_rbm_torch).
 #pragma once
 

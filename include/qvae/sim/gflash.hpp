@@ -1,19 +1,20 @@
 // A parametric (GFlash) electromagnetic shower generator that writes
-// CaloChallenge-format voxel energies (calochallenge.md §3).
+// CaloChallenge-format voxel energies: the parametrisation of Grindhammer & Peters
+// (hep-ex/0001020) with Geant4's GFlash sampling-calorimeter tuning.
 //
 // The model, per shower:
 //  1. correlated (T, alpha) of the gamma longitudinal profile, sampling-
-//     calorimeter constants and Geant4 clamps, y = E/E_c,eff (§3.1);
-//  2. layer energies E_vis·[P(alpha, beta·t_{k+1}) - P(alpha, beta·t_k)] (§3.1, §3.5 step 4);
+//     calorimeter constants and Geant4 clamps, y = E/E_c,eff;
+//  2. layer energies E_vis·[P(alpha, beta·t_{k+1}) - P(alpha, beta·t_k)];
 //  3. radial fractions F(r_{j+1}) - F(r_j) of the core + tail profile at the
-//     layer's tau, in units of R_M,eff, with the sampling corrections (§3.2);
+//     layer's tau, in units of R_M,eff, with the sampling corrections;
 //     the angle is uniform, so each alpha bin of a ring gets 1/n_alpha;
 //  4. fluctuations: "spots" (hits in the active layers) with a Poisson count
-//     per voxel and Gamma-distributed energies (§3.3), whose summed variance is
+//     per voxel and Gamma-distributed energies, whose summed variance is
 //     exactly the sampling term a^2/E, times a shower-wide constant term;
-//  5. the readout threshold (§1.1): voxels below it are exactly 0.
+//  5. the readout threshold: voxels below it are exactly 0.
 // Energy outside the grid (beyond the last layer, outside the last r edge) is
-// simply not deposited, so containment comes out of the profile (§3.5 step 3).
+// simply not deposited, so containment comes out of the profile.
 //
 // Every draw comes from core::Philox keyed by (seed, stream_id(domain, event)):
 // a shower depends only on (seed, event, E_inc), never on rank or call order.
@@ -48,10 +49,10 @@ struct EnergySpectrum {
 };
 
 /// Every constant of the model.  Defaults: ds2's effective W/Si medium
-/// (1.4 mm W + 0.3 mm Si, calochallenge.md §3.4) and the Geant4 GFlash
-/// sampling-calorimeter tuning (§3.1, §3.2).
+/// (1.4 mm W + 0.3 mm Si) and the Geant4 GFlash
+/// sampling-calorimeter tuning.
 struct GFlashParameters {
-  // --- Effective medium (§3.4) -----------------------------------------------
+  // --- Effective medium ------------------------------------------------------
   double x0_mm = 4.219;                ///< X0,eff
   double moliere_radius_mm = 9.48;     ///< R_M,eff: radial bins are converted with it
   double critical_energy_mev = 9.44;   ///< E_c,eff: y = E/E_c,eff
@@ -68,12 +69,12 @@ struct GFlashParameters {
   double layer_thickness_x0 = 0.0;
   double calorimeter_depth_x0 = 36.27;  ///< 45 × 0.806 X0,eff (153 mm of ds2)
 
-  // --- Longitudinal profile, homogeneous medium (§3.1) --------------------------
+  // --- Longitudinal profile, homogeneous medium -------------------------------
   double t_hom_offset = -0.812;     ///< <ln T_hom> = ln(ln y + t_hom_offset)
   double alpha_hom_a1 = 0.81;       ///< <ln alpha_hom> = ln(a1 + (a2 + a3/Z) ln y)
   double alpha_hom_a2 = 0.458;
   double alpha_hom_a3 = 2.26;
-  // --- ... sampling corrections and fluctuations (§3.1, GFlashSamplingShowerTuning)
+  // --- ... sampling corrections and fluctuations (GFlashSamplingShowerTuning)
   double t_sam_fs = -0.55;          ///< T_sam = T_hom + t_sam_fs/F_S + t_sam_ehat (1 - e-hat)
   double t_sam_ehat = -0.69;
   double alpha_sam_fs = -0.476;     ///< alpha_sam = alpha_hom + alpha_sam_fs/F_S
@@ -89,7 +90,7 @@ struct GFlashParameters {
   double alpha_min = 1.1;
   double log_argument_min = 0.1;
 
-  // --- Radial profile (§3.2), E in GeV, tau = t/T rescaled as in Geant4 --------
+  // --- Radial profile, E in GeV, tau = t/T rescaled as in Geant4 --------------
   double rc_z1_a = 0.0251, rc_z1_b = 0.00319;       ///< z1 = a + b ln(E/GeV)
   double rc_z2_a = 0.1162, rc_z2_b = -0.000381;     ///< z2 = a + b Z;  R_C = z1 + z2 tau
   double rt_k1_a = 0.659, rt_k1_b = -0.00309;       ///< k1 = a + b Z
@@ -105,7 +106,7 @@ struct GFlashParameters {
   double p_sam_ehat = 0.348, p_sam_fs = -0.642;
   double radius_min = 1e-3;  ///< floor for R_C, R_T in R_M (keeps F defined)
 
-  // --- Response and fluctuations (§3.3, §3.5 step 3, 6) --------------------------
+  // --- Response and fluctuations ---------------------------------------------
   /// Mean visible energy (CaloChallenge scale, Si energy / 0.033) per unit
   /// deposited energy.  The 1/0.033 factor of the dataset is a calibration, so 1.
   double response_scale = 1.0;
@@ -121,7 +122,7 @@ struct GFlashParameters {
   /// 7 MeV on the CaloChallenge scale.  Spot energies are Gamma(kappa) with kappa
   /// fixed by  a^2·1 GeV = spot_energy·(1 + 1/kappa),  so the spots *are* the sampling
   /// term; spot_energy must be below a^2·1 GeV.  Geant4's NSpot = 93/0.11·(E/GeV)^0.876
-  /// (§3.3) counts energy-deposition points of a homogeneous medium, not active-layer
+  /// counts energy-deposition points of a homogeneous medium, not active-layer
   /// hits, and is not used: hits scale with the charged track length, i.e. with E.
   /// The default 6 MeV (kappa = 0.98) gives 78 % zero voxels on ds2's spectrum (real: 76 %).
   double spot_energy_mev = 6.0;
@@ -129,7 +130,7 @@ struct GFlashParameters {
   /// (mean and variance of the compound Poisson sum) instead of counting spots:
   /// the "cap" that keeps 1 TeV showers cheap.  P(no spot) is then < e^-6.
   double dense_spot_count = 6.0;
-  /// Voxels below this are set to exactly 0 (§1.1: 0.5 keV Si / 0.033 = 15.15 keV).
+  /// Voxels below this are set to exactly 0 (ds2: 0.5 keV in Si / sampling fraction 0.033 = 15.15 keV).
   double readout_threshold_mev = 0.01515;
 
   /// The layer thickness actually used for a geometry with `layers` layers.
@@ -161,16 +162,16 @@ double gamma_variate(qvae::core::Philox& rng, double shape);
 /// Poisson(mean) variate: inversion below 10, PTRS (Hoermann 1993) above.
 std::int64_t poisson_variate(qvae::core::Philox& rng, double mean);
 
-/// The longitudinal parameters of one shower (§3.1).
+/// The longitudinal parameters of one shower.
 struct LongitudinalProfile {
   double t_max = 0.0;  ///< T, X0
   double alpha = 0.0;
   double beta = 0.0;   ///< (alpha - 1)/T
-  double mean_ln_alpha = 0.0;  ///< <ln alpha> at this energy (enters tau, §3.2)
+  double mean_ln_alpha = 0.0;  ///< <ln alpha> at this energy (enters tau)
   double mean_depth() const { return alpha / beta; }  ///< <t> = alpha/beta, X0
 };
 
-/// The core + tail radial profile at one depth (§3.2), radii in R_M.
+/// The core + tail radial profile at one depth, radii in R_M.
 struct RadialProfile {
   double core_radius = 0.0;  ///< R_C
   double tail_radius = 0.0;  ///< R_T
@@ -194,7 +195,7 @@ class GFlashSimulator {
   const qvae::geometry::Geometry& geometry() const { return geometry_; }
   const GFlashParameters& parameters() const { return parameters_; }
 
-  /// (T, alpha) at the mean of the §3.1 distributions, i.e. the §3.4 table.
+  /// (T, alpha) at the mean of the longitudinal distributions (the effective-medium table).
   LongitudinalProfile mean_longitudinal_profile(double e_inc_mev) const;
   /// One shower's correlated (T, alpha) drawn from z1, z2 ~ N(0, 1).
   LongitudinalProfile longitudinal_profile(double e_inc_mev, double z1, double z2) const;
