@@ -14,16 +14,9 @@ self=tests/lint/repository_self_contained.sh
 not_yet_cleaned=(
   src/train/
   include/qvae/train/
-  src/data/
-  include/qvae/data/
-  src/io/
-  include/qvae/io/
   tests/train/
-  tests/data_module/
-  tests/io/
   docs/training.md
   docs/performance.md
-  docs/reliability.md
 )
 
 # What is searched.

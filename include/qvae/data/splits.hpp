@@ -1,6 +1,6 @@
 // Train/validation/test splits and per-epoch shuffles of events.
 //
-// All randomness is Philox keyed by (seed, work item) (ARCHITECTURE.md,
+// All randomness is Philox keyed by (seed, work item) (docs/architecture.md,
 // "Randomness"): an event's sort key is a pure function of (seed, event index)
 // for splits and of (seed, epoch, event index) for shuffles.  Every function
 // here is pure, needs no MPI, and gives the same answer on every rank and for
@@ -20,7 +20,8 @@ inline constexpr std::uint32_t kSplitStreamDomain = 0x5B11;         ///< split k
 inline constexpr std::uint32_t kEpochShuffleStreamDomain = 0x5B12;  ///< per-epoch key, stream = epoch
 
 /// Fractions of the events in each part.  They must each lie in [0, 1] and sum
-/// to 1 within 1e-9 (core::UsageError otherwise).  Defaults are model.md §1.4.
+/// to 1 within 1e-9 (core::UsageError otherwise).  Defaults: 0.8 / 0.1 / 0.1
+/// (docs/training.md, keys train.val_fraction and train.test_fraction).
 struct SplitFractions {
   double train = 0.8;
   double validation = 0.1;
@@ -56,7 +57,8 @@ void check_split_fractions(const SplitFractions& fractions);
 /// key does not depend on n.
 Split split_events(std::int64_t n, std::uint64_t seed, const SplitFractions& fractions = {});
 
-/// The reference split without shuffling (model.md §1.4 NEW): rows
+/// The reference implementation's split without shuffling (docs/model.md
+/// names it NEW): rows
 /// [0, n_train) train, then validation, then test.
 Split split_events_contiguous(std::int64_t n, const SplitFractions& fractions = {});
 

@@ -1,4 +1,5 @@
-// Transforms of calorimeter data for the QVAE (model.md §1.5(b), §3.1):
+// Transforms of calorimeter data for the QVAE (docs/model.md, "The voxel
+// transform and its scale" and "Conditioning on the incident energy"):
 //
 //  * LogitTransform      voxel energy relative to E_inc  <->  "reduced" logit u
 //  * ScaledLogEnergy     incident energy  <->  (ln E - a)/(b - a)
