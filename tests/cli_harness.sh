@@ -4,12 +4,22 @@
 #   check NAME CONDITION...       counts a pass or a failure
 #   one_error_line                exactly one `qvae: error:` line and no stdout
 #   json_get EXPR / json_is EXPR  Python on the JSON object `d` read from $out
+#   mpi_suite_arguments QVAE CONFIG MPIEXEC...  the MPI suites' arguments
 # and $py (Debian's python3, which has numpy, h5py and matplotlib; the PATH one
 # may lack them), $work (a temporary directory removed on exit), $passed, $failed.
 py=/usr/bin/python3
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 passed=0; failed=0
+
+# mpi_suite_arguments QVAE CONFIG MPIEXEC [FLAGS...]: the arguments of the MPI
+# suites: sets $qvae and $tiny (absolute paths) and the array mpi (the launcher
+# and its flags), then enters $work.
+mpi_suite_arguments() {
+  qvae=$(realpath "$1"); tiny=$(realpath "$2"); shift 2
+  mpi=("$@")
+  cd "$work" || exit 1
+}
 
 run() {
   local name=$1 expected=$2; shift 2

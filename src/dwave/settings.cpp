@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "qvae/core/error.hpp"
+#include "qvae/core/log.hpp"
 
 namespace qvae::dwave {
 
@@ -162,9 +163,11 @@ std::string read_token(const std::string& token_file) {
     if (::stat(token_file.c_str(), &info) != 0)
       throw core::UsageError(core::describe("cannot read token file '" + token_file + "'", "--token-file",
                                             "check the path"));
+    // Others may already have read it: say so loudly, but a shared group
+    // directory on a cluster is a choice the user may have made on purpose.
     if (info.st_mode & (S_IRGRP | S_IROTH))
-      throw core::UsageError(core::describe("token file '" + token_file + "' is readable by group or others",
-                                            "--token-file", "chmod 600 '" + token_file + "'"));
+      core::log::warn("token file '", token_file, "' is readable by group or others: anyone who can read it can ",
+                      "use your D-Wave account (chmod 600 '", token_file, "', and consider rotating the token)");
     std::ifstream in(token_file);
     if (!in)
       throw core::UsageError(core::describe("cannot read token file '" + token_file + "'", "--token-file",

@@ -8,12 +8,8 @@
 # landed before the output was committed, so it cannot pass vacuously.
 # Usage: test_kill_outputs.sh QVAE TINY_INI MPIEXEC [MPIEXEC FLAGS...]
 set -u
-qvae=$(realpath "$1")
-tiny=$(realpath "$2")
-shift 2
-mpi=("$@")
 source "$(dirname "${BASH_SOURCE[0]}")/../cli_harness.sh"
-cd "$work" || exit 1
+mpi_suite_arguments "$@"
 RANDOM=20261207  # the kill times are the same on every run of the test
 
 # same_h5 A B: every dataset of A equals B's (attributes such as provenance may differ).

@@ -8,12 +8,8 @@
 # about a non-zero exit, so stderr holds only what qvae printed.
 # Usage: test_errors_once_cli.sh QVAE TINY_INI MPIEXEC [MPIEXEC FLAGS...]
 set -u
-qvae=$(realpath "$1")
-tiny=$(realpath "$2")
-shift 2
-mpi=("$@")
 source "$(dirname "${BASH_SOURCE[0]}")/../cli_harness.sh"
-cd "$work" || exit 1
+mpi_suite_arguments "$@"
 
 "$qvae" simulate --events 300 --geometry ds2 --seed 5 --out showers.h5 >/dev/null 2>&1
 # Micro-batches of 4 give every rank of 2 or 3 a share of each batch of 16.

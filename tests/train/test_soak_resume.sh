@@ -8,12 +8,8 @@
 # uninterrupted run, and no temporary file is left behind.
 # Usage: test_soak_resume.sh QVAE TINY_INI MPIEXEC [MPIEXEC FLAGS...]
 set -u
-qvae=$(realpath "$1")
-tiny=$(realpath "$2")
-shift 2
-mpi=("$@")
 source "$(dirname "${BASH_SOURCE[0]}")/../cli_harness.sh"
-cd "$work" || exit 1
+mpi_suite_arguments "$@"
 RANDOM=7  # the same interruptions on every run of the test
 
 "$qvae" simulate --events 300 --geometry ds2 --seed 5 --out showers.h5 >/dev/null 2>&1
