@@ -17,9 +17,12 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
     -DQVAE_BUILD_BENCHMARKS=OFF "${launcher[@]}"
 fi
 cmake --build "$build" -j "${SANITIZE_JOBS:-$(nproc)}"
-# Open MPI, hwloc and HDF5 keep allocations until exit (not ours): suppressed by library.
-export LSAN_OPTIONS="suppressions=$root/tests/fuzz/lsan.supp:print_suppressions=0"
-export ASAN_OPTIONS="abort_on_error=1:detect_stack_use_after_return=0"
+# Leak checking is off: every test starts MPI, and Open MPI's components,
+# loaded with dlopen and unloaded at MPI_Finalize, leave allocations that
+# LeakSanitizer reports from "<unknown module>", which no suppression can
+# name.  Memory errors (ASan) and undefined behaviour (UBSan) abort the test.
+# The fuzz harnesses without MPI do check leaks (tools/fuzz.sh).
+export ASAN_OPTIONS="abort_on_error=1:detect_leaks=0:detect_stack_use_after_return=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 cd "$build"
 ctest --output-on-failure -j "$(nproc)" -LE cli "$@"
