@@ -93,6 +93,7 @@ using FetchRows = std::function<data::ShowerBlock()>;
 /// Positions [offset, end) of the global batch whose micro-batches this rank
 /// takes: its micro-batches are contiguous, so their rows are too.
 par::Block local_share(std::int64_t batch_size, std::int64_t micro_batches, const par::Block& mine) {
+  if (mine.count == 0) return par::Block{0, 0};  // more ranks than micro-batches: this rank has no rows
   const std::int64_t first =
       par::block_partition(batch_size, static_cast<int>(mine.offset), static_cast<int>(micro_batches)).offset;
   const std::int64_t end =
@@ -1108,12 +1109,15 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
         local_share(batch_size, trainer->micro_batch_count(batch_size),
                     par::block_partition(trainer->micro_batch_count(batch_size), comm.rank(), comm.size()));
     std::optional<data::ShowerStream> stream;
-    stream.emplace(data_file, voxels, batches_per_epoch - first_batch,
-                   [&order, share, batch_size, first_batch](std::int64_t k) {
-                     const auto start = static_cast<std::ptrdiff_t>((first_batch + k) * batch_size + share.offset);
-                     return std::vector<std::int64_t>(order.begin() + start, order.begin() + start + share.count);
-                   },
-                   train_config.prefetch_batches);
+    // Agreed: a rank that cannot start its reader must not leave the others in a step's collectives.
+    par::run_agreed(comm, [&] {
+      stream.emplace(data_file, voxels, batches_per_epoch - first_batch,
+                     [&order, share, batch_size, first_batch](std::int64_t k) {
+                       const auto start = static_cast<std::ptrdiff_t>((first_batch + k) * batch_size + share.offset);
+                       return std::vector<std::int64_t>(order.begin() + start, order.begin() + start + share.count);
+                     },
+                     train_config.prefetch_batches);
+    });
     auto close_stream = [&] {
       if (!stream) return;
       stream_stats.add(*stream);
