@@ -59,6 +59,8 @@ int run_train(Context& context) {
                                   {"ranks", result.ranks},
                                   {"seconds", result.seconds},
                                   {"peak_rss_mb", result.peak_rss_mb},
+                                  {"peak_stream_rows", result.peak_stream_rows},
+                                  {"io_wait_s", result.io_wait_s},
                                   {"parameter_digest", digest_hex(result.parameter_digest)},
                                   {"parameters_finite", result.parameters_finite}};
   if (cli.json())

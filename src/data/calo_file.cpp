@@ -1,19 +1,22 @@
 #include "qvae/data/calo_file.hpp"
 
 #include <cmath>
+#include <stdexcept>
 
 #include "qvae/core/error.hpp"
 #include "qvae/par/collective_error.hpp"
 
 namespace qvae::data {
 
-BadValues find_bad_values(const ShowerBlock& block) {
+namespace {
+
+template <class RowOf> BadValues find_bad_values_of(const ShowerBlock& block, RowOf row_of) {
   BadValues bad;
   auto note = [&](std::int64_t row, const char* dataset, const std::string& what) {
     if (bad.count++ == 0) bad.first_row = row, bad.first_dataset = dataset, bad.first_what = what;
   };
   for (std::int64_t i = 0; i < block.events(); ++i) {
-    const std::int64_t row = block.first_event + i;
+    const std::int64_t row = row_of(i);
     const double e = block.incident_energies[static_cast<std::size_t>(i)];
     if (!std::isfinite(e))
       note(row, kIncidentEnergies, "incident energy is " + std::to_string(e));
@@ -28,6 +31,18 @@ BadValues find_bad_values(const ShowerBlock& block) {
     }
   }
   return bad;
+}
+
+}  // namespace
+
+BadValues find_bad_values(const ShowerBlock& block) {
+  return find_bad_values_of(block, [&](std::int64_t i) { return block.first_event + i; });
+}
+
+BadValues find_bad_values(const ShowerBlock& block, const std::vector<std::int64_t>& rows) {
+  if (static_cast<std::int64_t>(rows.size()) != block.events())
+    throw std::logic_error("qvae::data::find_bad_values: one row index per event expected");
+  return find_bad_values_of(block, [&](std::int64_t i) { return rows[static_cast<std::size_t>(i)]; });
 }
 
 BadValues combine(const BadValues& local, const par::Communicator& comm) {
@@ -118,6 +133,12 @@ ShowerBlock CaloReader::read_checked(const par::Block& rows) const {
     par::run_agreed(comm_, [&] { throw_bad_values(path(), bad); });
   }
   return block;
+}
+
+std::vector<double> CaloReader::incident_energies() const {
+  std::vector<double> energies;
+  io::read_rows(file_, kIncidentEnergies, par::Block{0, events_}, 1, energies);
+  return energies;
 }
 
 namespace {

@@ -244,6 +244,54 @@ IoReport read_rows(const File& file, const std::string& name, const par::Block& 
   return report_of(file, dxpl, where);
 }
 
+template <class T>
+IoReport read_row_runs(const File& file, const std::string& name, const std::vector<par::Block>& runs,
+                       std::int64_t expected_cols, std::vector<T>& out) {
+  const Where where{where_text(file.path(), name), core::ExitCode::bad_input};
+  Handle dataset = open_dataset(file, name);
+  const DatasetShape shape = shape_of(dataset, where);
+  const std::size_t expected_rank = expected_cols > 0 ? 2 : 1;
+  if (shape.dims.size() != expected_rank || (expected_cols > 0 && shape.dims[1] != expected_cols))
+    throw core::InputError(core::describe(
+        "dataset has shape " + shape.text() + ", expected " +
+            (expected_cols > 0 ? "(N, " + std::to_string(expected_cols) + ")" : std::string("(N,)")),
+        where.text));
+  Handle file_type = check_id(H5Dget_type(dataset.get()), "H5Dget_type", where);
+  if (!same_type_class<T>(file_type.get()))
+    throw core::InputError(core::describe("dataset holds " + describe_type(file_type.get()) + ", expected " +
+                                              type_name<T>() + "-compatible values",
+                                          where.text));
+  std::int64_t total = 0, previous_end = 0;
+  for (const par::Block& run : runs) {
+    if (run.offset < previous_end || run.count <= 0 || run.end() > shape.rows())
+      throw std::invalid_argument("qvae::io::read_row_runs: runs must be sorted, disjoint, non-empty and inside the "
+                                  "dataset, " + where.text);
+    previous_end = run.end();
+    total += run.count;
+  }
+  out.resize(static_cast<std::size_t>(total * shape.row_size()));
+  Handle file_space = check_id(H5Dget_space(dataset.get()), "H5Dget_space", where);
+  Handle memory_space = memory_space_for(total, shape, where);
+  if (runs.empty()) {
+    check(H5Sselect_none(file_space.get()), "H5Sselect_none", where);
+    check(H5Sselect_none(memory_space.get()), "H5Sselect_none", where);
+  }
+  std::vector<hsize_t> start(shape.dims.size(), 0), extent(shape.dims.begin(), shape.dims.end());
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    start[0] = static_cast<hsize_t>(runs[i].offset);
+    extent[0] = static_cast<hsize_t>(runs[i].count);
+    check(H5Sselect_hyperslab(file_space.get(), i == 0 ? H5S_SELECT_SET : H5S_SELECT_OR, start.data(), nullptr,
+                              extent.data(), nullptr),
+          "H5Sselect_hyperslab", where);
+  }
+  Handle dxpl = transfer_plist(file, where);
+  T dummy{};  // a valid pointer when nothing is read
+  check(H5Dread(dataset.get(), native_type<T>(), memory_space.get(), file_space.get(), dxpl.get(),
+                out.empty() ? &dummy : out.data()),
+        "H5Dread", where);
+  return report_of(file, dxpl, where);
+}
+
 template <class T> std::vector<T> read_all(const File& file, const std::string& name, std::int64_t expected_cols) {
   std::vector<T> out;
   read_rows(file, name, par::Block{0, dataset_shape(file, name).rows()}, expected_cols, out);
@@ -256,6 +304,8 @@ template <class T> std::vector<T> read_all(const File& file, const std::string& 
                                   const WriteOptions&);                                                     \
   template IoReport read_rows<T>(const File&, const std::string&, const par::Block&, std::int64_t,          \
                                  std::vector<T>&);                                                          \
+  template IoReport read_row_runs<T>(const File&, const std::string&, const std::vector<par::Block>&,      \
+                                     std::int64_t, std::vector<T>&);                                        \
   template std::vector<T> read_all<T>(const File&, const std::string&, std::int64_t);
 QVAE_IO_INSTANTIATE(float)
 QVAE_IO_INSTANTIATE(double)

@@ -93,6 +93,8 @@ void TrainConfig::validate() const {
           "train.val_fraction must be > 0, train.test_fraction >= 0 and their sum < 1", "e.g. 0.1 and 0.1");
   require(val_max_events >= 0, "train.val_max_events must be >= 0", "0 validates on the whole split");
   require(bucket_mb > 0, "train.bucket_mb must be > 0", "PyTorch DDP uses 25");
+  require(prefetch_batches >= 1 && prefetch_batches <= 64, "train.prefetch_batches must lie in [1, 64]",
+          "2 hides the reads behind compute; each batch read ahead holds this rank's share of one batch");
   require(threads >= 0, "train.threads must be >= 0", "0 keeps LibTorch's default");
   require(max_bad_batches >= 1, "train.max_bad_batches must be >= 1", "e.g. 5 consecutive skipped batches");
   require(max_rollbacks >= 0, "train.max_rollbacks must be >= 0", "0 fails at the first streak of bad batches");
@@ -150,6 +152,9 @@ void add_train_keys(core::ConfigSchema& schema) {
   schema.add({"train.test_fraction", ValueType::real, "0.1", "test share of the events (never used in training)", {}});
   schema.add({"train.val_max_events", ValueType::integer, "0", "validate on at most this many events (0 = all)", {}});
   schema.add({"train.bucket_mb", ValueType::real, "25", "gradient allreduce bucket size in MB", {}});
+  schema.add({"train.prefetch_batches", ValueType::integer, "2",
+              "batches of training rows each rank reads ahead in the background while it computes; a rank holds "
+              "at most this many batches of its own rows (plus the one in use), never the file", {}});
   schema.add({"train.threads", ValueType::integer, "0", "LibTorch threads per rank (0 = LibTorch's default)", {}});
   schema.add({"train.max_bad_batches", ValueType::integer, "5",
               "stability guard: consecutive batches with a non-finite loss or gradient (each skipped) that roll "
@@ -195,6 +200,7 @@ TrainConfig train_config_from(const core::Config& config) {
   t.test_fraction = config.get_real("train.test_fraction");
   t.val_max_events = config.get_int("train.val_max_events");
   t.bucket_mb = config.get_real("train.bucket_mb");
+  t.prefetch_batches = static_cast<int>(config.get_int("train.prefetch_batches"));
   t.threads = static_cast<int>(config.get_int("train.threads"));
   t.max_bad_batches = static_cast<int>(config.get_int("train.max_bad_batches"));
   t.max_rollbacks = static_cast<int>(config.get_int("train.max_rollbacks"));

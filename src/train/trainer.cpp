@@ -22,6 +22,7 @@
 #include "qvae/core/log.hpp"
 #include "qvae/core/progress.hpp"
 #include "qvae/core/run_options.hpp"
+#include "qvae/data/shower_stream.hpp"
 #include "qvae/data/splits.hpp"
 #include "qvae/data/transforms.hpp"
 #include "qvae/io/dataset.hpp"
@@ -65,7 +66,7 @@ std::string to_bytes(const std::function<void(std::ostream&)>& save) {
   return out.str();
 }
 
-/// Every event of the training file, on every rank (random access for global batches).
+/// Showers held in memory (qvae bench train: the caller's block; training streams its rows instead).
 struct InMemoryShowers {
   std::int64_t voxels = 0;
   std::vector<double> energies;
@@ -83,6 +84,43 @@ struct InMemoryShowers {
       std::copy_n(showers.data() + e * static_cast<std::size_t>(voxels), voxels, block.shower(i));
     }
     return block;
+  }
+};
+
+/// This rank's rows of a global batch: what the step asks for, all at once.
+using FetchRows = std::function<data::ShowerBlock()>;
+
+/// Positions [offset, end) of the global batch whose micro-batches this rank
+/// takes: its micro-batches are contiguous, so their rows are too.
+par::Block local_share(std::int64_t batch_size, std::int64_t micro_batches, const par::Block& mine) {
+  if (mine.count == 0) return par::Block{0, 0};  // more ranks than micro-batches: this rank has no rows
+  const std::int64_t first =
+      par::block_partition(batch_size, static_cast<int>(mine.offset), static_cast<int>(micro_batches)).offset;
+  const std::int64_t end =
+      mine.count > 0
+          ? par::block_partition(batch_size, static_cast<int>(mine.end() - 1), static_cast<int>(micro_batches)).end()
+          : first;
+  return par::Block{first, end - first};
+}
+
+/// Rows [offset, offset + count) of `block` (the whole block is moved, not copied).
+data::ShowerBlock take_rows(data::ShowerBlock& block, std::int64_t offset, std::int64_t count) {
+  if (offset == 0 && count == block.events()) return std::move(block);
+  data::ShowerBlock part;
+  part.voxels = block.voxels;
+  part.incident_energies.assign(block.incident_energies.begin() + offset,
+                                block.incident_energies.begin() + offset + count);
+  part.showers.assign(block.shower(offset), block.shower(offset) + count * block.voxels);
+  return part;
+}
+
+/// The reader's counters over a run (max over streams of the rows held; summed waits).
+struct StreamStats {
+  std::int64_t peak_rows = 0;
+  double wait_seconds = 0.0;
+  void add(const data::ShowerStream& stream) {
+    peak_rows = std::max(peak_rows, stream.peak_rows());
+    wait_seconds += stream.wait_seconds();
   }
 };
 
@@ -178,11 +216,11 @@ class DataParallelModel {
   }
 
   /// One global step on `batch` (B global event indices): this rank's
-  /// micro-batches, then the fixed sequence of collectives, then the updates
+  /// micro-batches (their rows from `fetch`, positions local_share() of the batch), then the fixed sequence of collectives, then the updates
   /// unless some rank's loss or gradient is non-finite (the stability guard:
   /// then nothing changes but the BatchNorm buffers, which are restored, and,
   /// with persistent chains, the chains, which the caller restores).
-  StepReport step(const std::int64_t* batch, std::int64_t batch_size, const InMemoryShowers& data, int epoch,
+  StepReport step(const std::int64_t* batch, std::int64_t batch_size, const FetchRows& fetch, int epoch,
                   std::int64_t batch_index, std::int64_t batches_per_epoch, std::int64_t total_steps, Stage stage,
                   bool stop_requested, const InjectedFaults& inject = {}) {
     const std::int64_t global_step = static_cast<std::int64_t>(epoch - 1) * batches_per_epoch + batch_index;
@@ -231,12 +269,19 @@ class DataParallelModel {
     // Micro-batches: block_partition(B, j, M); this rank takes block_partition(M, rank, P).
     const std::int64_t micro_batches = micro_batch_count(batch_size);
     const par::Block mine = par::block_partition(micro_batches, comm_.rank(), comm_.size());
+    const par::Block share = local_share(batch_size, micro_batches, mine);
     auto local_work = [&] {
+      // Inside the agreed section: a read or bad-value error is every rank's to know.
+      data::ShowerBlock local = fetch();
+      if (local.events() != share.count || local.voxels * local.events() != static_cast<std::int64_t>(local.showers.size()))
+        throw std::logic_error("DataParallelModel::step: fetched " + std::to_string(local.events()) + " rows for a share of " +
+                               std::to_string(share.count));
       for (std::int64_t j = mine.offset; j < mine.end(); ++j) {
         const par::Block rows = par::block_partition(batch_size, static_cast<int>(j), static_cast<int>(micro_batches));
         if (rows.count == 0) continue;
         if (j > mine.offset && networks_in_train_mode) restore(stats_before);
-        data::ShowerBlock block = data.gather(batch + rows.offset, rows.count);
+        data::ShowerBlock block = take_rows(local, rows.offset - share.offset, rows.count);
+        block.first_event = batch[rows.offset];
         if (inject.data_error && j == mine.offset) block.showers.front() = -1.0f;
         const torch::Tensor u = model_->reduce(block);
         model::StepSettings settings{beta, slope,
@@ -364,11 +409,8 @@ class DataParallelModel {
   /// so one allgather gives every rank the same (B, nodes) chains.
   void share_persistent_chains(std::int64_t batch_size, std::int64_t micro_batches, const par::Block& mine) {
     const std::int64_t nodes = model_->prior().nodes();
-    const std::int64_t first = par::block_partition(batch_size, static_cast<int>(mine.offset),
-                                                    static_cast<int>(micro_batches)).offset;
-    const std::int64_t end = mine.count > 0 ? par::block_partition(batch_size, static_cast<int>(mine.end() - 1),
-                                                                   static_cast<int>(micro_batches)).end()
-                                            : first;
+    const par::Block share = local_share(batch_size, micro_batches, mine);
+    const std::int64_t first = share.offset, end = share.end();
     std::vector<std::uint8_t> rows(static_cast<std::size_t>((end - first) * nodes));
     if (end > first) {
       const torch::Tensor mine_rows = model_->persistent_chains().slice(0, first, end).to(torch::kUInt8).contiguous();
@@ -382,9 +424,10 @@ class DataParallelModel {
   }
 
   /// Validation in eval mode over `events` (positions spread over ranks); noise
-  /// keyed by (seed, event) and fixed across epochs.
-  ValidationReport validate(const std::vector<std::int64_t>& events, const InMemoryShowers& data,
-                            std::int64_t chunk, double ratio_max) {
+  /// keyed by (seed, event) and fixed across epochs.  The rows stream from
+  /// `data_file` in chunks, `depth` chunks read ahead.
+  ValidationReport validate(const std::vector<std::int64_t>& events, const std::string& data_file,
+                            std::int64_t voxels, int depth, std::int64_t chunk, double ratio_max, StreamStats& stats) {
     torch::NoGradGuard no_grad;
     model_->eval();
     const par::Block mine = par::my_block(static_cast<std::int64_t>(events.size()), comm_);
@@ -397,10 +440,15 @@ class DataParallelModel {
     };
     const std::uint64_t seed = seed_ ^ kValidationSeedSalt;
     auto local_work = [&] {
+      const std::int64_t chunks = (mine.count + chunk - 1) / chunk;
+      data::ShowerStream stream(data_file, voxels, chunks, [&events, mine, chunk](std::int64_t k) {
+        const std::int64_t start = mine.offset + k * chunk;
+        return std::vector<std::int64_t>(events.begin() + start, events.begin() + std::min(start + chunk, mine.end()));
+      }, depth);
       for (std::int64_t start = mine.offset; start < mine.end(); start += chunk) {
         const std::int64_t count = std::min(chunk, mine.end() - start);
         const std::int64_t* ids = events.data() + start;
-        const data::ShowerBlock block = data.gather(ids, count);
+        const data::ShowerBlock block = stream.next().block;
         const torch::Tensor u = model_->reduce(block);
         model::StepSettings settings{1.0, 0.0, model::NoiseKeys{seed, 0, event_tensor(ids, count), start}};
         const model::ForwardOutput out = model_->forward(u, model::QvaeImpl::energies_of(block), settings);
@@ -426,6 +474,7 @@ class DataParallelModel {
           recon_hist[bin_of(reconstructed / energy)] += 1.0;
         }
       }
+      stats.add(stream);
     };
     par::run_agreed(comm_, local_work);  // one rank's failure ends all of them with one message
     comm_.sum_in_place(reduced.data(), reduced.size());
@@ -746,28 +795,68 @@ void load_checkpoint(const std::string& path, DataParallelModel& trainer, RunSta
 
 namespace {
 
+/// What the pre-flight pass over the file learns (see scan_file).
+struct FileScan {
+  std::int64_t voxels = 0;
+  std::vector<double> energies;  ///< every incident energy, on every rank (the split needs them)
+  double largest_fraction = 0.0; ///< largest E_tot/E_inc of the file (over ranks)
+  std::int64_t largest_where = -1;
+  par::Block mine;               ///< this rank's rows of the pass
+  std::vector<double> fractions; ///< E_tot/E_inc of each of those rows
+};
+
+/// Rows per block of the pre-flight pass: about 32 MB of float32 showers.
+std::int64_t scan_block_rows(std::int64_t voxels) {
+  return std::max<std::int64_t>(1, (std::int64_t{32} << 20) / (4 * std::max<std::int64_t>(voxels, 1)));
+}
+
+/// Collective: one pass over the file in bounded row blocks (each rank its
+/// own rows), refusing bad values with one agreed message, and recording
+/// each row's E_tot/E_inc; the showers are not kept.
+FileScan scan_file(const data::CaloReader& reader, const par::Communicator& comm) {
+  FileScan scan;
+  scan.voxels = reader.geometry().voxels();
+  scan.mine = par::my_block(reader.events(), comm);
+  scan.fractions.reserve(static_cast<std::size_t>(scan.mine.count));
+  const std::int64_t rows_per_block = scan_block_rows(scan.voxels);
+  // Every rank makes the same number of (collective) reads; the last ones may be empty.
+  const std::int64_t rounds = comm.max((scan.mine.count + rows_per_block - 1) / rows_per_block);
+  data::BadValues bad;
+  double largest = 0.0;
+  std::int64_t where = -1;
+  for (std::int64_t round = 0; round < rounds; ++round) {
+    const std::int64_t offset = std::min(scan.mine.offset + round * rows_per_block, scan.mine.end());
+    const data::ShowerBlock block =
+        reader.read(par::Block{offset, std::min(rows_per_block, scan.mine.end() - offset)});
+    const data::BadValues found = data::find_bad_values(block);
+    if (found.any() && !bad.any()) bad = found;
+    else bad.count += found.count;
+    for (std::int64_t i = 0; i < block.events(); ++i) {
+      const float* row = block.shower(i);
+      double total = 0.0;
+      for (std::int64_t v = 0; v < block.voxels; ++v) total += static_cast<double>(row[v]);
+      const double fraction = total / block.incident_energies[static_cast<std::size_t>(i)];
+      scan.fractions.push_back(fraction);
+      if (fraction > largest) largest = fraction, where = block.first_event + i;
+    }
+  }
+  const data::BadValues global = data::combine(bad, comm);
+  if (global.any()) par::run_agreed(comm, [&] { data::throw_bad_values(reader.path(), global); });
+  scan.largest_fraction = comm.max(largest);
+  scan.largest_where = comm.max(largest == scan.largest_fraction ? where : std::int64_t{-1});
+  scan.energies = reader.incident_energies();
+  return scan;
+}
+
 /// The voxel transform must represent every voxel (and the total, which the
 /// layer head transforms) of the file: an `auto` fraction scale is fixed here
 /// from the largest E_tot/E_inc (stored in
 /// the run's config, so checkpoints, generate and encode use the same one);
 /// a given or resumed scale that is too small stops the run before the first
 /// epoch with one message.
-void resolve_fraction_scale(const InMemoryShowers& showers, const std::string& data_file, bool resume,
-                            core::Config& config, model::ModelConfig& model_config, const par::Communicator& comm) {
-  const auto events = static_cast<std::int64_t>(showers.energies.size());
-  const par::Block mine = par::my_block(events, comm);
-  // E_tot bounds every layer and voxel, and the layer-energy head transforms it.
-  double largest = 0.0;
-  std::int64_t where = -1;
-  for (std::int64_t e = mine.offset; e < mine.end(); ++e) {
-    const float* row = showers.showers.data() + e * showers.voxels;
-    double total = 0.0;
-    for (std::int64_t v = 0; v < showers.voxels; ++v) total += static_cast<double>(row[v]);
-    const double fraction = total / showers.energies[static_cast<std::size_t>(e)];
-    if (fraction > largest) largest = fraction, where = e;
-  }
-  const double global_largest = comm.max(largest);
-  const std::int64_t global_where = comm.max(largest == global_largest ? where : std::int64_t{-1});
+void resolve_fraction_scale(double global_largest, std::int64_t global_where, const std::string& data_file,
+                            bool resume, core::Config& config, model::ModelConfig& model_config,
+                            const par::Communicator& comm) {
   par::run_agreed(comm, [&] {
     if (model_config.fraction_scale == 0.0) {
       // Checkpoints written before the setting existed were trained with scale 1.
@@ -854,22 +943,19 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
   const std::uint64_t seed = run.seed;
   if (train_config.threads > 0) torch::set_num_threads(train_config.threads);
 
-  // 2. Data: the whole file on every rank (global batches need random access), then the split (model.md §1.4).
+  // 2. Data: one bounded pass over the file (values checked, E_tot/E_inc per
+  // row), then the split (model.md §1.4).  Training and validation rows are
+  // streamed per batch later; no rank ever holds the file.
   std::optional<data::CaloReader> reader;
-  InMemoryShowers showers;
   par::run_agreed(comm, [&] { reader.emplace(data_file, comm); });
-  {
-    data::ShowerBlock all = reader->read_checked(par::Block{0, reader->events()});
-    showers.voxels = all.voxels;
-    showers.energies = std::move(all.incident_energies);
-    showers.showers = std::move(all.showers);
-  }
+  const FileScan scan = scan_file(*reader, comm);
+  const std::int64_t voxels = scan.voxels;
   const data::SplitFractions fractions{1.0 - train_config.val_fraction - train_config.test_fraction,
                                        train_config.val_fraction, train_config.test_fraction};
   const data::Split split =
       train_config.split == SplitKind::contiguous ? data::split_events_contiguous(reader->events(), fractions)
       : train_config.split == SplitKind::stratified
-          ? data::split_events_stratified(showers.energies, seed, fractions)
+          ? data::split_events_stratified(scan.energies, seed, fractions)
           : data::split_events(reader->events(), seed, fractions);
   std::vector<std::int64_t> validation = split.validation;
   if (train_config.val_max_events > 0 && static_cast<std::int64_t>(validation.size()) > train_config.val_max_events)
@@ -888,14 +974,13 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
       throw core::UsageError(core::describe("the validation split is empty", "file '" + data_file + "'",
                                             "use more events or a larger train.val_fraction"));
   });
-  resolve_fraction_scale(showers, data_file, request.resume, config, model_config, comm);
+  resolve_fraction_scale(scan.largest_fraction, scan.largest_where, data_file, request.resume, config, model_config,
+                         comm);
   double ratio_max = 0.0;  // histogram range of E_tot/E_inc: 1.5 x the largest validation value
-  for (std::int64_t e : validation) {
-    double sum = 0.0;
-    const float* row = showers.showers.data() + e * showers.voxels;
-    for (std::int64_t v = 0; v < showers.voxels; ++v) sum += static_cast<double>(row[v]);
-    ratio_max = std::max(ratio_max, sum / showers.energies[static_cast<std::size_t>(e)]);
-  }
+  for (std::int64_t e : validation)
+    if (e >= scan.mine.offset && e < scan.mine.end())
+      ratio_max = std::max(ratio_max, scan.fractions[static_cast<std::size_t>(e - scan.mine.offset)]);
+  ratio_max = comm.max(ratio_max);
   ratio_max = ratio_max > 0 ? 1.5 * ratio_max : 1.0;
 
   // 3. Model, optimisers, rank 0's parameters everywhere; the resumed state.
@@ -912,11 +997,7 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
   // The energy code must hold the file's largest incident energy (its features
   // grow with E): refused here, once, before the first epoch.
   if (model_config.prior_conditioning == model::PriorConditioning::clamped) {
-    const par::Block mine = par::my_block(static_cast<std::int64_t>(showers.energies.size()), comm);
-    double largest = 0.0;
-    for (std::int64_t e = mine.offset; e < mine.end(); ++e)
-      largest = std::max(largest, showers.energies[static_cast<std::size_t>(e)]);
-    const double global_largest = comm.max(largest);
+    const double global_largest = *std::max_element(scan.energies.begin(), scan.energies.end());
     par::run_agreed(comm, [&] {
       try {
         trainer->model()->energy_code(torch::tensor({global_largest}, torch::kDouble), torch::kFloat);
@@ -998,6 +1079,7 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
   const std::int64_t validation_chunk =
       std::max<std::int64_t>(1, batch_size / trainer->micro_batch_count(batch_size));
   const double elapsed_before = state.elapsed_s;
+  StreamStats stream_stats;
   // A rollback restarts the loop body at the restored position (as a resume would).
   int epoch = state.position.epochs_done + 1;
   while (epoch <= train_config.epochs && !result.interrupted) {
@@ -1020,6 +1102,28 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
     const double train_start = MPI_Wtime();
     std::int64_t batches_done = first_batch;
     bool rolled_back = false;
+    // This rank's rows of batches first_batch.. in the background, prefetch_batches
+    // ahead.  While it exists the reader is the process's only HDF5 user: it is
+    // closed before anything else touches a file (checkpoint, rollback, validation).
+    const par::Block share =
+        local_share(batch_size, trainer->micro_batch_count(batch_size),
+                    par::block_partition(trainer->micro_batch_count(batch_size), comm.rank(), comm.size()));
+    std::optional<data::ShowerStream> stream;
+    // Agreed: a rank that cannot start its reader must not leave the others in a step's collectives.
+    par::run_agreed(comm, [&] {
+      stream.emplace(data_file, voxels, batches_per_epoch - first_batch,
+                     [&order, share, batch_size, first_batch](std::int64_t k) {
+                       const auto start = static_cast<std::ptrdiff_t>((first_batch + k) * batch_size + share.offset);
+                       return std::vector<std::int64_t>(order.begin() + start, order.begin() + start + share.count);
+                     },
+                     train_config.prefetch_batches);
+    });
+    auto close_stream = [&] {
+      if (!stream) return;
+      stream_stats.add(*stream);
+      stream.reset();
+    };
+    const FetchRows fetch = [&] { return stream->next().block; };
     for (std::int64_t b = first_batch; b < batches_per_epoch; ++b) {
       // A skipped batch leaves the persistent chains as they were before it.
       torch::Tensor chains_before;
@@ -1028,7 +1132,7 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
       // Not agreed: the step is collective inside; an error on one rank ends
       // all of them through par::run_main's MPI_Abort, never a hang.
       std::optional<StepReport> report =
-          trainer->step(order.data() + b * batch_size, batch_size, showers, epoch, b, batches_per_epoch, total_steps,
+          trainer->step(order.data() + b * batch_size, batch_size, fetch, epoch, b, batches_per_epoch, total_steps,
                         stage, signals.requested(), faults.take(epoch, b));
       // Every input of the verdict is collective: all ranks take the same branch.
       const BatchVerdict verdict =
@@ -1045,13 +1149,17 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
                                                                          ? state.guard.consecutive_bad
                                                                          : guard_limits.max_bad_batches,
                              " in a row (rollback at ", guard_limits.max_bad_batches, ")");
-        if (verdict == BatchVerdict::give_up) diverged(epoch, b);
+        if (verdict == BatchVerdict::give_up) {
+          close_stream();
+          diverged(epoch, b);
+        }
         if (verdict == BatchVerdict::rollback) {
           core::log::warn_root("rolling back to ",
                                rollback_checkpoint.empty() ? std::string("the initial parameters")
                                                            : fs::path(rollback_checkpoint).filename().string(),
                                " (rollback ", state.guard.rollbacks, " of at most ", guard_limits.max_rollbacks,
                                "); learning rate now x", state.guard.lr_scale);
+          close_stream();
           roll_back();
           rolled_back = true;
           break;
@@ -1065,6 +1173,7 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
         break;
       }
     }
+    close_stream();
     progress.finish();
     if (rolled_back) {
       epoch = state.position.epochs_done + 1;
@@ -1089,7 +1198,8 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
     }
 
     const double validation_start = MPI_Wtime();
-    const std::optional<ValidationReport> val = trainer->validate(validation, showers, validation_chunk, ratio_max);
+    const std::optional<ValidationReport> val = trainer->validate(
+        validation, data_file, voxels, train_config.prefetch_batches, validation_chunk, ratio_max, stream_stats);
     const double validation_seconds = comm.max(MPI_Wtime() - validation_start);
     // train.best = ll: LL = -<E(z)>_encoded validation - log Z of the prior, every ll_every epochs and at the end.
     const bool ll_epoch =
@@ -1187,6 +1297,8 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
   std::tie(result.parameter_digest, result.parameters_finite) = trainer->parameter_digest();
   result.seconds = comm.max(MPI_Wtime() - wall_start);
   result.peak_rss_mb = comm.max(peak_rss_mb());
+  result.peak_stream_rows = comm.max(stream_stats.peak_rows);
+  result.io_wait_s = comm.max(stream_stats.wait_seconds);
   return result;
 }
 
@@ -1213,8 +1325,12 @@ BenchTrainResult benchmark_training(const BenchTrainRequest& request, const data
   const std::vector<std::int64_t> order = data::epoch_permutation(events, 0, 1);
   auto run_step = [&](int index) {
     const std::int64_t b = index % batches_per_epoch;
-    trainer->step(order.data() + b * request.batch_size, request.batch_size, data, 1, b, batches_per_epoch,
-                  batches_per_epoch, Stage::joint, false);
+    const std::int64_t* batch = order.data() + b * request.batch_size;
+    const std::int64_t micro_batches = trainer->micro_batch_count(request.batch_size);
+    const par::Block share = local_share(request.batch_size, micro_batches,
+                                         par::block_partition(micro_batches, comm.rank(), comm.size()));
+    trainer->step(batch, request.batch_size, [&] { return data.gather(batch + share.offset, share.count); }, 1, b,
+                  batches_per_epoch, batches_per_epoch, Stage::joint, false);
   };
   auto cpu_seconds = [] {
     timespec now{};

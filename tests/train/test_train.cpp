@@ -192,6 +192,47 @@ TEST(DataParallel, TwoRanksWithHalfBatchesEqualOneRankWithTheWholeBatch) {
   world.barrier();
 }
 
+// Training streams each rank's rows of every batch from the file: a
+// gzip-chunked copy of the data trains to exactly the same parameters as the
+// contiguous file, and the background reader never holds more than
+// train.prefetch_batches x the rank's rows of one batch (or validation chunk),
+// far fewer than the file's.
+TEST(StreamedData, GzipChunkedFileTrainsToTheSameParametersWithinABoundedWindow) {
+  const par::Communicator world;
+  ASSERT_EQ(world.size(), 2) << "run under mpirun -np 2";
+  SharedTempDir dir(world, "stream");
+  const std::string contiguous = (dir.path / "contiguous.h5").string();
+  const std::string gzip = (dir.path / "gzip.h5").string();
+  const std::int64_t events = 160;
+  write_showers(contiguous, events, world);
+  write_showers(gzip, events, world, data::WriteSettings{"float32", 7, 4});
+  auto train = [&](const std::string& data, const std::string& out, const std::string& prefetch) {
+    train::TrainRequest request;
+    request.schema = &test_schema();
+    request.config = tiny_config({{"train.epochs", "1"}, {"train.batch_size", "16"}, {"train.micro_batch_size", "8"},
+                                  {"train.max_batches_per_epoch", "4"}, {"train.val_max_events", "24"},
+                                  {"train.prefetch_batches", prefetch}, {"run.progress", "off"}});
+    request.data = data;
+    request.out = (dir.path / out).string();
+    request.command_line = "test_train";
+    return train::run_training(request, world);
+  };
+  const train::TrainResult plain = train(contiguous, "contiguous", "1");
+  const train::TrainResult compressed = train(gzip, "gzip", "2");
+  ASSERT_EQ(plain.epochs_done, 1);
+  ASSERT_EQ(compressed.epochs_done, 1);
+  EXPECT_EQ(plain.parameter_digest, compressed.parameter_digest);
+  EXPECT_EQ(plain.last_epoch.at("train_loss"), compressed.last_epoch.at("train_loss"));
+  EXPECT_EQ(plain.last_epoch.at("val_loss"), compressed.last_epoch.at("val_loss"));
+  // Each rank takes one micro-batch of 8 rows per batch; validation chunks are 8 rows too.
+  const std::int64_t rows_per_request = 8;
+  EXPECT_GT(plain.peak_stream_rows, 0);
+  EXPECT_LE(plain.peak_stream_rows, 1 * rows_per_request);
+  EXPECT_GT(compressed.peak_stream_rows, 0);
+  EXPECT_LE(compressed.peak_stream_rows, 2 * rows_per_request);
+  EXPECT_LT(compressed.peak_stream_rows, events / 4);
+}
+
 // Persistent chains belong to rows of the global batch: the same updates on 1
 // and 2 ranks, and validation (which runs its own chains) never moves them, so
 // a run that validates on more events makes exactly the same updates.

@@ -58,8 +58,9 @@ struct SharedTempDir {
   }
 };
 
-/// `events` GFlash ds2 showers in `path`, written collectively.
-inline void write_showers(const std::string& path, std::int64_t events, const par::Communicator& comm) {
+/// `events` GFlash ds2 showers in `path`, written collectively (contiguous unless `settings` say otherwise).
+inline void write_showers(const std::string& path, std::int64_t events, const par::Communicator& comm,
+                          const data::WriteSettings& settings = {}) {
   const sim::GFlashSimulator simulator(geometry::Geometry::builtin("ds2"), sim::GFlashParameters{});
   const par::Block mine = par::my_block(events, comm);
   data::ShowerBlock block;
@@ -69,7 +70,7 @@ inline void write_showers(const std::string& path, std::int64_t events, const pa
   block.showers.resize(static_cast<std::size_t>(mine.count * block.voxels));
   sim::simulate_events(simulator, sim::EnergySpectrum{}, 11, mine.offset, mine.count, block.incident_energies.data(),
                        block.showers.data());
-  data::write_calo_file(path, comm, simulator.geometry(), block, io::Provenance{"test_train", 11, ""});
+  data::write_calo_file(path, comm, simulator.geometry(), block, io::Provenance{"test_train", 11, ""}, settings);
 }
 
 template <class T> std::vector<T> read_dataset(const std::string& path, const std::string& name) {

@@ -43,6 +43,8 @@ struct BadValues {
 };
 /// Bad values of a block (rows numbered globally).
 BadValues find_bad_values(const ShowerBlock& block);
+/// Bad values of a block whose i-th row is the file's row rows[i].
+BadValues find_bad_values(const ShowerBlock& block, const std::vector<std::int64_t>& rows);
 /// Collective: total count and the globally first bad row over all ranks.
 BadValues combine(const BadValues& local, const par::Communicator& comm);
 /// The InputError for bad values found in `path`.
@@ -68,6 +70,8 @@ class CaloReader {
   /// Collective: read() and refuse bad values on any rank with one agreed InputError
   /// naming the file, the dataset and the first offending row.
   ShowerBlock read_checked(const par::Block& rows) const;
+  /// Collective: every incident energy of the file (N values: small next to the showers).
+  std::vector<double> incident_energies() const;
 
  private:
   io::File file_;

@@ -74,6 +74,16 @@ template <class T>
 IoReport read_rows(const File& file, const std::string& name, const par::Block& block,
                    std::int64_t expected_cols, std::vector<T>& out);
 
+/// Reads the union of row runs `runs` (sorted by offset, disjoint, counts > 0)
+/// of a dataset shaped like read_rows expects, in one transfer: the rows land
+/// in `out` (resized) in file order.  One hyperslab union costs one pass over
+/// each chunk the rows touch, which matters for gzip-chunked data.  Meant for
+/// serial files (a background reader's own handle); on a parallel file it is
+/// collective like read_rows.
+template <class T>
+IoReport read_row_runs(const File& file, const std::string& name, const std::vector<par::Block>& runs,
+                       std::int64_t expected_cols, std::vector<T>& out);
+
 /// Collective on parallel files: creates group `name` (a failure is a
 /// runtime error naming the file and the group).
 void create_group(File& file, const std::string& name);

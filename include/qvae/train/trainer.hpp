@@ -4,7 +4,9 @@
 // shuffled by (run.seed, epoch) (data::shuffle_events); global batch b is
 // positions [bB, (b+1)B) of that order, cut into micro-batches
 // (train.micro_batch_size, default B / ranks) spread over ranks in contiguous
-// blocks.  Each rank back-propagates its micro-batches' loss weighted by
+// blocks.  A rank reads only the rows of its own micro-batches, streamed from
+// the file by a background reader train.prefetch_batches batches ahead
+// (data::ShowerStream; docs/training.md "Training data: streamed").  Each rank back-propagates its micro-batches' loss weighted by
 // events / B, then one fixed sequence of collectives per step sums
 //   1. the encoder/decoder gradients, packed in parameters() order into flat
 //      float32 buckets of train.bucket_mb (25 MB, PyTorch DDP's default), and
@@ -55,6 +57,13 @@ struct TrainResult {
   std::map<std::string, double> last_epoch;  ///< the final history row
   double seconds = 0.0;
   double peak_rss_mb = 0.0;   ///< max over ranks
+  /// The most shower rows a rank's background reader held at once (read
+  /// ahead, not yet used), max over ranks: bounded by train.prefetch_batches
+  /// x the rank's rows per batch (or per validation chunk), whatever the file.
+  std::int64_t peak_stream_rows = 0;
+  /// Seconds the slowest rank waited for rows in training steps and validation
+  /// (reads not hidden behind compute).
+  double io_wait_s = 0.0;
   int ranks = 1;
   /// This rank's final model: FNV-1a over the parameters, buffers and RBM,
   /// and whether they are all finite.  Equal on every rank unless the ranks
