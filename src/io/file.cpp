@@ -70,6 +70,10 @@ bool File::has(const std::string& name) const {
   return exists > 0 && H5Oexists_by_name(id(), name.c_str(), H5P_DEFAULT) > 0;
 }
 
+File::~File() {
+  if (handle_.valid() && comm_ && comm_->size() > 1 && unwinding()) handle_.release();
+}
+
 void File::close() {
   if (!handle_.valid()) return;
   const hid_t id = handle_.release();
@@ -77,12 +81,10 @@ void File::close() {
 }
 
 OutputFile::OutputFile(std::string path, std::string temp_path, Handle handle, std::optional<par::Communicator> comm)
-    : File(std::move(path), std::move(handle), std::move(comm), true), temp_path_(std::move(temp_path)),
-      uncaught_at_creation_(std::uncaught_exceptions()) {}
+    : File(std::move(path), std::move(handle), std::move(comm), true), temp_path_(std::move(temp_path)) {}
 
 OutputFile::OutputFile(OutputFile&& other) noexcept
-    : File(std::move(other)), temp_path_(std::move(other.temp_path_)), committed_(other.committed_),
-      uncaught_at_creation_(other.uncaught_at_creation_) {
+    : File(std::move(other)), temp_path_(std::move(other.temp_path_)), committed_(other.committed_) {
   other.committed_ = true;  // the moved-from object owns nothing to clean up
 }
 
@@ -134,7 +136,7 @@ void OutputFile::commit() {
 
 OutputFile::~OutputFile() {
   if (committed_) return;
-  const bool unwinding = std::uncaught_exceptions() > uncaught_at_creation_;
+  const bool unwinding = File::unwinding();
   if (handle_.valid()) {
     if (comm_ && comm_->size() > 1 && unwinding) {
       // Closing an MPI-IO file is collective; on an error path the other

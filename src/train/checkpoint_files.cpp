@@ -1,5 +1,5 @@
 // Checkpoint file names, listing, pruning, the best.h5 link and the resumed
-// configuration (issue 7 item 3; docs/formats.md "qvae-checkpoint").
+// configuration (docs/formats.md "qvae-checkpoint").
 #include "qvae/train/checkpoint.hpp"
 
 #include <unistd.h>

@@ -1,4 +1,4 @@
-// [train] config keys -> TrainConfig, and the schedules (model.md §2.8).
+// [train] config keys -> TrainConfig, and the schedules (docs/training.md "Schedules").
 #include "qvae/train/config.hpp"
 
 #include <algorithm>
@@ -127,7 +127,7 @@ void add_train_keys(core::ConfigSchema& schema) {
               "events per forward pass (BatchNorm statistics); 0 = batch_size / ranks.  Fix it for results "
               "independent of the rank count", {}});
   schema.add({"train.max_batches_per_epoch", ValueType::integer, "0", "cap on batches per epoch (0 = all)", {}});
-  schema.add({"train.lr", ValueType::real, "1e-4", "Adam learning rate of encoder and decoder (model.md §2.8)", {}});
+  schema.add({"train.lr", ValueType::real, "1e-4", "Adam learning rate of encoder and decoder", {}});
   schema.add({"train.lr_schedule", ValueType::string, "constant", "learning-rate schedule per epoch",
               {"constant", "step", "exponential", "cosine"}});
   schema.add({"train.lr_warmup_epochs", ValueType::integer, "0", "linear warm-up epochs before the schedule", {}});

@@ -1,5 +1,5 @@
 // qvae generate: showers from a trained QVAE into a CaloChallenge file,
-// identical for any rank count (issue 7 item 6; see generate.hpp).
+// identical for any rank count (see generate.hpp).
 #include "qvae/train/generate.hpp"
 
 #include <torch/torch.h>

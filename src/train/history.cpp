@@ -1,4 +1,4 @@
-// Per-epoch training history: CSV and HDF5, each replaced atomically (issue 7 item 4).
+// Per-epoch training history: CSV and HDF5, each replaced atomically.
 #include "qvae/train/history.hpp"
 
 #include <unistd.h>

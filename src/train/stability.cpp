@@ -1,5 +1,5 @@
 // Training-stability guard: fault-injection parsing, the per-batch verdict,
-// gradient-norm clipping (issue 11; see stability.hpp).
+// gradient-norm clipping (see stability.hpp).
 #include "qvae/train/stability.hpp"
 
 #include <algorithm>

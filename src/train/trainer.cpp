@@ -1,6 +1,6 @@
 // Data-parallel QVAE training: global batches, fused bucketed allreduce,
-// lockstep steps, checkpoints, resume, history, best model (issue 7;
-// hpc.md §4(a), §5; model.md §2.7-2.8, §4).  See trainer.hpp for the scheme.
+// lockstep steps, checkpoints, resume, history, best model (docs/training.md,
+// docs/model.md "Loss terms and the RBM update").  See trainer.hpp for the scheme.
 #include "qvae/train/trainer.hpp"
 
 #include <sys/resource.h>
@@ -48,7 +48,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-/// Loss terms in history order (model.md §4.1 logging names).
+/// Loss terms in history order (the history column names, docs/training.md "History").
 constexpr std::array<const char*, 8> kTermNames = {"ae_loss",    "hit_loss", "entropy",    "pos_energy",
                                                     "neg_energy", "kl_loss",  "layer_loss", "loss"};
 constexpr std::size_t kTerms = kTermNames.size();
@@ -157,7 +157,7 @@ template <class T> bool all_finite(const T* values, std::size_t count) {
 struct ValidationReport {
   TermSums means{};
   double mean_prior_energy = 0.0;  ///< E(z) of the encoded (binary) codes, partition 0 included
-  double val_loss = 0.0;   ///< ae + hit + kl (the OLD validation loss, model.md §2.7)
+  double val_loss = 0.0;   ///< ae + hit + kl (the OLD validation loss, docs/model.md "Loss terms and the RBM update")
   double chi2 = 0.0;       ///< E_tot/E_inc histograms, data vs reconstruction
   std::int64_t events = 0;
 };
@@ -203,7 +203,7 @@ class DataParallelModel {
     for (auto& group : adam_->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
   }
 
-  /// Rank 0's parameters, buffers and prior on every rank (hpc.md §4(a) "Construction").
+  /// Rank 0's parameters, buffers and prior on every rank (docs/training.md "How a step is distributed").
   void broadcast_from_root() {
     torch::NoGradGuard no_grad;
     std::vector<torch::Tensor> tensors = model_->parameters();
@@ -293,7 +293,7 @@ class DataParallelModel {
         const model::ForwardOutput out = model_->forward(u, model::QvaeImpl::energies_of(block), settings);
         const torch::Tensor negative = model_->negative_samples(out, settings.noise);
         const model::LossTerms terms = model_->loss(out, negative);
-        // The optimised loss with the scheduled gamma_KL (model.md §2.7 OLD total).
+        // The optimised loss with the scheduled gamma_KL (the OLD total, docs/model.md "Loss terms and the RBM update").
         torch::Tensor total = terms.ae + terms.hit + terms.layer;
         if (stage != Stage::autoencoder) {
           total = total + kl_weight * (terms.entropy + terms.pos_energy);
@@ -346,7 +346,7 @@ class DataParallelModel {
     reduced[kBadLossSlot] = loss_finite ? 0.0 : 1.0;
     reduced[kBadGradientSlot] = gradient_finite ? 0.0 : 1.0;
 
-    // The collectives, in the same order on every rank (hpc.md §5 "Deadlocks").
+    // The collectives, in the same order on every rank (a rank that skipped one would deadlock the others).
     if (trains_networks) allreduce_flat_gradients();
     comm_.sum_in_place(reduced.data(), reduced.size());
 
@@ -461,7 +461,7 @@ class DataParallelModel {
         reduced[kTerms] += static_cast<double>(count);
         const torch::Tensor codes = out.posterior_samples.to(torch::kDouble);
         reduced[kTerms + 1] += model_->prior().energy(codes, false).sum().item<double>();
-        // E_tot / E_inc of data and reconstruction (the recon_chi2 rule, model.md §4.2).
+        // E_tot / E_inc of data and reconstruction (the recon_chi2 rule, docs/training.md "Best model").
         std::vector<float> showers_mev(static_cast<std::size_t>(count * block.voxels));
         model_->decode_to_mev(out.reconstruction, out.layer_logits, block.incident_energies, showers_mev.data());
         for (std::int64_t b = 0; b < count; ++b) {
@@ -577,7 +577,7 @@ class DataParallelModel {
   }
 
   /// The centred gradient of model::Prior::centred_gradient from global sums
-  /// (rbm-graphs-logz.md §1.6; covariances with the N - 1 normalisation).
+  /// (docs/model.md "Loss terms and the RBM update"; covariances with the N - 1 normalisation).
   model::PriorGradient centred_gradient(const double* sums, double events, std::int64_t nodes,
                                         std::int64_t couplers) const {
     const model::Prior& prior = *prior_ptr_;
@@ -944,7 +944,7 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
   if (train_config.threads > 0) torch::set_num_threads(train_config.threads);
 
   // 2. Data: one bounded pass over the file (values checked, E_tot/E_inc per
-  // row), then the split (model.md §1.4).  Training and validation rows are
+  // row), then the split (docs/training.md, train.split).  Training and validation rows are
   // streamed per batch later; no rank ever holds the file.
   std::optional<data::CaloReader> reader;
   par::run_agreed(comm, [&] { reader.emplace(data_file, comm); });
@@ -1182,7 +1182,7 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
     train_seconds += comm.max(MPI_Wtime() - train_start);
 
     if (result.interrupted) {
-      // Pre-emption (hpc.md §5): a resumable checkpoint of the partial epoch, then exit 0.
+      // Pre-emption: a resumable checkpoint of the partial epoch, then exit 0.
       state.position = {epoch - 1, batches_done};
       state.partial_sums = sums;
       state.partial_events = events;

@@ -1,4 +1,4 @@
-// Tests of the training-stability guard (issue 11), run on 2 MPI ranks:
+// Tests of the training-stability guard, run on 2 MPI ranks:
 // fault-injection parsing, the per-batch verdicts, the clipping factor, the
 // config checks, and on the tiny model: a NaN on one rank is skipped by both
 // ranks exactly as a NaN on every rank would be; rollbacks restore the

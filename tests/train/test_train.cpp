@@ -1,4 +1,4 @@
-// Tests of qvae::train (issue 7), run on 2 MPI ranks: schedules, checkpoint
+// Tests of qvae::train, run on 2 MPI ranks: schedules, checkpoint
 // names, the resumed configuration, and the two rank-count guarantees:
 // 2 ranks x B/2 make the same update as 1 rank x B, and generation writes the
 // same file on 1 and 2 ranks.  Tiny model, tiny data (2 shared cores).
@@ -117,7 +117,7 @@ void expect_close(const std::vector<double>& a, const std::vector<double>& b, do
   EXPECT_LE(worst, tolerance) << what;
 }
 
-// hpc.md §4(a)/§5: the global batch B is one update whatever the rank count.
+// The global batch B is one update whatever the rank count.
 // The test trains the same 2 steps on the world (2 ranks x B/2) and, on rank 0
 // alone, on MPI_COMM_SELF (1 rank x B, two micro-batches of B/2), then compares
 // the RBM after the updates and every loss (the networks enter the validation losses).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The `qvae train` / `qvae generate` flow end to end (issue 7 "Done when"):
+# The `qvae train` / `qvae generate` flow end to end:
 # a tiny model trains on 1 and 2 ranks, resumes bit-exactly (4 epochs straight
 # == 2 + --resume + 2), survives SIGTERM (exit 0, resumable) and a second
 # signal (immediate exit, last checkpoint intact), and generates a valid
@@ -152,7 +152,7 @@ check "checkpoints intact after the second signal" intact
 rc=$?
 check "the killed run is still resumable (nothing left to do at 1 epoch)" test "$rc" -eq 0
 
-# --- stability guard (issue 11) -----------------------------------------------
+# --- stability guard -----------------------------------------------
 # A NaN loss on rank 1 only: both ranks skip batch 2 of epoch 1, the run ends
 # normally and the history counts one bad batch.
 "${np2[@]}" "$qvae" train "${quick[@]}" --train.epochs=1 '--train.fault_injection=nan_loss@1:2#1' --out guarded \

@@ -7,6 +7,7 @@
 // final name and an existing file there is only replaced by a complete one.
 #pragma once
 
+#include <exception>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,7 +27,10 @@ class File {
 
   File(File&&) noexcept = default;
   File& operator=(File&&) noexcept = default;
-  virtual ~File() = default;
+  /// Closes the file, except a parallel one while an exception unwinds the
+  /// stack: closing is collective and the other ranks may never arrive, so
+  /// the id is left to HDF5's shutdown and the error reaches par::run_main.
+  virtual ~File();
 
   const std::string& path() const { return path_; }
   hid_t id() const { return handle_.get(); }
@@ -39,7 +43,10 @@ class File {
 
  protected:
   File(std::string path, Handle handle, std::optional<par::Communicator> comm, bool writable)
-      : path_(std::move(path)), handle_(std::move(handle)), comm_(std::move(comm)), writable_(writable) {}
+      : path_(std::move(path)), handle_(std::move(handle)), comm_(std::move(comm)), writable_(writable),
+        uncaught_at_creation_(std::uncaught_exceptions()) {}
+  /// True while an exception thrown after this file was opened unwinds the stack.
+  bool unwinding() const { return std::uncaught_exceptions() > uncaught_at_creation_; }
   /// Closes the file now (collective for parallel files).
   void close();
 
@@ -47,6 +54,7 @@ class File {
   Handle handle_;
   std::optional<par::Communicator> comm_;
   bool writable_ = false;
+  int uncaught_at_creation_ = 0;
 };
 
 class OutputFile : public File {
@@ -70,7 +78,6 @@ class OutputFile : public File {
   OutputFile(std::string path, std::string temp_path, Handle handle, std::optional<par::Communicator> comm);
   std::string temp_path_;
   bool committed_ = false;
-  int uncaught_at_creation_ = 0;
 };
 
 /// Refuses (UsageError) an output path that is the same file as one of `inputs`.

@@ -1,5 +1,5 @@
-// Checkpoint files of `qvae train` (issue 7 item 3; hpc.md §5 "Checkpoint and
-// resume").  Format "qvae-checkpoint" v2, documented in docs/formats.md
+// Checkpoint files of `qvae train` (docs/training.md "Checkpoints, resume,
+// pre-emption").  Format "qvae-checkpoint" v2, documented in docs/formats.md
 // (v2 added guard_state and the guard's history columns; v1 files still load):
 //
 //   root attributes  format, format_version, qvae_version, created_by, seed,

@@ -1,4 +1,4 @@
-// Configuration of data-parallel training (issue 7; model.md §2.8, §4): the
+// Configuration of data-parallel training (docs/training.md): the
 // [train] config keys and the schedules they define.  No LibTorch include, so
 // the CLI can register the keys cheaply.
 #pragma once
@@ -18,16 +18,16 @@ namespace qvae::train {
 
 /// Learning-rate schedule of the encoder/decoder Adam (per epoch).
 enum class LrSchedule { constant, step, exponential, cosine };
-/// Which validation quantity picks DIR/best.h5 (model.md §4.1-4.2).
+/// Which validation quantity picks DIR/best.h5 (docs/training.md "Best model").
 enum class BestRule { val_loss, recon_chi2, ll };
-/// How the events of the data file are split (model.md §1.4).
+/// How the events of the data file are split (docs/training.md, train.split).
 enum class SplitKind { shuffled, contiguous, stratified };
 
 const char* to_string(LrSchedule kind);
 const char* to_string(BestRule kind);
 const char* to_string(SplitKind kind);
 
-/// What one epoch trains (model.md §4.2 "Modes").
+/// What one epoch trains (docs/training.md "Schedules", train.autoencoder_epochs).
 enum class Stage {
   joint,        ///< encoder, decoder and prior together (the reference)
   autoencoder,  ///< two-stage, stage 1: encoder + decoder on ae + hit only; prior untouched
@@ -74,7 +74,7 @@ struct TrainConfig {
 
   /// lr of `epoch` (1-based): warm-up ramp lr·epoch/(warmup+1), then the schedule.
   double lr_at(int epoch) const;
-  /// gamma_KL at global step `step` of `total_steps` (OLD engine, model.md §2.8):
+  /// gamma_KL at global step `step` of `total_steps` (the OLD engine, docs/training.md "Schedules"):
   /// min(step / (ratio · total), kl_max); kl_max when the ratio is 0.
   double kl_weight_at(std::int64_t step, std::int64_t total_steps, double kl_max) const;
   /// The stage of `epoch` (1-based).

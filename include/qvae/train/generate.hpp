@@ -1,4 +1,4 @@
-// `qvae generate` (issue 7 item 6): showers from a trained QVAE into a
+// `qvae generate`: showers from a trained QVAE into a
 // CaloChallenge file, in parallel, identical for any rank count.
 //
 // Events are cut into fixed global chunks of `chunk_events` (chunk c = events

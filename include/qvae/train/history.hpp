@@ -1,4 +1,4 @@
-// Training history (issue 7 item 4; model.md §4): one row per epoch, named
+// Training history (docs/training.md "History"): one row per epoch, named
 // columns (every loss term, train and validation, schedules, time and
 // throughput).  Rank 0 rewrites DIR/history.csv and DIR/history.h5 atomically
 // after every epoch, so a killed run keeps all finished epochs.

@@ -1,4 +1,4 @@
-// Model-side inputs of `qvae evaluate --model --data` (issue 8): every
+// Model-side inputs of `qvae evaluate --model --data`: every
 // shower of a data file encoded by a trained QVAE, the RBM energies of those
 // codes and of Gibbs chains of the prior, and the reconstruction errors of
 // encode -> decode.  The histograms and summary statistics are made by

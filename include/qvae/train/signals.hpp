@@ -1,5 +1,5 @@
-// Graceful stop on Slurm pre-emption (issue 7; hpc.md §5 "Checkpoint and
-// resume"): the first SIGTERM or SIGUSR1 asks the trainer to finish the
+// Graceful stop on Slurm pre-emption (docs/training.md "Checkpoints, resume,
+// pre-emption"): the first SIGTERM or SIGUSR1 asks the trainer to finish the
 // current batch, checkpoint and exit 0; a second one exits at once with
 // 128 + signal (checkpoints are written atomically, so the last complete one
 // stays intact).

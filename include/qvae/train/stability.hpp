@@ -1,4 +1,4 @@
-// Training-stability guard (issue 11): the policy half, without LibTorch or
+// Training-stability guard: the policy half, without LibTorch or
 // MPI so it can be unit-tested alone.  The trainer (trainer.cpp) supplies the
 // collective facts and applies the decisions:
 //

@@ -1,4 +1,4 @@
-// Data-parallel QVAE training (issue 7; hpc.md §4(a), §5; model.md §2.8, §4).
+// Data-parallel QVAE training (docs/training.md).
 //
 // Every rank runs the same loop.  An epoch's order is the training split
 // shuffled by (run.seed, epoch) (data::shuffle_events); global batch b is
