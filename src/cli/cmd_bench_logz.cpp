@@ -18,7 +18,6 @@
 #include <cmath>
 #include <cstdio>
 #include <optional>
-#include <thread>
 
 #include "cli.hpp"
 #include "qvae/core/error.hpp"
@@ -37,15 +36,6 @@ namespace {
 
 template <class T> T option_or(const po::variables_map& values, const char* name, T fallback) {
   return values.count(name) ? values[name].as<T>() : fallback;
-}
-
-/// A barrier the waiting ranks pass asleep (MPI_Barrier spins and would take
-/// the core the lone rank runs on).
-void sleeping_barrier(const par::Communicator& comm) {
-  MPI_Request request;
-  MPI_Ibarrier(comm.get(), &request);
-  for (int done = 0; MPI_Test(&request, &done, MPI_STATUS_IGNORE), !done;)
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
 }
 
 struct RateRun {
@@ -117,7 +107,7 @@ int bench_logz(Context& context, CommandLine& cli) {
   std::optional<RateRun> alone;
   if (comm.size() > 1) {
     if (comm.is_root()) alone = forward_rate(*machine, settings, par::Communicator(MPI_COMM_SELF));
-    sleeping_barrier(comm);
+    comm.sleeping_barrier();
   }
   const RateRun all = forward_rate(*machine, settings, comm);
   const RateRun& one = alone ? *alone : all;

@@ -30,8 +30,7 @@ constexpr double kInfinity = std::numeric_limits<double>::infinity();
 constexpr int kConditionalBins = 30;  // the original study's "30 common linear bins"
 
 void allreduce_in_place(std::vector<double>& values, MPI_Op op, const par::Communicator& comm) {
-  if (values.empty()) return;
-  QVAE_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_DOUBLE, op, comm.get()));
+  comm.reduce_in_place(values.data(), values.size(), op);
 }
 
 bool is_ds1(const std::string& geometry) { return geometry.rfind("ds1", 0) == 0; }

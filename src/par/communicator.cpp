@@ -2,7 +2,9 @@
 
 #include "qvae/par/partition.hpp"
 
+#include <chrono>
 #include <climits>
+#include <thread>
 #include <stdexcept>
 
 namespace qvae::par {
@@ -33,6 +35,16 @@ Communicator::Communicator(MPI_Comm parent) {
 }
 
 void Communicator::barrier() const { QVAE_CHECK_MPI(MPI_Barrier(get())); }
+
+void Communicator::sleeping_barrier(int poll_ms) const {
+  MPI_Request request = MPI_REQUEST_NULL;
+  QVAE_CHECK_MPI(MPI_Ibarrier(get(), &request));
+  for (int done = 0;;) {
+    QVAE_CHECK_MPI(MPI_Test(&request, &done, MPI_STATUS_IGNORE));
+    if (done) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(poll_ms));
+  }
+}
 
 std::int64_t Communicator::exscan_sum(std::int64_t value) const {
   long long in = value, out = 0;

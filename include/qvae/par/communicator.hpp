@@ -61,13 +61,22 @@ class Communicator {
 
   /// In-place element-wise sum over ranks (any count: sent in pieces of at
   /// most message_limit() elements).
-  template <class T> void sum_in_place(T* data, std::size_t count) const {
+  template <class T> void sum_in_place(T* data, std::size_t count) const { reduce_in_place(data, count, MPI_SUM); }
+
+  /// In-place element-wise reduction over ranks with `op` (MPI_SUM, MPI_MAX,
+  /// MPI_MIN, ...), in pieces of at most message_limit() elements.
+  template <class T> void reduce_in_place(T* data, std::size_t count, MPI_Op op) const {
     for (std::size_t done = 0; done < count;) {
       const std::size_t piece = std::min(count - done, message_limit());
-      QVAE_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, data + done, static_cast<int>(piece), mpi_type<T>(), MPI_SUM, get()));
+      QVAE_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, data + done, static_cast<int>(piece), mpi_type<T>(), op, get()));
       done += piece;
     }
   }
+
+  /// A barrier the waiting ranks pass asleep, polling every `poll_ms`
+  /// milliseconds (MPI_Barrier spins and would take the core a lone busy rank
+  /// needs, e.g. in a single-rank benchmark inside a multi-rank job).
+  void sleeping_barrier(int poll_ms = 2) const;
 
   /// Exclusive prefix sum: the sum of `value` over ranks below this one (0 on rank 0).
   std::int64_t exscan_sum(std::int64_t value) const;
