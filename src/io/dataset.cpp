@@ -208,10 +208,18 @@ IoReport write_rows(File& file, const std::string& name, const T* data, std::int
   return writer.write(block, data);
 }
 
+namespace {
+
+/// A dataset of rows opened for reading: rank 1 (expected_cols 0) or
+/// (N, expected_cols), of a type class T can hold; InputError otherwise.
+struct OpenedRows {
+  Handle dataset;
+  DatasetShape shape;
+  Handle file_type;
+};
+
 template <class T>
-IoReport read_rows(const File& file, const std::string& name, const par::Block& block, std::int64_t expected_cols,
-                   std::vector<T>& out) {
-  const Where where{where_text(file.path(), name), core::ExitCode::bad_input};
+OpenedRows open_rows(const File& file, const std::string& name, std::int64_t expected_cols, const Where& where) {
   Handle dataset = open_dataset(file, name);
   const DatasetShape shape = shape_of(dataset, where);
   const std::size_t expected_rank = expected_cols > 0 ? 2 : 1;
@@ -225,6 +233,19 @@ IoReport read_rows(const File& file, const std::string& name, const par::Block& 
     throw core::InputError(core::describe("dataset holds " + describe_type(file_type.get()) + ", expected " +
                                               type_name<T>() + "-compatible values",
                                           where.text));
+  return {std::move(dataset), shape, std::move(file_type)};
+}
+
+}  // namespace
+
+template <class T>
+IoReport read_rows(const File& file, const std::string& name, const par::Block& block, std::int64_t expected_cols,
+                   std::vector<T>& out) {
+  const Where where{where_text(file.path(), name), core::ExitCode::bad_input};
+  const OpenedRows opened = open_rows<T>(file, name, expected_cols, where);
+  const Handle& dataset = opened.dataset;
+  const DatasetShape& shape = opened.shape;
+  const Handle& file_type = opened.file_type;
   if (block.offset < 0 || block.count < 0 || block.end() > shape.rows())
     throw core::InputError(core::describe("rows [" + std::to_string(block.offset) + ", " +
                                               std::to_string(block.end()) + ") requested but the dataset has " +
@@ -248,19 +269,10 @@ template <class T>
 IoReport read_row_runs(const File& file, const std::string& name, const std::vector<par::Block>& runs,
                        std::int64_t expected_cols, std::vector<T>& out) {
   const Where where{where_text(file.path(), name), core::ExitCode::bad_input};
-  Handle dataset = open_dataset(file, name);
-  const DatasetShape shape = shape_of(dataset, where);
-  const std::size_t expected_rank = expected_cols > 0 ? 2 : 1;
-  if (shape.dims.size() != expected_rank || (expected_cols > 0 && shape.dims[1] != expected_cols))
-    throw core::InputError(core::describe(
-        "dataset has shape " + shape.text() + ", expected " +
-            (expected_cols > 0 ? "(N, " + std::to_string(expected_cols) + ")" : std::string("(N,)")),
-        where.text));
-  Handle file_type = check_id(H5Dget_type(dataset.get()), "H5Dget_type", where);
-  if (!same_type_class<T>(file_type.get()))
-    throw core::InputError(core::describe("dataset holds " + describe_type(file_type.get()) + ", expected " +
-                                              type_name<T>() + "-compatible values",
-                                          where.text));
+  const OpenedRows opened = open_rows<T>(file, name, expected_cols, where);
+  const Handle& dataset = opened.dataset;
+  const DatasetShape& shape = opened.shape;
+  const Handle& file_type = opened.file_type;
   std::int64_t total = 0, previous_end = 0;
   for (const par::Block& run : runs) {
     if (run.offset < previous_end || run.count <= 0 || run.end() > shape.rows())
@@ -269,6 +281,7 @@ IoReport read_row_runs(const File& file, const std::string& name, const std::vec
     previous_end = run.end();
     total += run.count;
   }
+  refuse_unstored(dataset, file_type.get(), total * shape.row_size(), where);
   out.resize(static_cast<std::size_t>(total * shape.row_size()));
   Handle file_space = check_id(H5Dget_space(dataset.get()), "H5Dget_space", where);
   Handle memory_space = memory_space_for(total, shape, where);
