@@ -34,7 +34,9 @@ std::string parent_of(const std::string& path) {
 
 }  // namespace
 
-std::string temporary_path(const std::string& path) { return path + ".tmp-" + std::to_string(::getpid()); }
+std::string temporary_path(const std::string& path, long pid) { return path + ".tmp-" + std::to_string(pid); }
+
+std::string temporary_path(const std::string& path) { return temporary_path(path, static_cast<long>(::getpid())); }
 
 void commit_file(const std::string& temporary, const std::string& path, const std::string& what) {
   auto fail = [&](const std::string& action, const std::string& reason) {

@@ -82,7 +82,6 @@ void ShowerStream::run() noexcept {
   try {
     const io::File file = io::File::open_serial(path_);
     for (std::int64_t k = 0; k < requests_; ++k) {
-      std::int64_t rows = 0;
       {
         std::unique_lock<std::mutex> lock(mutex_);
         space_.wait(lock, [&] { return stop_ || queue_.size() < depth_; });
@@ -90,7 +89,7 @@ void ShowerStream::run() noexcept {
       }
       const auto start = std::chrono::steady_clock::now();
       StreamedRows request = read_request(k, file);
-      rows = static_cast<std::int64_t>(request.rows.size());
+      const auto rows = static_cast<std::int64_t>(request.rows.size());
       {
         std::lock_guard<std::mutex> lock(mutex_);
         read_seconds_ += seconds_since(start);

@@ -92,7 +92,7 @@ OutputFile OutputFile::create(const std::string& path, const par::Communicator& 
   detail::ensure_library();
   // Every rank must name the same temporary file: use rank 0's pid.
   const long pid = comm.broadcast_value(static_cast<long>(getpid()));
-  const std::string temp = path + ".tmp-" + std::to_string(pid);
+  const std::string temp = core::temporary_path(path, pid);
   const Where where{where_text(temp), core::ExitCode::runtime};
   check_output_directory(path);
   Handle fapl = mpio_access(comm, where);

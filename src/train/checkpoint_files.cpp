@@ -2,8 +2,6 @@
 // configuration (docs/formats.md "qvae-checkpoint").
 #include "qvae/train/checkpoint.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -83,7 +81,7 @@ void prune_checkpoints(const std::string& directory, int keep) {
 }
 
 void replace_with_link(const std::string& target, const std::string& link_path) {
-  const std::string temp = link_path + ".tmp-" + std::to_string(::getpid());
+  const std::string temp = core::temporary_path(link_path);
   std::error_code error;
   fs::remove(temp, error);
   fs::create_hard_link(target, temp, error);

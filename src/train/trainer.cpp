@@ -90,19 +90,6 @@ struct InMemoryShowers {
 /// This rank's rows of a global batch: what the step asks for, all at once.
 using FetchRows = std::function<data::ShowerBlock()>;
 
-/// Positions [offset, end) of the global batch whose micro-batches this rank
-/// takes: its micro-batches are contiguous, so their rows are too.
-par::Block local_share(std::int64_t batch_size, std::int64_t micro_batches, const par::Block& mine) {
-  if (mine.count == 0) return par::Block{0, 0};  // more ranks than micro-batches: this rank has no rows
-  const std::int64_t first =
-      par::block_partition(batch_size, static_cast<int>(mine.offset), static_cast<int>(micro_batches)).offset;
-  const std::int64_t end =
-      mine.count > 0
-          ? par::block_partition(batch_size, static_cast<int>(mine.end() - 1), static_cast<int>(micro_batches)).end()
-          : first;
-  return par::Block{first, end - first};
-}
-
 /// Rows [offset, offset + count) of `block` (the whole block is moved, not copied).
 data::ShowerBlock take_rows(data::ShowerBlock& block, std::int64_t offset, std::int64_t count) {
   if (offset == 0 && count == block.events()) return std::move(block);
@@ -216,7 +203,8 @@ class DataParallelModel {
   }
 
   /// One global step on `batch` (B global event indices): this rank's
-  /// micro-batches (their rows from `fetch`, positions local_share() of the batch), then the fixed sequence of collectives, then the updates
+  /// micro-batches (their rows from `fetch`, positions my_rows() of the
+  /// batch), then the fixed sequence of collectives, then the updates
   /// unless some rank's loss or gradient is non-finite (the stability guard:
   /// then nothing changes but the BatchNorm buffers, which are restored, and,
   /// with persistent chains, the chains, which the caller restores).
@@ -268,14 +256,15 @@ class DataParallelModel {
 
     // Micro-batches: block_partition(B, j, M); this rank takes block_partition(M, rank, P).
     const std::int64_t micro_batches = micro_batch_count(batch_size);
-    const par::Block mine = par::block_partition(micro_batches, comm_.rank(), comm_.size());
-    const par::Block share = local_share(batch_size, micro_batches, mine);
+    const par::Block mine = my_micro_batches(batch_size);
+    const par::Block share = my_rows(batch_size);
     auto local_work = [&] {
       // Inside the agreed section: a read or bad-value error is every rank's to know.
       data::ShowerBlock local = fetch();
-      if (local.events() != share.count || local.voxels * local.events() != static_cast<std::int64_t>(local.showers.size()))
-        throw std::logic_error("DataParallelModel::step: fetched " + std::to_string(local.events()) + " rows for a share of " +
-                               std::to_string(share.count));
+      if (local.events() != share.count ||
+          local.voxels * local.events() != static_cast<std::int64_t>(local.showers.size()))
+        throw std::logic_error("DataParallelModel::step: fetched " + std::to_string(local.events()) +
+                               " rows for a share of " + std::to_string(share.count));
       for (std::int64_t j = mine.offset; j < mine.end(); ++j) {
         const par::Block rows = par::block_partition(batch_size, static_cast<int>(j), static_cast<int>(micro_batches));
         if (rows.count == 0) continue;
@@ -325,7 +314,7 @@ class DataParallelModel {
     // so the job ends with one message and no abort.
     par::run_agreed(comm_, local_work);
 
-    if (config_.rbm.negative_chains == model::NegativeChains::pcd) share_persistent_chains(batch_size, micro_batches, mine);
+    if (config_.rbm.negative_chains == model::NegativeChains::pcd) share_persistent_chains(batch_size);
     if (trains_networks) pack_network_gradients();
 
     // Stability guard: this rank's verdict on its own values, summed with the
@@ -407,9 +396,9 @@ class DataParallelModel {
   /// Persistent chains belong to rows of the global batch: each rank advanced
   /// the rows of its micro-batches, which are contiguous and in rank order,
   /// so one allgather gives every rank the same (B, nodes) chains.
-  void share_persistent_chains(std::int64_t batch_size, std::int64_t micro_batches, const par::Block& mine) {
+  void share_persistent_chains(std::int64_t batch_size) {
     const std::int64_t nodes = model_->prior().nodes();
-    const par::Block share = local_share(batch_size, micro_batches, mine);
+    const par::Block share = my_rows(batch_size);
     const std::int64_t first = share.offset, end = share.end();
     std::vector<std::uint8_t> rows(static_cast<std::size_t>((end - first) * nodes));
     if (end > first) {
@@ -535,6 +524,22 @@ class DataParallelModel {
                                     ? (batch_size + train_.micro_batch_size - 1) / train_.micro_batch_size
                                     : static_cast<std::int64_t>(comm_.size());
     return std::max<std::int64_t>(1, std::min(wanted, batch_size));
+  }
+
+  /// This rank's micro-batches of a global batch: block_partition(M, rank, P).
+  par::Block my_micro_batches(std::int64_t batch_size) const {
+    return par::block_partition(micro_batch_count(batch_size), comm_.rank(), comm_.size());
+  }
+
+  /// Positions [offset, end) of the global batch that this rank's
+  /// micro-batches cover: they are contiguous, so their rows are too.
+  par::Block my_rows(std::int64_t batch_size) const {
+    const par::Block mine = my_micro_batches(batch_size);
+    if (mine.count == 0) return par::Block{0, 0};  // more ranks than micro-batches: this rank has no rows
+    const int parts = static_cast<int>(micro_batch_count(batch_size));
+    const par::Block first = par::block_partition(batch_size, static_cast<int>(mine.offset), parts);
+    const par::Block last = par::block_partition(batch_size, static_cast<int>(mine.end() - 1), parts);
+    return par::Block{first.offset, last.end() - first.offset};
   }
 
  private:
@@ -1105,9 +1110,7 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
     // This rank's rows of batches first_batch.. in the background, prefetch_batches
     // ahead.  While it exists the reader is the process's only HDF5 user: it is
     // closed before anything else touches a file (checkpoint, rollback, validation).
-    const par::Block share =
-        local_share(batch_size, trainer->micro_batch_count(batch_size),
-                    par::block_partition(trainer->micro_batch_count(batch_size), comm.rank(), comm.size()));
+    const par::Block share = trainer->my_rows(batch_size);
     std::optional<data::ShowerStream> stream;
     // Agreed: a rank that cannot start its reader must not leave the others in a step's collectives.
     par::run_agreed(comm, [&] {
@@ -1129,8 +1132,7 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
       torch::Tensor chains_before;
       if (persistent_chains && trainer->model()->persistent_chains().defined())
         chains_before = trainer->model()->persistent_chains().clone();
-      // Not agreed: the step is collective inside; an error on one rank ends
-      // all of them through par::run_main's MPI_Abort, never a hang.
+      // The step agrees on its ranks' own failures before its collectives.
       std::optional<StepReport> report =
           trainer->step(order.data() + b * batch_size, batch_size, fetch, epoch, b, batches_per_epoch, total_steps,
                         stage, signals.requested(), faults.take(epoch, b));
@@ -1326,9 +1328,7 @@ BenchTrainResult benchmark_training(const BenchTrainRequest& request, const data
   auto run_step = [&](int index) {
     const std::int64_t b = index % batches_per_epoch;
     const std::int64_t* batch = order.data() + b * request.batch_size;
-    const std::int64_t micro_batches = trainer->micro_batch_count(request.batch_size);
-    const par::Block share = local_share(request.batch_size, micro_batches,
-                                         par::block_partition(micro_batches, comm.rank(), comm.size()));
+    const par::Block share = trainer->my_rows(request.batch_size);
     trainer->step(batch, request.batch_size, [&] { return data.gather(batch + share.offset, share.count); }, 1, b,
                   batches_per_epoch, batches_per_epoch, Stage::joint, false);
   };

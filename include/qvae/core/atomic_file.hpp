@@ -11,7 +11,9 @@
 
 namespace qvae::core {
 
-/// The temporary name this process uses for `path` ("<path>.tmp-<pid>").
+/// The temporary name for `path` ("<path>.tmp-<pid>"): this process's pid, or
+/// the pid of the process that names a file shared by several (rank 0's).
+std::string temporary_path(const std::string& path, long pid);
 std::string temporary_path(const std::string& path);
 
 /// fsyncs the closed file `temporary`, renames it to `path`, fsyncs the
