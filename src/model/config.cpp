@@ -32,6 +32,7 @@ const char* to_string(RelaxationKind kind) {
 }
 const char* to_string(VoxelPosEnc kind) { return kind == VoxelPosEnc::sincos ? "sincos" : "none"; }
 const char* to_string(LayerEnergies kind) { return kind == LayerEnergies::none ? "none" : "predicted"; }
+const char* to_string(TotalEnergy kind) { return kind == TotalEnergy::latent ? "latent" : "mixture"; }
 const char* to_string(HitGating kind) { return kind == HitGating::true_mask ? "true_mask" : "smoothed"; }
 const char* to_string(RbmUpdate kind) {
   switch (kind) {
@@ -152,6 +153,13 @@ void ModelConfig::validate() const {
   require(loss.layer_coefficient >= 0 && std::isfinite(loss.layer_coefficient) && loss.total_coefficient >= 0 &&
               std::isfinite(loss.total_coefficient),
           "loss.layer_coefficient and loss.total_coefficient must be >= 0", "e.g. 10 and 100");
+  require(loss.total_nll_coefficient >= 0 && std::isfinite(loss.total_nll_coefficient),
+          "loss.total_nll_coefficient must be >= 0", "e.g. 1");
+  require(total_energy == TotalEnergy::latent || layer_energies == LayerEnergies::predicted,
+          "model.total_energy = mixture needs model.layer_energies = predicted",
+          "set model.layer_energies = predicted, or model.total_energy = latent");
+  require(total_mixture_components >= 1 && total_mixture_components <= 64,
+          "model.total_mixture_components must lie in [1, 64]", "e.g. 8");
   require(loss.mse_coefficient >= 0 && loss.hit_coefficient >= 0 && loss.kl_weight >= 0,
           "loss coefficients must be >= 0", "the reference uses 0.01, 1 and 1");
   require(loss.mse_interpolation >= 0 && loss.mse_interpolation <= 1, "loss.mse_interpolation must lie in [0, 1]",
@@ -230,6 +238,15 @@ void add_model_keys(core::ConfigSchema& schema) {
       {"none", "predicted"});
   add("model.layer_head_hidden", ValueType::string, join(d.layer_head_hidden),
       "hidden widths of the layer-energy head (MLP on the latent and the scaled energy)");
+  add("model.total_energy", ValueType::string, "latent",
+      "with predicted layer energies, where a shower's total comes from: latent (the layer head reads it off the "
+      "latent, so the prior must carry it) or mixture (a Gaussian mixture p(U_tot | E_inc) beside the decoder; the "
+      "layer head is conditioned on U_tot: the data's in training, a draw at generation)",
+      {"latent", "mixture"});
+  add("model.total_mixture_components", ValueType::integer, std::to_string(d.total_mixture_components),
+      "Gaussian components of the total-energy mixture");
+  add("model.total_mixture_hidden", ValueType::string, join(d.total_mixture_hidden),
+      "hidden widths of the MLP from the scaled ln E_inc to the mixture's weights, means and widths");
   add("model.hit_gating", ValueType::string, "true_mask",
       "training output: energies times the true hit mask (teacher forcing) or times relaxed hit samples",
       {"true_mask", "smoothed"});
@@ -273,6 +290,8 @@ void add_model_keys(core::ConfigSchema& schema) {
       "precision sigma)");
   add("loss.layer_coefficient", ValueType::real, real(d.loss.layer_coefficient),
       "layer head: factor on the cross-entropy of the layer fractions");
+  add("loss.total_nll_coefficient", ValueType::real, real(d.loss.total_nll_coefficient),
+      "model.total_energy = mixture: factor on the negative log-likelihood of the data's total under the mixture");
   add("loss.hit_alpha", ValueType::real, real(d.loss.hit_alpha), "alpha of the per-event hit weight e^(alpha - gamma s)");
   add("loss.hit_gamma", ValueType::real, real(d.loss.hit_gamma), "gamma of the per-event hit weight (s = zero fraction)");
   add("loss.hit_weight_power", ValueType::real, real(d.loss.hit_weight_power), "p of the voxel BCE weight (1 + u)^p");
@@ -333,6 +352,11 @@ ModelConfig model_config_from(const core::Config& config) {
   m.layer_energies = parse_choice(config.get_string("model.layer_energies"),
                                   {LayerEnergies::none, LayerEnergies::predicted}, "model.layer_energies");
   m.layer_head_hidden = parse_int_list(config.get_string("model.layer_head_hidden"), "model.layer_head_hidden");
+  m.total_energy = parse_choice(config.get_string("model.total_energy"), {TotalEnergy::latent, TotalEnergy::mixture},
+                                "model.total_energy");
+  m.total_mixture_components = static_cast<int>(config.get_int("model.total_mixture_components"));
+  m.total_mixture_hidden =
+      parse_int_list(config.get_string("model.total_mixture_hidden"), "model.total_mixture_hidden");
   m.hit_gating = parse_choice(config.get_string("model.hit_gating"), {HitGating::true_mask, HitGating::smoothed},
                               "model.hit_gating");
   m.hit_smoothing_beta = config.get_real("model.hit_smoothing_beta");
@@ -366,6 +390,7 @@ ModelConfig model_config_from(const core::Config& config) {
   m.loss.hit_coefficient = config.get_real("loss.hit_coefficient");
   m.loss.layer_coefficient = config.get_real("loss.layer_coefficient");
   m.loss.total_coefficient = config.get_real("loss.total_coefficient");
+  m.loss.total_nll_coefficient = config.get_real("loss.total_nll_coefficient");
   m.loss.hit_alpha = config.get_real("loss.hit_alpha");
   m.loss.hit_gamma = config.get_real("loss.hit_gamma");
   m.loss.hit_weight_power = config.get_real("loss.hit_weight_power");

@@ -503,19 +503,22 @@ DecoderImpl::DecoderImpl(const ModelConfig& config, const geometry::Geometry& ge
   if (config.layer_energies == LayerEnergies::predicted) {
     // The layer energies set each layer's scale: they see the latent and, when
     // the decoder is conditioned, the scaled incident energy directly.
+    // With a mixture total it also sees U_tot and predicts the fractions only.
     layer_head_sees_energy_ = config.conditioning != Conditioning::none;
+    layer_head_sees_total_ = config.total_energy == TotalEnergy::mixture;
     layer_head_ = register_module("layer_head", torch::nn::Sequential());
-    int width = latent + (layer_head_sees_energy_ ? 1 : 0);
+    int width = latent + (layer_head_sees_energy_ ? 1 : 0) + (layer_head_sees_total_ ? 1 : 0);
     for (int hidden : config.layer_head_hidden) {
       layer_head_->push_back(torch::nn::Linear(width, hidden));
       layer_head_->push_back(torch::nn::ReLU());
       width = hidden;
     }
-    layer_head_->push_back(torch::nn::Linear(width, geometry.num_layers() + 1));
+    layer_head_->push_back(torch::nn::Linear(width, geometry.num_layers() + (layer_head_sees_total_ ? 0 : 1)));
   }
 }
 
-DecoderOutput DecoderImpl::forward(const torch::Tensor& latent, const EnergyFeatures& energy) {
+DecoderOutput DecoderImpl::forward(const torch::Tensor& latent, const EnergyFeatures& energy,
+                                   const torch::Tensor& total) {
   DecoderOutput out;
   if (kind_ == NetworkKind::cnn) {
     const torch::Tensor trunk = trunk_->forward(latent.view({latent.size(0), latent.size(1), 1, 1, 1}));
@@ -532,8 +535,17 @@ DecoderOutput DecoderImpl::forward(const torch::Tensor& latent, const EnergyFeat
     out.hit_logits = hit_out_->forward(torch::relu(hit_hidden_->forward(h)));
     out.activations = energy_out_->forward(torch::relu(energy_hidden_->forward(h)));
   }
-  if (layer_head_)
-    out.layer_logits = layer_head_->forward(layer_head_sees_energy_ ? torch::cat({latent, energy.scaled}, 1) : latent);
+  if (layer_head_) {
+    std::vector<torch::Tensor> inputs{latent};
+    if (layer_head_sees_energy_) inputs.push_back(energy.scaled);
+    if (layer_head_sees_total_) {
+      TORCH_CHECK(total.defined() && total.dim() == 2 && total.size(0) == latent.size(0) && total.size(1) == 1,
+                  "Decoder: model.total_energy = mixture needs the (B, 1) total the layer head is conditioned on");
+      inputs.push_back(total.to(latent.scalar_type()));
+    }
+    out.layer_logits = layer_head_->forward(torch::cat(inputs, 1));
+    if (layer_head_sees_total_) out.layer_logits = torch::cat({inputs.back(), out.layer_logits}, 1);
+  }
   return out;
 }
 
@@ -549,10 +561,83 @@ std::string DecoderImpl::describe() const {
     for (std::size_t i = 0; i + 1 < fcn_hidden_.size(); ++i) os << fcn_hidden_[i] << " -> ";
     os << "two heads (" << fcn_hidden_.back() << " -> " << voxels_ << ") (ReLU, linear outputs)\n";
   }
-  if (layer_head_)
+  if (layer_head_sees_total_)
+    os << "\nLayer-energy head: MLP on the latent" << (layer_head_sees_energy_ ? ", the scaled E" : "")
+       << " and the logit-transformed total energy -> one fraction logit per layer (softmax); decoded showers are "
+          "scaled layer by layer to total x fraction.\n";
+  else if (layer_head_)
     os << "\nLayer-energy head: MLP on the latent" << (layer_head_sees_energy_ ? " and the scaled E" : "")
        << " -> the logit-transformed total energy and one fraction logit per layer (softmax); decoded showers are "
           "scaled layer by layer to total x fraction.\n";
+  return os.str();
+}
+
+// ---------------------------------------------------------------------------
+// Total-energy density
+
+namespace {
+constexpr double kPi = 3.141592653589793238462643;
+constexpr double kLogWidthMin = -9.0;  // widths from 1e-4 (far below any calorimeter's resolution in logit units) ...
+constexpr double kLogWidthMax = 3.0;   // ... to 20 (wider than the logit range of E_tot / (s E_inc))
+}  // namespace
+
+TotalEnergyDensityImpl::TotalEnergyDensityImpl(int components, const std::vector<int>& hidden)
+    : components_(components), hidden_(hidden) {
+  net_ = register_module("net", torch::nn::Sequential());
+  int width = 1;
+  for (int h : hidden) {
+    net_->push_back(torch::nn::Linear(width, h));
+    net_->push_back(torch::nn::ReLU());
+    width = h;
+  }
+  torch::nn::Linear out(width, 3 * components);
+  {
+    // Start as a broad mixture whose means are spread over the logit range,
+    // so the components do not start identical and need not break symmetry.
+    torch::NoGradGuard no_grad;
+    out->weight.mul_(0.1);
+    out->bias.zero_();
+    if (components > 1) out->bias.slice(0, components, 2 * components).copy_(torch::linspace(-4.0, 4.0, components));
+  }
+  net_->push_back(out);
+}
+
+TotalEnergyDensityImpl::Mixture TotalEnergyDensityImpl::mixture(const torch::Tensor& scaled_energy) {
+  const torch::Tensor h = net_->forward(scaled_energy.reshape({-1, 1}));
+  Mixture m;
+  m.log_weights = torch::log_softmax(h.slice(1, 0, components_), 1);
+  m.means = h.slice(1, components_, 2 * components_);
+  m.log_widths = h.slice(1, 2 * components_).clamp(kLogWidthMin, kLogWidthMax);
+  return m;
+}
+
+torch::Tensor TotalEnergyDensityImpl::log_prob(const torch::Tensor& scaled_energy, const torch::Tensor& total) {
+  const Mixture m = mixture(scaled_energy);
+  const torch::Tensor z = (total.reshape({-1, 1}).to(m.means.scalar_type()) - m.means) * torch::exp(-m.log_widths);
+  const double half_log_two_pi = 0.5 * std::log(2.0 * kPi);
+  return torch::logsumexp(m.log_weights - m.log_widths - half_log_two_pi - 0.5 * z * z, 1);
+}
+
+torch::Tensor TotalEnergyDensityImpl::sample(const torch::Tensor& scaled_energy, const torch::Tensor& uniforms) {
+  TORCH_CHECK(uniforms.dim() == 2 && uniforms.size(1) == 3 && uniforms.size(0) == scaled_energy.size(0),
+              "TotalEnergyDensity::sample: one row of 3 uniforms per energy is needed");
+  const Mixture m = mixture(scaled_energy);
+  const torch::Tensor u = uniforms.to(m.means.scalar_type()).clamp(1e-12, 1.0 - 1e-12);
+  // Component: the first whose cumulative weight exceeds u0 (the last if rounding leaves none).
+  const torch::Tensor cumulative = torch::cumsum(torch::exp(m.log_weights), 1);
+  const torch::Tensor component =
+      (cumulative < u.select(1, 0).unsqueeze(1)).sum(1, true).clamp_max(components_ - 1);
+  const torch::Tensor normal =
+      torch::sqrt(-2.0 * torch::log(u.select(1, 1))) * torch::cos(2.0 * kPi * u.select(1, 2));
+  return m.means.gather(1, component) + torch::exp(m.log_widths.gather(1, component)) * normal.unsqueeze(1);
+}
+
+std::string TotalEnergyDensityImpl::describe() const {
+  std::ostringstream os;
+  os << "Total-energy density: MLP on the scaled ln E (1";
+  for (int h : hidden_) os << " -> " << h;
+  os << ", ReLU) -> " << components_ << " Gaussian components over the logit-transformed total (log-weights, means, "
+     << "log-widths); generation draws the total from it and the layer head distributes it over the layers.\n";
   return os.str();
 }
 

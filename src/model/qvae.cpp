@@ -147,6 +147,9 @@ QvaeImpl::QvaeImpl(const ModelConfig& config, const geometry::Geometry& geometry
                                   torch::kLong);
   encoder_ = register_module("encoder", Encoder(config_, geometry_));
   decoder_ = register_module("decoder", Decoder(config_, geometry_));
+  if (config_.total_energy == TotalEnergy::mixture)
+    total_density_ = register_module(
+        "total_density", TotalEnergyDensity(config_.total_mixture_components, config_.total_mixture_hidden));
   prior_biases_ = prior_->biases();
   prior_weights_ = prior_->weights();
   const bool autograd = config_.rbm.update == RbmUpdate::autograd;
@@ -279,13 +282,19 @@ ForwardOutput QvaeImpl::forward(const torch::Tensor& reduced, const torch::Tenso
   out.posterior_logits = encoded.logits;
   out.posterior_samples = code_ ? torch::cat({out.energy_code, encoded.samples}, 1) : encoded.samples;
 
-  const DecoderOutput decoded = decoder_->forward(out.posterior_samples, energy);
+  // The layer head is conditioned on the data's total when the total has its own density (teacher forcing).
+  torch::Tensor data_total;
+  if (config_.layer_energies == LayerEnergies::predicted) {
+    out.layer_targets = layer_targets(reduced);
+    if (total_density_) {
+      data_total = out.layer_targets.slice(1, 0, 1);
+      out.total_log_likelihood = total_density_->log_prob(energy.scaled, data_total);
+    }
+  }
+  const DecoderOutput decoded = decoder_->forward(out.posterior_samples, energy, data_total);
   out.hit_logits = decoded.hit_logits;
   out.activations = decoded.activations;
-  if (decoded.layer_logits.defined()) {
-    out.layer_logits = decoded.layer_logits;
-    out.layer_targets = layer_targets(reduced);
-  }
+  out.layer_logits = decoded.layer_logits;
   // Teacher forcing (or relaxed hits) in training, Bernoulli hits otherwise.
   if (training) {
     torch::Tensor gate;
@@ -376,11 +385,15 @@ LossTerms QvaeImpl::loss(const ForwardOutput& output, const torch::Tensor& negat
 
   // Layer head: the total energy's MSE in logit units (relative errors) and the
   // cross-entropy of the layer fractions, -sum_l f_l log f^_l (minimal at f^ = f).
+  // With a total-energy density its negative log-likelihood replaces the squared error.
   if (output.layer_logits.defined()) {
-    const torch::Tensor total_error = (output.layer_logits.select(1, 0) - output.layer_targets.select(1, 0)).pow(2);
+    const torch::Tensor total_term =
+        output.total_log_likelihood.defined()
+            ? -c.total_nll_coefficient * output.total_log_likelihood
+            : c.total_coefficient * (output.layer_logits.select(1, 0) - output.layer_targets.select(1, 0)).pow(2);
     const torch::Tensor cross_entropy =
         -(output.layer_targets.slice(1, 1) * torch::log_softmax(output.layer_logits.slice(1, 1), 1)).sum(1);
-    terms.layer = (c.total_coefficient * total_error + c.layer_coefficient * cross_entropy).mean();
+    terms.layer = (total_term + c.layer_coefficient * cross_entropy).mean();
   } else {
     terms.layer = torch::zeros({}, dtype);
   }
@@ -461,7 +474,11 @@ data::ShowerBlock QvaeImpl::generate(const std::vector<double>& incident_energie
   // Decoder: ReLU(act) * Bernoulli(sigmoid(hits)).
   const EnergyFeatures features = energy_features(energies, config_.energy_log_min, config_.energy_log_max,
                                                   config_.energy_embedding_dim, torch::kFloat);
-  const DecoderOutput decoded = decoder_->forward(latent, features);
+  torch::Tensor total;
+  if (total_density_)
+    total = total_density_->sample(features.scaled,
+                                   philox_uniform(seed, kGenerationTotalDomain, events, 0, 3, torch::kDouble));
+  const DecoderOutput decoded = decoder_->forward(latent, features, total);
   const torch::Tensor rho = philox_uniform(seed, kGenerationHitDomain, events, 0, geometry_.voxels(), torch::kFloat);
   const torch::Tensor reduced = torch::relu(decoded.activations) * hard_sample(decoded.hit_logits, rho);
 
@@ -483,6 +500,7 @@ std::string QvaeImpl::describe() const {
                : std::string(" (all partitions encoded)"))
      << "; prior: " << prior_->description() << "; conditioning: " << to_string(config_.conditioning) << "\n\n"
      << "Encoder: " << encoder_->describe() << "\nDecoder: " << decoder_->describe();
+  if (total_density_) os << "\n" << total_density_->describe();
   return os.str();
 }
 

@@ -43,6 +43,13 @@ enum class VoxelPosEnc { none, sincos };
 enum class LayerEnergies { none, predicted };
 const char* to_string(LayerEnergies kind);
 
+/// Where a decoded shower's total energy comes from (with predicted layer energies).
+enum class TotalEnergy {
+  latent,   ///< the layer head predicts it from the latent: the prior must carry it
+  mixture,  ///< a Gaussian mixture p(U_tot | E_inc) learned beside the decoder; the layer head is conditioned on U_tot
+};
+const char* to_string(TotalEnergy kind);
+
 enum class HitGating {
   true_mask,  ///< teacher forcing: LeakyReLU(act) * 1[u > 0]
   smoothed,   ///< LeakyReLU(act) * sigmoid(beta_out (hits + logistic noise))
@@ -100,6 +107,7 @@ struct LossConfig {
   double kl_weight = 1.0;          ///< gamma_KL on entropy + pos (+ neg with autograd)
   double total_coefficient = 100.0;  ///< layer head: factor on the total energy's squared error (logit units)
   double layer_coefficient = 10.0;   ///< layer head: factor on the layer fractions' cross-entropy
+  double total_nll_coefficient = 1.0;  ///< total_energy = mixture: factor on -log p(U_tot | E_inc)
 };
 
 /// [rbm] keys used by the model: the prior's size and graph, its initialisation,
@@ -160,6 +168,9 @@ struct ModelConfig {
   /// E_layer / (s E_inc)) and decoded showers are scaled layer by layer to it.
   LayerEnergies layer_energies = LayerEnergies::none;
   std::vector<int> layer_head_hidden{256, 256};
+  TotalEnergy total_energy = TotalEnergy::latent;
+  int total_mixture_components = 8;
+  std::vector<int> total_mixture_hidden{64, 64};
   double hit_smoothing_beta = 60.0;
 
   LossConfig loss;

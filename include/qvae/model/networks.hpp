@@ -126,8 +126,10 @@ struct DecoderOutput {
 class DecoderImpl : public torch::nn::Module {
  public:
   DecoderImpl(const ModelConfig& config, const geometry::Geometry& geometry);
-  /// latent: (B, K n) all partitions.
-  DecoderOutput forward(const torch::Tensor& latent, const EnergyFeatures& energy);
+  /// latent: (B, K n) all partitions.  total: (B, 1) U_tot the layer head is
+  /// conditioned on (model.total_energy = mixture; required then, ignored
+  /// otherwise); it becomes column 0 of layer_logits unchanged.
+  DecoderOutput forward(const torch::Tensor& latent, const EnergyFeatures& energy, const torch::Tensor& total = {});
   std::string describe() const;
 
  private:
@@ -145,7 +147,40 @@ class DecoderImpl : public torch::nn::Module {
   // layer energies: MLP on cat(latent, [scaled E])
   torch::nn::Sequential layer_head_{nullptr};
   bool layer_head_sees_energy_ = false;
+  bool layer_head_sees_total_ = false;
 };
 TORCH_MODULE(Decoder);
+
+// ---------------------------------------------------------------------------
+// Total-energy density (model.total_energy = mixture)
+
+/// p(U_tot | E_inc): a mixture of K Gaussians over U_tot, the logit transform
+/// of E_tot / (s E_inc), whose log-weights, means and log-widths an MLP reads
+/// off the scaled ln E_inc.  It models the calorimeter's response and
+/// resolution per incident energy directly, so they need not pass through the
+/// binary latent; generation draws U_tot from it and the decoder's layer head
+/// distributes that total over the layers.
+class TotalEnergyDensityImpl : public torch::nn::Module {
+ public:
+  TotalEnergyDensityImpl(int components, const std::vector<int>& hidden);
+  /// (B) log p(U_tot | E) for scaled energies (B, 1) and totals (B) or (B, 1).
+  torch::Tensor log_prob(const torch::Tensor& scaled_energy, const torch::Tensor& total);
+  /// (B, 1) draws for uniforms (B, 3) in (0, 1): one picks the component, two
+  /// make its standard normal (Box-Muller), so a draw is a pure function of
+  /// its three uniforms.
+  torch::Tensor sample(const torch::Tensor& scaled_energy, const torch::Tensor& uniforms);
+  std::string describe() const;
+
+ private:
+  struct Mixture {
+    torch::Tensor log_weights, means, log_widths;  ///< each (B, K)
+  };
+  Mixture mixture(const torch::Tensor& scaled_energy);
+
+  int components_;
+  std::vector<int> hidden_;
+  torch::nn::Sequential net_{nullptr};
+};
+TORCH_MODULE(TotalEnergyDensity);
 
 }  // namespace qvae::model

@@ -75,6 +75,10 @@ struct ForwardOutput {
   /// logit transform of E_tot / (s E_inc), then the fractions E_layer / E_tot
   /// (all 0 for an empty shower); undefined otherwise.
   torch::Tensor layer_logits, layer_targets;
+  /// model.total_energy = mixture: (B) log p(U_tot | E_inc) of the data's
+  /// totals under the total-energy density (the layer head was conditioned on
+  /// those totals); undefined otherwise.
+  torch::Tensor total_log_likelihood;
 };
 
 /// The loss terms (docs/model.md, "Loss terms and the RBM update"), each a scalar tensor.
@@ -84,7 +88,9 @@ struct LossTerms {
   torch::Tensor entropy;     ///< E_q[log q] over the encoded partitions (the negative entropy)
   torch::Tensor pos_energy;  ///< mean prior energy of the posterior samples
   torch::Tensor neg_energy;  ///< minus the mean prior energy of the model samples
-  torch::Tensor layer;       ///< total-energy MSE (logit units) + layer-fraction cross-entropy; 0 without the head
+  /// total-energy term (squared error in logit units, or the mixture's negative
+  /// log-likelihood) + layer-fraction cross-entropy; 0 without the head
+  torch::Tensor layer;
   torch::Tensor kl;          ///< entropy + pos_energy = KL(q || p) - log Z (the KL up to the prior's log Z)
   torch::Tensor total;       ///< what is back-propagated (depends on rbm.update)
   /// name -> value for logging: ae_loss, hit_loss, entropy, pos_energy, neg_energy, kl_loss, layer_loss, loss.
@@ -101,6 +107,8 @@ class QvaeImpl : public torch::nn::Module {
   std::shared_ptr<Prior> prior_ptr() const { return prior_; }
   Encoder& encoder() { return encoder_; }
   Decoder& decoder() { return decoder_; }
+  /// model.total_energy = mixture: p(U_tot | E_inc); an empty holder otherwise.
+  TotalEnergyDensity& total_density() { return total_density_; }
 
   /// Showers (B, V) and incident energies (B) in MeV -> u (B, V) float32 by the
   /// logit transform.  InputError for bad values.
@@ -156,7 +164,8 @@ class QvaeImpl : public torch::nn::Module {
   /// Showers for the given incident energies (MeV): partition 0 clamped to
   /// their code (or sampled with the rest when unconditioned), the other
   /// partitions Gibbs-sampled for `sweeps` sweeps (0: rbm.generation_gibbs_steps)
-  /// from random states, decoded to ReLU(act) * Bernoulli(sigmoid(hits)), inverted to MeV.
+  /// from random states, decoded to ReLU(act) * Bernoulli(sigmoid(hits)), inverted to MeV;
+  /// with model.total_energy = mixture each shower's total is drawn from p(U_tot | E_inc).
   /// Event i of the call is global event first_event + i: every draw is keyed
   /// by (seed, event), so the output does not depend on how events are split.
   data::ShowerBlock generate(const std::vector<double>& incident_energies_mev, std::uint64_t seed,
@@ -182,6 +191,7 @@ class QvaeImpl : public torch::nn::Module {
   std::optional<data::BinaryEnergyCode> code_;
   Encoder encoder_{nullptr};
   Decoder decoder_{nullptr};
+  TotalEnergyDensity total_density_{nullptr};  ///< model.total_energy = mixture only
   torch::Tensor prior_biases_, prior_weights_;  ///< views shared with the sampler
   // centred_adam state and persistent chains (saved with the model)
   torch::Tensor adam_m_biases_, adam_v_biases_, adam_m_weights_, adam_v_weights_;

@@ -21,6 +21,7 @@ inline constexpr std::uint32_t kHitNoiseDomain = 0x6D02;         ///< hit-head n
 inline constexpr std::uint32_t kGenerationHitDomain = 0x6D03;    ///< Bernoulli hits of generated showers
 inline constexpr std::uint32_t kGenerationPriorDomain = 0x6D04;  ///< prior chains of generated showers
 inline constexpr std::uint32_t kNegativePhaseDomain = 0x6D05;    ///< negative-phase chains in training
+inline constexpr std::uint32_t kGenerationTotalDomain = 0x6D06;  ///< total-energy draws of generated showers
 
 /// Uniforms in (0, 1), (events, count), dtype `dtype`: row b comes from
 /// core::Philox(seed, stream_id(domain, events[b]), step << 20), so a value
