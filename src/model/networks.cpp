@@ -581,8 +581,8 @@ constexpr double kLogWidthMin = -9.0;  // widths from 1e-4 (far below any calori
 constexpr double kLogWidthMax = 3.0;   // ... to 20 (wider than the logit range of E_tot / (s E_inc))
 }  // namespace
 
-TotalEnergyDensityImpl::TotalEnergyDensityImpl(int components, const std::vector<int>& hidden)
-    : components_(components), hidden_(hidden) {
+TotalEnergyDensityImpl::TotalEnergyDensityImpl(int components, const std::vector<int>& hidden, double centre)
+    : components_(components), hidden_(hidden), centre_(centre) {
   net_ = register_module("net", torch::nn::Sequential());
   int width = 1;
   for (int h : hidden) {
@@ -592,12 +592,16 @@ TotalEnergyDensityImpl::TotalEnergyDensityImpl(int components, const std::vector
   }
   torch::nn::Linear out(width, 3 * components);
   {
-    // Start as a broad mixture whose means are spread over the logit range,
-    // so the components do not start identical and need not break symmetry.
+    // Start as a mixture whose means are spread over +-4 around the centre
+    // (responses from ~2 % to ~98 % of the full scale), so the components do
+    // not start identical, with widths of 0.1 (a few per cent in E_tot):
+    // Adam moves an output by ~lr per step, so outputs that start far from
+    // their targets would still lag behind them after a short training.
     torch::NoGradGuard no_grad;
     out->weight.mul_(0.1);
     out->bias.zero_();
     if (components > 1) out->bias.slice(0, components, 2 * components).copy_(torch::linspace(-4.0, 4.0, components));
+    out->bias.slice(0, 2 * components).fill_(std::log(0.1));
   }
   net_->push_back(out);
 }
@@ -606,7 +610,7 @@ TotalEnergyDensityImpl::Mixture TotalEnergyDensityImpl::mixture(const torch::Ten
   const torch::Tensor h = net_->forward(scaled_energy.reshape({-1, 1}));
   Mixture m;
   m.log_weights = torch::log_softmax(h.slice(1, 0, components_), 1);
-  m.means = h.slice(1, components_, 2 * components_);
+  m.means = h.slice(1, components_, 2 * components_) + centre_;
   m.log_widths = h.slice(1, 2 * components_).clamp(kLogWidthMin, kLogWidthMax);
   return m;
 }
@@ -637,7 +641,8 @@ std::string TotalEnergyDensityImpl::describe() const {
   os << "Total-energy density: MLP on the scaled ln E (1";
   for (int h : hidden_) os << " -> " << h;
   os << ", ReLU) -> " << components_ << " Gaussian components over the logit-transformed total (log-weights, means, "
-     << "log-widths); generation draws the total from it and the layer head distributes it over the layers.\n";
+     << "log-widths, the means measured from U = " << centre_
+     << "); generation draws the total from it and the layer head distributes it over the layers.\n";
   return os.str();
 }
 

@@ -149,7 +149,8 @@ QvaeImpl::QvaeImpl(const ModelConfig& config, const geometry::Geometry& geometry
   decoder_ = register_module("decoder", Decoder(config_, geometry_));
   if (config_.total_energy == TotalEnergy::mixture)
     total_density_ = register_module(
-        "total_density", TotalEnergyDensity(config_.total_mixture_components, config_.total_mixture_hidden));
+        "total_density", TotalEnergyDensity(config_.total_mixture_components, config_.total_mixture_hidden,
+                                            logit_.forward(0.5 * logit_.fraction_scale(), 1.0)));
   prior_biases_ = prior_->biases();
   prior_weights_ = prior_->weights();
   const bool autograd = config_.rbm.update == RbmUpdate::autograd;
@@ -210,7 +211,10 @@ void QvaeImpl::decode_to_mev(const torch::Tensor& reduced, const torch::Tensor& 
     logit_.inverse_row(u.data_ptr<float>() + b * voxels, static_cast<std::size_t>(voxels),
                        incident_energies_mev[static_cast<std::size_t>(b)], showers + b * voxels);
   if (!layer_logits.defined()) return;
-  // Layer l gets E_tot x softmax(fraction logits)_l; a layer without hits stays empty.
+  // Layer l gets E_tot x softmax(fraction logits)_l.  A layer without hits
+  // stays empty and its share goes to the hit layers in proportion, so the
+  // shower keeps the predicted total (dropping it would bias totals low and
+  // add a low tail wherever the hit sampler misses a sparse layer).
   const torch::Tensor head = layer_logits.detach().to(torch::kCPU, torch::kDouble);
   const torch::Tensor shares_tensor = torch::softmax(head.slice(1, 1), 1).contiguous();
   const torch::Tensor totals_tensor = head.select(1, 0).contiguous();
@@ -218,14 +222,21 @@ void QvaeImpl::decode_to_mev(const torch::Tensor& reduced, const torch::Tensor& 
   const auto totals = totals_tensor.accessor<double, 1>();
   const std::vector<std::int64_t> offsets = geometry_.layer_offsets();
   const auto layers = static_cast<std::int64_t>(offsets.size()) - 1;
+  std::vector<double> sums(static_cast<std::size_t>(layers));
   for (std::int64_t b = 0; b < batch; ++b) {
     const double total = logit_.inverse(totals[b], incident_energies_mev[static_cast<std::size_t>(b)]);
     float* row = showers + b * voxels;
+    double hit_share = 0.0;
     for (std::int64_t l = 0; l < layers; ++l) {
-      double sum = 0.0;
+      double& sum = sums[static_cast<std::size_t>(l)];
+      sum = 0.0;
       for (std::int64_t v = offsets[l]; v < offsets[l + 1]; ++v) sum += static_cast<double>(row[v]);
-      if (sum <= 0.0) continue;
-      const auto factor = static_cast<float>(total * shares[b][l] / sum);
+      if (sum > 0.0) hit_share += shares[b][l];
+    }
+    for (std::int64_t l = 0; l < layers; ++l) {
+      const double sum = sums[static_cast<std::size_t>(l)];
+      if (sum <= 0.0 || hit_share <= 0.0) continue;
+      const auto factor = static_cast<float>(total * (shares[b][l] / hit_share) / sum);
       for (std::int64_t v = offsets[l]; v < offsets[l + 1]; ++v) row[v] *= factor;
     }
   }

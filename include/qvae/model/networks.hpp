@@ -162,7 +162,10 @@ TORCH_MODULE(Decoder);
 /// distributes that total over the layers.
 class TotalEnergyDensityImpl : public torch::nn::Module {
  public:
-  TotalEnergyDensityImpl(int components, const std::vector<int>& hidden);
+  /// centre: the U_tot the means are measured from (the transform's middle,
+  /// U of half the full scale), so the network's outputs are O(1) whatever
+  /// the transform's offset.
+  TotalEnergyDensityImpl(int components, const std::vector<int>& hidden, double centre);
   /// (B) log p(U_tot | E) for scaled energies (B, 1) and totals (B) or (B, 1).
   torch::Tensor log_prob(const torch::Tensor& scaled_energy, const torch::Tensor& total);
   /// (B, 1) draws for uniforms (B, 3) in (0, 1): one picks the component, two
@@ -179,6 +182,7 @@ class TotalEnergyDensityImpl : public torch::nn::Module {
 
   int components_;
   std::vector<int> hidden_;
+  double centre_;
   torch::nn::Sequential net_{nullptr};
 };
 TORCH_MODULE(TotalEnergyDensity);

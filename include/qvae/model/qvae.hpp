@@ -139,7 +139,8 @@ class QvaeImpl : public torch::nn::Module {
   /// Decoded showers in MeV, row-major into `showers` (B x V): the inverse
   /// voxel transform of `reduced` (decoder output, already gated by hits),
   /// then, with predicted layer energies, every layer scaled to its
-  /// prediction (a layer with no hit voxel stays empty).  One path for
+  /// prediction (a layer with no hit voxel stays empty and its share goes to
+  /// the hit layers, so the shower keeps the predicted total).  One path for
   /// generation, validation and the model metrics.
   void decode_to_mev(const torch::Tensor& reduced, const torch::Tensor& layer_logits,
                      const std::vector<double>& incident_energies_mev, float* showers) const;
