@@ -3,7 +3,6 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <numeric>
 #include <optional>
@@ -11,6 +10,7 @@
 #include "qvae/core/error.hpp"
 #include "qvae/core/log.hpp"
 #include "qvae/core/philox.hpp"
+#include "qvae/core/stopwatch.hpp"
 #include "qvae/data/calo_file.hpp"
 #include "qvae/par/collective_error.hpp"
 #include "qvae/par/partition.hpp"
@@ -23,10 +23,6 @@ namespace {
 constexpr std::uint64_t kSplitStreams = 0x53504c4954ull << 24;    // + class
 constexpr std::uint64_t kShuffleStreams = 0x5348554646ull << 24;  // + epoch
 constexpr std::uint64_t kWeightStreams = 0x5745494748ull << 24;   // + 2 layer (+1 for the bias)
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
 
 /// 0..n-1 ordered by a Philox key of (seed, stream, index): a permutation that
 /// depends on nothing but its key.
@@ -155,7 +151,7 @@ eval::ClassifierResult train_classifier(const eval::FeatureTable& reference, con
   if (reference.cols != generated.cols || reference.cols < 1)
     throw std::invalid_argument("train_classifier: the tables need the same, non-zero column count");
   require_enough_events(reference.rows(), generated.rows(), s, where);
-  const auto start = std::chrono::steady_clock::now();
+  const core::Stopwatch start;
   if (s.threads > 0) rbm::limit_torch_threads(s.threads);
 
   eval::ClassifierResult r;
@@ -243,7 +239,7 @@ eval::ClassifierResult train_classifier(const eval::FeatureTable& reference, con
   r.jsd = eval::jsd_from_bce(eval::binary_cross_entropy(calibrated, val.labels));
   r.accuracy = eval::accuracy(calibrated, val.labels, 0.5);
   r.roc = eval::roc_curve(calibrated, val.labels);
-  r.seconds_training = comm.max(seconds_since(start));
+  r.seconds_training = comm.max(start.seconds());
   return r;
 }
 
@@ -251,7 +247,7 @@ eval::ClassifierResult classify_files(const std::string& reference, const std::s
                                       const std::string& geometry_name, double min_energy,
                                       eval::ClassifierInputs inputs, const ClassifierSettings& settings,
                                       const par::Communicator& comm) {
-  const auto start = std::chrono::steady_clock::now();
+  const core::Stopwatch start;
   std::optional<data::CaloReader> ref_reader, gen_reader;
   par::run_agreed(comm, [&] {
     settings.validate();
@@ -270,7 +266,7 @@ eval::ClassifierResult classify_files(const std::string& reference, const std::s
   const std::int64_t events = std::min(ref_reader->events(), gen_reader->events());
   const eval::FeatureTable ref = eval::classifier_inputs(*ref_reader, events, builder, settings.chunk_rows, comm);
   const eval::FeatureTable gen = eval::classifier_inputs(*gen_reader, events, builder, settings.chunk_rows, comm);
-  const double seconds_inputs = comm.max(seconds_since(start));
+  const double seconds_inputs = comm.max(start.seconds());
   eval::ClassifierResult result = train_classifier(ref, gen, inputs, settings, comm);
   result.seconds_inputs = seconds_inputs;
   return result;

@@ -11,6 +11,7 @@
 #include "qvae/core/log.hpp"
 #include "qvae/core/philox.hpp"
 #include "qvae/core/progress.hpp"
+#include "qvae/core/stopwatch.hpp"
 #include "qvae/io/attributes.hpp"
 #include "qvae/io/dataset.hpp"
 #include "qvae/par/collective_error.hpp"
@@ -65,7 +66,7 @@ int bench_io(Context& context, CommandLine& cli) {
                           cli.run().progress, cli.run().progress_interval_s);
   for (int rep = 0; rep < repeats; ++rep) {
     comm.barrier();
-    double t0 = MPI_Wtime();
+    core::Stopwatch t0;
     {
       io::OutputFile out = io::OutputFile::create(path, comm);
       io::WriteOptions options;
@@ -75,17 +76,17 @@ int bench_io(Context& context, CommandLine& cli) {
       io::write_provenance(out, {context.command_line, seed, cli.config_ini()});
       out.commit();
     }
-    write_s.push_back(comm.max(MPI_Wtime() - t0));
+    write_s.push_back(comm.max(t0.seconds()));
 
     std::vector<float> back;
     comm.barrier();
-    t0 = MPI_Wtime();
+    t0.restart();
     {
       io::File in = io::File::open_parallel(path, comm);
       const io::IoReport report = io::read_rows(in, "showers", block, cols, back);
       collective_read = collective_read && report.collective;
     }
-    read_s.push_back(comm.max(MPI_Wtime() - t0));
+    read_s.push_back(comm.max(t0.seconds()));
     verified = comm.all(verified && back == data);
     progress.advance();
   }
@@ -135,10 +136,10 @@ int bench_simulate(Context& context, CommandLine& cli) {
   std::vector<double> energies(static_cast<std::size_t>(mine.count));
   std::vector<float> showers(static_cast<std::size_t>(mine.count * voxels));
   comm.barrier();
-  const double t0 = MPI_Wtime();
+  core::Stopwatch t0;
   sim::simulate_events(*simulator, sim::EnergySpectrum{}, cli.run().seed, mine.offset, mine.count, energies.data(),
                        showers.data());
-  const double mine_s = MPI_Wtime() - t0;
+  const double mine_s = t0.seconds();
   const double seconds = comm.max(mine_s);
   const nlohmann::json summary = {
       {"benchmark", "simulate"}, {"geometry", simulator->geometry().name()}, {"events", events},

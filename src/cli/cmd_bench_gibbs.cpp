@@ -10,6 +10,7 @@
 #include "cli.hpp"
 #include "qvae/core/error.hpp"
 #include "qvae/core/json_output.hpp"
+#include "qvae/core/stopwatch.hpp"
 #include "qvae/par/collective_error.hpp"
 #include "qvae/par/partition.hpp"
 #include "qvae/rbm/sampler.hpp"
@@ -61,10 +62,11 @@ int bench_gibbs(Context& context, CommandLine& cli) {
   sampler->set_chains(rbm::random_chains(machine->num_nodes(), settings.seed, mine.offset, mine.count));
   sampler->sweep(1);  // warm-up: first-touch of buffers, BLAS set-up
   comm.barrier();
-  const double t0 = MPI_Wtime(), cpu0 = process_cpu_seconds();
+  const core::Stopwatch t0;
+  const double cpu0 = process_cpu_seconds();
   sampler->sweep(sweeps);
   const double cpu_seconds = comm.sum(process_cpu_seconds() - cpu0);
-  const double seconds = comm.max(MPI_Wtime() - t0);
+  const double seconds = comm.max(t0.seconds());
   const double updates =
       static_cast<double>(chains) * static_cast<double>(sweeps) * static_cast<double>(machine->num_nodes());
   const rbm::MemoryUse memory = sampler->memory_use();

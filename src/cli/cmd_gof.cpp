@@ -4,7 +4,6 @@
 // and no sampling of the model: the test needs only single-flip energy
 // differences.  Pairs of samples are split over ranks by blocks of rows; the
 // result does not depend on the rank count.
-#include <chrono>
 #include <climits>
 #include <cmath>
 #include <cstdio>
@@ -14,6 +13,7 @@
 #include "qvae/core/error.hpp"
 #include "qvae/core/json_output.hpp"
 #include "qvae/core/log.hpp"
+#include "qvae/core/stopwatch.hpp"
 #include "qvae/dwave/stein.hpp"
 #include "qvae/io/attributes.hpp"
 #include "qvae/io/dataset.hpp"
@@ -118,9 +118,9 @@ int run_gof(Context& context) {
   par::run_agreed(comm, [&] { discrepancy.emplace(*machine, samples, comm); });
   core::log::info_root("gof: ", samples.rows, " samples x ", samples.units, " nodes on ", comm.size(), " ranks");
 
-  const auto start = std::chrono::steady_clock::now();
+  const core::Stopwatch start;
   const dwave::KdsdTest test = discrepancy->test(beta, bootstrap, seed);
-  const double seconds = comm.max(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  const double seconds = comm.max(start.seconds());
 
   const bool decided = bootstrap > 0;
   const bool consistent = decided && test.p_value >= alpha;

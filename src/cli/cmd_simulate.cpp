@@ -10,6 +10,7 @@
 #include "qvae/core/error.hpp"
 #include "qvae/core/json_output.hpp"
 #include "qvae/core/progress.hpp"
+#include "qvae/core/stopwatch.hpp"
 #include "qvae/data/calo_file.hpp"
 #include "qvae/par/collective_error.hpp"
 #include "qvae/sim/gflash.hpp"
@@ -104,7 +105,7 @@ int run_simulate(Context& context) {
   data::ShowerBlock block;
   block.voxels = voxels;
   std::int64_t done = 0;
-  const double t0 = MPI_Wtime();
+  const core::Stopwatch t0;
   for (std::int64_t step = 0; step < steps; ++step) {
     block.first_event = std::min(mine.offset + step * step_events, mine.end());
     const std::int64_t n = std::min(step_events, mine.end() - block.first_event);
@@ -118,7 +119,7 @@ int run_simulate(Context& context) {
   }
   writer->commit();
   progress.finish();
-  const double seconds = comm.max(MPI_Wtime() - t0);
+  const double seconds = comm.max(t0.seconds());
   const nlohmann::json summary = {{"out", out},
                                   {"events", events},
                                   {"geometry", geometry.name()},

@@ -1,6 +1,4 @@
 // qvae version [--json]: this build and the libraries it runs on.
-#include <hdf5.h>
-#include <mpi.h>
 
 #include <iostream>
 
@@ -11,6 +9,7 @@
 #include "cli.hpp"
 #include "qvae/build_info.hpp"
 #include "qvae/core/json_output.hpp"
+#include "qvae/io/h5.hpp"
 
 namespace qvae::cli {
 namespace {
@@ -42,25 +41,15 @@ nlohmann::json kokkos_info() {
 }
 
 nlohmann::json mpi_info(const par::Communicator& world) {
-  char library[MPI_MAX_LIBRARY_VERSION_STRING];
-  int length = 0, major = 0, minor = 0;
-  QVAE_CHECK_MPI(MPI_Get_library_version(library, &length));
-  QVAE_CHECK_MPI(MPI_Get_version(&major, &minor));
-  std::string text(library, static_cast<std::size_t>(length));
-  text = text.substr(0, text.find_first_of("\n,"));
-  return {{"library", text}, {"standard", std::to_string(major) + "." + std::to_string(minor)}, {"ranks", world.size()}};
+  const par::MpiLibrary library = par::mpi_library();
+  return {{"library", library.name},
+          {"standard", std::to_string(library.major) + "." + std::to_string(library.minor)},
+          {"ranks", world.size()}};
 }
 
 nlohmann::json hdf5_info() {
-  unsigned major = 0, minor = 0, release = 0;
-  H5get_libversion(&major, &minor, &release);
-#ifdef H5_HAVE_PARALLEL
-  const bool parallel = true;
-#else
-  const bool parallel = false;
-#endif
-  return {{"version", std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(release)},
-          {"parallel", parallel}};
+  const io::Hdf5Library library = io::hdf5_library();
+  return {{"version", library.version}, {"parallel", library.parallel}};
 }
 
 }  // namespace

@@ -26,7 +26,7 @@ void print_usage(std::ostream& out) {
 int main(int argc, char** argv) {
   return qvae::par::run_main(argc, argv, [&](qvae::par::Environment& env) {
     using namespace qvae;
-    cli::Context context{env, par::Communicator(MPI_COMM_WORLD), {}, {}};
+    cli::Context context{env, par::Communicator(), {}, {}};
     for (int i = 0; i < argc; ++i) context.command_line += (i ? " " : "") + std::string(argv[i]);
     const std::string first = argc > 1 ? argv[1] : "";
     if (first == "-h" || first == "--help") {

@@ -69,14 +69,11 @@ void throw_bad_values(const std::string& path, const BadValues& bad) {
 namespace {
 
 std::string stored_float_type(const io::File& file, const std::string& dataset) {
-  const hid_t id = H5Dopen2(file.id(), dataset.c_str(), H5P_DEFAULT);
-  io::Handle ds = io::check_id(id, "H5Dopen2", io::Where{io::where_text(file.path(), dataset), core::ExitCode::bad_input});
-  io::Handle type = io::check_id(H5Dget_type(ds.get()), "H5Dget_type",
-                                 io::Where{io::where_text(file.path(), dataset), core::ExitCode::bad_input});
-  if (H5Tget_class(type.get()) != H5T_FLOAT)
-    throw core::InputError(core::describe("dataset does not hold floating-point values",
+  const std::string type = io::stored_type(file, dataset);
+  if (type.rfind("float", 0) != 0)
+    throw core::InputError(core::describe("dataset holds " + type + ", not floating-point values",
                                           io::where_text(file.path(), dataset), "expected float32 or float64"));
-  return H5Tget_size(type.get()) == 4 ? "float32" : "float64";
+  return type == "float32" ? "float32" : "float64";
 }
 
 }  // namespace

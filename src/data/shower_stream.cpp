@@ -1,23 +1,15 @@
 #include "qvae/data/shower_stream.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <numeric>
 #include <stdexcept>
 
 #include "qvae/core/error.hpp"
+#include "qvae/core/stopwatch.hpp"
 #include "qvae/io/dataset.hpp"
 #include "qvae/io/file.hpp"
 
 namespace qvae::data {
-
-namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-}  // namespace
 
 ShowerStream::ShowerStream(std::string path, std::int64_t voxels, std::int64_t requests, RowPlan plan, int depth)
     : path_(std::move(path)), voxels_(voxels), requests_(std::max<std::int64_t>(requests, 0)), plan_(std::move(plan)),
@@ -87,12 +79,12 @@ void ShowerStream::run() noexcept {
         space_.wait(lock, [&] { return stop_ || queue_.size() < depth_; });
         if (stop_) break;
       }
-      const auto start = std::chrono::steady_clock::now();
+      const core::Stopwatch start;
       StreamedRows request = read_request(k, file);
       const auto rows = static_cast<std::int64_t>(request.rows.size());
       {
         std::lock_guard<std::mutex> lock(mutex_);
-        read_seconds_ += seconds_since(start);
+        read_seconds_ += start.seconds();
         held_rows_ += rows;
         peak_rows_ = std::max(peak_rows_, held_rows_);
         queue_.push_back(std::move(request));
@@ -111,11 +103,11 @@ void ShowerStream::run() noexcept {
 }
 
 StreamedRows ShowerStream::next() {
-  const auto start = std::chrono::steady_clock::now();
+  const core::Stopwatch start;
   std::unique_lock<std::mutex> lock(mutex_);
   if (taken_ >= requests_) throw std::logic_error("qvae::data::ShowerStream::next: past the last request");
   ready_.wait(lock, [&] { return !queue_.empty() || finished_; });
-  wait_seconds_ += seconds_since(start);
+  wait_seconds_ += start.seconds();
   if (queue_.empty()) {
     if (error_) std::rethrow_exception(error_);
     throw std::logic_error("qvae::data::ShowerStream::next: the reader ended early");

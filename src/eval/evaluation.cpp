@@ -1,6 +1,5 @@
 #include "qvae/eval/evaluation.hpp"
 
-#include <mpi.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 
 #include "qvae/core/error.hpp"
 #include "qvae/core/log.hpp"
+#include "qvae/core/stopwatch.hpp"
 #include "qvae/data/calo_file.hpp"
 #include "qvae/eval/features.hpp"
 #include "qvae/io/dataset.hpp"
@@ -28,10 +28,6 @@ namespace {
 
 constexpr double kInfinity = std::numeric_limits<double>::infinity();
 constexpr int kConditionalBins = 30;  // the original study's "30 common linear bins"
-
-void allreduce_in_place(std::vector<double>& values, MPI_Op op, const par::Communicator& comm) {
-  comm.reduce_in_place(values.data(), values.size(), op);
-}
 
 bool is_ds1(const std::string& geometry) { return geometry.rfind("ds1", 0) == 0; }
 
@@ -199,7 +195,7 @@ void validate(const EvaluationSettings& s) {
 
 Evaluation evaluate_files(const std::string& reference, const std::string& generated, const par::Communicator& comm,
                           const EvaluationSettings& settings) {
-  const double t_start = MPI_Wtime();
+  const core::Stopwatch t_start;
   std::optional<data::CaloReader> ref_reader, gen_reader;
   par::run_agreed(comm, [&] {
     validate(settings);
@@ -252,8 +248,8 @@ Evaluation evaluate_files(const std::string& reference, const std::string& gener
     if (row[e_tot] > 0) minima[1] = std::min(minima[1], row[e_tot]);
   }
   maxima[static_cast<std::size_t>(ev.layers) + 2] = ref.max_voxel;
-  allreduce_in_place(maxima, MPI_MAX, comm);
-  allreduce_in_place(minima, MPI_MIN, comm);
+  comm.max_in_place(maxima.data(), maxima.size());
+  comm.min_in_place(minima.data(), minima.size());
   const double ref_e_inc_max = maxima[static_cast<std::size_t>(ev.layers)];
   const double ref_e_tot_max = maxima[static_cast<std::size_t>(ev.layers) + 1];
   const double ref_voxel_max = maxima[static_cast<std::size_t>(ev.layers) + 2];
@@ -341,7 +337,7 @@ Evaluation evaluate_files(const std::string& reference, const std::string& gener
         range_minima[slot + 1] = std::min(range_minima[slot + 1], -x);
       }
     }
-  allreduce_in_place(range_minima, MPI_MIN, comm);
+  comm.min_in_place(range_minima.data(), range_minima.size());
   for (std::size_t f = 0; f < conditional_specs.size(); ++f) {
     ConditionalComparison cc{conditional_specs[f].name, conditional_specs[f].name, conditional_specs[f].label, {}};
     for (int k = 0; k < k_bins; ++k) {
@@ -387,7 +383,7 @@ Evaluation evaluate_files(const std::string& reference, const std::string& gener
   for (auto& h : ev.histograms) h.separation = separation_power(h.reference.counts, h.generated.counts);
   for (auto& cc : ev.conditional)
     for (auto& h : cc.per_bin) h.separation = separation_power(h.reference.counts, h.generated.counts);
-  ev.seconds_features = comm.max(MPI_Wtime() - t_start);
+  ev.seconds_features = comm.max(t_start.seconds());
 
   // 4. FPD and KPD on the normalised cls-high vectors.
   ev.distance_features = static_cast<int>(cls_high_entries(layout).size());
@@ -400,25 +396,25 @@ Evaluation evaluate_files(const std::string& reference, const std::string& gener
       SampleMatrix gen_matrix = gather_cls_high(gen.table, layout, comm);
       normalise_by_reference(ref_matrix, gen_matrix);
       if (settings.compute_fpd) {
-        const double t0 = MPI_Wtime();
+        const core::Stopwatch t0;
         core::log::info_root("evaluate: FPD on ", ev.distance_features, " features, ", settings.fpd.points, " x ",
                              settings.fpd.resamples, " resamples over ", comm.size(), " rank(s)");
         ev.fpd = frechet_physics_distance(ref_matrix, gen_matrix, settings.fpd, &comm);
         if (ev.fpd->reduced) core::log::warn_root("evaluate: FPD ", ev.fpd->note);
-        ev.seconds_fpd = comm.max(MPI_Wtime() - t0);
+        ev.seconds_fpd = comm.max(t0.seconds());
       }
       if (settings.compute_kpd) {
-        const double t0 = MPI_Wtime();
+        const core::Stopwatch t0;
         core::log::info_root("evaluate: KPD with ", settings.kpd.batches, " batches over ", comm.size(), " rank(s)");
         ev.kpd = kernel_physics_distance(ref_matrix, gen_matrix, settings.kpd, &comm);
         if (ev.kpd->reduced) core::log::warn_root("evaluate: KPD ", ev.kpd->note);
-        ev.seconds_kpd = comm.max(MPI_Wtime() - t0);
+        ev.seconds_kpd = comm.max(t0.seconds());
       }
     }
   }
   if (!settings.compute_fpd || !settings.compute_kpd)
     ev.distances_note = ev.distances_note.empty() ? "skipped on request (--no-fpd / --no-kpd)" : ev.distances_note;
-  ev.seconds_total = comm.max(MPI_Wtime() - t_start);
+  ev.seconds_total = comm.max(t_start.seconds());
   return ev;
 }
 

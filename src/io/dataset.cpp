@@ -143,6 +143,13 @@ DatasetShape dataset_shape(const File& file, const std::string& name) {
   return shape_of(dataset, Where{where_text(file.path(), name), core::ExitCode::bad_input});
 }
 
+std::string stored_type(const File& file, const std::string& name) {
+  Handle dataset = open_dataset(file, name);
+  Handle type = check_id(H5Dget_type(dataset.get()), "H5Dget_type",
+                         Where{where_text(file.path(), name), core::ExitCode::bad_input});
+  return describe_type(type.get());
+}
+
 template <class T>
 RowWriter<T>::RowWriter(File& file, const std::string& name, std::int64_t total_rows, std::int64_t cols,
                         const WriteOptions& options)

@@ -75,4 +75,15 @@ template <> const char* type_name<std::int32_t>() { return "int32"; }
 template <> const char* type_name<std::int64_t>() { return "int64"; }
 template <> const char* type_name<std::uint8_t>() { return "uint8"; }
 
+Hdf5Library hdf5_library() {
+  unsigned major = 0, minor = 0, release = 0;
+  check(H5get_libversion(&major, &minor, &release), "H5get_libversion", Where{"the HDF5 library"});
+  Hdf5Library library;
+  library.version = std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(release);
+#ifdef H5_HAVE_PARALLEL
+  library.parallel = true;
+#endif
+  return library;
+}
+
 }  // namespace qvae::io

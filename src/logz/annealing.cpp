@@ -2,7 +2,6 @@
 // (docs/logz.md, "The annealing path"; qvae/logz/annealing.hpp).
 #include "qvae/logz/annealing.hpp"
 
-#include <mpi.h>
 
 #include <algorithm>
 #include <cmath>
@@ -12,6 +11,7 @@
 
 #include "qvae/core/error.hpp"
 #include "qvae/core/philox.hpp"
+#include "qvae/core/stopwatch.hpp"
 #include "qvae/logz/exact.hpp"
 #include "qvae/logz/log_sum_exp.hpp"
 #include "qvae/logz/random_streams.hpp"
@@ -252,7 +252,8 @@ AnnealingRun run_forward_ais(const rbm::BoltzmannMachine& machine, const Anneali
   const std::size_t steps = betas.size() - 1;
   std::vector<double> log_weight(static_cast<std::size_t>(block.count), 0.0), q(log_weight.size());
   comm.barrier();
-  const double t0 = MPI_Wtime(), cpu0 = process_cpu_seconds();
+  const core::Stopwatch t0;
+  const double cpu0 = process_cpu_seconds();
   sampler->sweep(1);  // at β = 0 every unit is drawn from σ(b): x_1 ~ p_0 exactly
   for (std::size_t k = 1; k <= steps; ++k) {
     coupling.evaluate(sampler->chains(), q.data());
@@ -265,7 +266,7 @@ AnnealingRun run_forward_ais(const rbm::BoltzmannMachine& machine, const Anneali
     if (settings.on_progress) settings.on_progress(static_cast<std::int64_t>(k));
   }
   const double cpu = process_cpu_seconds() - cpu0;
-  run.seconds = comm.max(MPI_Wtime() - t0);
+  run.seconds = comm.max(t0.seconds());
   run.cpu_seconds = comm.sum(cpu);
   run.log_weights = comm.allgather_blocks(log_weight);
   return run;
@@ -282,10 +283,10 @@ AnnealingRun run_reverse_ais(const rbm::BoltzmannMachine& machine, const Anneali
   AnnealingRun run = new_run(machine, settings, Direction::reverse, *sampler);
   sampler->set_chains(start.states);
   comm.barrier();
-  double t0 = MPI_Wtime();
+  core::Stopwatch t0;
   if (start.equilibration_sweeps > 0) sampler->sweep(start.equilibration_sweeps);  // long chains at β = 1
-  run.start_seconds = comm.max(MPI_Wtime() - t0);
-  t0 = MPI_Wtime();
+  run.start_seconds = comm.max(t0.seconds());
+  t0.restart();
   const double cpu0 = process_cpu_seconds();
   const CouplingEnergy coupling(machine);
   const std::vector<double>& betas = settings.betas;
@@ -302,7 +303,7 @@ AnnealingRun run_reverse_ais(const rbm::BoltzmannMachine& machine, const Anneali
     if (settings.on_progress) settings.on_progress(static_cast<std::int64_t>(steps - k + 1));
   }
   const double cpu = process_cpu_seconds() - cpu0;
-  run.seconds = comm.max(MPI_Wtime() - t0);
+  run.seconds = comm.max(t0.seconds());
   run.cpu_seconds = comm.sum(cpu);
   run.log_weights = comm.allgather_blocks(log_ratio);
   return run;

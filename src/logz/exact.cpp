@@ -2,7 +2,6 @@
 // (docs/logz.md, "Exact log Z").
 #include "qvae/logz/exact.hpp"
 
-#include <mpi.h>
 
 #include <algorithm>
 #include <cmath>
@@ -11,6 +10,7 @@
 
 #include "qvae/core/error.hpp"
 #include "qvae/core/philox.hpp"
+#include "qvae/core/stopwatch.hpp"
 #include "qvae/logz/log_sum_exp.hpp"
 #include "qvae/logz/random_streams.hpp"
 #include "qvae/par/mpi_check.hpp"
@@ -154,7 +154,7 @@ std::string count_text(int log2_terms) { return "2^" + std::to_string(log2_terms
 
 ExactResult enumerate(const rbm::BoltzmannMachine& machine, const std::vector<int>& fixed,
                       const par::Communicator& comm, const ExactOptions& options, const std::string& where) {
-  const double t0 = MPI_Wtime();
+  const core::Stopwatch t0;
   const EnumerationPlan plan = plan_enumeration(machine, fixed);
   const int k = plan.enumerated();
   constexpr int kHardLimit = 62;
@@ -187,7 +187,7 @@ ExactResult enumerate(const rbm::BoltzmannMachine& machine, const std::vector<in
   result.analytic_partition = plan.analytic_partition;
   result.enumerated_units = k;
   result.terms = std::ldexp(1.0, k);
-  result.seconds = comm.max(MPI_Wtime() - t0);
+  result.seconds = comm.max(t0.seconds());
   return result;
 }
 

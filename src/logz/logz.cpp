@@ -1,13 +1,13 @@
 // One `qvae logz` run: exact, AIS, reverse AIS or both (qvae/logz/logz.hpp).
 #include "qvae/logz/logz.hpp"
 
-#include <mpi.h>
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "qvae/core/error.hpp"
+#include "qvae/core/stopwatch.hpp"
 #include "qvae/logz/log_sum_exp.hpp"
 #include "qvae/logz/logz_file.hpp"
 
@@ -126,13 +126,13 @@ LogzReport run_logz(const rbm::BoltzmannMachine& machine, const LogzRequest& req
     throw core::UsageError(core::describe("reverse chains from data need the latent codes", "qvae logz",
                                           "pass --latents FILE"));
 
-  double t0 = MPI_Wtime();
+  core::Stopwatch t0;
   PilotSettings pilot = request.pilot;
   pilot.seed = request.seed;
   pilot.factory = request.factory;
   report.schedule = request.schedule;
   report.betas = make_schedule(request.schedule, machine, request.temperatures, pilot);
-  report.schedule_seconds = comm.max(MPI_Wtime() - t0);
+  report.schedule_seconds = comm.max(t0.seconds());
 
   AnnealingSettings settings;
   settings.chains = request.chains;
@@ -147,7 +147,7 @@ LogzReport run_logz(const rbm::BoltzmannMachine& machine, const LogzRequest& req
     report.ais_estimate = estimate_log_z(*report.ais, report.ais->sampler_seed, request.bootstrap_resamples);
   }
   if (reverse) {
-    t0 = MPI_Wtime();
+    t0.restart();
     ReverseStartStates start;
     std::int64_t data_rows = 0;
     switch (report.reverse_start) {
@@ -163,7 +163,7 @@ LogzReport run_logz(const rbm::BoltzmannMachine& machine, const LogzRequest& req
     }
     std::vector<double> start_energies;
     if (report.reverse_start == ReverseStart::data) start_energies = comm.allgather_blocks(rbm::chain_energies(machine, start.states));
-    const double preparation = comm.max(MPI_Wtime() - t0);
+    const double preparation = comm.max(t0.seconds());
     settings.on_progress = [&](std::int64_t done) { progress("rais", done, steps); };
     report.rais = run_reverse_ais(machine, settings, start, comm);
     report.start_seconds = preparation + report.rais->start_seconds;

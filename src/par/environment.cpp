@@ -60,4 +60,15 @@ Environment::~Environment() {
   if (owns_mpi_ && !finalized) MPI_Finalize();
 }
 
+MpiLibrary mpi_library() {
+  char text[MPI_MAX_LIBRARY_VERSION_STRING];
+  int length = 0;
+  MpiLibrary library;
+  QVAE_CHECK_MPI(MPI_Get_library_version(text, &length));
+  QVAE_CHECK_MPI(MPI_Get_version(&library.major, &library.minor));
+  library.name = std::string(text, static_cast<std::size_t>(length));
+  library.name = library.name.substr(0, library.name.find_first_of("\n,"));
+  return library;
+}
+
 }  // namespace qvae::par

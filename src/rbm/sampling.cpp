@@ -1,12 +1,12 @@
 #include "qvae/rbm/sampling.hpp"
 
-#include <mpi.h>
 
 #include <algorithm>
 #include <cmath>
 
 #include "chain_io.hpp"
 #include "qvae/core/error.hpp"
+#include "qvae/core/stopwatch.hpp"
 #include "qvae/io/dataset.hpp"
 #include "qvae/par/partition.hpp"
 
@@ -36,14 +36,14 @@ SampleResult run_sample_job(const BoltzmannMachine& machine, const SampleJob& jo
   const std::int64_t total_sweeps = job.burn_in + job.sweeps;
   const std::int64_t chunk = std::max<std::int64_t>(1, total_sweeps / 100);
   comm.barrier();
-  const double t0 = MPI_Wtime();
+  const core::Stopwatch t0;
   for (std::int64_t done = 0; done < total_sweeps;) {
     const std::int64_t step = std::min(chunk, total_sweeps - done);
     sampler->sweep(step);
     done += step;
     if (job.on_progress) job.on_progress(done);
   }
-  result.seconds = comm.max(MPI_Wtime() - t0);
+  result.seconds = comm.max(t0.seconds());
   result.chains.local = sampler->chains();
   result.energies = chain_energies(machine, result.chains.local);
   return result;

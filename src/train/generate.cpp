@@ -11,6 +11,7 @@
 #include "qvae/core/error.hpp"
 #include "qvae/core/log.hpp"
 #include "qvae/core/philox.hpp"
+#include "qvae/core/stopwatch.hpp"
 #include "qvae/data/calo_file.hpp"
 #include "qvae/io/dataset.hpp"
 #include "qvae/model/config.hpp"
@@ -82,7 +83,7 @@ GenerateResult generate_showers(const GenerateRequest& request, const par::Commu
   const std::int64_t my_end = std::min(events, mine.end() * chunk);
   std::optional<data::CaloWriter> writer;
   par::run_agreed(comm, [&] { writer.emplace(request.out, comm, geometry, events, request.provenance); });
-  const double start = MPI_Wtime();
+  const core::Stopwatch start;
   for (std::int64_t s = 0; s < steps; ++s) {
     data::ShowerBlock block;
     block.voxels = geometry.voxels();
@@ -97,7 +98,7 @@ GenerateResult generate_showers(const GenerateRequest& request, const par::Commu
     writer->write(block);
   }
   writer->commit();
-  result.seconds = comm.max(MPI_Wtime() - start);
+  result.seconds = comm.max(start.seconds());
   result.out = request.out;
   result.geometry = geometry.name();
   result.model = model_path;

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "qvae/core/error.hpp"
+#include "qvae/core/stopwatch.hpp"
 #include "qvae/data/calo_file.hpp"
 #include "qvae/io/dataset.hpp"
 #include "qvae/io/file.hpp"
@@ -68,7 +69,7 @@ EncodeResult encode_latents(const EncodeRequest& request, const core::ConfigSche
   std::vector<std::uint8_t> latents(static_cast<std::size_t>(mine.count * nodes));
   std::vector<double> energies(static_cast<std::size_t>(mine.count)), incident(static_cast<std::size_t>(mine.count));
   torch::NoGradGuard no_grad;
-  const double start = MPI_Wtime();
+  const core::Stopwatch start;
   for (std::int64_t s = 0; s < steps; ++s) {
     // Every rank reads in every step (the read is collective); a finished rank reads nothing.
     const std::int64_t first = std::min(mine.count, s * request.chunk_events);
@@ -91,7 +92,7 @@ EncodeResult encode_latents(const EncodeRequest& request, const core::ConfigSche
       energies[static_cast<std::size_t>(first + r)] = machine.energy(&latents[static_cast<std::size_t>((first + r) * nodes)]);
     std::copy_n(incident_energies.contiguous().data_ptr<double>(), rows.count, incident.begin() + first);
   }
-  const double seconds = comm.max(MPI_Wtime() - start);
+  const double seconds = comm.max(start.seconds());
 
   par::run_agreed(comm, [&] {
     io::OutputFile file = io::OutputFile::create(request.out, comm);

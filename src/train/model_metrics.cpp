@@ -9,6 +9,7 @@
 
 #include "qvae/core/error.hpp"
 #include "qvae/core/log.hpp"
+#include "qvae/core/stopwatch.hpp"
 #include "qvae/data/calo_file.hpp"
 #include "qvae/data/transforms.hpp"
 #include "qvae/model/qvae.hpp"
@@ -157,7 +158,7 @@ ModelMetricsSamples compute_model_metrics(const ModelMetricsRequest& request, co
     }
   };
   const ChunkPlan shower_chunks = plan_chunks(out.events, request.chunk_events, comm);
-  double start = MPI_Wtime();
+  core::Stopwatch start;
   for (std::int64_t s = 0; s < shower_chunks.steps; ++s) {
     data::ShowerBlock block;
     par::run_agreed(comm, [&] { block = reader->read_checked(shower_chunks.rows(s)); });  // collective, also for 0 rows
@@ -165,7 +166,7 @@ ModelMetricsSamples compute_model_metrics(const ModelMetricsRequest& request, co
       if (block.events() > 0) encode_and_reconstruct(block);
     });
   }
-  out.seconds_encode = comm.max(MPI_Wtime() - start);
+  out.seconds_encode = comm.max(start.seconds());
   reader.reset();
   out.incident_energies = comm.allgather_blocks(incident);
   out.encoded_energies = comm.allgather_blocks(encoded);
@@ -179,7 +180,7 @@ ModelMetricsSamples compute_model_metrics(const ModelMetricsRequest& request, co
   const std::uint64_t sampler_seed = evaluation_seed(request.seed);
   std::vector<double> gibbs;
   const ChunkPlan chain_chunks = plan_chunks(chains, request.chunk_events, comm);
-  start = MPI_Wtime();
+  start.restart();
   par::run_agreed(comm, [&] {
     for (std::int64_t s = 0; s < chain_chunks.chunks.count; ++s) {
       const par::Block rows = chain_chunks.rows(s);
@@ -203,7 +204,7 @@ ModelMetricsSamples compute_model_metrics(const ModelMetricsRequest& request, co
       append_energies(prior.sample(initial, gibbs_request), node_index, machine, gibbs);
     }
   });
-  out.seconds_gibbs = comm.max(MPI_Wtime() - start);
+  out.seconds_gibbs = comm.max(start.seconds());
   out.gibbs_energies = comm.allgather_blocks(gibbs);
   core::log::info_root("evaluate --model: ", out.events, " showers encoded and reconstructed in ", out.seconds_encode,
                        " s; ", chains, " Gibbs chains x ", request.gibbs_sweeps, " sweeps in ", out.seconds_gibbs,

@@ -22,6 +22,7 @@
 #include "qvae/core/log.hpp"
 #include "qvae/core/progress.hpp"
 #include "qvae/core/run_options.hpp"
+#include "qvae/core/stopwatch.hpp"
 #include "qvae/data/shower_stream.hpp"
 #include "qvae/data/splits.hpp"
 #include "qvae/data/transforms.hpp"
@@ -890,7 +891,7 @@ void resolve_fraction_scale(double global_largest, std::int64_t global_where, co
 TrainResult run_training(const TrainRequest& request, const par::Communicator& comm) {
   TrainResult result;
   result.ranks = comm.size();
-  const double wall_start = MPI_Wtime();
+  const core::Stopwatch wall_start;
 
   // 1. Configuration, output directory, where to resume from (agreed: one message).
   core::Config config = request.config;
@@ -1104,7 +1105,7 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
                             static_cast<std::uint64_t>(batches_per_epoch), "batches", comm.is_root(), run.progress,
                             run.progress_interval_s);
     progress.update(static_cast<std::uint64_t>(first_batch));
-    const double train_start = MPI_Wtime();
+    const core::Stopwatch train_start;
     std::int64_t batches_done = first_batch;
     bool rolled_back = false;
     // This rank's rows of batches first_batch.. in the background, prefetch_batches
@@ -1181,7 +1182,7 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
       epoch = state.position.epochs_done + 1;
       continue;
     }
-    train_seconds += comm.max(MPI_Wtime() - train_start);
+    train_seconds += comm.max(train_start.seconds());
 
     if (result.interrupted) {
       // Pre-emption: a resumable checkpoint of the partial epoch, then exit 0.
@@ -1189,7 +1190,7 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
       state.partial_sums = sums;
       state.partial_events = events;
       state.partial_seconds = train_seconds;
-      state.elapsed_s = elapsed_before + (MPI_Wtime() - wall_start);
+      state.elapsed_s = elapsed_before + wall_start.seconds();
       const std::string path = (fs::path(out_dir) / checkpoint_name(state.position)).string();
       write_checkpoint(path, *trainer, state, context, comm);
       result.checkpoint = path;
@@ -1199,24 +1200,24 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
       break;
     }
 
-    const double validation_start = MPI_Wtime();
+    const core::Stopwatch validation_start;
     const std::optional<ValidationReport> val = trainer->validate(
         validation, data_file, voxels, train_config.prefetch_batches, validation_chunk, ratio_max, stream_stats);
-    const double validation_seconds = comm.max(MPI_Wtime() - validation_start);
+    const double validation_seconds = comm.max(validation_start.seconds());
     // train.best = ll: LL = -<E(z)>_encoded validation - log Z of the prior, every ll_every epochs and at the end.
     const bool ll_epoch =
         train_config.best == BestRule::ll && (epoch % train_config.ll_every == 0 || epoch == train_config.epochs);
     std::optional<logz::LogzReport> log_z;
     double ll_seconds = 0.0;
     if (ll_epoch) {
-      const double ll_start = MPI_Wtime();
+      const core::Stopwatch ll_start;
       logz::LogzRequest ll_request;
       ll_request.method = logz::Method::both;
       ll_request.chains = train_config.ll_chains;
       ll_request.temperatures = train_config.ll_temperatures;
       ll_request.seed = seed ^ (kLogLikelihoodSeedSalt + static_cast<std::uint64_t>(epoch));
       par::run_agreed(comm, [&] { log_z = logz::run_logz(trainer->model()->prior().machine(), ll_request, comm); });
-      ll_seconds = comm.max(MPI_Wtime() - ll_start);
+      ll_seconds = comm.max(ll_start.seconds());
     }
     const double val_ll = log_z ? -val->mean_prior_energy - log_z->log_z() : std::numeric_limits<double>::quiet_NaN();
     const double metric = train_config.best == BestRule::recon_chi2 ? val->means[0] + 10.0 * val->chi2
@@ -1227,7 +1228,7 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
       state.best_metric = metric;
       state.best_epoch = epoch;
     }
-    state.elapsed_s = elapsed_before + (MPI_Wtime() - wall_start);
+    state.elapsed_s = elapsed_before + wall_start.seconds();
     trainer->set_schedules_at_epoch_end(epoch, batches_per_epoch, total_steps);
     History::Row row = {{"epoch", epoch},
                         {"stage", static_cast<double>(static_cast<int>(stage))},
@@ -1297,7 +1298,7 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
   result.history_h5 = (fs::path(out_dir) / "history.h5").string();
   for (const auto& [name, value] : state.history.last()) result.last_epoch[name] = value;
   std::tie(result.parameter_digest, result.parameters_finite) = trainer->parameter_digest();
-  result.seconds = comm.max(MPI_Wtime() - wall_start);
+  result.seconds = comm.max(wall_start.seconds());
   result.peak_rss_mb = comm.max(peak_rss_mb());
   result.peak_stream_rows = comm.max(stream_stats.peak_rows);
   result.io_wait_s = comm.max(stream_stats.wait_seconds);
@@ -1339,11 +1340,11 @@ BenchTrainResult benchmark_training(const BenchTrainRequest& request, const data
   };
   run_step(0);  // warm-up: allocations, sampler construction
   comm.barrier();
-  const double start = MPI_Wtime();
+  const core::Stopwatch start;
   const double cpu_start = cpu_seconds();
   for (int i = 1; i <= request.batches; ++i) run_step(i);
   result.cpu_step_seconds = comm.max(cpu_seconds() - cpu_start) / std::max(request.batches, 1);
-  result.seconds = comm.max(MPI_Wtime() - start);
+  result.seconds = comm.max(start.seconds());
   result.step_seconds = result.seconds / std::max(request.batches, 1);
   result.showers_per_s =
       result.seconds > 0 ? static_cast<double>(request.batches) * static_cast<double>(request.batch_size) / result.seconds : 0.0;

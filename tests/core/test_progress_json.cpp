@@ -3,13 +3,26 @@
 #include <cmath>
 #include <limits>
 #include <sstream>
+#include <thread>
 
 #include "qvae/core/error.hpp"
 #include "qvae/core/json_output.hpp"
 #include "qvae/core/log.hpp"
 #include "qvae/core/progress.hpp"
+#include "qvae/core/stopwatch.hpp"
 
 using namespace qvae::core;
+
+TEST(Stopwatch, CountsUpFromItsStartAndFromARestart) {
+  Stopwatch watch;
+  const double first = watch.seconds();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const double later = watch.seconds();
+  EXPECT_GE(first, 0.0);
+  EXPECT_GE(later, 0.1);  // a sleep lasts at least as long as asked
+  watch.restart();
+  EXPECT_LT(watch.seconds(), later);
+}
 
 TEST(Progress, StatusShowsCountsPercentRateAndEta) {
   Progress p("simulate", 200, "showers", /*enabled=*/false);

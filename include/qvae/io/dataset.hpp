@@ -36,6 +36,9 @@ struct IoReport {
 
 /// Shape of dataset `name`; InputError if missing.
 DatasetShape dataset_shape(const File& file, const std::string& name);
+/// How dataset `name` is stored: "float32", "int64", "uint8", "string", ...;
+/// InputError if missing.
+std::string stored_type(const File& file, const std::string& name);
 
 /// A dataset of (total_rows, cols) — or (total_rows) when cols is 0 — created
 /// up front and filled by collective block writes, so large outputs can be

@@ -65,6 +65,13 @@ Handle check_id(hid_t id, const char* call, const Where& where);
 /// Returns a non-negative status, or throws naming `call` and `where`.
 herr_t check(herr_t status, const char* call, const Where& where);
 
+/// The HDF5 library this process runs on (`qvae version`).
+struct Hdf5Library {
+  std::string version;    ///< "major.minor.release"
+  bool parallel = false;  ///< built with MPI-IO
+};
+Hdf5Library hdf5_library();
+
 /// "file 'path'" / "file 'path', dataset 'name'" for messages.
 std::string where_text(const std::string& path, const std::string& object = {});
 

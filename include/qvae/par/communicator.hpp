@@ -40,6 +40,9 @@ class Communicator {
   /// Duplicates `parent` (MPI_COMM_WORLD by default) and sets MPI_ERRORS_RETURN on the copy.
   explicit Communicator(MPI_Comm parent = MPI_COMM_WORLD);
 
+  /// This process alone: serial work inside a parallel job.
+  static Communicator self() { return Communicator(MPI_COMM_SELF); }
+
   MPI_Comm get() const { return *comm_; }
   int rank() const { return rank_; }
   int size() const { return size_; }
@@ -62,6 +65,10 @@ class Communicator {
   /// In-place element-wise sum over ranks (any count: sent in pieces of at
   /// most message_limit() elements).
   template <class T> void sum_in_place(T* data, std::size_t count) const { reduce_in_place(data, count, MPI_SUM); }
+
+  /// In-place element-wise maximum / minimum over ranks.
+  template <class T> void max_in_place(T* data, std::size_t count) const { reduce_in_place(data, count, MPI_MAX); }
+  template <class T> void min_in_place(T* data, std::size_t count) const { reduce_in_place(data, count, MPI_MIN); }
 
   /// In-place element-wise reduction over ranks with `op` (MPI_SUM, MPI_MAX,
   /// MPI_MIN, ...), in pieces of at most message_limit() elements.

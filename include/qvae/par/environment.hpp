@@ -1,7 +1,16 @@
 // Process-wide runtime: MPI, then Kokkos; stopped in reverse order.
 #pragma once
 
+#include <string>
+
 namespace qvae::par {
+
+/// The MPI library this process runs on (`qvae version`).
+struct MpiLibrary {
+  std::string name;  ///< first line of MPI_Get_library_version, up to a comma
+  int major = 0, minor = 0;  ///< the MPI standard it implements
+};
+MpiLibrary mpi_library();
 
 /// Starts MPI (thread level FUNNELED) and Kokkos for the life of the object,
 /// tells the logger this process's rank, and makes MPI_COMM_WORLD return
