@@ -5,7 +5,8 @@
 # signal (immediate exit, last checkpoint intact), and generates a valid
 # CaloChallenge file identical on 1 and 2 ranks; a NaN injected on one rank is
 # skipped by both and counted in the history, a run past train.max_rollbacks
-# exits 4; bad usage gives one error line and exit 2.  Prints "N passed, N failed".
+# exits 4; bad usage gives one error line and exit 2; every geometry and every
+# shipped fidelity recipe trains on 2 ranks (smoke).  Prints "N passed, N failed".
 # Usage: test_train_cli.sh QVAE TINY_INI MPIEXEC [MPIEXEC FLAGS...]
 set -u
 qvae="$(realpath "$1")"
@@ -233,6 +234,17 @@ for geometry in ds1-photons ds1-pions ds3; do
     --train.max_batches_per_epoch=2 --train.val_max_events=16 --run.progress=off --run.log_level=warn \
     "${extra[@]}" "${ds1_code[@]}" --out "run-$geometry" --json >"run-$geometry.json" 2>"run-$geometry.err"
   check "$geometry trains on 2 ranks" test -f "run-$geometry/best.h5"
+done
+# Every shipped fidelity recipe, as written, trains on its geometry (2 batches).
+for recipe in "$configs"/experiment/fidelity-*.ini; do
+  name="$(basename "$recipe" .ini)"
+  geometry="${name#fidelity-}"
+  [ -f "$geometry.h5" ] || "$qvae" simulate --events 120 --geometry "$geometry" --seed 9 --out "$geometry.h5" \
+    >/dev/null 2>&1
+  "${np2[@]}" "$qvae" train --config "$recipe" --data "$geometry.h5" --train.batch_size=16 \
+    --train.micro_batch_size=8 --train.epochs=1 --train.max_batches_per_epoch=2 --train.val_max_events=16 \
+    --run.progress=off --run.log_level=warn --out "run-$name" >/dev/null 2>"run-$name.err"
+  check "recipe $name trains on $geometry, 2 ranks" test -f "run-$name/best.h5"
 done
 above_inc() {
   "$python" - <<'EOF'
