@@ -19,7 +19,6 @@
 #include "qvae/io/dataset.hpp"
 #include "qvae/io/file.hpp"
 #include "qvae/par/collective_error.hpp"
-#include "qvae/par/mpi_check.hpp"
 #include "qvae/par/partition.hpp"
 #include "json_values.hpp"
 

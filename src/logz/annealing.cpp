@@ -2,7 +2,6 @@
 // (docs/logz.md, "The annealing path"; qvae/logz/annealing.hpp).
 #include "qvae/logz/annealing.hpp"
 
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -16,7 +15,6 @@
 #include "qvae/logz/log_sum_exp.hpp"
 #include "qvae/logz/random_streams.hpp"
 #include "qvae/logz/schedule.hpp"
-#include "qvae/par/mpi_check.hpp"
 #include "qvae/par/partition.hpp"
 
 namespace qvae::logz {

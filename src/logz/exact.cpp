@@ -2,7 +2,6 @@
 // (docs/logz.md, "Exact log Z").
 #include "qvae/logz/exact.hpp"
 
-
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -13,7 +12,6 @@
 #include "qvae/core/stopwatch.hpp"
 #include "qvae/logz/log_sum_exp.hpp"
 #include "qvae/logz/random_streams.hpp"
-#include "qvae/par/mpi_check.hpp"
 #include "qvae/par/partition.hpp"
 
 namespace qvae::logz {

@@ -1,7 +1,6 @@
 // One `qvae logz` run: exact, AIS, reverse AIS or both (qvae/logz/logz.hpp).
 #include "qvae/logz/logz.hpp"
 
-
 #include <algorithm>
 #include <cmath>
 #include <limits>

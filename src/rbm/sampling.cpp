@@ -1,6 +1,5 @@
 #include "qvae/rbm/sampling.hpp"
 
-
 #include <algorithm>
 #include <cmath>
 

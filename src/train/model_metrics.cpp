@@ -15,7 +15,6 @@
 #include "qvae/model/qvae.hpp"
 #include "qvae/model/relaxation.hpp"
 #include "qvae/par/collective_error.hpp"
-#include "qvae/par/mpi_check.hpp"
 #include "qvae/par/partition.hpp"
 #include "qvae/train/model_exports.hpp"
 #include "qvae/train/trained_model.hpp"
