@@ -149,6 +149,8 @@ void ModelConfig::validate() const {
   require(beta.start > 0 && beta.end > 0, "model.beta_start and model.beta_end must be > 0", "e.g. 1 and 100");
   require(slope.start >= 0 && slope.end >= 0, "model.slope_start and model.slope_end must be >= 0", "e.g. 0.05 and 0");
   require(hit_smoothing_beta > 0, "model.hit_smoothing_beta must be > 0", "the reference FCN uses 60");
+  require(!decoder_voxel_bias || decoder == NetworkKind::cnn,
+          "model.decoder_voxel_bias needs model.decoder = cnn", "the MLP decoder's output layers have per-voxel biases");
   require(voxel_posenc_scale >= 0, "model.voxel_posenc_scale must be >= 0", "1 adds the encoding as in the reference");
   require(loss.layer_coefficient >= 0 && std::isfinite(loss.layer_coefficient) && loss.total_coefficient >= 0 &&
               std::isfinite(loss.total_coefficient),
@@ -250,6 +252,10 @@ void add_model_keys(core::ConfigSchema& schema) {
   add("model.hit_gating", ValueType::string, "true_mask",
       "training output: energies times the true hit mask (teacher forcing) or times relaxed hit samples",
       {"true_mask", "smoothed"});
+  add("model.decoder_voxel_bias", ValueType::boolean, d.decoder_voxel_bias ? "true" : "false",
+      "CNN decoder: add a learnt bias per voxel to the hit logits and the energy outputs; transposed convolutions "
+      "give the voxels at the alpha seam and at the outer r ring fewer contributions than their neighbours, and "
+      "this lets the model correct what they cannot");
   add("model.hit_smoothing_beta", ValueType::real, real(d.hit_smoothing_beta),
       "beta of sigmoid(beta (hits + noise)) when hit_gating = smoothed");
 
@@ -360,6 +366,7 @@ ModelConfig model_config_from(const core::Config& config) {
   m.hit_gating = parse_choice(config.get_string("model.hit_gating"), {HitGating::true_mask, HitGating::smoothed},
                               "model.hit_gating");
   m.hit_smoothing_beta = config.get_real("model.hit_smoothing_beta");
+  m.decoder_voxel_bias = config.get_bool("model.decoder_voxel_bias");
 
   m.rbm.partitions = static_cast<int>(config.get_int("rbm.partitions"));
   m.rbm.nodes_per_partition = static_cast<int>(config.get_int("rbm.nodes_per_partition"));

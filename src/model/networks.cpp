@@ -481,6 +481,10 @@ DecoderImpl::DecoderImpl(const ModelConfig& config, const geometry::Geometry& ge
     };
     hit_head_ = register_module("hit_head", head(1.0));
     energy_head_ = register_module("energy_head", head(0.02));
+    if (config.decoder_voxel_bias) {
+      hit_voxel_bias_ = register_parameter("hit_voxel_bias", torch::zeros({voxels_}));
+      energy_voxel_bias_ = register_parameter("energy_voxel_bias", torch::zeros({voxels_}));
+    }
     conditioner_ =
         register_module("conditioner", EnergyConditioner(condition, config.cnn_decoder_channels[1],
                                                          config.energy_embedding_dim));
@@ -525,6 +529,10 @@ DecoderOutput DecoderImpl::forward(const torch::Tensor& latent, const EnergyFeat
     const torch::Tensor conditioned = conditioner_->forward(trunk, energy);
     out.hit_logits = hit_head_->forward(conditioned);
     out.activations = energy_head_->forward(conditioned);
+    if (hit_voxel_bias_.defined()) {
+      out.hit_logits = out.hit_logits + hit_voxel_bias_;
+      out.activations = out.activations + energy_voxel_bias_;
+    }
   } else {
     torch::Tensor h = latent;
     if (conditioner_->mode() == ConditionMode::concat) h = conditioner_->forward(h, energy);
@@ -554,7 +562,8 @@ std::string DecoderImpl::describe() const {
   if (kind_ == NetworkKind::cnn) {
     os << "3-D transposed CNN to the " << grid_text(grid_)
        << " grid: stages 1-2 trunk (BN, PReLU .02), energy conditioning, stages 3-5 duplicated into the hit head "
-          "(PReLU 1.0) and the energy head (PReLU .02):\n\n"
+          "(PReLU 1.0) and the energy head (PReLU .02)"
+       << (hit_voxel_bias_.defined() ? ", each plus a learnt bias per voxel" : "") << ":\n\n"
        << format_stages(stages_);
   } else {
     os << "MLP decoder: latent [+ E] -> ";

@@ -229,6 +229,43 @@ TEST(Networks, CnnRefusesTheIrregularDs1) {
   }
 }
 
+TEST(Networks, VoxelBiasShiftsExactlyItsOwnVoxelOfBothCnnOutputs) {
+  ModelConfig c = tiny_config(NetworkKind::cnn, NetworkKind::cnn, Conditioning::encoder_decoder,
+                              PriorConditioning::clamped);
+  c.decoder_voxel_bias = true;
+  torch::manual_seed(3);
+  Decoder decoder(c, ds2());
+  decoder->eval();
+  const auto params = decoder->named_parameters();
+  ASSERT_TRUE(params.contains("hit_voxel_bias") && params.contains("energy_voxel_bias"));
+  EXPECT_EQ(params["hit_voxel_bias"].numel(), ds2().voxels());
+  EXPECT_EQ(params["hit_voxel_bias"].abs().sum().item<double>(), 0.0);  // starts as the plain decoder
+
+  const torch::Tensor latent = torch::rand({3, c.latent_size()}).round();
+  const EnergyFeatures energy = energy_features(torch::tensor({1e3, 1e4, 1e5}, torch::kDouble), c.energy_log_min,
+                                                c.energy_log_max, c.energy_embedding_dim, torch::kFloat);
+  const DecoderOutput before = decoder->forward(latent, energy);
+  const std::int64_t seam = 0, ring = ds2().voxels() - 1;  // layer 0, alpha 0, r 0; last layer, alpha 15, r 8
+  {
+    torch::NoGradGuard no_grad;
+    params["hit_voxel_bias"][seam] = 2.5;
+    params["energy_voxel_bias"][ring] = -1.5;
+  }
+  const DecoderOutput after = decoder->forward(latent, energy);
+  torch::Tensor hit_shift = torch::zeros_like(before.hit_logits);
+  hit_shift.select(1, seam).fill_(2.5);
+  torch::Tensor energy_shift = torch::zeros_like(before.activations);
+  energy_shift.select(1, ring).fill_(-1.5);
+  EXPECT_TRUE(torch::allclose(after.hit_logits - before.hit_logits, hit_shift, 0, 1e-5));
+  EXPECT_TRUE(torch::allclose(after.activations - before.activations, energy_shift, 0, 1e-5));
+
+  qvae::core::ConfigSchema schema;
+  add_model_keys(schema);
+  EXPECT_THROW(model_config_from(qvae::core::Config::resolve(
+                   schema, {}, {{"model.decoder", "fcn"}, {"model.decoder_voxel_bias", "true"}})),
+               UsageError);
+}
+
 class ShapeTest
     : public ::testing::TestWithParam<std::tuple<NetworkKind, NetworkKind, Conditioning, PriorConditioning>> {};
 

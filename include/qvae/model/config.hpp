@@ -164,6 +164,9 @@ struct ModelConfig {
   LinearAnneal beta{1.0, 100.0, 0, 150};   ///< relaxation inverse temperature
   LinearAnneal slope{0.05, 0.0, 0, 150};   ///< LeakyReLU slope of the energy head in training
   HitGating hit_gating = HitGating::true_mask;
+  /// CNN decoder: a learnt bias per voxel on both outputs (the FCN's output
+  /// layers have one already).
+  bool decoder_voxel_bias = false;
   /// predicted: a decoder head predicts each layer's energy (logit transform of
   /// E_layer / (s E_inc)) and decoded showers are scaled layer by layer to it.
   LayerEnergies layer_energies = LayerEnergies::none;

@@ -139,6 +139,7 @@ class DecoderImpl : public torch::nn::Module {
   // cnn
   std::vector<TransposedStage> stages_;
   torch::nn::Sequential trunk_{nullptr}, hit_head_{nullptr}, energy_head_{nullptr};
+  torch::Tensor hit_voxel_bias_, energy_voxel_bias_;  ///< (V) with model.decoder_voxel_bias, else undefined
   // fcn
   std::vector<int> fcn_hidden_;
   std::vector<torch::nn::Linear> shared_;
