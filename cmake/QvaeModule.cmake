@@ -49,3 +49,25 @@ function(qvae_add_test)
       TIMEOUT ${ARG_MPI_TIMEOUT} PROCESSORS ${ARG_NP} LABELS "mpi;${ARG_LABELS}")
   endif()
 endfunction()
+
+# qvae_add_mpi_runs(TARGET <t> RANKS n... FILTER <gtest filter> [TIMEOUT s] [LABELS ...]):
+# runs the GoogleTest cases of an existing test executable that match FILTER
+# under mpirun once per rank count, as tests <t>_np<n>_<SUFFIX> (SUFFIX names
+# the identity checked); for the identities that must hold on 1, 2 and 3 ranks.
+function(qvae_add_mpi_runs)
+  cmake_parse_arguments(ARG "" "TARGET;FILTER;TIMEOUT;SUFFIX" "RANKS;LABELS" ${ARGN})
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 300)
+  endif()
+  foreach(np ${ARG_RANKS})
+    set(procs ${np})
+    if(procs GREATER 2)
+      set(procs 2)  # a 2-core CI box runs 3 ranks oversubscribed
+    endif()
+    add_test(NAME ${ARG_TARGET}_${ARG_SUFFIX}_np${np}
+             COMMAND ${MPIEXEC_EXECUTABLE} ${QVAE_MPIEXEC_FLAGS} ${MPIEXEC_NUMPROC_FLAG} ${np}
+                     $<TARGET_FILE:${ARG_TARGET}> --gtest_filter=${ARG_FILTER})
+    set_tests_properties(${ARG_TARGET}_${ARG_SUFFIX}_np${np} PROPERTIES
+      TIMEOUT ${ARG_TIMEOUT} PROCESSORS ${procs} LABELS "mpi;${ARG_LABELS}")
+  endforeach()
+endfunction()

@@ -166,8 +166,11 @@ int run_bench(Context& context) {
                   "        blocks; reports median MB/s over repeats and whether HDF5 did the\n"
                   "        transfers collectively; verifies every value read back.\n"
                   "  simulate  GFlash showers/s (no I/O), events spread over ranks.\n"
-                  "  gibbs     block-Gibbs unit updates/s of a 4-partite RBM (kokkos or torch backend).");
-  cli.options().add_options()("subject", po::value<std::string>(), "what to benchmark: io")(
+                  "  gibbs     block-Gibbs unit updates/s of a 4-partite RBM (kokkos or torch backend).\n"
+                  "  logz      AIS / reverse-AIS annealing rate and the temperatures that converge.\n"
+                  "  train     data-parallel training steps of the configured model: showers/s,\n"
+                  "            peak memory per rank, and where a step's time goes.");
+  cli.options().add_options()("subject", po::value<std::string>(), "io | simulate | gibbs | logz | train")(
       "rows", po::value<std::int64_t>()->default_value(20000), "io: rows (showers) in the dataset")(
       "cols", po::value<std::int64_t>()->default_value(6480), "io: values per row (6480 = ds2 voxels)")(
       "chunk-rows", po::value<std::int64_t>()->default_value(0), "io: chunk size in rows (0 = contiguous)")(

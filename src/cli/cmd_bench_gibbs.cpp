@@ -4,12 +4,12 @@
 // in contiguous blocks; the rate is all updates over the slowest rank's time.
 // Options are declared in cmd_bench.cpp; results in docs/performance.md.
 #include <cstdio>
-#include <ctime>
 #include <optional>
 
 #include "cli.hpp"
 #include "qvae/core/error.hpp"
 #include "qvae/core/json_output.hpp"
+#include "qvae/core/resource_usage.hpp"
 #include "qvae/core/stopwatch.hpp"
 #include "qvae/par/collective_error.hpp"
 #include "qvae/par/partition.hpp"
@@ -19,12 +19,7 @@
 namespace qvae::cli {
 namespace {
 
-/// CPU time of this process (all its threads): what it really got on a shared machine.
-double process_cpu_seconds() {
-  timespec now{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
-  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
-}
+using core::process_cpu_seconds;
 
 }  // namespace
 

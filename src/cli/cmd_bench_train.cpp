@@ -1,8 +1,8 @@
 // qvae bench train: training steps/s of the configured QVAE (default: the
 // reference ds2 CNN on Pegasus 4 x 302) on GFlash showers, one LibTorch thread
 // per rank; reports showers/s and peak memory per rank.
-// Options are declared in cmd_bench.cpp: --events, --geometry, and (when the
-// lead adds them) --batch-size, --batches, --threads.  Results in docs/performance.md.
+// Options are declared in cmd_bench.cpp (--events, --geometry, --batch-size,
+// --batches, --threads).  Results in docs/performance.md.
 #include <algorithm>
 #include <cstdio>
 #include <optional>
@@ -43,7 +43,7 @@ int bench_train(Context& context, CommandLine& cli) {
                        showers.showers.data());
   train::BenchTrainResult result;
   par::run_agreed(comm, [&] { result = train::benchmark_training(request, showers, simulator->geometry(), comm); });
-  const nlohmann::json summary = {{"subject", "train"},
+  nlohmann::json summary = {{"subject", "train"},
                                   {"geometry", simulator->geometry().name()},
                                   {"parameters", result.parameters},
                                   {"batch_size", request.batch_size},
@@ -55,6 +55,11 @@ int bench_train(Context& context, CommandLine& cli) {
                                   {"cpu_step_seconds", result.cpu_step_seconds},
                                   {"showers_per_s", result.showers_per_s},
                                   {"peak_rss_mb_per_rank", result.peak_rss_mb}};
+  nlohmann::json breakdown = nlohmann::json::object();
+  for (const auto& [phase, seconds] : result.step_breakdown) breakdown[phase] = seconds;
+  summary["step_breakdown_s"] = breakdown;
+  summary["gradient_buckets"] = result.gradient_buckets;
+  summary["buckets_started_in_backward"] = result.buckets_started_in_backward;
   if (cli.json())
     core::print_json_summary(summary, comm.is_root());
   else if (comm.is_root())
@@ -62,6 +67,11 @@ int bench_train(Context& context, CommandLine& cli) {
                 "%.2f s/step (%.2f s CPU on the slowest rank), %.1f showers/s, peak %.0f MB per rank\n",
                 static_cast<long long>(result.parameters), static_cast<long long>(request.batch_size), request.batches,
                 comm.size(), request.threads, result.step_seconds, result.cpu_step_seconds, result.showers_per_s, result.peak_rss_mb);
+  if (!cli.json() && comm.is_root()) {
+    std::printf("  per step, mean over ranks:");
+    for (const auto& [phase, seconds] : result.step_breakdown) std::printf(" %s %.3f s", phase.c_str(), seconds);
+    std::printf("\n");
+  }
   return 0;
 }
 

@@ -61,6 +61,8 @@ int run_train(Context& context) {
                                   {"peak_rss_mb", result.peak_rss_mb},
                                   {"peak_stream_rows", result.peak_stream_rows},
                                   {"io_wait_s", result.io_wait_s},
+                                  {"gradient_buckets", result.gradient_buckets},
+                                  {"buckets_started_in_backward", result.buckets_started_in_backward},
                                   {"parameter_digest", digest_hex(result.parameter_digest)},
                                   {"parameters_finite", result.parameters_finite}};
   if (cli.json())

@@ -5,11 +5,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <ctime>
 #include <stdexcept>
 
 #include "qvae/core/error.hpp"
 #include "qvae/core/philox.hpp"
+#include "qvae/core/resource_usage.hpp"
 #include "qvae/core/stopwatch.hpp"
 #include "qvae/logz/exact.hpp"
 #include "qvae/logz/log_sum_exp.hpp"
@@ -201,11 +201,7 @@ ReverseStartStates data_start(rbm::ChainBlock rows) {
 
 namespace {
 
-double process_cpu_seconds() {
-  timespec now{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
-  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
-}
+using core::process_cpu_seconds;
 
 void check_settings(const AnnealingSettings& settings, const std::string& where) {
   if (settings.chains < 1 || settings.sweeps_per_temperature < 1)

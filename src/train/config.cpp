@@ -152,6 +152,10 @@ void add_train_keys(core::ConfigSchema& schema) {
   schema.add({"train.test_fraction", ValueType::real, "0.1", "test share of the events (never used in training)", {}});
   schema.add({"train.val_max_events", ValueType::integer, "0", "validate on at most this many events (0 = all)", {}});
   schema.add({"train.bucket_mb", ValueType::real, "25", "gradient allreduce bucket size in MB", {}});
+  schema.add({"train.overlap_exchange", ValueType::boolean, "true",
+              "start each gradient bucket's sum over ranks during backward as soon as its gradients are final "
+              "(false: after the whole backward); the parameters are the same either way",
+              {}});
   schema.add({"train.prefetch_batches", ValueType::integer, "2",
               "batches of training rows each rank reads ahead in the background while it computes; a rank holds "
               "at most this many batches of its own rows (plus the one in use), never the file", {}});
@@ -200,6 +204,7 @@ TrainConfig train_config_from(const core::Config& config) {
   t.test_fraction = config.get_real("train.test_fraction");
   t.val_max_events = config.get_int("train.val_max_events");
   t.bucket_mb = config.get_real("train.bucket_mb");
+  t.overlap_exchange = config.get_bool("train.overlap_exchange");
   t.prefetch_batches = static_cast<int>(config.get_int("train.prefetch_batches"));
   t.threads = static_cast<int>(config.get_int("train.threads"));
   t.max_bad_batches = static_cast<int>(config.get_int("train.max_bad_batches"));

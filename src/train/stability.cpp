@@ -165,9 +165,11 @@ BatchVerdict judge_batch(bool bad, bool clipped, double grad_norm, const GuardLi
   return BatchVerdict::rollback;
 }
 
-double gradient_norm(const float* values, std::size_t count) {
+double gradient_norm(const std::vector<GradientPiece>& pieces) {
   double sum = 0.0;
-  for (std::size_t i = 0; i < count; ++i) sum += static_cast<double>(values[i]) * static_cast<double>(values[i]);
+  for (const GradientPiece& piece : pieces)
+    for (std::size_t i = 0; i < piece.count; ++i)
+      sum += static_cast<double>(piece.values[i]) * static_cast<double>(piece.values[i]);
   return std::sqrt(sum);
 }
 

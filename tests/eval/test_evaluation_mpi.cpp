@@ -127,7 +127,7 @@ TEST_F(EvaluationFiles, ScaledShowersGiveALargeSeparationOnEtotOverEinc) {
   EXPECT_TRUE(metrics["fpd"]["value"].is_null());
 }
 
-TEST_F(EvaluationFiles, TwoRanksGiveTheSameResultAsOne) {
+TEST_F(EvaluationFiles, ManyRanksGiveTheSameResultAsOne) {
   par::Communicator world;
   par::Communicator alone(MPI_COMM_SELF);
   // Feature tables: every rank's rows gathered equal one rank's table.

@@ -45,16 +45,16 @@ void expect_same_report(const LogzReport& one, const LogzReport& two) {
   EXPECT_EQ(one.log_z(), two.log_z());
 }
 
-TEST(LogzMpi, ExactLogZIsTheSameForOneAndTwoRanks) {
+TEST(LogzMpi, ExactLogZIsTheSameForOneRankAndMany) {
   const par::Communicator world, self(MPI_COMM_SELF);
-  ASSERT_EQ(world.size(), 2) << "run under mpirun -np 2";
+  ASSERT_GE(world.size(), 2) << "run under mpirun -np 2 or 3";
   const rbm::BoltzmannMachine machine = four_partite(5, 1.0, 3);
   EXPECT_EQ(exact_log_z(machine, world).log_z, exact_log_z(machine, self).log_z);
   const std::vector<std::uint8_t> code{1, 0, 1, 1, 0};
   EXPECT_EQ(exact_conditional_log_z(machine, code, world).log_z, exact_conditional_log_z(machine, code, self).log_z);
 }
 
-TEST(LogzMpi, AnnealingIsTheSameForOneAndTwoRanks) {
+TEST(LogzMpi, AnnealingIsTheSameForOneRankAndMany) {
   const par::Communicator world, self(MPI_COMM_SELF);
   const rbm::BoltzmannMachine machine = four_partite(5, 1.0, 4);
   LogzRequest request;
@@ -75,7 +75,7 @@ TEST(LogzMpi, AnnealingIsTheSameForOneAndTwoRanks) {
   expect_same_report(run_logz(machine, request, self), run_logz(machine, request, world));
 }
 
-TEST(LogzMpi, RaiseAndTheLogzFileAreTheSameForOneAndTwoRanks) {
+TEST(LogzMpi, RaiseAndTheLogzFileAreTheSameForOneRankAndMany) {
   const par::Communicator world, self(MPI_COMM_SELF);
   const rbm::BoltzmannMachine machine = four_partite(4, 1.0, 5);
   const std::string latents = shared_path(world, "latents.h5");

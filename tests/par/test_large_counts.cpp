@@ -1,7 +1,7 @@
 // Variable-size collectives past the one-message limit: with the limit forced
 // down to a few elements, allgather_blocks, gather_blocks, scatter_blocks,
-// broadcast and sum_in_place go piecewise and must give exactly what the
-// one-message path gives.  Uneven blocks, an empty block and a block larger
+// broadcast, sum_in_place and the non-blocking sums go piecewise and must give
+// exactly what the one-message path gives.  Uneven blocks, an empty block and a block larger
 // than the limit on its own.  Run on 1, 2 and 3 ranks.
 #include <gtest/gtest.h>
 
@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "qvae/par/communicator.hpp"
+#include "qvae/par/pending_sum.hpp"
 
 using namespace qvae;
 
@@ -67,6 +68,33 @@ TEST_P(LargeCounts, BroadcastAndSumInPlaceCoverEveryElement) {
   std::vector<double> ones(23, 1.0);
   comm.sum_in_place(ones.data(), ones.size());
   for (double v : ones) EXPECT_EQ(v, static_cast<double>(comm.size()));
+}
+
+TEST_P(LargeCounts, PendingSumsEqualBlockingSumsWhateverTheirCompletionOrder) {
+  par::Communicator comm;
+  const LimitFor limit(GetParam());
+  // Two sums in flight at once, waited for in reverse order of starting.
+  std::vector<float> first(17), second(5);
+  for (std::size_t i = 0; i < first.size(); ++i) first[i] = static_cast<float>(comm.rank() + 1) * static_cast<float>(i);
+  for (std::size_t i = 0; i < second.size(); ++i) second[i] = 0.25f * static_cast<float>(comm.rank());
+  std::vector<float> expected_first = first, expected_second = second;
+  comm.sum_in_place(expected_first.data(), expected_first.size());
+  comm.sum_in_place(expected_second.data(), expected_second.size());
+  par::PendingSum a = par::start_sum_in_place(comm, first.data(), first.size());
+  par::PendingSum b = par::start_sum_in_place(comm, second.data(), second.size());
+  while (!a.test()) {
+  }
+  b.wait();
+  EXPECT_FALSE(a.pending());
+  EXPECT_FALSE(b.pending());
+  EXPECT_EQ(first, expected_first);
+  EXPECT_EQ(second, expected_second);
+  // A sum still in flight when its handle goes completes there (every rank started it).
+  {
+    std::vector<float> ones(9, 1.0f);
+    const par::PendingSum unwaited = par::start_sum_in_place(comm, ones.data(), ones.size());
+  }
+  comm.barrier();
 }
 
 // 1 and 3 elements per message force the piecewise paths; 0 is the default limit.

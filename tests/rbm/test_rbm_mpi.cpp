@@ -50,9 +50,9 @@ SampleJob job_of(std::int64_t chains) {
   return job;
 }
 
-TEST(RbmMpi, SampleFileIsTheSameForOneAndTwoRanks) {
+TEST(RbmMpi, SampleFileIsTheSameForOneRankAndMany) {
   const par::Communicator world;
-  ASSERT_EQ(world.size(), 2) << "run under mpirun -np 2";
+  ASSERT_GE(world.size(), 2) << "run under mpirun -np 2 or 3";
   const par::Communicator self(MPI_COMM_SELF);
   const BoltzmannMachine machine = random_machine(4, 9, 0.4, 1.0, 0.5, 3);
   const std::int64_t chains = 101;  // odd: the ranks' blocks differ in size

@@ -124,11 +124,11 @@ TEST(StabilityGuard, VerdictsCountStreaksRollbacksAndTheLimit) {
 
 TEST(StabilityGuard, ClippingScalesTheNormToTheBound) {
   std::vector<float> gradient = {3.0f, -4.0f, 0.0f};
-  const double norm = train::gradient_norm(gradient.data(), gradient.size());
+  const double norm = train::gradient_norm({{gradient.data(), 2}, {gradient.data() + 2, 1}});
   EXPECT_DOUBLE_EQ(norm, 5.0);
   const double coefficient = train::clip_coefficient(norm, 1.0);
   for (float& g : gradient) g *= static_cast<float>(coefficient);
-  const double clipped = train::gradient_norm(gradient.data(), gradient.size());
+  const double clipped = train::gradient_norm({{gradient.data(), gradient.size()}});
   EXPECT_LE(clipped, 1.0 + 1e-6);
   EXPECT_GE(clipped, 1.0 - 1e-5);
   EXPECT_EQ(train::clip_coefficient(5.0, 10.0), 1.0);  // within the bound: untouched

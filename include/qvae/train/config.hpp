@@ -60,6 +60,7 @@ struct TrainConfig {
   double test_fraction = 0.1;
   std::int64_t val_max_events = 0;    ///< 0: the whole validation split
   double bucket_mb = 25.0;            ///< gradient allreduce bucket (PyTorch DDP's bucket_cap_mb)
+  bool overlap_exchange = true;       ///< start each bucket's sum during backward, as soon as it is final
   int prefetch_batches = 2;           ///< batches of rows read ahead in the background (the memory window)
   int threads = 0;                    ///< torch intra-op threads per rank; 0: LibTorch's default
   // Stability guard (stability.hpp, docs/training.md "Stability guard").

@@ -109,9 +109,14 @@ enum class BatchVerdict {
 /// are collective) and says what the trainer must do.
 BatchVerdict judge_batch(bool bad, bool clipped, double grad_norm, const GuardLimits& limits, GuardState& state);
 
-/// Euclidean norm of a float buffer, accumulated in double in index order (the
-/// same value on every rank holding the same buffer).
-double gradient_norm(const float* values, std::size_t count);
+/// A piece of a gradient: `count` floats from `values`.
+struct GradientPiece {
+  const float* values;
+  std::size_t count;
+};
+/// Euclidean norm over the pieces, accumulated in double in piece and index
+/// order (the same value on every rank holding the same gradients).
+double gradient_norm(const std::vector<GradientPiece>& pieces);
 /// The factor that scales a gradient of norm `norm` to at most `max_norm`
 /// (PyTorch's clip_grad_norm_: max_norm / (norm + 1e-6) when that is < 1);
 /// 1 when max_norm is 0 (clipping off) or the norm is within the bound.

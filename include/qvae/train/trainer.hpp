@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "qvae/core/config.hpp"
@@ -70,6 +71,10 @@ struct TrainResult {
   /// diverged (tests compare them).
   std::uint64_t parameter_digest = 0;
   bool parameters_finite = true;
+  /// The gradient exchange: buckets per step, and how many bucket sums over
+  /// the run started while backward was still running (train.overlap_exchange).
+  std::int64_t gradient_buckets = 0;
+  std::int64_t buckets_started_in_backward = 0;
 };
 
 /// Collective over `comm`: trains, checkpoints every epoch, writes the history.
@@ -93,11 +98,15 @@ struct BenchTrainResult {
   double cpu_step_seconds = 0.0;
   double peak_rss_mb = 0.0;   ///< max over ranks
   std::int64_t parameters = 0;
+  /// Seconds per step by phase, the mean over ranks, in step order:
+  /// setup, fetch, forward, gibbs, backward, statistics, agree (waiting for
+  /// the slowest rank), pack, exchange (the allreduces), update.
+  std::vector<std::pair<std::string, double>> step_breakdown;
+  std::int64_t gradient_buckets = 0;
+  /// Per timed step, on rank 0: bucket sums started while backward ran.
+  double buckets_started_in_backward = 0.0;
 };
 BenchTrainResult benchmark_training(const BenchTrainRequest& request, const data::ShowerBlock& showers,
                                     const geometry::Geometry& geometry, const par::Communicator& comm);
-
-/// Peak resident memory of this process in MB (getrusage).
-double peak_rss_mb();
 
 }  // namespace qvae::train

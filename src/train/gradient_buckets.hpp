@@ -1,0 +1,68 @@
+// The encoder/decoder gradients in fixed buckets whose sums over ranks can
+// run while backward is still going (as PyTorch's DDP does).
+//
+// Each parameter's .grad is a view into its bucket's buffer, so backward
+// accumulates straight into what is exchanged: one copy of the gradients,
+// no packing.  Buckets hold the parameters in reverse order, the order in
+// which backward produces their gradients, up to train.bucket_mb each.
+// Armed for a rank's last backward of a step, a post-hook on every
+// parameter's gradient accumulator notes when its gradient is final; a
+// bucket's sum starts once all of its gradients are, and only after every
+// earlier bucket's has started.  Every rank therefore starts the same sums in
+// the same order whatever the timing, and the sums — hence the parameters —
+// are those of the unoverlapped exchange.  Internal to the train module.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "qvae/par/communicator.hpp"
+
+namespace qvae::train {
+
+class GradientBuckets {
+ public:
+  /// `parameters` (float32) get their .grad set to zeroed views of the buckets.
+  GradientBuckets(const std::vector<torch::Tensor>& parameters, double bucket_mb, const par::Communicator& comm);
+  ~GradientBuckets();
+  GradientBuckets(const GradientBuckets&) = delete;
+  GradientBuckets& operator=(const GradientBuckets&) = delete;
+
+  /// Every gradient to zero (the views stay in place).
+  void zero();
+  /// The next backward is this rank's last of the step: start each bucket's
+  /// sum as soon as its gradients are final.
+  void arm();
+  /// Starts, in bucket order, every sum not started yet (all of them when the
+  /// rank was not armed, ran no backward, or has parameters backward did not
+  /// reach), and disarms.  Every rank must call it once per exchange, in the
+  /// same place relative to its other collectives.
+  void start_remaining();
+  /// Blocks until every started sum is complete: the buffers then hold the
+  /// sums over ranks.
+  void wait();
+
+  /// Whether this rank's own gradients were finite when their sums started.
+  bool local_finite() const;
+  /// Test fault: the first gradient value of the first parameter becomes NaN
+  /// before its bucket's sum starts.
+  void poison_next_exchange();
+
+  /// Euclidean norm over all gradients, summed in parameter order.
+  double norm() const;
+  /// Multiplies every gradient by `factor` (clipping).
+  void scale(float factor);
+
+  std::size_t bucket_count() const;
+  /// Buckets whose sums started during backward in the last exchange.
+  std::size_t started_during_backward() const;
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;  // shared with the hooks, which hold it weakly
+};
+
+}  // namespace qvae::train
