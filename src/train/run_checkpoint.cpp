@@ -1,19 +1,114 @@
 #include "run_checkpoint.hpp"
 
 #include <algorithm>
+#include <cstring>
+#include <istream>
+#include <streambuf>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <system_error>
 #include <vector>
 
+#include "qvae/core/atomic_file.hpp"
 #include "qvae/core/error.hpp"
-#include "qvae/par/collective_error.hpp"
 #include "qvae/io/dataset.hpp"
 #include "qvae/io/file.hpp"
+#include "qvae/par/collective_error.hpp"
 
 namespace qvae::train {
 namespace {
 
-std::string read_bytes(const io::File& file, const std::string& name) {
-  const std::vector<std::uint8_t> bytes = io::read_all<std::uint8_t>(file, name, 0);
-  return std::string(bytes.begin(), bytes.end());
+/// Pieces in which an archive is copied into the checkpoint.
+constexpr std::int64_t kArchivePieceBytes = std::int64_t{64} << 20;
+
+/// Writes what `save` puts in a file (torch::save of a model or optimiser)
+/// into the uint8 dataset `name` of `file`.  The archive goes through a
+/// temporary file beside the checkpoint and is copied in bounded pieces, so
+/// it is never held in memory (1.3 GB for a 100 M-parameter network and its
+/// Adam moments).  The temporary file is removed however this ends; one left
+/// by a killed run is removed when the run restarts.
+void write_archive(io::OutputFile& file, const std::string& name, const std::string& checkpoint_path,
+                   const std::function<void(const std::string&)>& save) {
+  const std::string temporary = core::temporary_path(checkpoint_path + "." + name);
+  struct Remover {
+    std::string path;
+    ~Remover() {
+      std::error_code ignored;
+      std::filesystem::remove(path, ignored);
+    }
+  } remover{temporary};
+  save(temporary);
+  std::error_code error;
+  const auto size = static_cast<std::int64_t>(std::filesystem::file_size(temporary, error));
+  std::ifstream in(temporary, std::ios::binary);
+  if (error || !in)
+    throw core::RuntimeError(core::describe("cannot read back the archive written for " + name, temporary,
+                                            "check the space and permissions of the run directory"));
+  io::RowWriter<std::uint8_t> writer(file, name, size, 0);
+  std::vector<char> piece(static_cast<std::size_t>(std::min(size, kArchivePieceBytes)));
+  for (std::int64_t offset = 0; offset < size;) {
+    const std::int64_t count = std::min(size - offset, kArchivePieceBytes);
+    in.read(piece.data(), count);
+    if (in.gcount() != count)
+      throw core::RuntimeError(core::describe("short read of the archive written for " + name, temporary,
+                                              "check the space of the run directory"));
+    writer.write(par::Block{offset, count}, reinterpret_cast<const std::uint8_t*>(piece.data()));
+    offset += count;
+  }
+}
+
+/// A read-only, seekable view of a uint8 dataset, for torch::load: the
+/// archive's zip reader seeks to each record and reads it, so only the
+/// record being read is in memory, never the whole archive.
+class DatasetStreamBuf : public std::streambuf {
+ public:
+  DatasetStreamBuf(const io::File& file, std::string name)
+      : file_(file), name_(std::move(name)), size_(io::dataset_shape(file, name_).rows()) {}
+
+ protected:
+  std::streamsize xsgetn(char* out, std::streamsize wanted) override {
+    const std::int64_t count = std::min<std::int64_t>(wanted, size_ - position_);
+    if (count <= 0) return 0;
+    io::read_rows(file_, name_, par::Block{position_, count}, 0, piece_);
+    std::memcpy(out, piece_.data(), static_cast<std::size_t>(count));
+    position_ += count;
+    return count;
+  }
+  int_type underflow() override {  // single characters: read one, keep the position
+    char c = 0;
+    if (xsgetn(&c, 1) != 1) return traits_type::eof();
+    --position_;
+    return traits_type::to_int_type(c);
+  }
+  int_type uflow() override {
+    char c = 0;
+    return xsgetn(&c, 1) == 1 ? traits_type::to_int_type(c) : traits_type::eof();
+  }
+  pos_type seekoff(off_type offset, std::ios_base::seekdir from, std::ios_base::openmode) override {
+    const std::int64_t base = from == std::ios_base::beg ? 0 : from == std::ios_base::cur ? position_ : size_;
+    return seekpos(pos_type(base + offset), std::ios_base::in);
+  }
+  pos_type seekpos(pos_type position, std::ios_base::openmode) override {
+    const auto target = static_cast<std::int64_t>(position);
+    if (target < 0 || target > size_) return pos_type(off_type(-1));
+    position_ = target;
+    return position;
+  }
+
+ private:
+  const io::File& file_;
+  std::string name_;
+  std::int64_t size_;
+  std::int64_t position_ = 0;
+  std::vector<std::uint8_t> piece_;
+};
+
+/// torch::load of a model or optimiser from the archive in dataset `name`.
+template <class Target> void load_archive(Target& target, const io::File& file, const std::string& name) {
+  DatasetStreamBuf buffer(file, name);
+  std::istream in(&buffer);
+  torch::load(target, in);
 }
 
 }  // namespace
@@ -22,11 +117,8 @@ void write_checkpoint(const std::string& path, DataParallelModel& trainer, const
                       const CheckpointContext& context, const par::Communicator& comm) {
   model::Qvae& model = trainer.model();
   const bool root = comm.is_root();
-  std::string model_bytes;
-  if (root) model_bytes = to_bytes([&](std::ostream& out) { torch::save(model, out); });
   par::run_agreed(comm, [&] {
     if (!root) return;
-    const std::string optimizer_bytes = to_bytes([&](std::ostream& out) { torch::save(trainer.adam(), out); });
     io::OutputFile file = io::OutputFile::create_serial(path);
     io::write_provenance(file, context.provenance);
     io::set_format(file, kCheckpointFormat, kCheckpointFormatVersion);
@@ -40,14 +132,11 @@ void write_checkpoint(const std::string& path, DataParallelModel& trainer, const
     io::set_attribute(file, "/", "best_epoch", static_cast<std::int64_t>(state.best_epoch));
     io::set_attribute(file, "/", "best_rule", context.best_rule);
     io::set_attribute(file, "/", "elapsed_s", state.elapsed_s);
-    auto write_bytes = [&](const std::string& name, const std::string& bytes) {
-      io::write_rows<std::uint8_t>(file, name, reinterpret_cast<const std::uint8_t*>(bytes.data()),
-                                   static_cast<std::int64_t>(bytes.size()), 0);
-    };
-    write_bytes("model_state", model_bytes);
-    write_bytes("optimizer_state", optimizer_bytes);
+    write_archive(file, "model_state", path, [&](const std::string& to) { torch::save(model, to); });
+    write_archive(file, "optimizer_state", path, [&](const std::string& to) { torch::save(trainer.adam(), to); });
     if (auto* prior_optimizer = trainer.prior_optimizer())
-      write_bytes("prior_optimizer_state", to_bytes([&](std::ostream& out) { torch::save(*prior_optimizer, out); }));
+      write_archive(file, "prior_optimizer_state", path,
+                    [&](const std::string& to) { torch::save(*prior_optimizer, to); });
     std::vector<double> partial(state.partial_sums.begin(), state.partial_sums.end());
     partial.push_back(state.partial_events);
     partial.push_back(state.partial_seconds);
@@ -74,10 +163,10 @@ void write_checkpoint(const std::string& path, DataParallelModel& trainer, const
 void load_checkpoint(const std::string& path, DataParallelModel& trainer, RunState& state) {
   const io::File file = io::File::open_serial(path);
   io::require_format(file, kCheckpointFormat, kCheckpointFormatVersion);
-  load_from_bytes(trainer.model(), read_bytes(file, "model_state"));
-  load_from_bytes(trainer.adam(), read_bytes(file, "optimizer_state"));
+  load_archive(trainer.model(), file, "model_state");
+  load_archive(trainer.adam(), file, "optimizer_state");
   if (auto* prior_optimizer = trainer.prior_optimizer())
-    load_from_bytes(*prior_optimizer, read_bytes(file, "prior_optimizer_state"));
+    load_archive(*prior_optimizer, file, "prior_optimizer_state");
   state.position.epochs_done = static_cast<int>(io::get_int_attribute(file, "/", "epochs_done"));
   state.position.batches_done = io::get_int_attribute(file, "/", "batches_done");
   state.best_metric = io::get_double_attribute(file, "/", "best_metric");

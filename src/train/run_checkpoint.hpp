@@ -6,10 +6,7 @@
 #include <torch/torch.h>
 
 #include <array>
-#include <functional>
 #include <limits>
-#include <ostream>
-#include <sstream>
 #include <string>
 
 #include "data_parallel_model.hpp"
@@ -20,19 +17,6 @@
 #include "qvae/train/stability.hpp"
 
 namespace qvae::train {
-
-/// The bytes `save` writes (torch::save of a model or optimiser).
-inline std::string to_bytes(const std::function<void(std::ostream&)>& save) {
-  std::ostringstream out(std::ios::binary);
-  save(out);
-  return out.str();
-}
-
-/// torch::load of a model or optimiser from the bytes torch::save wrote.
-template <class Target> void load_from_bytes(Target& target, const std::string& bytes) {
-  std::istringstream in(bytes, std::ios::binary);
-  torch::load(target, in);
-}
 
 /// History columns of the stability guard, in row order (history v2).
 constexpr std::array<const char*, 4> kGuardColumns = {"bad_batches", "rollbacks", "clipped_batches", "grad_norm_max"};

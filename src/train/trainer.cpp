@@ -18,6 +18,7 @@
 #include <limits>
 #include <optional>
 #include <sstream>
+#include <stdexcept>
 #include <tuple>
 
 #include "qvae/core/error.hpp"
@@ -206,19 +207,22 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
   if (state.best_epoch > 0) result.best = best_path;
 
   // Stability guard (stability.hpp).  Rollbacks go to the newest checkpoint of
-  // this run, or, before the first one, to the initial model kept in memory.
+  // this run, or, before the first one, to the initial model: rebuilt from the
+  // seed, as at the start (no copy of it is kept), and checked against the
+  // digest of the first build.
   const GuardLimits guard_limits = train_config.guard_limits();
   FaultSchedule faults(train_config.faults, comm.rank());
   std::string rollback_checkpoint = resume_path;
-  std::string initial_model;
-  if (rollback_checkpoint.empty())
-    initial_model = to_bytes([&](std::ostream& out) { torch::save(trainer->model(), out); });
+  const std::uint64_t initial_digest = rollback_checkpoint.empty() ? trainer->parameter_digest().first : 0;
   const bool persistent_chains = model_config.rbm.negative_chains == model::NegativeChains::pcd;
   auto roll_back = [&] {
     const GuardState guard = state.guard;  // the guard's state is about the run: it survives
     build_trainer();
     if (rollback_checkpoint.empty()) {
-      par::run_agreed(comm, [&] { load_from_bytes(trainer->model(), initial_model); });
+      par::run_agreed(comm, [&] {
+        if (trainer->parameter_digest().first != initial_digest)
+          throw std::logic_error("qvae train: the rebuilt initial model differs from the first build");
+      });
       state = RunState{};
     } else {
       par::run_agreed(comm, [&] { load_checkpoint(rollback_checkpoint, *trainer, state); });
@@ -434,7 +438,6 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
     result.checkpoint = path;
     result.epochs_done = epoch;
     rollback_checkpoint = path;
-    initial_model = std::string();  // a checkpoint exists now: free the initial model
     par::run_agreed(comm, [&] {
       if (!comm.is_root()) return;
       if (is_best) replace_with_link(path, best_path);
