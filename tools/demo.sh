@@ -43,7 +43,7 @@ step "generate 5000 showers from the best model, at the evaluation sample's inci
 "${mpi[@]}" "$qvae" inspect "$out/generated.h5"
 
 step "evaluate: generated vs independent simulated showers (CaloChallenge metrics, FPD/KPD, model-side), and the report"
-"${mpi[@]}" "$qvae" evaluate --reference "$out/eval.h5" --generated "$out/eval-twin.h5" --out "$out/data-vs-data" >/dev/null
+"${mpi[@]}" "$qvae" evaluate --reference "$out/eval.h5" --generated "$out/eval-twin.h5" --out "$out/data-vs-data" --json >/dev/null
 "${mpi[@]}" "$qvae" evaluate --reference "$out/eval.h5" --generated "$out/generated.h5" --out "$out/report" \
   "${model_metrics[@]}"
 /usr/bin/python3 "$root/tools/plot_report.py" "$out/report" --history "$out/run/history.h5" \

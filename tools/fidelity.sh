@@ -29,10 +29,10 @@ mkdir -p "$data"
 # Independent samples: seeds differ, so no shower is shared.
 for sample in "train 20000 101" "eval 10000 202" "ref 10000 303"; do
   set -- $sample
-  [ -f "$data/$1.h5" ] || "${mpi[@]}" "$qvae" simulate "${sim[@]}" --events "$2" --seed "$3" --out "$data/$1.h5" >/dev/null
+  [ -f "$data/$1.h5" ] || "${mpi[@]}" "$qvae" simulate "${sim[@]}" --events "$2" --seed "$3" --out "$data/$1.h5" --json >/dev/null
 done
 if [ ! -f "$data/dd/metrics.json" ]; then
-  "${mpi[@]}" "$qvae" evaluate --reference "$data/eval.h5" --generated "$data/ref.h5" --out "$data/dd" >/dev/null
+  "${mpi[@]}" "$qvae" evaluate --reference "$data/eval.h5" --generated "$data/ref.h5" --out "$data/dd" --json >/dev/null
 fi
 rm -rf "$out/run" "$out/report" "$out/generated.h5"
 start=$SECONDS

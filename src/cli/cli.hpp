@@ -2,7 +2,10 @@
 // option parsing every subcommand uses.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <memory>
+#include <utility>
 #include <optional>
 #include <string>
 #include <vector>
@@ -11,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "qvae/core/config.hpp"
+#include "qvae/core/progress.hpp"
 #include "qvae/core/run_options.hpp"
 #include "qvae/par/communicator.hpp"
 #include "qvae/par/environment.hpp"
@@ -28,10 +32,24 @@ struct Context {
   std::string command_line;
 };
 
+/// Declares a command's options.  Every option with a default value is also a
+/// config key [section].name (dashes become underscores; command_settings.hpp),
+/// so `--config` and `qvae config show` cover it and the command line overrides it.
+using OptionDeclaration = void (*)(po::options_description&);
+
 struct Command {
+  Command(std::string name_, std::string summary_, int (*run_)(Context&), OptionDeclaration declare = nullptr,
+          std::string section = "")
+      : name(std::move(name_)), summary(std::move(summary_)), run(run_), declare_options(declare),
+        settings_section(std::move(section)) {}
+
   std::string name;
   std::string summary;
-  std::function<int(Context&)> run;  ///< empty: not built yet
+  int (*run)(Context&);
+  OptionDeclaration declare_options;  ///< null: the command has no settings of its own
+  std::string settings_section;       ///< config section of its settings (empty: the name)
+
+  const std::string& section() const { return settings_section.empty() ? name : settings_section; }
 };
 
 /// Every subcommand, in the order `qvae --help` lists them.
@@ -71,6 +89,26 @@ class CommandLine {
   bool json_ = false;
 };
 
+/// Progress of work in named phases ("ais", "rais", ...; "" for one phase): one
+/// display per phase, shown on rank 0 as run.progress says.  A callable for the
+/// library's on_progress hooks.
+class PhaseProgress {
+ public:
+  PhaseProgress(const CommandLine& cli, const par::Communicator& comm, std::string label, std::string unit);
+  void operator()(const std::string& phase, std::int64_t done, std::int64_t total);
+  void operator()(std::int64_t done, std::int64_t total) { (*this)(std::string(), done, total); }
+  void finish();
+
+ private:
+  const CommandLine& cli_;
+  bool is_root_;
+  std::string label_, unit_, phase_;
+  std::unique_ptr<core::Progress> bar_;
+};
+
+/// The command named `name`, or null.
+const Command* find_command(const std::string& name);
+
 int run_version(Context& context);
 int run_config(Context& context);
 int run_bench(Context& context);
@@ -87,6 +125,22 @@ int run_encode(Context& context);
 int run_dwave(Context& context);
 int run_gof(Context& context);
 
+// Option declarations, shared by each command and the config schema.
+void declare_simulate_options(po::options_description& options);
+void declare_inspect_options(po::options_description& options);
+void declare_graph_options(po::options_description& options);
+void declare_rbm_options(po::options_description& options);
+void declare_sample_options(po::options_description& options);
+void declare_logz_options(po::options_description& options);
+void declare_ll_options(po::options_description& options);
+void declare_generate_options(po::options_description& options);
+void declare_encode_options(po::options_description& options);
+void declare_evaluate_options(po::options_description& options);
+void declare_dwave_options(po::options_description& options);
+void declare_gof_options(po::options_description& options);
+void declare_sweep_options(po::options_description& options);
+void declare_bench_options(po::options_description& options);
+
 /// One device sampling job: `qvae dwave sample` and `qvae sample --backend
 /// anneal|dwave` both end here (cmd_dwave.cpp), so the two write the same file.
 struct DeviceSampleRequest {
@@ -98,7 +152,7 @@ struct DeviceSampleRequest {
   std::optional<std::string> clamp_values;  ///< partition-0 values (flux-bias conditioning)
 };
 /// --endpoint, --solver, --token-file, --device-beta.
-void add_device_options(CommandLine& cli);
+void add_device_options(po::options_description& options);
 int sample_on_device(Context& context, CommandLine& cli, DeviceSampleRequest request);
 /// `qvae bench gibbs`: options are declared in cmd_bench.cpp.
 int bench_gibbs(Context& context, CommandLine& cli);

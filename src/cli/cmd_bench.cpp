@@ -111,7 +111,7 @@ int bench_io(Context& context, CommandLine& cli) {
   if (cli.json()) {
     core::print_json_summary(summary, comm.is_root());
   } else if (comm.is_root()) {
-    std::printf("bench io: %lld x %lld float32 (%.1f MB) on %d rank(s), median of %d: write %.1f MB/s, read %.1f MB/s "
+    std::fprintf(stderr, "bench io: %lld x %lld float32 (%.1f MB) on %d rank(s), median of %d: write %.1f MB/s, read %.1f MB/s "
                 "(collective: write %s, read %s; data verified)\n",
                 static_cast<long long>(rows), static_cast<long long>(cols), megabytes, comm.size(), repeats,
                 summary["write_mb_per_s"].get<double>(), summary["read_mb_per_s"].get<double>(),
@@ -150,7 +150,7 @@ int bench_simulate(Context& context, CommandLine& cli) {
   if (cli.json())
     core::print_json_summary(summary, comm.is_root());
   else if (comm.is_root())
-    std::printf("bench simulate: %lld %s showers (log-uniform 1 GeV-1 TeV) on %d rank(s) in %.3f s: %.0f showers/s, "
+    std::fprintf(stderr, "bench simulate: %lld %s showers (log-uniform 1 GeV-1 TeV) on %d rank(s) in %.3f s: %.0f showers/s, "
                 "%.0f per rank\n",
                 static_cast<long long>(events), simulator->geometry().name().c_str(), comm.size(), seconds,
                 summary["showers_per_s"].get<double>(), summary["showers_per_s_per_rank"].get<double>());
@@ -159,18 +159,8 @@ int bench_simulate(Context& context, CommandLine& cli) {
 
 }  // namespace
 
-int run_bench(Context& context) {
-  CommandLine cli("bench", "qvae bench <subject> [options]",
-                  "Benchmarks, run as jobs (alone or under mpirun/srun).  Subjects:\n"
-                  "  io    parallel HDF5 write + read of a (rows, cols) float32 dataset in row\n"
-                  "        blocks; reports median MB/s over repeats and whether HDF5 did the\n"
-                  "        transfers collectively; verifies every value read back.\n"
-                  "  simulate  GFlash showers/s (no I/O), events spread over ranks.\n"
-                  "  gibbs     block-Gibbs unit updates/s of a 4-partite RBM (kokkos or torch backend).\n"
-                  "  logz      AIS / reverse-AIS annealing rate and the temperatures that converge.\n"
-                  "  train     data-parallel training steps of the configured model: showers/s,\n"
-                  "            peak memory per rank, and where a step's time goes.");
-  cli.options().add_options()("subject", po::value<std::string>(), "io | simulate | gibbs | logz | train")(
+void declare_bench_options(po::options_description& options) {
+  options.add_options()("subject", po::value<std::string>(), "io | simulate | gibbs | logz | train")(
       "rows", po::value<std::int64_t>()->default_value(20000), "io: rows (showers) in the dataset")(
       "cols", po::value<std::int64_t>()->default_value(6480), "io: values per row (6480 = ds2 voxels)")(
       "chunk-rows", po::value<std::int64_t>()->default_value(0), "io: chunk size in rows (0 = contiguous)")(
@@ -197,6 +187,20 @@ int run_bench(Context& context) {
       "batch-size", po::value<std::int64_t>()->default_value(32), "train: global batch size (split over ranks)")(
       "batches", po::value<int>()->default_value(3), "train: timed optimiser steps after one warm-up step")(
       "threads", po::value<int>()->default_value(1), "train: LibTorch intra-op threads per rank");
+}
+
+int run_bench(Context& context) {
+  CommandLine cli("bench", "qvae bench <subject> [options]",
+                  "Benchmarks, run as jobs (alone or under mpirun/srun).  Subjects:\n"
+                  "  io    parallel HDF5 write + read of a (rows, cols) float32 dataset in row\n"
+                  "        blocks; reports median MB/s over repeats and whether HDF5 did the\n"
+                  "        transfers collectively; verifies every value read back.\n"
+                  "  simulate  GFlash showers/s (no I/O), events spread over ranks.\n"
+                  "  gibbs     block-Gibbs unit updates/s of a 4-partite RBM (kokkos or torch backend).\n"
+                  "  logz      AIS / reverse-AIS annealing rate and the temperatures that converge.\n"
+                  "  train     data-parallel training steps of the configured model: showers/s,\n"
+                  "            peak memory per rank, and where a step's time goes.");
+  declare_bench_options(cli.options());
   cli.positional().add("subject", 1);
   if (!cli.parse(context)) return 0;
   std::string subject = cli.values().count("subject") ? cli.values()["subject"].as<std::string>() : "";

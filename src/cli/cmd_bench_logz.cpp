@@ -214,19 +214,19 @@ int bench_logz(Context& context, CommandLine& cli) {
   if (cli.json()) {
     core::print_json_summary(summary, comm.is_root());
   } else if (comm.is_root()) {
-    std::printf("bench logz: %s, %lld couplers (W ~ N(0, %g^2), b ~ N(0, %g^2)), %lld chains\n",
+    std::fprintf(stderr, "bench logz: %s, %lld couplers (W ~ N(0, %g^2), b ~ N(0, %g^2)), %lld chains\n",
                 machine->graph().description.c_str(), static_cast<long long>(machine->num_couplers()), weight_sigma,
                 bias_sigma, static_cast<long long>(chains));
-    std::printf(
+    std::fprintf(stderr, 
         "  AIS rate: %.4g chain-temperature steps/s on %d rank(s), %.4g on 1 (speedup %.2fx, by CPU time %.2fx); "
         "identical: %s\n",
         all.steps_per_s, comm.size(), one.steps_per_s, all.steps_per_s / one.steps_per_s,
         comm.size() * one.cpu_seconds / all.cpu_seconds, identical ? "yes" : "NO");
     if (time_to_target)
-      std::printf("  |AIS - RAIS| < %g with errors < %g after %.1f s (search %.1f s)\n", target_gap, target_stderr,
+      std::fprintf(stderr, "  |AIS - RAIS| < %g with errors < %g after %.1f s (search %.1f s)\n", target_gap, target_stderr,
                   *time_to_target, search_seconds);
     else if (converge_seconds > 0)
-      std::printf("  target not reached within %.0f s; see the rounds in --json\n", converge_seconds);
+      std::fprintf(stderr, "  target not reached within %.0f s; see the rounds in --json\n", converge_seconds);
   }
   return 0;
 }

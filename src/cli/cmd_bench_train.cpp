@@ -63,14 +63,14 @@ int bench_train(Context& context, CommandLine& cli) {
   if (cli.json())
     core::print_json_summary(summary, comm.is_root());
   else if (comm.is_root())
-    std::printf("bench train: %lld-parameter model, global batch %lld, %d timed steps on %d rank(s) x %d thread(s): "
+    std::fprintf(stderr, "bench train: %lld-parameter model, global batch %lld, %d timed steps on %d rank(s) x %d thread(s): "
                 "%.2f s/step (%.2f s CPU on the slowest rank), %.1f showers/s, peak %.0f MB per rank\n",
                 static_cast<long long>(result.parameters), static_cast<long long>(request.batch_size), request.batches,
                 comm.size(), request.threads, result.step_seconds, result.cpu_step_seconds, result.showers_per_s, result.peak_rss_mb);
   if (!cli.json() && comm.is_root()) {
-    std::printf("  per step, mean over ranks:");
-    for (const auto& [phase, seconds] : result.step_breakdown) std::printf(" %s %.3f s", phase.c_str(), seconds);
-    std::printf("\n");
+    std::fprintf(stderr, "  per step, mean over ranks:");
+    for (const auto& [phase, seconds] : result.step_breakdown) std::fprintf(stderr, " %s %.3f s", phase.c_str(), seconds);
+    std::fprintf(stderr, "\n");
   }
   return 0;
 }

@@ -42,8 +42,8 @@ dwave::DwaveSettings settings_for(const CommandLine& cli, const Context& context
 
 }  // namespace
 
-void add_device_options(CommandLine& cli) {
-  cli.options().add_options()("endpoint", po::value<std::string>(), "SAPI base URL (default: dwave.endpoint)")(
+void add_device_options(po::options_description& options) {
+  options.add_options()("endpoint", po::value<std::string>(), "SAPI base URL (default: dwave.endpoint)")(
       "solver", po::value<std::string>(), "solver name (default: dwave.solver)")(
       "token-file", po::value<std::string>(), "file with the SAPI token, mode 600 (default: env DWAVE_API_TOKEN)")(
       "device-beta", po::value<double>(), "beta of the offline stand-in device (gibbs; anneal: final beta)");
@@ -108,7 +108,7 @@ int sample_on_device(Context& context, CommandLine& cli, DeviceSampleRequest req
   if (cli.json())
     core::print_json_summary(summary, comm.is_root());
   else if (comm.is_root())
-    std::printf("%s: %lld reads (%s, beta %g) -> %s in %.2f s; mean energy %.4f\n", where.c_str(),
+    std::fprintf(stderr, "%s: %lld reads (%s, beta %g) -> %s in %.2f s; mean energy %.4f\n", where.c_str(),
                 static_cast<long long>(options.reads), result.backend.c_str(), options.beta, request.out.c_str(),
                 result.seconds, energy.mean);
   return 0;
@@ -207,7 +207,7 @@ int dwave_beta(Context& context, CommandLine& cli) {
   if (cli.json())
     core::print_json_summary(summary, comm.is_root());
   else if (comm.is_root())
-    std::printf("dwave beta (%s, %s): beta_eff = %.4f +- %.4f after %zu iterations%s\n", dwave::to_string(estimate.method),
+    std::fprintf(stderr, "dwave beta (%s, %s): beta_eff = %.4f +- %.4f after %zu iterations%s\n", dwave::to_string(estimate.method),
                 backend.c_str(), estimate.beta_eff, estimate.uncertainty, estimate.history.size(),
                 estimate.converged ? "" : " (not converged)");
   return 0;
@@ -239,13 +239,30 @@ int dwave_solvers(Context& context, CommandLine& cli) {
     core::print_json_summary({{"endpoint", endpoint}, {"solvers", list}}, comm.is_root());
   } else if (comm.is_root()) {
     for (const dwave::SolverInfo& solver : solvers)
-      std::printf("%s  %s  %s  %zu qubits, %zu couplers\n", solver.name.c_str(), solver.status.c_str(),
+      std::fprintf(stderr, "%s  %s  %s  %zu qubits, %zu couplers\n", solver.name.c_str(), solver.status.c_str(),
                   solver.topology.c_str(), solver.qubits.size(), solver.couplers.size());
   }
   return 0;
 }
 
 }  // namespace
+
+void declare_dwave_options(po::options_description& options) {
+  options.add_options()("action", po::value<std::string>(), "sample | beta | solvers")(
+      "rbm", po::value<std::string>(), "the qvae-rbm model file")(
+      "backend", po::value<std::string>()->default_value("dwave"), "dwave | anneal | gibbs")(
+      "reads", po::value<std::int64_t>(), "sample: number of samples; beta: device reads per iteration")(
+      "beta", po::value<double>()->default_value(1.0), "sample: program E_I / beta")(
+      "clamp-values", po::value<std::string>(), "sample: partition-0 values (HDF5, as qvae sample)")(
+      "out", po::value<std::string>(), "sample: output qvae-samples file")(
+      "method", po::value<std::string>(), "beta: ml | linear | multiplicative | variance | pseudolikelihood | stein")(
+      "beta0", po::value<double>(), "beta: starting beta (default dwave.beta_initial)")(
+      "iterations", po::value<int>(), "beta: most iterations (default dwave.beta_iterations)")(
+      "rbm-chains", po::value<std::int64_t>(), "beta: classical Gibbs chains")(
+      "rbm-sweeps", po::value<std::int64_t>(), "beta: classical Gibbs sweeps")(
+      "seed", po::value<std::uint64_t>(), "seed of offline backends and classical chains (default run.seed)");
+  add_device_options(options);
+}
 
 int run_dwave(Context& context) {
   CommandLine cli(
@@ -269,20 +286,7 @@ int run_dwave(Context& context) {
       "The token comes from DWAVE_API_TOKEN or --token-file (refused when group/other can read it).\n"
       "Offline backends stand in for a QPU: anneal (simulated annealing) and gibbs (block Gibbs\n"
       "at --device-beta / dwave.gibbs_beta).  Timeouts, retries, batching: the [dwave] keys.");
-  cli.options().add_options()("action", po::value<std::string>(), "sample | beta | solvers")(
-      "rbm", po::value<std::string>(), "the qvae-rbm model file")(
-      "backend", po::value<std::string>()->default_value("dwave"), "dwave | anneal | gibbs")(
-      "reads", po::value<std::int64_t>(), "sample: number of samples; beta: device reads per iteration")(
-      "beta", po::value<double>()->default_value(1.0), "sample: program E_I / beta")(
-      "clamp-values", po::value<std::string>(), "sample: partition-0 values (HDF5, as qvae sample)")(
-      "out", po::value<std::string>(), "sample: output qvae-samples file")(
-      "method", po::value<std::string>(), "beta: ml | linear | multiplicative | variance | pseudolikelihood | stein")(
-      "beta0", po::value<double>(), "beta: starting beta (default dwave.beta_initial)")(
-      "iterations", po::value<int>(), "beta: most iterations (default dwave.beta_iterations)")(
-      "rbm-chains", po::value<std::int64_t>(), "beta: classical Gibbs chains")(
-      "rbm-sweeps", po::value<std::int64_t>(), "beta: classical Gibbs sweeps")(
-      "seed", po::value<std::uint64_t>(), "seed of offline backends and classical chains (default run.seed)");
-  add_device_options(cli);
+  declare_dwave_options(cli.options());
   cli.positional().add("action", 1);
   if (!cli.parse(context)) return 0;
   const std::string action = cli.values().count("action") ? cli.values()["action"].as<std::string>() : "";

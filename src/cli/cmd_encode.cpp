@@ -10,6 +10,15 @@
 
 namespace qvae::cli {
 
+void declare_encode_options(po::options_description& options) {
+  options.add_options()("model", po::value<std::string>(), "checkpoint (RUN/best.h5) or run directory")(
+      "data", po::value<std::string>(), "CaloChallenge shower file")(
+      "events", po::value<std::int64_t>(), "encode the first N showers (default: all)")(
+      "seed", po::value<std::uint64_t>(), "posterior sampling seed (default: run.seed)")(
+      "out", po::value<std::string>(), "output qvae-latents file")(
+      "chunk-events", po::value<std::int64_t>()->default_value(256), "showers per forward pass");
+}
+
 int run_encode(Context& context) {
   CommandLine cli("encode", "qvae encode --model RUN/best.h5 --data FILE [--events N] [--seed S] --out FILE [--json]",
                   "Encodes showers with a trained QVAE (eval mode) into binary posterior samples\n"
@@ -17,12 +26,7 @@ int run_encode(Context& context) {
                   "writes a qvae-latents file (docs/formats.md): 'latents' (D, N) uint8 in the prior's\n"
                   "node order, 'energies' E(z), 'incident_energies'.  Event e's noise is keyed by\n"
                   "(seed, e): the file is identical for any rank count.");
-  cli.options().add_options()("model", po::value<std::string>(), "checkpoint (RUN/best.h5) or run directory")(
-      "data", po::value<std::string>(), "CaloChallenge shower file")(
-      "events", po::value<std::int64_t>(), "encode the first N showers (default: all)")(
-      "seed", po::value<std::uint64_t>(), "posterior sampling seed (default: run.seed)")(
-      "out", po::value<std::string>(), "output qvae-latents file")(
-      "chunk-events", po::value<std::int64_t>()->default_value(256), "showers per forward pass");
+  declare_encode_options(cli.options());
   if (!cli.parse(context)) return 0;
   const auto& vm = cli.values();
   train::EncodeRequest request;
@@ -39,7 +43,10 @@ int run_encode(Context& context) {
   request.seed = vm.count("seed") ? vm["seed"].as<std::uint64_t>() : cli.run().seed;
   request.chunk_events = vm["chunk-events"].as<std::int64_t>();
   request.provenance = io::Provenance{context.command_line, request.seed, cli.config_ini()};
+  PhaseProgress progress(cli, context.world, "encode", "showers");
+  request.on_progress = [&](std::int64_t done, std::int64_t total) { progress(done, total); };
   const train::EncodeResult result = train::encode_latents(request, schema(), context.world);
+  progress.finish();
   const nlohmann::json summary = {{"out", result.out},       {"model", result.model},
                                   {"data", request.data},     {"events", result.events},
                                   {"nodes", result.nodes},    {"mean_energy", result.mean_energy},
@@ -48,7 +55,7 @@ int run_encode(Context& context) {
   if (cli.json())
     core::print_json_summary(summary, context.world.is_root());
   else if (context.world.is_root())
-    std::printf("encode: %lld showers -> %s (%lld latent units, mean E(z) %.4f) in %.2f s\n",
+    std::fprintf(stderr, "encode: %lld showers -> %s (%lld latent units, mean E(z) %.4f) in %.2f s\n",
                 static_cast<long long>(result.events), result.out.c_str(), static_cast<long long>(result.nodes),
                 result.mean_energy, result.seconds);
   return 0;

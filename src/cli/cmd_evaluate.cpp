@@ -63,50 +63,81 @@ eval::ModelComparison compare_model_side(train::ModelMetricsSamples samples, con
 }
 
 void print_summary(const eval::Evaluation& ev, const nlohmann::json& metrics, const std::string& out_dir) {
-  std::printf("evaluate: %s vs %s: %lld reference, %lld generated %s showers (%d rank(s), %.1f s)\n",
+  std::fprintf(stderr, "evaluate: %s vs %s: %lld reference, %lld generated %s showers (%d rank(s), %.1f s)\n",
               ev.generated_path.c_str(), ev.reference_path.c_str(), static_cast<long long>(ev.events_reference),
               static_cast<long long>(ev.events_generated), ev.geometry.c_str(), ev.ranks, ev.seconds_total);
-  std::printf("  separation power S (finite-sample floor):\n");
+  std::fprintf(stderr, "  separation power S (finite-sample floor):\n");
   for (const char* name : {"etot_over_einc", "e_tot", "sparsity_total", "voxel_energy"}) {
     const auto& s = metrics["separation_power"][name];
     if (s["value"].is_null()) continue;
-    std::printf("    %-20s %.5f  (floor %.5f)\n", name, s["value"].get<double>(), s["floor"].get<double>());
+    std::fprintf(stderr, "    %-20s %.5f  (floor %.5f)\n", name, s["value"].get<double>(), s["floor"].get<double>());
   }
   for (const auto& [family, f] : metrics["separation_power_by_family"].items()) {
     if (f["features"].get<int>() < 2 || f["max"].is_null()) continue;
-    std::printf("    %-20s mean %.5f over %d layers (floor %.5f), max %.5f in %s\n", family.c_str(),
+    std::fprintf(stderr, "    %-20s mean %.5f over %d layers (floor %.5f), max %.5f in %s\n", family.c_str(),
                 f["mean"].get<double>(), f["features"].get<int>(), f["mean_floor"].get<double>(),
                 f["max"].get<double>(), f["max_feature"].get<std::string>().c_str());
   }
   for (const char* name : {"fpd", "kpd"}) {
     const auto& d = metrics[name];
     if (d["value"].is_null()) continue;
-    std::printf("  %s x 10^3: %.4f +- %.4f%s\n", name, d["value"].get<double>(),
+    std::fprintf(stderr, "  %s x 10^3: %.4f +- %.4f%s\n", name, d["value"].get<double>(),
                 d["error"].is_null() ? 0.0 : d["error"].get<double>(), d.value("reduced", false) ? "  (reduced sizes, see metrics.json)" : "");
   }
   if (ev.model) {
     const eval::EnergyComparison& e = ev.model->rbm_energy;
     const eval::ReconstructionComparison& r = ev.model->reconstruction;
-    std::printf("  model %s on %lld showers of %s:\n", ev.model->model_path.c_str(),
+    std::fprintf(stderr, "  model %s on %lld showers of %s:\n", ev.model->model_path.c_str(),
                 static_cast<long long>(ev.model->events), ev.model->data_path.c_str());
-    std::printf("    RBM energy: encoded %.4g +- %.4g, Gibbs (%lld chains x %d sweeps) %.4g +- %.4g, overlap %.4f\n",
+    std::fprintf(stderr, "    RBM energy: encoded %.4g +- %.4g, Gibbs (%lld chains x %d sweeps) %.4g +- %.4g, overlap %.4f\n",
                 e.mean_encoded, e.std_encoded, static_cast<long long>(e.count_gibbs), ev.model->gibbs_sweeps,
                 e.mean_gibbs, e.std_gibbs, e.overlap);
-    std::printf("    reconstruction: MSE %.5g +- %.5g MeV^2, E_tot relative error %.4g +- %.4g, "
+    std::fprintf(stderr, "    reconstruction: MSE %.5g +- %.5g MeV^2, E_tot relative error %.4g +- %.4g, "
                 "E_tot/E_inc chi2 %.4g over %d bins\n",
                 r.mse_mean, r.mse_std, r.etot_relative_error_mean, r.etot_relative_error_std, r.chi2.value,
                 r.chi2.occupied_bins);
   }
   for (const eval::ClassifierResult& c : ev.classifiers)
-    std::printf("  classifier (%s, %d inputs, %lld validation showers per class): AUC %.4f, JSD %.4f "
+    std::fprintf(stderr, "  classifier (%s, %d inputs, %lld validation showers per class): AUC %.4f, JSD %.4f "
                 "(uncalibrated AUC %.4f), best epoch %d of %d\n",
                 c.inputs.c_str(), c.features, static_cast<long long>(c.validation_per_class), c.auc, c.jsd,
                 c.auc_uncalibrated, c.best_epoch, c.epochs_run);
-  std::printf("  wrote %s/metrics.json and %s/histograms.h5; plot with tools/plot_report.py %s\n", out_dir.c_str(),
+  std::fprintf(stderr, "  wrote %s/metrics.json and %s/histograms.h5; plot with tools/plot_report.py %s\n", out_dir.c_str(),
               out_dir.c_str(), out_dir.c_str());
 }
 
 }  // namespace
+
+void declare_evaluate_options(po::options_description& options) {
+  options.add_options()("reference", po::value<std::string>(), "reference CaloChallenge file (defines the binnings)")(
+      "generated", po::value<std::string>(), "generated CaloChallenge file")(
+      "out", po::value<std::string>(), "output directory")(
+      "seed", po::value<std::uint64_t>()->default_value(42),
+      "seed of the FPD/KPD resampling (JetNet's default: 42) and of the --model Gibbs chains")(
+      "energy-bins", po::value<int>()->default_value(5), "incident-energy bins, log-spaced over the reference's range")(
+      "energy-edges", po::value<std::string>(), "explicit incident-energy bin edges in MeV, comma-separated")(
+      "min-energy", po::value<double>(), "readout threshold in MeV (default: 0.01515 for ds2/ds3, 1 for ds1)")(
+      "geometry", po::value<std::string>()->default_value(""), "ds1-photons | ds1-pions | ds2 | ds3 (default: from the files)")(
+      "chunk-rows", po::value<std::int64_t>()->default_value(1024), "showers read per rank per step")(
+      "sums", po::value<std::string>()->default_value("numpy"),
+      "numpy: features summed as evaluate.py's numpy code does (float32 layer sums in numpy's pairwise order; "
+      "separation powers equal evaluate.py's); float64: double sums in voxel order")(
+      "fpd-min-samples", po::value<std::int64_t>()->default_value(10000), "smallest FPD batch (evaluate.py: 10000)")(
+      "fpd-max-samples", po::value<std::int64_t>()->default_value(50000), "largest FPD batch (JetNet: 50000)")(
+      "fpd-points", po::value<int>()->default_value(10), "FPD batch sizes, evenly spaced in 1/N")(
+      "fpd-resamples", po::value<int>()->default_value(20), "Fréchet distances averaged per batch size")(
+      "kpd-batch-size", po::value<std::int64_t>()->default_value(10000), "KPD batch size (evaluate.py: 10000)")(
+      "kpd-batches", po::value<int>()->default_value(10), "KPD batches")(
+      "no-fpd", po::bool_switch(), "skip FPD")("no-kpd", po::bool_switch(), "skip KPD")(
+      "model", po::value<std::string>(), "trained model (RUN/best.h5 or RUN): RBM energies, reconstruction")(
+      "data", po::value<std::string>(), "CaloChallenge showers to encode with --model")(
+      "data-events", po::value<std::int64_t>(), "encode the first N showers of --data (default: all)")(
+      "gibbs-sweeps", po::value<int>()->default_value(1000), "Gibbs sweeps per prior chain, from a random start")(
+      "gibbs-chains", po::value<std::int64_t>(), "prior chains (default: one per encoded shower)")(
+      "model-chunk-events", po::value<std::int64_t>()->default_value(256), "showers (chains) per forward pass")(
+      "threads", po::value<int>()->default_value(0), "LibTorch threads per rank for --model (0 = default)")(
+      "classifier", po::value<std::string>(), "classifier test on low | high | both inputs ([classifier] keys)");
+}
 
 int run_evaluate(Context& context) {
   CommandLine cli("evaluate",
@@ -135,34 +166,7 @@ int run_evaluate(Context& context) {
                   "showers go to metrics.json \"classifier\", the ROC curve to histograms.h5.  Its settings\n"
                   "are the [classifier] config keys (`qvae config show`), evaluate.py's values by default.\n"
                   "The result is the same for any number of MPI ranks (the classifier's to rounding).");
-  cli.options().add_options()("reference", po::value<std::string>(), "reference CaloChallenge file (defines the binnings)")(
-      "generated", po::value<std::string>(), "generated CaloChallenge file")(
-      "out", po::value<std::string>(), "output directory")(
-      "seed", po::value<std::uint64_t>()->default_value(42),
-      "seed of the FPD/KPD resampling (JetNet's default: 42) and of the --model Gibbs chains")(
-      "energy-bins", po::value<int>()->default_value(5), "incident-energy bins, log-spaced over the reference's range")(
-      "energy-edges", po::value<std::string>(), "explicit incident-energy bin edges in MeV, comma-separated")(
-      "min-energy", po::value<double>(), "readout threshold in MeV (default: 0.01515 for ds2/ds3, 1 for ds1)")(
-      "geometry", po::value<std::string>()->default_value(""), "ds1-photons | ds1-pions | ds2 | ds3 (default: from the files)")(
-      "chunk-rows", po::value<std::int64_t>()->default_value(1024), "showers read per rank per step")(
-      "sums", po::value<std::string>()->default_value("numpy"),
-      "numpy: features summed as evaluate.py's numpy code does (float32 layer sums in numpy's pairwise order; "
-      "separation powers equal evaluate.py's); float64: double sums in voxel order")(
-      "fpd-min-samples", po::value<std::int64_t>()->default_value(10000), "smallest FPD batch (evaluate.py: 10000)")(
-      "fpd-max-samples", po::value<std::int64_t>()->default_value(50000), "largest FPD batch (JetNet: 50000)")(
-      "fpd-points", po::value<int>()->default_value(10), "FPD batch sizes, evenly spaced in 1/N")(
-      "fpd-resamples", po::value<int>()->default_value(20), "Fréchet distances averaged per batch size")(
-      "kpd-batch-size", po::value<std::int64_t>()->default_value(10000), "KPD batch size (evaluate.py: 10000)")(
-      "kpd-batches", po::value<int>()->default_value(10), "KPD batches")(
-      "no-fpd", po::bool_switch(), "skip FPD")("no-kpd", po::bool_switch(), "skip KPD")(
-      "model", po::value<std::string>(), "trained model (RUN/best.h5 or RUN): RBM energies, reconstruction")(
-      "data", po::value<std::string>(), "CaloChallenge showers to encode with --model")(
-      "data-events", po::value<std::int64_t>(), "encode the first N showers of --data (default: all)")(
-      "gibbs-sweeps", po::value<int>()->default_value(1000), "Gibbs sweeps per prior chain, from a random start")(
-      "gibbs-chains", po::value<std::int64_t>(), "prior chains (default: one per encoded shower)")(
-      "model-chunk-events", po::value<std::int64_t>()->default_value(256), "showers (chains) per forward pass")(
-      "threads", po::value<int>()->default_value(0), "LibTorch threads per rank for --model (0 = default)")(
-      "classifier", po::value<std::string>(), "classifier test on low | high | both inputs ([classifier] keys)");
+  declare_evaluate_options(cli.options());
   if (!cli.parse(context)) return 0;
   const auto& vm = cli.values();
   const par::Communicator& comm = context.world;

@@ -8,15 +8,8 @@
 
 namespace qvae::cli {
 
-int run_generate(Context& context) {
-  CommandLine cli("generate",
-                  "qvae generate --model DIR/best.h5 --events N [--energies FILE | --e-min MEV --e-max MEV] "
-                  "--seed S --out FILE",
-                  "Samples the trained prior (partition 0 clamped to the energy code), decodes and\n"
-                  "writes a CaloChallenge file.  Incident energies: the first N of --energies FILE\n"
-                  "(all of them without --events), or log-uniform in [--e-min, --e-max].  Every draw\n"
-                  "is keyed by (seed, event), so any rank count writes the same file.");
-  cli.options().add_options()("model", po::value<std::string>(), "checkpoint (DIR/best.h5) or run directory")(
+void declare_generate_options(po::options_description& options) {
+  options.add_options()("model", po::value<std::string>(), "checkpoint (DIR/best.h5) or run directory")(
       "events", po::value<std::int64_t>(), "number of showers")(
       "energies", po::value<std::string>(), "CaloChallenge file whose incident energies to use")(
       "e-min", po::value<double>()->default_value(1e3), "lowest incident energy, MeV")(
@@ -27,6 +20,17 @@ int run_generate(Context& context) {
       "gibbs-sweeps", po::value<int>()->default_value(0),
       "prior Gibbs sweeps per shower (0: the model's rbm.generation_gibbs_steps)")(
       "threads", po::value<int>()->default_value(0), "LibTorch threads per rank (0 = default)");
+}
+
+int run_generate(Context& context) {
+  CommandLine cli("generate",
+                  "qvae generate --model DIR/best.h5 --events N [--energies FILE | --e-min MEV --e-max MEV] "
+                  "--seed S --out FILE",
+                  "Samples the trained prior (partition 0 clamped to the energy code), decodes and\n"
+                  "writes a CaloChallenge file.  Incident energies: the first N of --energies FILE\n"
+                  "(all of them without --events), or log-uniform in [--e-min, --e-max].  Every draw\n"
+                  "is keyed by (seed, event), so any rank count writes the same file.");
+  declare_generate_options(cli.options());
   if (!cli.parse(context)) return 0;
   const auto& vm = cli.values();
   train::GenerateRequest request;
@@ -44,7 +48,10 @@ int run_generate(Context& context) {
   if (request.gibbs_sweeps < 0)
     throw core::UsageError(core::describe("--gibbs-sweeps must be >= 0", "qvae generate", "0 keeps the model's setting"));
   request.provenance = io::Provenance{context.command_line, request.seed, cli.config_ini()};
+  PhaseProgress progress(cli, context.world, "generate", "showers");
+  request.on_progress = [&](std::int64_t done, std::int64_t total) { progress(done, total); };
   const train::GenerateResult result = train::generate_showers(request, context.world);
+  progress.finish();
   const nlohmann::json summary = {{"out", result.out},
                                   {"model", result.model},
                                   {"events", result.events},
@@ -56,7 +63,7 @@ int run_generate(Context& context) {
   if (cli.json())
     core::print_json_summary(summary, context.world.is_root());
   else if (context.world.is_root())
-    std::printf("generate: %lld %s showers from %s -> %s in %.2f s on %d rank(s)\n",
+    std::fprintf(stderr, "generate: %lld %s showers from %s -> %s in %.2f s on %d rank(s)\n",
                 static_cast<long long>(result.events), result.geometry.c_str(), result.model.c_str(),
                 result.out.c_str(), result.seconds, context.world.size());
   return 0;

@@ -65,6 +65,15 @@ dwave::SampleSet read_all_samples(const std::string& path, const par::Communicat
 
 }  // namespace
 
+void declare_gof_options(po::options_description& options) {
+  options.add_options()("rbm", po::value<std::string>(), "the qvae-rbm model")(
+      "samples", po::value<std::string>(), "the qvae-samples file to test")(
+      "beta", po::value<double>()->default_value(1.0), "inverse temperature b of the model")(
+      "bootstrap", po::value<std::int64_t>()->default_value(1000), "bootstrap replicates B (0: no p-value)")(
+      "alpha", po::value<double>()->default_value(0.05, "0.05"), "level: consistent when p >= alpha")(
+      "seed", po::value<std::uint64_t>(), "seed of the bootstrap (default run.seed)");
+}
+
 int run_gof(Context& context) {
   CommandLine cli(
       "gof",
@@ -76,12 +85,7 @@ int run_gof(Context& context) {
       "of a wild (Rademacher) bootstrap with B replicates; the samples are consistent with the\n"
       "model when p >= a.  --samples: a qvae-samples file ('samples' C x N uint8, node order), as\n"
       "written by qvae sample or qvae dwave sample.  Cost: C^2 x N per evaluation, split over ranks.");
-  cli.options().add_options()("rbm", po::value<std::string>(), "the qvae-rbm model")(
-      "samples", po::value<std::string>(), "the qvae-samples file to test")(
-      "beta", po::value<double>()->default_value(1.0), "inverse temperature b of the model")(
-      "bootstrap", po::value<std::int64_t>()->default_value(1000), "bootstrap replicates B (0: no p-value)")(
-      "alpha", po::value<double>()->default_value(0.05, "0.05"), "level: consistent when p >= alpha")(
-      "seed", po::value<std::uint64_t>(), "seed of the bootstrap (default run.seed)");
+  declare_gof_options(cli.options());
   if (!cli.parse(context)) return 0;
   const po::variables_map& values = cli.values();
   const par::Communicator& comm = context.world;
@@ -141,11 +145,11 @@ int run_gof(Context& context) {
   if (cli.json())
     core::print_json_summary(summary, comm.is_root());
   else if (comm.is_root() && decided)
-    std::printf("gof: KDSD %.6g +- %.3g over %lld samples at beta %g; p = %.4g (%lld bootstrap) -> %s at alpha %g\n",
+    std::fprintf(stderr, "gof: KDSD %.6g +- %.3g over %lld samples at beta %g; p = %.4g (%lld bootstrap) -> %s at alpha %g\n",
                 test.statistic, test.std_error, static_cast<long long>(test.samples), beta, test.p_value,
                 static_cast<long long>(bootstrap), consistent ? "consistent" : "NOT consistent", alpha);
   else if (comm.is_root())
-    std::printf("gof: KDSD %.6g +- %.3g over %lld samples at beta %g (no bootstrap)\n", test.statistic,
+    std::fprintf(stderr, "gof: KDSD %.6g +- %.3g over %lld samples at beta %g (no bootstrap)\n", test.statistic,
                 test.std_error, static_cast<long long>(test.samples), beta);
   return 0;
 }

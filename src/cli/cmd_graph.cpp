@@ -24,6 +24,17 @@ std::string histogram_text(const std::map<int, std::int64_t>& histogram) {
 
 }  // namespace
 
+void declare_graph_options(po::options_description& options) {
+  options.add_options()("topology", po::value<std::string>(), "chimera | pegasus | zephyr")(
+      "size", po::value<int>(), "m: chimera C(m,m,t), pegasus P(m), zephyr Z(m,t)")(
+      "t", po::value<int>()->default_value(4), "shore size (chimera, zephyr)")(
+      "full", po::bool_switch(), "pegasus: the full graph, not only the fabric")(
+      "scheme", po::value<std::string>()->default_value(""), "region | four_color | checkerboard (default: by topology)")(
+      "nodes-per-partition", po::value<int>(), "select this many nodes per partition")(
+      "missing-qubits", po::value<std::string>(),
+      "yield file: one missing qubit 'q' or missing coupler 'u v' per line (# comments)");
+}
+
 int run_graph(Context& context) {
   CommandLine cli("graph",
                   "qvae graph --topology {chimera,pegasus,zephyr} --size M [--t T] [--full] [--scheme S]\n"
@@ -35,14 +46,7 @@ int run_graph(Context& context) {
                   "the reference models), four_color (pegasus, zephyr default), checkerboard (chimera).\n"
                   "JSON keys: topology, graph, nodes, edges, max_degree, degree_histogram; with\n"
                   "--nodes-per-partition also scheme, partition_sizes, pair_couplers, couplers.");
-  cli.options().add_options()("topology", po::value<std::string>(), "chimera | pegasus | zephyr")(
-      "size", po::value<int>(), "m: chimera C(m,m,t), pegasus P(m), zephyr Z(m,t)")(
-      "t", po::value<int>()->default_value(4), "shore size (chimera, zephyr)")(
-      "full", po::bool_switch(), "pegasus: the full graph, not only the fabric")(
-      "scheme", po::value<std::string>()->default_value(""), "region | four_color | checkerboard (default: by topology)")(
-      "nodes-per-partition", po::value<int>(), "select this many nodes per partition")(
-      "missing-qubits", po::value<std::string>(),
-      "yield file: one missing qubit 'q' or missing coupler 'u v' per line (# comments)");
+  declare_graph_options(cli.options());
   if (!cli.parse(context)) return 0;
   const po::variables_map& values = cli.values();
 
@@ -99,19 +103,19 @@ int run_graph(Context& context) {
   if (cli.json()) {
     core::print_json_summary(summary, context.world.is_root());
   } else if (context.world.is_root()) {
-    std::printf("%s: %lld nodes, %lld edges, max degree %d\n", hardware->shape().describe().c_str(),
+    std::fprintf(stderr, "%s: %lld nodes, %lld edges, max degree %d\n", hardware->shape().describe().c_str(),
                 static_cast<long long>(hardware->num_nodes()), static_cast<long long>(hardware->num_edges()),
                 hardware->max_degree());
-    std::printf("  degree histogram (degree:count) %s\n", histogram_text(histogram).c_str());
+    std::fprintf(stderr, "  degree histogram (degree:count) %s\n", histogram_text(histogram).c_str());
     if (!request.missing_qubits.empty() || !request.missing_couplers.empty())
-      std::printf("  yield: %zu missing qubits, %zu missing couplers removed\n", request.missing_qubits.size(),
+      std::fprintf(stderr, "  yield: %zu missing qubits, %zu missing couplers removed\n", request.missing_qubits.size(),
                   request.missing_couplers.size());
     if (selection) {
       std::string sizes, pairs;
       for (const std::int64_t size : graph::partition_sizes(*selection)) sizes += " " + std::to_string(size);
       for (const auto& [pair, count] : graph::pair_coupler_counts(*selection))
         pairs += " " + pair + ":" + std::to_string(count);
-      std::printf("  %s scheme: partition sizes%s; couplers %zu (per pair%s)\n", scheme_name.c_str(), sizes.c_str(),
+      std::fprintf(stderr, "  %s scheme: partition sizes%s; couplers %zu (per pair%s)\n", scheme_name.c_str(), sizes.c_str(),
                   selection->couplers.size(), pairs.c_str());
     }
   }

@@ -15,6 +15,13 @@
 
 namespace qvae::cli {
 
+void declare_inspect_options(po::options_description& options) {
+  options.add_options()("file", po::value<std::string>(), "the HDF5 file")(
+      "geometry", po::value<std::string>()->default_value(""),
+      "ds1-photons | ds1-pions | ds2 | ds3 (default: the file's attribute, else detected from the voxel count)")(
+      "chunk-rows", po::value<std::int64_t>()->default_value(1024), "rows read per rank per step");
+}
+
 int run_inspect(Context& context) {
   CommandLine cli("inspect", "qvae inspect FILE [--geometry G] [--chunk-rows N] [--json]",
                   "Validates a CaloChallenge shower file (datasets, shapes, geometry, values) and\n"
@@ -22,10 +29,7 @@ int run_inspect(Context& context) {
                   "are counted; if there are any the summary is printed and the command exits 3\n"
                   "naming the first offending row.  JSON keys: events, voxels, geometry, e_inc_min,\n"
                   "e_inc_max, mean_etot_over_einc, zero_fraction, bad_values, shower_dtype.");
-  cli.options().add_options()("file", po::value<std::string>(), "the HDF5 file")(
-      "geometry", po::value<std::string>()->default_value(""),
-      "ds1-photons | ds1-pions | ds2 | ds3 (default: the file's attribute, else detected from the voxel count)")(
-      "chunk-rows", po::value<std::int64_t>()->default_value(1024), "rows read per rank per step");
+  declare_inspect_options(cli.options());
   cli.positional().add("file", 1);
   if (!cli.parse(context)) return 0;
   const par::Communicator& comm = context.world;
@@ -94,11 +98,11 @@ int run_inspect(Context& context) {
   if (cli.json()) {
     core::print_json_summary(summary, comm.is_root());
   } else if (comm.is_root()) {
-    std::printf("%s: %lld events x %lld voxels, geometry %s, showers %s\n", reader->path().c_str(),
+    std::fprintf(stderr, "%s: %lld events x %lld voxels, geometry %s, showers %s\n", reader->path().c_str(),
                 static_cast<long long>(reader->events()), static_cast<long long>(reader->geometry().voxels()),
                 reader->geometry().name().c_str(), reader->shower_dtype().c_str());
     if (good_rows)
-      std::printf("  E_inc %.6g .. %.6g MeV, mean E_tot/E_inc %.4f, zero voxels %.4f, bad values %lld\n", e_min, e_max,
+      std::fprintf(stderr, "  E_inc %.6g .. %.6g MeV, mean E_tot/E_inc %.4f, zero voxels %.4f, bad values %lld\n", e_min, e_max,
                   ratio_sum / static_cast<double>(good_rows), static_cast<double>(zeros) / static_cast<double>(voxels_seen),
                   static_cast<long long>(bad.count));
   }

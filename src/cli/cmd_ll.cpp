@@ -25,23 +25,8 @@
 
 namespace qvae::cli {
 
-int run_ll(Context& context) {
-  CommandLine cli(
-      "ll",
-      "qvae ll --rbm FILE --latents FILE [--random-reference] [--random-sigma s] [--chains C]\n"
-      "       [--temps K] [--sweeps-per-temp s] [--schedule adaptive|linear|piecewise]\n"
-      "       [--reverse-start auto|exact|data|chains] [--equilibration-sweeps N] [--gibbs-chains G]\n"
-      "       [--gibbs-sweeps S] [--approx-tolerance NATS] [--seed S] [--out FILE [--epoch E]]\n"
-      "       [--json]",
-      "The log-likelihood table of latent codes under the RBM prior: LL = -<E(z)> - log Z for\n"
-      "the encoded codes (--latents: 'latents' (D, N) 0/1, node order) and for G Gibbs samples\n"
-      "of the model (S sweeps from uniform starts), with log Z from AIS (high LL) and reverse\n"
-      "AIS (low LL).  --random-reference adds a random RBM of the same graph (biases and\n"
-      "weights N(0, s^2)) and checks the expected order\n"
-      "  LL(trained, encoded) ~ LL(trained, Gibbs) > LL(random, Gibbs) > LL(random, encoded),\n"
-      "flagging each relation that fails ('~': within --approx-tolerance nats; default a\n"
-      "quarter of the trained-random gap, or 5% of |LL(trained, Gibbs)| without the reference).");
-  cli.options().add_options()("rbm", po::value<std::string>(), "the trained qvae-rbm model")(
+void declare_ll_options(po::options_description& options) {
+  options.add_options()("rbm", po::value<std::string>(), "the trained qvae-rbm model")(
       "latents", po::value<std::string>(), "encoded latent codes ('latents' (D, N), 0/1)")(
       "random-reference", po::bool_switch(), "add the random RBM of the same graph")(
       "random-sigma", po::value<double>()->default_value(1.0), "std of the random RBM's biases and weights")(
@@ -59,6 +44,25 @@ int run_ll(Context& context) {
       "backend", po::value<std::string>()->default_value("kokkos"), "sampler: kokkos | torch")(
       "epoch", po::value<std::int64_t>(), "training epoch of the model, recorded in --out for plots")(
       "out", po::value<std::string>(), "output qvae-logz file (the trained model's runs and the ll_* values)");
+}
+
+int run_ll(Context& context) {
+  CommandLine cli(
+      "ll",
+      "qvae ll --rbm FILE --latents FILE [--random-reference] [--random-sigma s] [--chains C]\n"
+      "       [--temps K] [--sweeps-per-temp s] [--schedule adaptive|linear|piecewise]\n"
+      "       [--reverse-start auto|exact|data|chains] [--equilibration-sweeps N] [--gibbs-chains G]\n"
+      "       [--gibbs-sweeps S] [--approx-tolerance NATS] [--seed S] [--out FILE [--epoch E]]\n"
+      "       [--json]",
+      "The log-likelihood table of latent codes under the RBM prior: LL = -<E(z)> - log Z for\n"
+      "the encoded codes (--latents: 'latents' (D, N) 0/1, node order) and for G Gibbs samples\n"
+      "of the model (S sweeps from uniform starts), with log Z from AIS (high LL) and reverse\n"
+      "AIS (low LL).  --random-reference adds a random RBM of the same graph (biases and\n"
+      "weights N(0, s^2)) and checks the expected order\n"
+      "  LL(trained, encoded) ~ LL(trained, Gibbs) > LL(random, Gibbs) > LL(random, encoded),\n"
+      "flagging each relation that fails ('~': within --approx-tolerance nats; default a\n"
+      "quarter of the trained-random gap, or 5% of |LL(trained, Gibbs)| without the reference).");
+  declare_ll_options(cli.options());
   if (!cli.parse(context)) return 0;
   const po::variables_map& values = cli.values();
   const par::Communicator& comm = context.world;
@@ -117,20 +121,13 @@ int run_ll(Context& context) {
   std::optional<rbm::BoltzmannMachine> machine;
   par::run_agreed(comm, [&] { machine.emplace(rbm::read_rbm(rbm_path, comm)); });
 
-  std::string phase;
-  std::unique_ptr<core::Progress> bar;
+  PhaseProgress progress(cli, comm, "ll", "temperatures");
   request.on_progress = [&](const std::string& name, std::int64_t done, std::int64_t total) {
-    if (name != phase) {
-      if (bar) bar->finish();
-      phase = name;
-      bar = std::make_unique<core::Progress>("ll " + name, static_cast<std::uint64_t>(total), "temperatures",
-                                             comm.is_root(), cli.run().progress, cli.run().progress_interval_s);
-    }
-    bar->update(static_cast<std::uint64_t>(done));
+    progress(name, done, total);
   };
   logz::LlTable table;
   par::run_agreed(comm, [&] { table = logz::compute_ll_table(*machine, latents_path, settings, comm); });
-  if (bar) bar->finish();
+  progress.finish();
 
   nlohmann::json rows = nlohmann::json::array(), ll = nlohmann::json::object();
   for (const logz::LlEntry& entry : table.entries) {
@@ -196,16 +193,16 @@ int run_ll(Context& context) {
   if (cli.json()) {
     core::print_json_summary(summary, comm.is_root());
   } else if (comm.is_root()) {
-    std::printf("%-8s %-8s %8s %14s %24s %14s %14s\n", "model", "samples", "count", "mean energy", "LL +- error",
+    std::fprintf(stderr, "%-8s %-8s %8s %14s %24s %14s %14s\n", "model", "samples", "count", "mean energy", "LL +- error",
                 "LL (AIS)", "LL (RAIS)");
     for (const logz::LlEntry& entry : table.entries)
-      std::printf("%-8s %-8s %8lld %14.4f %14.4f +- %7.4f %14.4f %14.4f\n", entry.model.c_str(), entry.samples.c_str(),
+      std::fprintf(stderr, "%-8s %-8s %8lld %14.4f %14.4f +- %7.4f %14.4f %14.4f\n", entry.model.c_str(), entry.samples.c_str(),
                   static_cast<long long>(entry.count), entry.mean_energy, entry.ll, entry.ll_error, entry.ll_ais,
                   entry.ll_rais);
-    std::printf("LL error: bootstrap error and half the AIS-RAIS bracket of log Z, and the energy mean's error\n");
-    std::printf("order %s: %s\n", table.order_ok() ? "as expected" : "VIOLATED",
+    std::fprintf(stderr, "LL error: bootstrap error and half the AIS-RAIS bracket of log Z, and the energy mean's error\n");
+    std::fprintf(stderr, "order %s: %s\n", table.order_ok() ? "as expected" : "VIOLATED",
                 summary["order"]["expected"].get<std::string>().c_str());
-    for (const std::string& v : table.violations) std::printf("  %s\n", v.c_str());
+    for (const std::string& v : table.violations) std::fprintf(stderr, "  %s\n", v.c_str());
   }
   return 0;
 }

@@ -24,33 +24,27 @@
 #include "qvae/rbm/torch_sampler.hpp"
 
 namespace qvae::cli {
-namespace {
 
-/// One progress display per phase ("ais", "rais", ...), on rank 0.
-class PhaseProgress {
- public:
-  PhaseProgress(const CommandLine& cli, bool is_root) : cli_(cli), is_root_(is_root) {}
-  void operator()(const std::string& phase, std::int64_t done, std::int64_t total) {
-    if (phase != phase_) {
-      if (bar_) bar_->finish();
-      phase_ = phase;
-      bar_ = std::make_unique<core::Progress>("logz " + phase, static_cast<std::uint64_t>(total), "temperatures",
-                                              is_root_, cli_.run().progress, cli_.run().progress_interval_s);
-    }
-    bar_->update(static_cast<std::uint64_t>(done));
-  }
-  void finish() {
-    if (bar_) bar_->finish();
-  }
-
- private:
-  const CommandLine& cli_;
-  bool is_root_;
-  std::string phase_;
-  std::unique_ptr<core::Progress> bar_;
-};
-
-}  // namespace
+void declare_logz_options(po::options_description& options) {
+  options.add_options()("rbm", po::value<std::string>(), "the qvae-rbm model file")(
+      "method", po::value<std::string>()->default_value("both"), "exact | ais | rais | both")(
+      "chains", po::value<std::int64_t>()->default_value(1024), "annealing chains (over all ranks)")(
+      "temps", po::value<std::int64_t>()->default_value(1000), "temperature steps K (beta_0 = 0 .. beta_K = 1)")(
+      "sweeps-per-temp", po::value<std::int64_t>()->default_value(1), "block-Gibbs sweeps at each temperature")(
+      "schedule", po::value<std::string>()->default_value("adaptive"), "adaptive | linear | piecewise")(
+      "pilot-chains", po::value<std::int64_t>()->default_value(64), "adaptive: pilot chains")(
+      "pilot-temps", po::value<std::int64_t>()->default_value(256), "adaptive: pilot grid of temperatures")(
+      "seed", po::value<std::uint64_t>(), "seed (default: run.seed)")(
+      "reverse-start", po::value<std::string>()->default_value("auto"), "auto | exact | data | chains")(
+      "latents", po::value<std::string>(), "reverse-start data: latent codes ('latents' (D, N), 0/1)")(
+      "equilibration-sweeps", po::value<std::int64_t>()->default_value(1000), "reverse-start chains: sweeps at beta=1")(
+      "bootstrap", po::value<std::int64_t>()->default_value(200), "bootstrap resamples for the standard error")(
+      "force", po::bool_switch(), "exact: enumerate even above 2^32 terms")(
+      "condition", po::value<std::string>(), "exact: codes of partition 0 for conditional log Z(u)")(
+      "backend", po::value<std::string>()->default_value("kokkos"), "sampler: kokkos | torch")(
+      "epoch", po::value<std::int64_t>(), "training epoch of the model, recorded in --out for plots")(
+      "out", po::value<std::string>(), "output qvae-logz file");
+}
 
 int run_logz(Context& context) {
   CommandLine cli(
@@ -74,24 +68,7 @@ int run_logz(Context& context) {
       "Each of --temps K steps runs --sweeps-per-temp block-Gibbs sweeps; per-chain\n"
       "log-weights are combined once with log-sum-exp; stderr from --bootstrap resamples of\n"
       "the chains.  Identical results for any number of ranks.");
-  cli.options().add_options()("rbm", po::value<std::string>(), "the qvae-rbm model file")(
-      "method", po::value<std::string>()->default_value("both"), "exact | ais | rais | both")(
-      "chains", po::value<std::int64_t>()->default_value(1024), "annealing chains (over all ranks)")(
-      "temps", po::value<std::int64_t>()->default_value(1000), "temperature steps K (beta_0 = 0 .. beta_K = 1)")(
-      "sweeps-per-temp", po::value<std::int64_t>()->default_value(1), "block-Gibbs sweeps at each temperature")(
-      "schedule", po::value<std::string>()->default_value("adaptive"), "adaptive | linear | piecewise")(
-      "pilot-chains", po::value<std::int64_t>()->default_value(64), "adaptive: pilot chains")(
-      "pilot-temps", po::value<std::int64_t>()->default_value(256), "adaptive: pilot grid of temperatures")(
-      "seed", po::value<std::uint64_t>(), "seed (default: run.seed)")(
-      "reverse-start", po::value<std::string>()->default_value("auto"), "auto | exact | data | chains")(
-      "latents", po::value<std::string>(), "reverse-start data: latent codes ('latents' (D, N), 0/1)")(
-      "equilibration-sweeps", po::value<std::int64_t>()->default_value(1000), "reverse-start chains: sweeps at beta=1")(
-      "bootstrap", po::value<std::int64_t>()->default_value(200), "bootstrap resamples for the standard error")(
-      "force", po::bool_switch(), "exact: enumerate even above 2^32 terms")(
-      "condition", po::value<std::string>(), "exact: codes of partition 0 for conditional log Z(u)")(
-      "backend", po::value<std::string>()->default_value("kokkos"), "sampler: kokkos | torch")(
-      "epoch", po::value<std::int64_t>(), "training epoch of the model, recorded in --out for plots")(
-      "out", po::value<std::string>(), "output qvae-logz file");
+  declare_logz_options(cli.options());
   if (!cli.parse(context)) return 0;
   const po::variables_map& values = cli.values();
   const par::Communicator& comm = context.world;
@@ -152,7 +129,7 @@ int run_logz(Context& context) {
     par::run_agreed(comm,
                     [&] { codes = logz::read_partition0_codes(values["condition"].as<std::string>(), comm, *machine); });
 
-  PhaseProgress progress(cli, comm.is_root());
+  PhaseProgress progress(cli, comm, "logz", "temperatures");
   request.on_progress = [&](const std::string& phase, std::int64_t done, std::int64_t total) {
     progress(phase, done, total);
   };
@@ -199,28 +176,28 @@ int run_logz(Context& context) {
     core::print_json_summary(summary, comm.is_root());
   } else if (comm.is_root()) {
     if (report.exact)
-      std::printf("logz: exact %.6f (2^%lld terms, partition %d summed out, %.2f s)\n", report.exact->log_z,
+      std::fprintf(stderr, "logz: exact %.6f (2^%lld terms, partition %d summed out, %.2f s)\n", report.exact->log_z,
                   static_cast<long long>(report.exact->enumerated_units), report.exact->analytic_partition,
                   report.exact->seconds);
     if (report.ais_estimate)
-      std::printf("logz: AIS  %.4f +- %.4f (ESS %.1f of %lld chains, %lld temperatures)\n", report.ais_estimate->log_z,
+      std::fprintf(stderr, "logz: AIS  %.4f +- %.4f (ESS %.1f of %lld chains, %lld temperatures)\n", report.ais_estimate->log_z,
                   report.ais_estimate->std_error, report.ais_estimate->ess,
                   static_cast<long long>(report.ais_estimate->chains), static_cast<long long>(request.temperatures));
     if (report.rais_estimate)
-      std::printf("logz: RAIS %.4f +- %.4f (ESS %.1f; start: %s%s)\n", report.rais_estimate->log_z,
+      std::fprintf(stderr, "logz: RAIS %.4f +- %.4f (ESS %.1f; start: %s%s)\n", report.rais_estimate->log_z,
                   report.rais_estimate->std_error, report.rais_estimate->ess, logz::to_string(report.reverse_start),
                   report.rais_is_bound ? ", a stochastic upper bound" : ", no guaranteed bound");
     if (report.has_bracket()) {
-      std::printf("logz: bracket [%.4f, %.4f], width %.4f%s\n", report.ais_estimate->log_z, report.rais_estimate->log_z,
+      std::fprintf(stderr, "logz: bracket [%.4f, %.4f], width %.4f%s\n", report.ais_estimate->log_z, report.rais_estimate->log_z,
                   report.rais_estimate->log_z - report.ais_estimate->log_z,
                   report.bracket_inversion_significant() ? " (INVERTED)"
                   : report.bracket_inverted()            ? " (inverted within noise)"
                                                          : "");
-      std::printf("logz: %.4f +- %.4f (midpoint; stat %.4f, sys %.4f = half the bracket width)\n", report.log_z(),
+      std::fprintf(stderr, "logz: %.4f +- %.4f (midpoint; stat %.4f, sys %.4f = half the bracket width)\n", report.log_z(),
                   report.combined_uncertainty(), report.statistical_uncertainty(), report.systematic_uncertainty());
     }
     for (std::size_t r = 0; r < conditional.size(); ++r)
-      std::printf("logz: conditional log Z(u_%zu) = %.6f\n", r, conditional[r]);
+      std::fprintf(stderr, "logz: conditional log Z(u_%zu) = %.6f\n", r, conditional[r]);
   }
   return 0;
 }

@@ -71,7 +71,7 @@ int rbm_init(Context& context, CommandLine& cli) {
   if (cli.json())
     core::print_json_summary(summary, comm.is_root());
   else if (comm.is_root())
-    std::printf("rbm init: %s (%lld nodes, %lld couplers, init %s) -> %s\n", machine->graph().description.c_str(),
+    std::fprintf(stderr, "rbm init: %s (%lld nodes, %lld couplers, init %s) -> %s\n", machine->graph().description.c_str(),
                 static_cast<long long>(machine->num_nodes()), static_cast<long long>(machine->num_couplers()),
                 init.c_str(), out.c_str());
   return 0;
@@ -98,7 +98,7 @@ int rbm_export(Context& context, CommandLine& cli) {
   if (cli.json())
     core::print_json_summary(summary, comm.is_root());
   else if (comm.is_root())
-    std::printf("rbm export: the prior of %s (%lld nodes, %lld couplers) -> %s\n", summary["model"].get<std::string>().c_str(),
+    std::fprintf(stderr, "rbm export: the prior of %s (%lld nodes, %lld couplers) -> %s\n", summary["model"].get<std::string>().c_str(),
                 static_cast<long long>(machine.num_nodes()), static_cast<long long>(machine.num_couplers()), out.c_str());
   return 0;
 }
@@ -130,13 +130,30 @@ int rbm_info(Context& context, CommandLine& cli) {
   if (cli.json())
     core::print_json_summary(summary, comm.is_root());
   else if (comm.is_root())
-    std::printf("%s: %s, %lld nodes in %d partitions, %lld couplers, %lld stored chains\n", path.c_str(),
+    std::fprintf(stderr, "%s: %s, %lld nodes in %d partitions, %lld couplers, %lld stored chains\n", path.c_str(),
                 machine->graph().description.c_str(), static_cast<long long>(machine->num_nodes()),
                 machine->partitions(), static_cast<long long>(machine->num_couplers()), static_cast<long long>(chains));
   return 0;
 }
 
 }  // namespace
+
+void declare_rbm_options(po::options_description& options) {
+  options.add_options()("action", po::value<std::string>(), "init | info | export")(
+      "topology", po::value<std::string>()->default_value("pegasus"), "init: chimera | pegasus | zephyr")(
+      "size", po::value<int>()->default_value(16), "init: graph size m")("t", po::value<int>()->default_value(4),
+                                                                         "init: shore size (chimera, zephyr)")(
+      "full", po::bool_switch(), "init: pegasus full graph instead of fabric-only")(
+      "scheme", po::value<std::string>()->default_value(""),
+      "init: region | four_color | checkerboard (default: by topology)")("nodes-per-partition", po::value<int>(),
+                                                                         "init: nodes per partition")(
+      "init", po::value<std::string>()->default_value("normal"), "init: normal | zeros")(
+      "sigma", po::value<double>()->default_value(1.0), "init: standard deviation of the normal init")(
+      "seed", po::value<std::uint64_t>(), "init: seed (default: run.seed)")(
+      "out", po::value<std::string>(), "init, export: output qvae-rbm file")(
+      "rbm", po::value<std::string>(), "info: the qvae-rbm file")(
+      "model", po::value<std::string>(), "export: a training checkpoint or run directory");
+}
 
 int run_rbm(Context& context) {
   CommandLine cli("rbm",
@@ -152,20 +169,7 @@ int run_rbm(Context& context) {
                   "  info  prints nodes, couplers, partition sizes, stored chains and parameter scales.\n"
                   "  export  writes the trained prior of a `qvae train` checkpoint (or a run\n"
                   "        directory's best.h5) as a qvae-rbm file, for logz, ll, sample and dwave.");
-  cli.options().add_options()("action", po::value<std::string>(), "init | info | export")(
-      "topology", po::value<std::string>()->default_value("pegasus"), "init: chimera | pegasus | zephyr")(
-      "size", po::value<int>()->default_value(16), "init: graph size m")("t", po::value<int>()->default_value(4),
-                                                                         "init: shore size (chimera, zephyr)")(
-      "full", po::bool_switch(), "init: pegasus full graph instead of fabric-only")(
-      "scheme", po::value<std::string>()->default_value(""),
-      "init: region | four_color | checkerboard (default: by topology)")("nodes-per-partition", po::value<int>(),
-                                                                         "init: nodes per partition")(
-      "init", po::value<std::string>()->default_value("normal"), "init: normal | zeros")(
-      "sigma", po::value<double>()->default_value(1.0), "init: standard deviation of the normal init")(
-      "seed", po::value<std::uint64_t>(), "init: seed (default: run.seed)")(
-      "out", po::value<std::string>(), "init, export: output qvae-rbm file")(
-      "rbm", po::value<std::string>(), "info: the qvae-rbm file")(
-      "model", po::value<std::string>(), "export: a training checkpoint or run directory");
+  declare_rbm_options(cli.options());
   cli.positional().add("action", 1);
   if (!cli.parse(context)) return 0;
   const std::string action = cli.values().count("action") ? cli.values()["action"].as<std::string>() : "";

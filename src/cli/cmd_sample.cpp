@@ -54,6 +54,22 @@ int sample_device_backend(Context& context, CommandLine& cli) {
 
 }  // namespace
 
+void declare_sample_options(po::options_description& options) {
+  options.add_options()("rbm", po::value<std::string>(), "the qvae-rbm model file")(
+      "chains", po::value<std::int64_t>(), "number of chains (default with --resume: the stored chains)")(
+      "sweeps", po::value<std::int64_t>(), "sweeps after the burn-in")(
+      "burn-in", po::value<std::int64_t>()->default_value(0), "sweeps before --sweeps (also discarded)")(
+      "beta", po::value<double>()->default_value(1.0), "inverse temperature")(
+      "beta-scope", po::value<std::string>()->default_value("couplings"), "couplings | all")(
+      "clamp-partition", po::value<std::vector<int>>()->composing(), "partition to clamp (repeatable)")(
+      "clamp-values", po::value<std::string>(), "HDF5 file with the clamp values")(
+      "resume", po::value<std::string>(), "continue the chains stored in this file")(
+      "backend", po::value<std::string>()->default_value("gibbs"), "gibbs (= kokkos) | torch | anneal | dwave")(
+      "seed", po::value<std::uint64_t>(), "seed (default: the resumed chains' seed, else run.seed)")(
+      "out", po::value<std::string>(), "output qvae-samples file");
+  add_device_options(options);
+}
+
 int run_sample(Context& context) {
   CommandLine cli("sample",
                   "qvae sample --rbm FILE --chains C --sweeps S [--burn-in B] [--beta b]\n"
@@ -73,19 +89,7 @@ int run_sample(Context& context) {
                   "of reads, --beta the device's beta_eff (E_I/beta is programmed), --sweeps is not\n"
                   "used and only partition 0 can be clamped (flux biases).  Identical output for any\n"
                   "number of ranks.");
-  cli.options().add_options()("rbm", po::value<std::string>(), "the qvae-rbm model file")(
-      "chains", po::value<std::int64_t>(), "number of chains (default with --resume: the stored chains)")(
-      "sweeps", po::value<std::int64_t>(), "sweeps after the burn-in")(
-      "burn-in", po::value<std::int64_t>()->default_value(0), "sweeps before --sweeps (also discarded)")(
-      "beta", po::value<double>()->default_value(1.0), "inverse temperature")(
-      "beta-scope", po::value<std::string>()->default_value("couplings"), "couplings | all")(
-      "clamp-partition", po::value<std::vector<int>>()->composing(), "partition to clamp (repeatable)")(
-      "clamp-values", po::value<std::string>(), "HDF5 file with the clamp values")(
-      "resume", po::value<std::string>(), "continue the chains stored in this file")(
-      "backend", po::value<std::string>()->default_value("gibbs"), "gibbs (= kokkos) | torch | anneal | dwave")(
-      "seed", po::value<std::uint64_t>(), "seed (default: the resumed chains' seed, else run.seed)")(
-      "out", po::value<std::string>(), "output qvae-samples file");
-  add_device_options(cli);
+  declare_sample_options(cli.options());
   if (!cli.parse(context)) return 0;
   const po::variables_map& values = cli.values();
   const par::Communicator& comm = context.world;
@@ -208,7 +212,7 @@ int run_sample(Context& context) {
   if (cli.json())
     core::print_json_summary(summary, comm.is_root());
   else if (comm.is_root())
-    std::printf("sample: %lld chains x %lld sweeps (%s, beta %g) -> %s in %.2f s; mean energy %.4f +- %.4f\n",
+    std::fprintf(stderr, "sample: %lld chains x %lld sweeps (%s, beta %g) -> %s in %.2f s; mean energy %.4f +- %.4f\n",
                 static_cast<long long>(job.chains), static_cast<long long>(total_sweeps), result.backend.c_str(),
                 job.settings.beta, out.c_str(), result.seconds, energy.mean, energy.std_error);
   return 0;

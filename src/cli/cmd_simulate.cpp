@@ -35,14 +35,8 @@ std::vector<double> parse_energy_list(const std::string& text) {
 
 }  // namespace
 
-int run_simulate(Context& context) {
-  CommandLine cli("simulate", "qvae simulate --out FILE [--events N] [--geometry G] [--seed S] [options]",
-                  "Generates GFlash-style electromagnetic showers (Grindhammer-Peters profiles in\n"
-                  "the effective W/Si medium of CaloChallenge ds2, spot and sampling fluctuations,\n"
-                  "15.15 keV readout threshold) into a CaloChallenge file.  Physics constants are\n"
-                  "the [sim] config keys (`qvae config show`).  Incident energies are log-uniform in\n"
-                  "[--e-min, --e-max] MeV, or drawn from a discrete --energies list.");
-  cli.options().add_options()("out", po::value<std::string>(), "output HDF5 file")(
+void declare_simulate_options(po::options_description& options) {
+  options.add_options()("out", po::value<std::string>(), "output HDF5 file")(
       "events", po::value<std::int64_t>()->default_value(10000), "number of showers")(
       "geometry", po::value<std::string>()->default_value("ds2"), "ds1-photons | ds1-pions | ds2 | ds3")(
       "seed", po::value<std::uint64_t>(), "master seed (default: run.seed)")(
@@ -53,6 +47,16 @@ int run_simulate(Context& context) {
       "chunk-rows", po::value<std::int64_t>()->default_value(0), "HDF5 chunk size in rows (0 = contiguous)")(
       "gzip", po::value<int>()->default_value(0), "gzip level 1-9 (needs --chunk-rows)")(
       "step-events", po::value<std::int64_t>()->default_value(512), "events per rank simulated between writes");
+}
+
+int run_simulate(Context& context) {
+  CommandLine cli("simulate", "qvae simulate --out FILE [--events N] [--geometry G] [--seed S] [options]",
+                  "Generates GFlash-style electromagnetic showers (Grindhammer-Peters profiles in\n"
+                  "the effective W/Si medium of CaloChallenge ds2, spot and sampling fluctuations,\n"
+                  "15.15 keV readout threshold) into a CaloChallenge file.  Physics constants are\n"
+                  "the [sim] config keys (`qvae config show`).  Incident energies are log-uniform in\n"
+                  "[--e-min, --e-max] MeV, or drawn from a discrete --energies list.");
+  declare_simulate_options(cli.options());
   if (!cli.parse(context)) return 0;
   const auto& vm = cli.values();
   const par::Communicator& comm = context.world;
@@ -131,7 +135,7 @@ int run_simulate(Context& context) {
   if (cli.json())
     core::print_json_summary(summary, comm.is_root());
   else if (comm.is_root())
-    std::printf("simulate: %lld %s showers -> %s in %.2f s (%.0f showers/s on %d rank(s))\n",
+    std::fprintf(stderr, "simulate: %lld %s showers -> %s in %.2f s (%.0f showers/s on %d rank(s))\n",
                 static_cast<long long>(events), geometry.name().c_str(), out.c_str(), seconds,
                 summary["showers_per_s"].get<double>(), comm.size());
   return 0;

@@ -115,7 +115,7 @@ int plan(Context& context, CommandLine& cli) {
   if (cli.json())
     core::print_json_summary(summary, context.world.is_root());
   else if (context.world.is_root())
-    std::printf("sweep plan: %zu point(s) in %s; submit with: sbatch %s\n", points.size(), out.string().c_str(),
+    std::fprintf(stderr, "sweep plan: %zu point(s) in %s; submit with: sbatch %s\n", points.size(), out.string().c_str(),
                 (out / "sweep.sbatch").string().c_str());
   return 0;
 }
@@ -216,12 +216,19 @@ int collect(Context& context, CommandLine& cli) {
   if (cli.json())
     core::print_json_summary(summary, context.world.is_root());
   else if (context.world.is_root())
-    std::printf("sweep collect: %lld of %zu point(s) complete; table in %s\n", static_cast<long long>(complete),
+    std::fprintf(stderr, "sweep collect: %lld of %zu point(s) complete; table in %s\n", static_cast<long long>(complete),
                 rows.size(), (dir / "results.csv").string().c_str());
   return 0;
 }
 
 }  // namespace
+
+void declare_sweep_options(po::options_description& options) {
+  options.add_options()("action", po::value<std::string>(), "plan | collect")(
+      "dir", po::value<std::string>(), "collect: the sweep directory")(
+      "grid", po::value<std::string>(), "plan: the sweep file")("out", po::value<std::string>(), "plan: output directory")(
+      "force", po::bool_switch()->default_value(false), "plan: overwrite an existing plan");
+}
 
 int run_sweep(Context& context) {
   CommandLine cli("sweep", "qvae sweep plan --grid FILE --out DIR [--force] | qvae sweep collect DIR [--json]",
@@ -238,10 +245,7 @@ int run_sweep(Context& context) {
                   "collect: gathers every point's metrics.json (or report/metrics.json) and the last\n"
                   "      row of history.csv into results.csv and results.json; points without\n"
                   "      results are 'missing', points with a FAILED file 'failed'.");
-  cli.options().add_options()("action", po::value<std::string>(), "plan | collect")(
-      "dir", po::value<std::string>(), "collect: the sweep directory")(
-      "grid", po::value<std::string>(), "plan: the sweep file")("out", po::value<std::string>(), "plan: output directory")(
-      "force", po::bool_switch()->default_value(false), "plan: overwrite an existing plan");
+  declare_sweep_options(cli.options());
   cli.positional().add("action", 1).add("dir", 1);
   if (!cli.parse(context)) return 0;
   const std::string action = cli.values().count("action") ? cli.values()["action"].as<std::string>() : "";

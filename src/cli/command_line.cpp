@@ -1,6 +1,7 @@
 #include <iostream>
 
 #include "cli.hpp"
+#include "command_settings.hpp"
 #include "qvae/core/error.hpp"
 #include "qvae/par/collective_error.hpp"
 
@@ -15,8 +16,12 @@ void CommandLine::print_help() const {
             << "Common options:\n"
             << "  --config FILE          INI file (repeatable; later files win)\n"
             << "  --SECTION.KEY=VALUE    override one config key (see `qvae config show`)\n"
+
             << "  --json                 print one JSON summary object on stdout\n"
             << "  -h [ --help ]          show this help\n";
+  if (const Command* command = find_command(command_); command && command->declare_options)
+    std::cout << "\nEach option with a default is also the config key " << command->section()
+              << ".NAME (dashes as\nunderscores), which --config files may set; the command line wins.\n";
 }
 
 namespace {
@@ -79,6 +84,8 @@ bool CommandLine::parse(Context& context) {
     std::vector<std::string> files;
     if (values_.count("config")) files = values_["config"].as<std::vector<std::string>>();
     config_ = core::Config::resolve(schema(), files, overrides);
+    if (const Command* command = find_command(command_); command && command->declare_options)
+      apply_settings(option_settings(command->section(), options_), options_, values_, config_);
     run_ = core::RunOptions::from(config_);
     core::log::set_level(run_.log_level);
   });
@@ -87,6 +94,24 @@ bool CommandLine::parse(Context& context) {
     return false;
   }
   return true;
+}
+
+PhaseProgress::PhaseProgress(const CommandLine& cli, const par::Communicator& comm, std::string label, std::string unit)
+    : cli_(cli), is_root_(comm.is_root()), label_(std::move(label)), unit_(std::move(unit)) {}
+
+void PhaseProgress::operator()(const std::string& phase, std::int64_t done, std::int64_t total) {
+  if (!bar_ || phase != phase_) {
+    finish();
+    phase_ = phase;
+    bar_ = std::make_unique<core::Progress>(phase.empty() ? label_ : label_ + " " + phase,
+                                            static_cast<std::uint64_t>(total), unit_, is_root_, cli_.run().progress,
+                                            cli_.run().progress_interval_s);
+  }
+  bar_->update(static_cast<std::uint64_t>(done));
+}
+
+void PhaseProgress::finish() {
+  if (bar_) bar_->finish();
 }
 
 }  // namespace qvae::cli

@@ -15,7 +15,7 @@ void print_usage(std::ostream& out) {
   for (const auto& command : qvae::cli::commands()) {
     std::string name = command.name;
     name.resize(10, ' ');
-    out << "  " << name << command.summary << (command.run ? "" : "  [not built yet]") << "\n";
+    out << "  " << name << command.summary << "\n";
   }
   out << "\n`qvae <command> --help` describes a command.  Exit codes: 0 ok, 2 usage or config,\n"
          "3 bad input data, 4 runtime or remote failure.\n";
@@ -48,9 +48,6 @@ int main(int argc, char** argv) {
       if (!command)
         throw core::UsageError(core::describe("unknown command '" + first + "'", "",
                                               "did you mean `qvae " + closest + "`? (`qvae --help` lists them)"));
-      if (!command->run)
-        throw core::UsageError(core::describe("`qvae " + command->name + "` is not built yet", "",
-                                              "see `qvae --help` for the commands that are"));
     });
     context.args.assign(argv + 2, argv + argc);
     return command->run(context);

@@ -79,10 +79,7 @@ BenchTrainResult benchmark_training(const BenchTrainRequest& request, const data
       result.seconds > 0 ? static_cast<double>(request.batches) * static_cast<double>(request.batch_size) / result.seconds : 0.0;
   result.peak_rss_mb = comm.max(core::peak_rss_mb());
   const StepTimes& t = trainer->step_times();
-  std::vector<std::pair<std::string, double>> phases{
-      {"setup", t.setup},           {"fetch", t.fetch}, {"forward", t.forward}, {"gibbs", t.gibbs},
-      {"backward", t.backward},     {"statistics", t.statistics}, {"agree", t.agree}, {"pack", t.pack},
-      {"exchange", t.exchange},     {"update", t.update}};
+  std::vector<std::pair<std::string, double>> phases = t.phases();
   std::vector<double> seconds;
   for (const auto& phase : phases) seconds.push_back(phase.second);
   comm.sum_in_place(seconds.data(), seconds.size());

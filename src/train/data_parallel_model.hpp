@@ -84,7 +84,17 @@ struct StepTimes {
   int steps = 0;
   /// Gradient buckets whose sum started while backward was still running.
   std::int64_t buckets_started_in_backward = 0;
-  double total() const { return setup + fetch + forward + gibbs + backward + statistics + agree + pack + exchange + update; }
+  /// Every phase, named, in step order: the one list the total and the reports use.
+  std::vector<std::pair<std::string, double>> phases() const {
+    return {{"setup", setup},           {"fetch", fetch}, {"forward", forward}, {"gibbs", gibbs},
+            {"backward", backward},     {"statistics", statistics}, {"agree", agree}, {"pack", pack},
+            {"exchange", exchange},     {"update", update}};
+  }
+  double total() const {
+    double sum = 0.0;
+    for (const auto& phase : phases()) sum += phase.second;
+    return sum;
+  }
 };
 
 /// The model, its optimisers and the collectives of one data-parallel step.

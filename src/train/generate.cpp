@@ -96,6 +96,7 @@ GenerateResult generate_showers(const GenerateRequest& request, const par::Commu
       block = qvae->generate(chunk_energies, request.seed, first, request.gibbs_sweeps);
     });
     writer->write(block);
+    if (request.on_progress) request.on_progress(events * (s + 1) / steps, events);
   }
   writer->commit();
   result.seconds = comm.max(start.seconds());

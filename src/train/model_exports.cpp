@@ -76,7 +76,10 @@ EncodeResult encode_latents(const EncodeRequest& request, const core::ConfigSche
     const par::Block rows{mine.offset + first, std::min(request.chunk_events, mine.count - first)};
     data::ShowerBlock block;
     par::run_agreed(comm, [&] { block = reader->read_checked(rows); });
-    if (rows.count == 0) continue;
+    if (rows.count == 0) {
+      if (request.on_progress) request.on_progress(events * (s + 1) / steps, events);
+      continue;
+    }
     const torch::Tensor incident_energies = model::QvaeImpl::energies_of(block);
     model::StepSettings settings;
     settings.noise = model::NoiseKeys{request.seed, 0, torch::arange(rows.offset, rows.end(), torch::kLong), rows.offset};
@@ -91,6 +94,7 @@ EncodeResult encode_latents(const EncodeRequest& request, const core::ConfigSche
     for (std::int64_t r = 0; r < rows.count; ++r)
       energies[static_cast<std::size_t>(first + r)] = machine.energy(&latents[static_cast<std::size_t>((first + r) * nodes)]);
     std::copy_n(incident_energies.contiguous().data_ptr<double>(), rows.count, incident.begin() + first);
+    if (request.on_progress) request.on_progress(events * (s + 1) / steps, events);
   }
   const double seconds = comm.max(start.seconds());
 

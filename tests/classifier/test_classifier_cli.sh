@@ -17,7 +17,7 @@ run simulate_tiny 0 "$qvae" simulate --events 4 --seed 3 --out "$work/tiny.h5"
 
 run classifier_high 0 "$qvae" evaluate --reference "$work/ref.h5" --generated "$work/gen.h5" --out "$work/one" \
     --classifier high "${small[@]}"
-check summary_names_the_auc grep -q "classifier (high, 362 inputs, 80 validation showers per class): AUC" <<<"$out"
+check summary_names_the_auc grep -q "classifier (high, 362 inputs, 80 validation showers per class): AUC" <<<"$err"
 check metrics_have_the_classifier_fields "$py" -c '
 import json, sys
 d = json.load(open(sys.argv[1]))

@@ -23,7 +23,6 @@ run near_key 2 "$qvae" config show --run.sede=1 && check unknown_key_suggests_cl
 
 run unknown_key_mpi 2 "${mpi[@]}" "$qvae" config show --run.sede=3 && check unknown_key_mpi_printed_once one_error_line
 
-run help_all_built 0 "$qvae" --help && check help_lists_nothing_unbuilt bash -c '! grep -q "not built yet" <<<"$0"' "$out"
 run bench_train_bad_batch 2 "$qvae" bench train --batch-size 0 && check bench_train_bad_batch_one_line one_error_line
 run bench_unknown_subject 2 "$qvae" bench trian && check bench_unknown_subject_lists grep -q "io, simulate, gibbs, logz, train" <<<"$err"
 
@@ -40,6 +39,21 @@ run config_override 0 "$qvae" config show --config "$work/a.ini" --run.seed=11 -
 check override_beats_files [ "$(json_get "['run']['seed']")" = 11 ]
 printf '[run]\nsede = 7\n' >"$work/bad.ini"
 run config_file_bad_key 2 "$qvae" config show --config "$work/bad.ini" && check bad_key_in_file_names_file grep -q "bad.ini" <<<"$err"
+
+# Command settings: options with defaults are config keys; the command line wins and is recorded.
+run command_keys_listed 0 "$qvae" config show
+check command_settings_in_schema bash -c 'grep -q "^\[logz\]" <<<"$0" && grep -qx "sweeps_per_temp = 1" <<<"$0" && grep -qx "target_gap = 0.1" <<<"$0"' "$out"
+printf '[simulate]\nevents = 12\ngeometry = ds1-photons\n' >"$work/sim.ini"
+run simulate_from_config 0 "$qvae" simulate --config "$work/sim.ini" --seed 3 --out "$work/cfg12.h5"
+check human_summary_on_stderr_only bash -c '[ -z "$0" ] && grep -q "^simulate: 12 ds1-photons showers" <<<"$1"' "$out" "$err"
+run simulate_cli_beats_config 0 "$qvae" simulate --config "$work/sim.ini" --events 9 --seed 3 --out "$work/cfg9.h5"
+check config_sets_command_settings_and_cli_overrides "$py" -c '
+import h5py, sys
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+assert a["showers"].shape == (12, 368) and b["showers"].shape == (9, 368)
+assert "events = 12" in a.attrs["config"] and "events = 9" in b.attrs["config"]' "$work/cfg12.h5" "$work/cfg9.h5"
+printf '[logz]\nchains = many\n' >"$work/badlogz.ini"
+run command_key_bad_value 2 "$qvae" logz --config "$work/badlogz.ini" --rbm x.h5 && check command_key_bad_value_names_key grep -q "logz.chains" <<<"$err"
 
 run bench_io_mpi 0 "${mpi[@]}" "$qvae" bench io --rows 37 --cols 11 --repeats 2 --dir "$work" --json
 check bench_io_is_one_json_object is_one_json_object

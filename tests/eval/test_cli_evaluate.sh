@@ -15,7 +15,7 @@ run simulate_ds1 0 "$qvae" simulate --events 300 --seed 3 --geometry ds1-photons
 run simulate_ds1b 0 "$qvae" simulate --events 300 --seed 4 --geometry ds1-photons --energies ds1 --out "$work/ds1_gen.h5"
 
 run evaluate_1 0 "$qvae" evaluate --reference "$work/ref.h5" --generated "$work/gen.h5" --out "$work/one" "${fast[@]}" --chunk-rows 100
-check human_summary_names_fpd grep -q "fpd x 10^3" <<<"$out"
+check human_summary_names_fpd grep -q "fpd x 10^3" <<<"$err"
 check metrics_have_the_documented_keys "$py" -c '
 import json, sys
 d = json.load(open(sys.argv[1]))

@@ -20,7 +20,7 @@ files=(--reference "$work/showers.h5" --generated "$work/gen.h5" --no-fpd --no-k
 model=(--model "$work/run/best.h5" --data "$work/showers.h5" --gibbs-sweeps 200 --model-chunk-events 64)
 
 run evaluate_model_1 0 "$qvae" evaluate "${files[@]}" "${model[@]}" --out "$work/one"
-check summary_names_rbm_energy_and_reconstruction grep -q "RBM energy: encoded .* overlap" <<<"$out"
+check summary_names_rbm_energy_and_reconstruction grep -q "RBM energy: encoded .* overlap" <<<"$err"
 check metrics_have_rbm_energy_and_reconstruction "$py" -c '
 import json, math, sys
 d = json.load(open(sys.argv[1]))

@@ -25,7 +25,7 @@ run pegasus_full 0 "$qvae" graph --topology pegasus --size 4 --full --json &&
   check pegasus_full_counts json_is "d['nodes'] == 288 and d['edges'] == 1632"
 
 run human_text 0 "$qvae" graph --topology pegasus --size 16 --nodes-per-partition 64 &&
-  check human_text_names_counts grep -q "couplers 1588" <<<"$out"
+  check human_text_names_counts grep -q "couplers 1588" <<<"$err"
 
 # Yield: a dead qubit is replaced, a dead coupler disappears.
 printf "# dead\n2\n" >"$work/yield1.txt"

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "qvae/core/config.hpp"
@@ -33,6 +34,8 @@ struct GenerateRequest {
   int threads = 0;            ///< torch threads per rank (0: default)
   int gibbs_sweeps = 0;       ///< prior sweeps per shower (0: the model's rbm.generation_gibbs_steps)
   io::Provenance provenance;
+  /// Called on every rank after each step: showers done over all ranks (from this rank's share), total.
+  std::function<void(std::int64_t, std::int64_t)> on_progress;
 };
 
 struct GenerateResult {

@@ -4,9 +4,9 @@
 // `qvae ll`, `qvae logz --reverse-start data`).
 #pragma once
 
-#include <string>
-
 #include <cstdint>
+#include <functional>
+#include <string>
 
 #include "qvae/core/config.hpp"
 #include "qvae/io/attributes.hpp"
@@ -34,6 +34,8 @@ struct EncodeRequest {
   std::int64_t chunk_events = 256;
   std::uint64_t seed = 0;      ///< posterior sampling noise, keyed by (seed, event)
   io::Provenance provenance;
+  /// Called on every rank after each step: showers done over all ranks (from this rank's share), total.
+  std::function<void(std::int64_t, std::int64_t)> on_progress;
 };
 
 struct EncodeResult {

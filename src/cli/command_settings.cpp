@@ -1,0 +1,117 @@
+#include "command_settings.hpp"
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+
+#include "qvae/core/error.hpp"
+
+namespace qvae::cli {
+
+namespace po = boost::program_options;
+
+namespace {
+
+template <class T>
+bool holds(const po::value_semantic* semantic) {
+  return dynamic_cast<const po::typed_value<T>*>(semantic) != nullptr;
+}
+
+/// The config type of an option's value; false for types a key cannot hold (lists).
+bool value_type(const po::value_semantic* semantic, core::ValueType& type) {
+  if (holds<std::string>(semantic)) type = core::ValueType::string;
+  else if (holds<int>(semantic) || holds<std::int64_t>(semantic)) type = core::ValueType::integer;
+  else if (holds<std::uint64_t>(semantic)) type = core::ValueType::unsigned_integer;
+  else if (holds<double>(semantic)) type = core::ValueType::real;
+  else if (holds<bool>(semantic)) type = core::ValueType::boolean;
+  else return false;
+  return true;
+}
+
+/// The shortest decimal that reads back as `value`.
+std::string shortest_real(double value) {
+  char text[32];
+  if (value == std::floor(value) && std::fabs(value) < 1e15) {  // "600", not "6e+02"
+    std::snprintf(text, sizeof text, "%.0f", value);
+    return text;
+  }
+  for (int digits = 1; digits <= 17; ++digits) {
+    std::snprintf(text, sizeof text, "%.*g", digits, value);
+    if (std::strtod(text, nullptr) == value) break;
+  }
+  return text;
+}
+
+/// A resolved key's value as option text.
+std::string config_text(const core::Config& config, const core::ConfigKey& key) {
+  switch (key.type) {
+    case core::ValueType::string: return config.get_string(key.name);
+    case core::ValueType::integer: return std::to_string(config.get_int(key.name));
+    case core::ValueType::unsigned_integer: return std::to_string(config.get_uint(key.name));
+    case core::ValueType::real: return shortest_real(config.get_real(key.name));
+    case core::ValueType::boolean: return config.get_bool(key.name) ? "true" : "false";
+  }
+  throw std::logic_error("qvae::cli::config_text: unknown value type");
+}
+
+}  // namespace
+
+std::string setting_text(const boost::any& value) {
+  if (const auto* v = boost::any_cast<std::string>(&value)) return *v;
+  if (const auto* v = boost::any_cast<int>(&value)) return std::to_string(*v);
+  if (const auto* v = boost::any_cast<std::int64_t>(&value)) return std::to_string(*v);
+  if (const auto* v = boost::any_cast<std::uint64_t>(&value)) return std::to_string(*v);
+  if (const auto* v = boost::any_cast<double>(&value)) return shortest_real(*v);
+  if (const auto* v = boost::any_cast<bool>(&value)) return *v ? "true" : "false";
+  throw std::logic_error("qvae::cli::setting_text: an option type a config key cannot hold");
+}
+
+std::vector<OptionSetting> option_settings(const std::string& section, const po::options_description& options) {
+  std::vector<OptionSetting> settings;
+  for (const auto& option : options.options()) {
+    const po::value_semantic* semantic = option->semantic().get();
+    boost::any default_value;
+    core::ValueType type;
+    if (!value_type(semantic, type) || !semantic->apply_default(default_value)) continue;
+    OptionSetting setting;
+    setting.option = option->long_name();
+    std::string key = setting.option;
+    for (char& c : key)
+      if (c == '-') c = '_';
+    setting.key.name = section + "." + key;
+    setting.key.type = type;
+    setting.key.default_value = setting_text(default_value);
+    setting.key.help = option->description() + " (qvae " + section + " --" + setting.option + ")";
+    setting.is_switch = semantic->max_tokens() == 0;
+    settings.push_back(std::move(setting));
+  }
+  return settings;
+}
+
+void apply_settings(const std::vector<OptionSetting>& settings, const po::options_description& options,
+                    po::variables_map& values, core::Config& config) {
+  std::vector<std::string> tokens;
+  for (const OptionSetting& setting : settings) {
+    const std::string& name = setting.key.name;
+    const bool given = values.count(setting.option) && !values[setting.option].defaulted();
+    if (given) {
+      config.set(name, setting_text(values[setting.option].value()), "command line");
+    } else if (config.source(name) != "default") {
+      const std::string text = config_text(config, setting.key);
+      if (!setting.is_switch) tokens.push_back("--" + setting.option + "=" + text);
+      else if (text == "true") tokens.push_back("--" + setting.option);
+    }
+  }
+  if (tokens.empty()) return;
+  try {  // the values were validated against their keys' types already
+    po::store(po::command_line_parser(tokens).options(options).run(), values);
+    po::notify(values);
+  } catch (const po::error& e) {
+    throw core::UsageError(core::describe(e.what(), "applying the config keys of this command",
+                                          "see `qvae config show --sources`"));
+  }
+}
+
+}  // namespace qvae::cli
