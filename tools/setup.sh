@@ -6,7 +6,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 packages=(
   build-essential cmake ninja-build pkg-config
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format-14
   openmpi-bin libopenmpi-dev
   libhdf5-openmpi-dev hdf5-tools
   libtorch-dev libopenblas0-pthread

@@ -168,8 +168,8 @@ eval::ClassifierResult train_classifier(const eval::FeatureTable& reference, con
   const auto order_ref = keyed_permutation(r.events_per_class, s.seed, kSplitStreams + 1);
   const Labelled train = gather_split(reference, generated, order_ref, order_gen, 0, sizes.train);
   const Labelled test = gather_split(reference, generated, order_ref, order_gen, sizes.train, sizes.train + sizes.test);
-  const Labelled val = gather_split(reference, generated, order_ref, order_gen, sizes.train + sizes.test,
-                                    r.events_per_class);
+  const Labelled val =
+      gather_split(reference, generated, order_ref, order_gen, sizes.train + sizes.test, r.events_per_class);
 
   torch::nn::Sequential net = build_network(r.features, s);
   const std::vector<torch::Tensor> params = net->parameters();
@@ -193,8 +193,8 @@ eval::ClassifierResult train_classifier(const eval::FeatureTable& reference, con
         const torch::Tensor rows = torch::from_blob(const_cast<std::int64_t*>(order.data()) + begin + mine.offset,
                                                     {mine.count}, torch::kInt64);
         const torch::Tensor logits = net->forward(train.x.index_select(0, rows));
-        const torch::Tensor loss = torch::binary_cross_entropy_with_logits(
-            logits, train.y.index_select(0, rows), {}, {}, torch::Reduction::Sum);
+        const torch::Tensor loss = torch::binary_cross_entropy_with_logits(logits, train.y.index_select(0, rows), {},
+                                                                           {}, torch::Reduction::Sum);
         loss_sum += loss.item<double>();
         (loss / static_cast<double>(length)).backward();
       }

@@ -27,21 +27,41 @@ void ClassifierSettings::validate() const {
 void add_classifier_keys(core::ConfigSchema& schema) {
   using core::ValueType;
   schema.add({"classifier.hidden", ValueType::integer, "2048", "classifier test: width of the hidden layers", {}});
-  schema.add({"classifier.layers", ValueType::integer, "2",
-              "classifier test: hidden-to-hidden layers after the input layer", {}});
-  schema.add({"classifier.epochs", ValueType::integer, "50",
-              "classifier test: training epochs (the epoch with the best test accuracy is kept)", {}});
-  schema.add({"classifier.batch_size", ValueType::integer, "1000",
-              "classifier test: global mini-batch, split over ranks", {}});
+  schema.add({"classifier.layers",
+              ValueType::integer,
+              "2",
+              "classifier test: hidden-to-hidden layers after the input layer",
+              {}});
+  schema.add({"classifier.epochs",
+              ValueType::integer,
+              "50",
+              "classifier test: training epochs (the epoch with the best test accuracy is kept)",
+              {}});
+  schema.add({"classifier.batch_size",
+              ValueType::integer,
+              "1000",
+              "classifier test: global mini-batch, split over ranks",
+              {}});
   schema.add({"classifier.lr", ValueType::real, "2e-4", "classifier test: Adam learning rate", {}});
-  schema.add({"classifier.train_fraction", ValueType::real, "0.6", "classifier test: training share of each class", {}});
-  schema.add({"classifier.test_fraction", ValueType::real, "0.2",
-              "classifier test: test share of each class (best epoch, calibration); the rest validates", {}});
-  schema.add({"classifier.seed", ValueType::unsigned_integer, "42",
-              "classifier test: seed of the weights, the split and the shuffling", {}});
-  schema.add({"classifier.threads", ValueType::integer, "0", "classifier test: LibTorch threads per rank (0 = default)", {}});
-  schema.add({"classifier.chunk_rows", ValueType::integer, "1024",
-              "classifier test: showers read per rank per step while building inputs", {}});
+  schema.add(
+      {"classifier.train_fraction", ValueType::real, "0.6", "classifier test: training share of each class", {}});
+  schema.add({"classifier.test_fraction",
+              ValueType::real,
+              "0.2",
+              "classifier test: test share of each class (best epoch, calibration); the rest validates",
+              {}});
+  schema.add({"classifier.seed",
+              ValueType::unsigned_integer,
+              "42",
+              "classifier test: seed of the weights, the split and the shuffling",
+              {}});
+  schema.add(
+      {"classifier.threads", ValueType::integer, "0", "classifier test: LibTorch threads per rank (0 = default)", {}});
+  schema.add({"classifier.chunk_rows",
+              ValueType::integer,
+              "1024",
+              "classifier test: showers read per rank per step while building inputs",
+              {}});
 }
 
 ClassifierSettings classifier_settings_from(const core::Config& config) {
@@ -73,15 +93,15 @@ void require_enough_events(std::int64_t events_reference, std::int64_t events_ge
   const std::int64_t events = std::min(events_reference, events_generated);
   const SplitSizes s = split_sizes(events, settings);
   if (s.train >= 1 && s.test >= 1 && s.validation >= 1) return;
-  const double smallest = std::min({settings.train_fraction, settings.test_fraction,
-                                    1 - settings.train_fraction - settings.test_fraction});
-  throw core::InputError(core::describe(
-      "too few showers for the classifier split: " + std::to_string(events) + " per class give " +
-          std::to_string(s.train) + " train, " + std::to_string(s.test) + " test, " + std::to_string(s.validation) +
-          " validation",
-      where,
-      "give both files at least " + std::to_string(static_cast<std::int64_t>(std::ceil(1 / smallest))) +
-          " showers (CaloChallenge uses 100000)"));
+  const double smallest =
+      std::min({settings.train_fraction, settings.test_fraction, 1 - settings.train_fraction - settings.test_fraction});
+  throw core::InputError(
+      core::describe("too few showers for the classifier split: " + std::to_string(events) + " per class give " +
+                         std::to_string(s.train) + " train, " + std::to_string(s.test) + " test, " +
+                         std::to_string(s.validation) + " validation",
+                     where,
+                     "give both files at least " + std::to_string(static_cast<std::int64_t>(std::ceil(1 / smallest))) +
+                         " showers (CaloChallenge uses 100000)"));
 }
 
 }  // namespace qvae::classifier

@@ -5,9 +5,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <utility>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <boost/program_options.hpp>
@@ -40,7 +40,10 @@ using OptionDeclaration = void (*)(po::options_description&);
 struct Command {
   Command(std::string name_, std::string summary_, int (*run_)(Context&), OptionDeclaration declare = nullptr,
           std::string section = "")
-      : name(std::move(name_)), summary(std::move(summary_)), run(run_), declare_options(declare),
+      : name(std::move(name_)),
+        summary(std::move(summary_)),
+        run(run_),
+        declare_options(declare),
         settings_section(std::move(section)) {}
 
   std::string name;
@@ -144,10 +147,10 @@ void declare_bench_options(po::options_description& options);
 /// One device sampling job: `qvae dwave sample` and `qvae sample --backend
 /// anneal|dwave` both end here (cmd_dwave.cpp), so the two write the same file.
 struct DeviceSampleRequest {
-  std::string where;                        ///< the command, for error messages
-  std::string rbm_path, out, backend;       ///< backend: dwave | anneal | gibbs
+  std::string where;                   ///< the command, for error messages
+  std::string rbm_path, out, backend;  ///< backend: dwave | anneal | gibbs
   std::int64_t reads = 0;
-  double beta = 1.0;                        ///< programs E_I / beta (beta: the device's beta_eff)
+  double beta = 1.0;  ///< programs E_I / beta (beta: the device's beta_eff)
   std::uint64_t seed = 0;
   std::optional<std::string> clamp_values;  ///< partition-0 values (flux-bias conditioning)
 };

@@ -46,17 +46,18 @@ int bench_io(Context& context, CommandLine& cli) {
   const std::int64_t chunk_rows = vm["chunk-rows"].as<std::int64_t>();
   par::run_agreed(context.world, [&] {
     if (rows < 1 || cols < 1 || repeats < 1 || chunk_rows < 0)
-      throw core::UsageError(core::describe("--rows, --cols and --repeats must be >= 1, --chunk-rows >= 0",
-                                            "qvae bench io"));
+      throw core::UsageError(
+          core::describe("--rows, --cols and --repeats must be >= 1, --chunk-rows >= 0", "qvae bench io"));
     if (!std::filesystem::is_directory(dir))
-      throw core::UsageError(core::describe("directory '" + dir + "' does not exist", "qvae bench io --dir",
-                                            "create it or pass another"));
+      throw core::UsageError(
+          core::describe("directory '" + dir + "' does not exist", "qvae bench io --dir", "create it or pass another"));
   });
   const par::Communicator& comm = context.world;
   const par::Block block = par::my_block(rows, comm);
   const std::uint64_t seed = cli.run().seed;
   std::vector<float> data(static_cast<std::size_t>(block.count * cols));
-  for (std::int64_t r = 0; r < block.count; ++r) fill_row(seed, block.offset + r, &data[static_cast<std::size_t>(r * cols)], cols);
+  for (std::int64_t r = 0; r < block.count; ++r)
+    fill_row(seed, block.offset + r, &data[static_cast<std::size_t>(r * cols)], cols);
 
   const std::string path = (std::filesystem::path(dir) / "qvae-bench-io.h5").string();
   const double megabytes = static_cast<double>(rows) * static_cast<double>(cols) * sizeof(float) / 1e6;
@@ -97,11 +98,16 @@ int bench_io(Context& context, CommandLine& cli) {
                                             "the file system or MPI-IO layer is corrupting data"));
 
   const nlohmann::json summary = {
-      {"benchmark", "io"},      {"ranks", comm.size()},
-      {"rows", rows},           {"cols", cols},
-      {"dtype", "float32"},     {"megabytes", megabytes},
-      {"repeats", repeats},     {"chunk_rows", chunk_rows},
-      {"write_s", write_s},     {"read_s", read_s},
+      {"benchmark", "io"},
+      {"ranks", comm.size()},
+      {"rows", rows},
+      {"cols", cols},
+      {"dtype", "float32"},
+      {"megabytes", megabytes},
+      {"repeats", repeats},
+      {"chunk_rows", chunk_rows},
+      {"write_s", write_s},
+      {"read_s", read_s},
       {"write_mb_per_s", megabytes / median(write_s)},
       {"read_mb_per_s", megabytes / median(read_s)},
       {"collective_write", collective_write},
@@ -111,11 +117,12 @@ int bench_io(Context& context, CommandLine& cli) {
   if (cli.json()) {
     core::print_json_summary(summary, comm.is_root());
   } else if (comm.is_root()) {
-    std::fprintf(stderr, "bench io: %lld x %lld float32 (%.1f MB) on %d rank(s), median of %d: write %.1f MB/s, read %.1f MB/s "
-                "(collective: write %s, read %s; data verified)\n",
-                static_cast<long long>(rows), static_cast<long long>(cols), megabytes, comm.size(), repeats,
-                summary["write_mb_per_s"].get<double>(), summary["read_mb_per_s"].get<double>(),
-                collective_write ? "yes" : "no", collective_read ? "yes" : "no");
+    std::fprintf(stderr,
+                 "bench io: %lld x %lld float32 (%.1f MB) on %d rank(s), median of %d: write %.1f MB/s, read %.1f MB/s "
+                 "(collective: write %s, read %s; data verified)\n",
+                 static_cast<long long>(rows), static_cast<long long>(cols), megabytes, comm.size(), repeats,
+                 summary["write_mb_per_s"].get<double>(), summary["read_mb_per_s"].get<double>(),
+                 collective_write ? "yes" : "no", collective_read ? "yes" : "no");
   }
   return 0;
 }
@@ -129,7 +136,8 @@ int bench_simulate(Context& context, CommandLine& cli) {
   std::optional<sim::GFlashSimulator> simulator;
   par::run_agreed(comm, [&] {
     if (events < 1) throw core::UsageError(core::describe("--events must be >= 1", "qvae bench simulate"));
-    simulator.emplace(geometry::Geometry::builtin(vm["geometry"].as<std::string>()), sim::parameters_from(cli.config()));
+    simulator.emplace(geometry::Geometry::builtin(vm["geometry"].as<std::string>()),
+                      sim::parameters_from(cli.config()));
   });
   const par::Block mine = par::my_block(events, comm);
   const std::int64_t voxels = simulator->geometry().voxels();
@@ -142,18 +150,22 @@ int bench_simulate(Context& context, CommandLine& cli) {
   const double mine_s = t0.seconds();
   const double seconds = comm.max(mine_s);
   const nlohmann::json summary = {
-      {"benchmark", "simulate"}, {"geometry", simulator->geometry().name()}, {"events", events},
-      {"ranks", comm.size()},    {"seconds", seconds},
+      {"benchmark", "simulate"},
+      {"geometry", simulator->geometry().name()},
+      {"events", events},
+      {"ranks", comm.size()},
+      {"seconds", seconds},
       {"showers_per_s", events / seconds},
       {"showers_per_s_per_rank", events / seconds / comm.size()},
   };
   if (cli.json())
     core::print_json_summary(summary, comm.is_root());
   else if (comm.is_root())
-    std::fprintf(stderr, "bench simulate: %lld %s showers (log-uniform 1 GeV-1 TeV) on %d rank(s) in %.3f s: %.0f showers/s, "
-                "%.0f per rank\n",
-                static_cast<long long>(events), simulator->geometry().name().c_str(), comm.size(), seconds,
-                summary["showers_per_s"].get<double>(), summary["showers_per_s_per_rank"].get<double>());
+    std::fprintf(stderr,
+                 "bench simulate: %lld %s showers (log-uniform 1 GeV-1 TeV) on %d rank(s) in %.3f s: %.0f showers/s, "
+                 "%.0f per rank\n",
+                 static_cast<long long>(events), simulator->geometry().name().c_str(), comm.size(), seconds,
+                 summary["showers_per_s"].get<double>(), summary["showers_per_s_per_rank"].get<double>());
   return 0;
 }
 
@@ -181,8 +193,9 @@ void declare_bench_options(po::options_description& options) {
       "bias-sigma", po::value<double>()->default_value(1.0), "logz: bias std of the hard model")(
       "start-temps", po::value<std::int64_t>()->default_value(1000), "logz: first K of the convergence search")(
       "equilibration-sweeps", po::value<std::int64_t>()->default_value(1000), "logz: sweeps before reverse AIS")(
-      "converge-seconds", po::value<double>()->default_value(600), "logz: time limit of the convergence search (0 skips)")(
-      "target-gap", po::value<double>()->default_value(0.1), "logz: |AIS - RAIS| target, nats")(
+      "converge-seconds", po::value<double>()->default_value(600),
+      "logz: time limit of the convergence search (0 skips)")("target-gap", po::value<double>()->default_value(0.1),
+                                                              "logz: |AIS - RAIS| target, nats")(
       "target-stderr", po::value<double>()->default_value(0.05), "logz: bootstrap error target, nats")(
       "batch-size", po::value<std::int64_t>()->default_value(32), "train: global batch size (split over ranks)")(
       "batches", po::value<int>()->default_value(3), "train: timed optimiser steps after one warm-up step")(

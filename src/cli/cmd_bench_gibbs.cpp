@@ -94,12 +94,12 @@ int bench_gibbs(Context& context, CommandLine& cli) {
   if (cli.json())
     core::print_json_summary(summary, comm.is_root());
   else if (comm.is_root())
-    std::fprintf(stderr, 
-        "bench gibbs: %s backend, %s (%lld couplers), %lld chains x %lld sweeps on %d rank(s): %.3g unit "
-        "updates/s, %.2f ns per update per core\n",
-        backend.c_str(), machine->graph().description.c_str(), static_cast<long long>(machine->num_couplers()),
-        static_cast<long long>(chains), static_cast<long long>(sweeps), comm.size(),
-        summary["unit_updates_per_s"].get<double>(), summary["ns_per_unit_update"].get<double>());
+    std::fprintf(stderr,
+                 "bench gibbs: %s backend, %s (%lld couplers), %lld chains x %lld sweeps on %d rank(s): %.3g unit "
+                 "updates/s, %.2f ns per update per core\n",
+                 backend.c_str(), machine->graph().description.c_str(), static_cast<long long>(machine->num_couplers()),
+                 static_cast<long long>(chains), static_cast<long long>(sweeps), comm.size(),
+                 summary["unit_updates_per_s"].get<double>(), summary["ns_per_unit_update"].get<double>());
   return 0;
 }
 

@@ -34,7 +34,8 @@
 namespace qvae::cli {
 namespace {
 
-template <class T> T option_or(const po::variables_map& values, const char* name, T fallback) {
+template <class T>
+T option_or(const po::variables_map& values, const char* name, T fallback) {
   return values.count(name) ? values[name].as<T>() : fallback;
 }
 
@@ -86,8 +87,8 @@ int bench_logz(Context& context, CommandLine& cli) {
           "qvae bench logz"));
     if (!(weight_sigma >= 0) || !(bias_sigma >= 0) || !(converge_seconds >= 0) || !(target_gap > 0) ||
         !(target_stderr > 0))
-      throw core::UsageError(core::describe("sigmas and --converge-seconds must be >= 0, targets > 0",
-                                            "qvae bench logz"));
+      throw core::UsageError(
+          core::describe("sigmas and --converge-seconds must be >= 0, targets > 0", "qvae bench logz"));
     schedule = logz::parse_schedule_kind(schedule_name);
     machine.emplace(graph::select_partitioned(selection), "the selected graph");
     machine->init_normal(1.0, seed);  // N(0, 1) keyed by (seed, parameter), then scaled
@@ -196,8 +197,8 @@ int bench_logz(Context& context, CommandLine& cli) {
         {"seconds_one_rank", one.seconds},
         {"cpu_seconds", all.cpu_seconds},
         {"cpu_seconds_one_rank", one.cpu_seconds},
-        {"ns_per_unit_update", 1e9 * all.seconds * comm.size() /
-                                   (static_cast<double>(chains * rate_temps) * updates_per_step)},
+        {"ns_per_unit_update",
+         1e9 * all.seconds * comm.size() / (static_cast<double>(chains * rate_temps) * updates_per_step)},
         {"identical_across_rank_counts", identical},
         {"gibbs_only_seconds", gibbs_seconds},
         {"ais_overhead", all.seconds / gibbs_seconds}}},
@@ -215,16 +216,17 @@ int bench_logz(Context& context, CommandLine& cli) {
     core::print_json_summary(summary, comm.is_root());
   } else if (comm.is_root()) {
     std::fprintf(stderr, "bench logz: %s, %lld couplers (W ~ N(0, %g^2), b ~ N(0, %g^2)), %lld chains\n",
-                machine->graph().description.c_str(), static_cast<long long>(machine->num_couplers()), weight_sigma,
-                bias_sigma, static_cast<long long>(chains));
-    std::fprintf(stderr, 
+                 machine->graph().description.c_str(), static_cast<long long>(machine->num_couplers()), weight_sigma,
+                 bias_sigma, static_cast<long long>(chains));
+    std::fprintf(
+        stderr,
         "  AIS rate: %.4g chain-temperature steps/s on %d rank(s), %.4g on 1 (speedup %.2fx, by CPU time %.2fx); "
         "identical: %s\n",
         all.steps_per_s, comm.size(), one.steps_per_s, all.steps_per_s / one.steps_per_s,
         comm.size() * one.cpu_seconds / all.cpu_seconds, identical ? "yes" : "NO");
     if (time_to_target)
-      std::fprintf(stderr, "  |AIS - RAIS| < %g with errors < %g after %.1f s (search %.1f s)\n", target_gap, target_stderr,
-                  *time_to_target, search_seconds);
+      std::fprintf(stderr, "  |AIS - RAIS| < %g with errors < %g after %.1f s (search %.1f s)\n", target_gap,
+                   target_stderr, *time_to_target, search_seconds);
     else if (converge_seconds > 0)
       std::fprintf(stderr, "  target not reached within %.0f s; see the rounds in --json\n", converge_seconds);
   }

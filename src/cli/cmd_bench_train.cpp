@@ -44,17 +44,17 @@ int bench_train(Context& context, CommandLine& cli) {
   train::BenchTrainResult result;
   par::run_agreed(comm, [&] { result = train::benchmark_training(request, showers, simulator->geometry(), comm); });
   nlohmann::json summary = {{"subject", "train"},
-                                  {"geometry", simulator->geometry().name()},
-                                  {"parameters", result.parameters},
-                                  {"batch_size", request.batch_size},
-                                  {"batches", request.batches},
-                                  {"threads_per_rank", request.threads},
-                                  {"ranks", comm.size()},
-                                  {"seconds", result.seconds},
-                                  {"step_seconds", result.step_seconds},
-                                  {"cpu_step_seconds", result.cpu_step_seconds},
-                                  {"showers_per_s", result.showers_per_s},
-                                  {"peak_rss_mb_per_rank", result.peak_rss_mb}};
+                            {"geometry", simulator->geometry().name()},
+                            {"parameters", result.parameters},
+                            {"batch_size", request.batch_size},
+                            {"batches", request.batches},
+                            {"threads_per_rank", request.threads},
+                            {"ranks", comm.size()},
+                            {"seconds", result.seconds},
+                            {"step_seconds", result.step_seconds},
+                            {"cpu_step_seconds", result.cpu_step_seconds},
+                            {"showers_per_s", result.showers_per_s},
+                            {"peak_rss_mb_per_rank", result.peak_rss_mb}};
   nlohmann::json breakdown = nlohmann::json::object();
   for (const auto& [phase, seconds] : result.step_breakdown) breakdown[phase] = seconds;
   summary["step_breakdown_s"] = breakdown;
@@ -63,13 +63,16 @@ int bench_train(Context& context, CommandLine& cli) {
   if (cli.json())
     core::print_json_summary(summary, comm.is_root());
   else if (comm.is_root())
-    std::fprintf(stderr, "bench train: %lld-parameter model, global batch %lld, %d timed steps on %d rank(s) x %d thread(s): "
-                "%.2f s/step (%.2f s CPU on the slowest rank), %.1f showers/s, peak %.0f MB per rank\n",
-                static_cast<long long>(result.parameters), static_cast<long long>(request.batch_size), request.batches,
-                comm.size(), request.threads, result.step_seconds, result.cpu_step_seconds, result.showers_per_s, result.peak_rss_mb);
+    std::fprintf(stderr,
+                 "bench train: %lld-parameter model, global batch %lld, %d timed steps on %d rank(s) x %d thread(s): "
+                 "%.2f s/step (%.2f s CPU on the slowest rank), %.1f showers/s, peak %.0f MB per rank\n",
+                 static_cast<long long>(result.parameters), static_cast<long long>(request.batch_size), request.batches,
+                 comm.size(), request.threads, result.step_seconds, result.cpu_step_seconds, result.showers_per_s,
+                 result.peak_rss_mb);
   if (!cli.json() && comm.is_root()) {
     std::fprintf(stderr, "  per step, mean over ranks:");
-    for (const auto& [phase, seconds] : result.step_breakdown) std::fprintf(stderr, " %s %.3f s", phase.c_str(), seconds);
+    for (const auto& [phase, seconds] : result.step_breakdown)
+      std::fprintf(stderr, " %s %.3f s", phase.c_str(), seconds);
     std::fprintf(stderr, "\n");
   }
   return 0;

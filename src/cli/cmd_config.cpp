@@ -21,7 +21,8 @@ int run_config(Context& context) {
   const std::string action = cli.values()["action"].as<std::string>();
   par::run_agreed(context.world, [&] {
     if (action != "show")
-      throw core::UsageError(core::describe("unknown action '" + action + "'", "qvae config", "use `qvae config show`"));
+      throw core::UsageError(
+          core::describe("unknown action '" + action + "'", "qvae config", "use `qvae config show`"));
   });
   if (!context.world.is_root()) return 0;
   if (cli.json())

@@ -109,8 +109,8 @@ int sample_on_device(Context& context, CommandLine& cli, DeviceSampleRequest req
     core::print_json_summary(summary, comm.is_root());
   else if (comm.is_root())
     std::fprintf(stderr, "%s: %lld reads (%s, beta %g) -> %s in %.2f s; mean energy %.4f\n", where.c_str(),
-                static_cast<long long>(options.reads), result.backend.c_str(), options.beta, request.out.c_str(),
-                result.seconds, energy.mean);
+                 static_cast<long long>(options.reads), result.backend.c_str(), options.beta, request.out.c_str(),
+                 result.seconds, energy.mean);
   return 0;
 }
 
@@ -118,8 +118,8 @@ namespace {
 
 std::string require_string(const po::variables_map& values, const char* name, const std::string& where) {
   if (!values.count(name))
-    throw core::UsageError(core::describe(std::string("--") + name + " is required", where,
-                                          std::string("pass --") + name));
+    throw core::UsageError(
+        core::describe(std::string("--") + name + " is required", where, std::string("pass --") + name));
   return values[name].as<std::string>();
 }
 
@@ -132,7 +132,8 @@ int dwave_sample(Context& context, CommandLine& cli) {
   par::run_agreed(comm, [&] {
     request.rbm_path = require_string(values, "rbm", where);
     request.out = require_string(values, "out", where);
-    if (!values.count("reads")) throw core::UsageError(core::describe("--reads is required", where, "e.g. --reads 1024"));
+    if (!values.count("reads"))
+      throw core::UsageError(core::describe("--reads is required", where, "e.g. --reads 1024"));
     request.reads = values["reads"].as<std::int64_t>();
     request.beta = values["beta"].as<double>();
     request.backend = values["backend"].as<std::string>();
@@ -152,8 +153,8 @@ int dwave_beta(Context& context, CommandLine& cli) {
     rbm_path = require_string(values, "rbm", where);
     backend = values["backend"].as<std::string>();
     if (backend != "dwave" && backend != "anneal" && backend != "gibbs")
-      throw core::UsageError(core::describe("unknown backend '" + backend + "'", where + " --backend",
-                                            "use dwave, anneal or gibbs"));
+      throw core::UsageError(
+          core::describe("unknown backend '" + backend + "'", where + " --backend", "use dwave, anneal or gibbs"));
     settings = settings_for(cli, context, backend == "dwave");
     if (values.count("method")) settings.beta.method = dwave::parse_beta_method(values["method"].as<std::string>());
     if (values.count("beta0")) settings.beta.beta_initial = values["beta0"].as<double>();
@@ -164,9 +165,10 @@ int dwave_beta(Context& context, CommandLine& cli) {
     settings.beta.seed = values.count("seed") ? values["seed"].as<std::uint64_t>() : cli.run().seed;
     if (!(settings.beta.beta_initial > 0) || settings.beta.max_iterations < 1 || settings.beta.reads < 2 ||
         settings.beta.rbm_chains < 2 || settings.beta.rbm_sweeps < 0)
-      throw core::UsageError(core::describe("--beta0 must be > 0, --iterations >= 1, --reads and "
-                                            "--rbm-chains >= 2, --rbm-sweeps >= 0",
-                                            where));
+      throw core::UsageError(
+          core::describe("--beta0 must be > 0, --iterations >= 1, --reads and "
+                         "--rbm-chains >= 2, --rbm-sweeps >= 0",
+                         where));
     if (backend == "dwave" && settings.qpu.solver.empty())
       throw core::UsageError(core::describe("no solver named", where, "pass --solver NAME (see qvae dwave solvers)"));
   });
@@ -207,9 +209,9 @@ int dwave_beta(Context& context, CommandLine& cli) {
   if (cli.json())
     core::print_json_summary(summary, comm.is_root());
   else if (comm.is_root())
-    std::fprintf(stderr, "dwave beta (%s, %s): beta_eff = %.4f +- %.4f after %zu iterations%s\n", dwave::to_string(estimate.method),
-                backend.c_str(), estimate.beta_eff, estimate.uncertainty, estimate.history.size(),
-                estimate.converged ? "" : " (not converged)");
+    std::fprintf(stderr, "dwave beta (%s, %s): beta_eff = %.4f +- %.4f after %zu iterations%s\n",
+                 dwave::to_string(estimate.method), backend.c_str(), estimate.beta_eff, estimate.uncertainty,
+                 estimate.history.size(), estimate.converged ? "" : " (not converged)");
   return 0;
 }
 
@@ -240,7 +242,7 @@ int dwave_solvers(Context& context, CommandLine& cli) {
   } else if (comm.is_root()) {
     for (const dwave::SolverInfo& solver : solvers)
       std::fprintf(stderr, "%s  %s  %s  %zu qubits, %zu couplers\n", solver.name.c_str(), solver.status.c_str(),
-                  solver.topology.c_str(), solver.qubits.size(), solver.couplers.size());
+                   solver.topology.c_str(), solver.qubits.size(), solver.couplers.size());
   }
   return 0;
 }
@@ -248,8 +250,8 @@ int dwave_solvers(Context& context, CommandLine& cli) {
 }  // namespace
 
 void declare_dwave_options(po::options_description& options) {
-  options.add_options()("action", po::value<std::string>(), "sample | beta | solvers")(
-      "rbm", po::value<std::string>(), "the qvae-rbm model file")(
+  options.add_options()("action", po::value<std::string>(), "sample | beta | solvers")("rbm", po::value<std::string>(),
+                                                                                       "the qvae-rbm model file")(
       "backend", po::value<std::string>()->default_value("dwave"), "dwave | anneal | gibbs")(
       "reads", po::value<std::int64_t>(), "sample: number of samples; beta: device reads per iteration")(
       "beta", po::value<double>()->default_value(1.0), "sample: program E_I / beta")(
@@ -258,8 +260,8 @@ void declare_dwave_options(po::options_description& options) {
       "method", po::value<std::string>(), "beta: ml | linear | multiplicative | variance | pseudolikelihood | stein")(
       "beta0", po::value<double>(), "beta: starting beta (default dwave.beta_initial)")(
       "iterations", po::value<int>(), "beta: most iterations (default dwave.beta_iterations)")(
-      "rbm-chains", po::value<std::int64_t>(), "beta: classical Gibbs chains")(
-      "rbm-sweeps", po::value<std::int64_t>(), "beta: classical Gibbs sweeps")(
+      "rbm-chains", po::value<std::int64_t>(), "beta: classical Gibbs chains")("rbm-sweeps", po::value<std::int64_t>(),
+                                                                               "beta: classical Gibbs sweeps")(
       "seed", po::value<std::uint64_t>(), "seed of offline backends and classical chains (default run.seed)");
   add_device_options(options);
 }

@@ -12,8 +12,8 @@ namespace qvae::cli {
 
 void declare_encode_options(po::options_description& options) {
   options.add_options()("model", po::value<std::string>(), "checkpoint (RUN/best.h5) or run directory")(
-      "data", po::value<std::string>(), "CaloChallenge shower file")(
-      "events", po::value<std::int64_t>(), "encode the first N showers (default: all)")(
+      "data", po::value<std::string>(), "CaloChallenge shower file")("events", po::value<std::int64_t>(),
+                                                                     "encode the first N showers (default: all)")(
       "seed", po::value<std::uint64_t>(), "posterior sampling seed (default: run.seed)")(
       "out", po::value<std::string>(), "output qvae-latents file")(
       "chunk-events", po::value<std::int64_t>()->default_value(256), "showers per forward pass");
@@ -47,17 +47,16 @@ int run_encode(Context& context) {
   request.on_progress = [&](std::int64_t done, std::int64_t total) { progress(done, total); };
   const train::EncodeResult result = train::encode_latents(request, schema(), context.world);
   progress.finish();
-  const nlohmann::json summary = {{"out", result.out},       {"model", result.model},
-                                  {"data", request.data},     {"events", result.events},
-                                  {"nodes", result.nodes},    {"mean_energy", result.mean_energy},
-                                  {"seed", request.seed},     {"ranks", context.world.size()},
-                                  {"seconds", result.seconds}};
+  const nlohmann::json summary = {
+      {"out", result.out},       {"model", result.model},         {"data", request.data},
+      {"events", result.events}, {"nodes", result.nodes},         {"mean_energy", result.mean_energy},
+      {"seed", request.seed},    {"ranks", context.world.size()}, {"seconds", result.seconds}};
   if (cli.json())
     core::print_json_summary(summary, context.world.is_root());
   else if (context.world.is_root())
     std::fprintf(stderr, "encode: %lld showers -> %s (%lld latent units, mean E(z) %.4f) in %.2f s\n",
-                static_cast<long long>(result.events), result.out.c_str(), static_cast<long long>(result.nodes),
-                result.mean_energy, result.seconds);
+                 static_cast<long long>(result.events), result.out.c_str(), static_cast<long long>(result.nodes),
+                 result.mean_energy, result.seconds);
   return 0;
 }
 

@@ -31,7 +31,8 @@ std::vector<double> parse_edges(const std::string& text) {
     char* end = nullptr;
     const double v = std::strtod(item.c_str(), &end);
     if (item.empty() || *end != '\0')
-      throw core::UsageError(core::describe("energy edge '" + item + "' is not a number", "qvae evaluate --energy-edges",
+      throw core::UsageError(core::describe("energy edge '" + item + "' is not a number",
+                                            "qvae evaluate --energy-edges",
                                             "write MeV values, e.g. --energy-edges 1e3,1e4,1e5,1e6"));
     values.push_back(v);
   }
@@ -64,8 +65,8 @@ eval::ModelComparison compare_model_side(train::ModelMetricsSamples samples, con
 
 void print_summary(const eval::Evaluation& ev, const nlohmann::json& metrics, const std::string& out_dir) {
   std::fprintf(stderr, "evaluate: %s vs %s: %lld reference, %lld generated %s showers (%d rank(s), %.1f s)\n",
-              ev.generated_path.c_str(), ev.reference_path.c_str(), static_cast<long long>(ev.events_reference),
-              static_cast<long long>(ev.events_generated), ev.geometry.c_str(), ev.ranks, ev.seconds_total);
+               ev.generated_path.c_str(), ev.reference_path.c_str(), static_cast<long long>(ev.events_reference),
+               static_cast<long long>(ev.events_generated), ev.geometry.c_str(), ev.ranks, ev.seconds_total);
   std::fprintf(stderr, "  separation power S (finite-sample floor):\n");
   for (const char* name : {"etot_over_einc", "e_tot", "sparsity_total", "voxel_energy"}) {
     const auto& s = metrics["separation_power"][name];
@@ -75,49 +76,54 @@ void print_summary(const eval::Evaluation& ev, const nlohmann::json& metrics, co
   for (const auto& [family, f] : metrics["separation_power_by_family"].items()) {
     if (f["features"].get<int>() < 2 || f["max"].is_null()) continue;
     std::fprintf(stderr, "    %-20s mean %.5f over %d layers (floor %.5f), max %.5f in %s\n", family.c_str(),
-                f["mean"].get<double>(), f["features"].get<int>(), f["mean_floor"].get<double>(),
-                f["max"].get<double>(), f["max_feature"].get<std::string>().c_str());
+                 f["mean"].get<double>(), f["features"].get<int>(), f["mean_floor"].get<double>(),
+                 f["max"].get<double>(), f["max_feature"].get<std::string>().c_str());
   }
   for (const char* name : {"fpd", "kpd"}) {
     const auto& d = metrics[name];
     if (d["value"].is_null()) continue;
     std::fprintf(stderr, "  %s x 10^3: %.4f +- %.4f%s\n", name, d["value"].get<double>(),
-                d["error"].is_null() ? 0.0 : d["error"].get<double>(), d.value("reduced", false) ? "  (reduced sizes, see metrics.json)" : "");
+                 d["error"].is_null() ? 0.0 : d["error"].get<double>(),
+                 d.value("reduced", false) ? "  (reduced sizes, see metrics.json)" : "");
   }
   if (ev.model) {
     const eval::EnergyComparison& e = ev.model->rbm_energy;
     const eval::ReconstructionComparison& r = ev.model->reconstruction;
     std::fprintf(stderr, "  model %s on %lld showers of %s:\n", ev.model->model_path.c_str(),
-                static_cast<long long>(ev.model->events), ev.model->data_path.c_str());
-    std::fprintf(stderr, "    RBM energy: encoded %.4g +- %.4g, Gibbs (%lld chains x %d sweeps) %.4g +- %.4g, overlap %.4f\n",
-                e.mean_encoded, e.std_encoded, static_cast<long long>(e.count_gibbs), ev.model->gibbs_sweeps,
-                e.mean_gibbs, e.std_gibbs, e.overlap);
-    std::fprintf(stderr, "    reconstruction: MSE %.5g +- %.5g MeV^2, E_tot relative error %.4g +- %.4g, "
-                "E_tot/E_inc chi2 %.4g over %d bins\n",
-                r.mse_mean, r.mse_std, r.etot_relative_error_mean, r.etot_relative_error_std, r.chi2.value,
-                r.chi2.occupied_bins);
+                 static_cast<long long>(ev.model->events), ev.model->data_path.c_str());
+    std::fprintf(stderr,
+                 "    RBM energy: encoded %.4g +- %.4g, Gibbs (%lld chains x %d sweeps) %.4g +- %.4g, overlap %.4f\n",
+                 e.mean_encoded, e.std_encoded, static_cast<long long>(e.count_gibbs), ev.model->gibbs_sweeps,
+                 e.mean_gibbs, e.std_gibbs, e.overlap);
+    std::fprintf(stderr,
+                 "    reconstruction: MSE %.5g +- %.5g MeV^2, E_tot relative error %.4g +- %.4g, "
+                 "E_tot/E_inc chi2 %.4g over %d bins\n",
+                 r.mse_mean, r.mse_std, r.etot_relative_error_mean, r.etot_relative_error_std, r.chi2.value,
+                 r.chi2.occupied_bins);
   }
   for (const eval::ClassifierResult& c : ev.classifiers)
-    std::fprintf(stderr, "  classifier (%s, %d inputs, %lld validation showers per class): AUC %.4f, JSD %.4f "
-                "(uncalibrated AUC %.4f), best epoch %d of %d\n",
-                c.inputs.c_str(), c.features, static_cast<long long>(c.validation_per_class), c.auc, c.jsd,
-                c.auc_uncalibrated, c.best_epoch, c.epochs_run);
-  std::fprintf(stderr, "  wrote %s/metrics.json and %s/histograms.h5; plot with tools/plot_report.py %s\n", out_dir.c_str(),
-              out_dir.c_str(), out_dir.c_str());
+    std::fprintf(stderr,
+                 "  classifier (%s, %d inputs, %lld validation showers per class): AUC %.4f, JSD %.4f "
+                 "(uncalibrated AUC %.4f), best epoch %d of %d\n",
+                 c.inputs.c_str(), c.features, static_cast<long long>(c.validation_per_class), c.auc, c.jsd,
+                 c.auc_uncalibrated, c.best_epoch, c.epochs_run);
+  std::fprintf(stderr, "  wrote %s/metrics.json and %s/histograms.h5; plot with tools/plot_report.py %s\n",
+               out_dir.c_str(), out_dir.c_str(), out_dir.c_str());
 }
 
 }  // namespace
 
 void declare_evaluate_options(po::options_description& options) {
   options.add_options()("reference", po::value<std::string>(), "reference CaloChallenge file (defines the binnings)")(
-      "generated", po::value<std::string>(), "generated CaloChallenge file")(
-      "out", po::value<std::string>(), "output directory")(
+      "generated", po::value<std::string>(), "generated CaloChallenge file")("out", po::value<std::string>(),
+                                                                             "output directory")(
       "seed", po::value<std::uint64_t>()->default_value(42),
       "seed of the FPD/KPD resampling (JetNet's default: 42) and of the --model Gibbs chains")(
       "energy-bins", po::value<int>()->default_value(5), "incident-energy bins, log-spaced over the reference's range")(
       "energy-edges", po::value<std::string>(), "explicit incident-energy bin edges in MeV, comma-separated")(
       "min-energy", po::value<double>(), "readout threshold in MeV (default: 0.01515 for ds2/ds3, 1 for ds1)")(
-      "geometry", po::value<std::string>()->default_value(""), "ds1-photons | ds1-pions | ds2 | ds3 (default: from the files)")(
+      "geometry", po::value<std::string>()->default_value(""),
+      "ds1-photons | ds1-pions | ds2 | ds3 (default: from the files)")(
       "chunk-rows", po::value<std::int64_t>()->default_value(1024), "showers read per rank per step")(
       "sums", po::value<std::string>()->default_value("numpy"),
       "numpy: features summed as evaluate.py's numpy code does (float32 layer sums in numpy's pairwise order; "
@@ -127,9 +133,9 @@ void declare_evaluate_options(po::options_description& options) {
       "fpd-points", po::value<int>()->default_value(10), "FPD batch sizes, evenly spaced in 1/N")(
       "fpd-resamples", po::value<int>()->default_value(20), "Fréchet distances averaged per batch size")(
       "kpd-batch-size", po::value<std::int64_t>()->default_value(10000), "KPD batch size (evaluate.py: 10000)")(
-      "kpd-batches", po::value<int>()->default_value(10), "KPD batches")(
-      "no-fpd", po::bool_switch(), "skip FPD")("no-kpd", po::bool_switch(), "skip KPD")(
-      "model", po::value<std::string>(), "trained model (RUN/best.h5 or RUN): RBM energies, reconstruction")(
+      "kpd-batches", po::value<int>()->default_value(10), "KPD batches")("no-fpd", po::bool_switch(), "skip FPD")(
+      "no-kpd", po::bool_switch(), "skip KPD")("model", po::value<std::string>(),
+                                               "trained model (RUN/best.h5 or RUN): RBM energies, reconstruction")(
       "data", po::value<std::string>(), "CaloChallenge showers to encode with --model")(
       "data-events", po::value<std::int64_t>(), "encode the first N showers of --data (default: all)")(
       "gibbs-sweeps", po::value<int>()->default_value(1000), "Gibbs sweeps per prior chain, from a random start")(
@@ -216,9 +222,9 @@ int run_evaluate(Context& context) {
       std::error_code error;
       std::filesystem::create_directories(out_dir, error);
       if (error || !std::filesystem::is_directory(out_dir))
-        throw core::UsageError(core::describe("cannot create the output directory '" + out_dir + "'" +
-                                                  (error ? ": " + error.message() : ""),
-                                              "qvae evaluate --out", "pass a writable directory"));
+        throw core::UsageError(core::describe(
+            "cannot create the output directory '" + out_dir + "'" + (error ? ": " + error.message() : ""),
+            "qvae evaluate --out", "pass a writable directory"));
     }
     if (with_model) {
       model_request.model = vm["model"].as<std::string>();

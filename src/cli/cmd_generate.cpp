@@ -10,12 +10,12 @@ namespace qvae::cli {
 
 void declare_generate_options(po::options_description& options) {
   options.add_options()("model", po::value<std::string>(), "checkpoint (DIR/best.h5) or run directory")(
-      "events", po::value<std::int64_t>(), "number of showers")(
-      "energies", po::value<std::string>(), "CaloChallenge file whose incident energies to use")(
+      "events", po::value<std::int64_t>(), "number of showers")("energies", po::value<std::string>(),
+                                                                "CaloChallenge file whose incident energies to use")(
       "e-min", po::value<double>()->default_value(1e3), "lowest incident energy, MeV")(
       "e-max", po::value<double>()->default_value(1e6), "highest incident energy, MeV")(
-      "seed", po::value<std::uint64_t>(), "seed (default: run.seed)")(
-      "out", po::value<std::string>(), "output CaloChallenge file")(
+      "seed", po::value<std::uint64_t>(), "seed (default: run.seed)")("out", po::value<std::string>(),
+                                                                      "output CaloChallenge file")(
       "chunk-events", po::value<std::int64_t>()->default_value(256), "events per generation call")(
       "gibbs-sweeps", po::value<int>()->default_value(0),
       "prior Gibbs sweeps per shower (0: the model's rbm.generation_gibbs_steps)")(
@@ -46,26 +46,24 @@ int run_generate(Context& context) {
   request.threads = vm["threads"].as<int>();
   request.gibbs_sweeps = vm["gibbs-sweeps"].as<int>();
   if (request.gibbs_sweeps < 0)
-    throw core::UsageError(core::describe("--gibbs-sweeps must be >= 0", "qvae generate", "0 keeps the model's setting"));
+    throw core::UsageError(
+        core::describe("--gibbs-sweeps must be >= 0", "qvae generate", "0 keeps the model's setting"));
   request.provenance = io::Provenance{context.command_line, request.seed, cli.config_ini()};
   PhaseProgress progress(cli, context.world, "generate", "showers");
   request.on_progress = [&](std::int64_t done, std::int64_t total) { progress(done, total); };
   const train::GenerateResult result = train::generate_showers(request, context.world);
   progress.finish();
-  const nlohmann::json summary = {{"out", result.out},
-                                  {"model", result.model},
-                                  {"events", result.events},
-                                  {"geometry", result.geometry},
-                                  {"seed", request.seed},
-                                  {"ranks", context.world.size()},
-                                  {"seconds", result.seconds},
-                                  {"showers_per_s", result.seconds > 0 ? result.events / result.seconds : 0.0}};
+  const nlohmann::json summary = {
+      {"out", result.out},         {"model", result.model},
+      {"events", result.events},   {"geometry", result.geometry},
+      {"seed", request.seed},      {"ranks", context.world.size()},
+      {"seconds", result.seconds}, {"showers_per_s", result.seconds > 0 ? result.events / result.seconds : 0.0}};
   if (cli.json())
     core::print_json_summary(summary, context.world.is_root());
   else if (context.world.is_root())
     std::fprintf(stderr, "generate: %lld %s showers from %s -> %s in %.2f s on %d rank(s)\n",
-                static_cast<long long>(result.events), result.geometry.c_str(), result.model.c_str(),
-                result.out.c_str(), result.seconds, context.world.size());
+                 static_cast<long long>(result.events), result.geometry.c_str(), result.model.c_str(),
+                 result.out.c_str(), result.seconds, context.world.size());
   return 0;
 }
 

@@ -37,10 +37,9 @@ dwave::SampleSet read_all_samples(const std::string& path, const par::Communicat
       io::require_format(file, rbm::kSamplesFormat, rbm::kSamplesFormatVersion);
       const io::DatasetShape shape = io::dataset_shape(file, "samples");
       if (shape.dims.size() != 2 || shape.dims[1] != nodes)
-        throw core::InputError(core::describe("samples of shape " + shape.text() + " do not fit a machine of " +
-                                                  std::to_string(nodes) + " nodes",
-                                              io::where_text(path, "samples"),
-                                              "test samples drawn from this model (node order)"));
+        throw core::InputError(core::describe(
+            "samples of shape " + shape.text() + " do not fit a machine of " + std::to_string(nodes) + " nodes",
+            io::where_text(path, "samples"), "test samples drawn from this model (node order)"));
       if (shape.dims[0] * nodes > INT_MAX)
         throw core::InputError(core::describe("too many samples (" + std::to_string(shape.dims[0]) + ")",
                                               io::where_text(path, "samples"),
@@ -51,7 +50,8 @@ dwave::SampleSet read_all_samples(const std::string& path, const par::Communicat
     }  // closed collectively before a rank may throw alone
     for (std::size_t i = 0; i < mine.size(); ++i)
       if (mine[i] > 1)
-        throw core::InputError(core::describe("sample " + std::to_string(first_row + static_cast<std::int64_t>(i) / nodes) +
+        throw core::InputError(core::describe("sample " +
+                                                  std::to_string(first_row + static_cast<std::int64_t>(i) / nodes) +
                                                   " holds the value " + std::to_string(int{mine[i]}),
                                               io::where_text(path, "samples"), "unit states are 0 or 1"));
   });
@@ -66,8 +66,8 @@ dwave::SampleSet read_all_samples(const std::string& path, const par::Communicat
 }  // namespace
 
 void declare_gof_options(po::options_description& options) {
-  options.add_options()("rbm", po::value<std::string>(), "the qvae-rbm model")(
-      "samples", po::value<std::string>(), "the qvae-samples file to test")(
+  options.add_options()("rbm", po::value<std::string>(), "the qvae-rbm model")("samples", po::value<std::string>(),
+                                                                               "the qvae-samples file to test")(
       "beta", po::value<double>()->default_value(1.0), "inverse temperature b of the model")(
       "bootstrap", po::value<std::int64_t>()->default_value(1000), "bootstrap replicates B (0: no p-value)")(
       "alpha", po::value<double>()->default_value(0.05, "0.05"), "level: consistent when p >= alpha")(
@@ -75,16 +75,15 @@ void declare_gof_options(po::options_description& options) {
 }
 
 int run_gof(Context& context) {
-  CommandLine cli(
-      "gof",
-      "qvae gof --rbm FILE --samples FILE [--beta b] [--bootstrap B] [--seed S] [--alpha a] [--json]",
-      "Kernel discrete Stein discrepancy (KDSD; Yang et al., ICML 2018) between binary samples and\n"
-      "the Boltzmann machine at inverse temperature b, p(z) ~ exp(-b E(z)) (b scales biases and\n"
-      "couplings).  Needs only single-flip energy differences: no partition function, no model\n"
-      "sampling.  Reports the U-statistic estimate of the KDSD, its standard error and the p-value\n"
-      "of a wild (Rademacher) bootstrap with B replicates; the samples are consistent with the\n"
-      "model when p >= a.  --samples: a qvae-samples file ('samples' C x N uint8, node order), as\n"
-      "written by qvae sample or qvae dwave sample.  Cost: C^2 x N per evaluation, split over ranks.");
+  CommandLine cli("gof",
+                  "qvae gof --rbm FILE --samples FILE [--beta b] [--bootstrap B] [--seed S] [--alpha a] [--json]",
+                  "Kernel discrete Stein discrepancy (KDSD; Yang et al., ICML 2018) between binary samples and\n"
+                  "the Boltzmann machine at inverse temperature b, p(z) ~ exp(-b E(z)) (b scales biases and\n"
+                  "couplings).  Needs only single-flip energy differences: no partition function, no model\n"
+                  "sampling.  Reports the U-statistic estimate of the KDSD, its standard error and the p-value\n"
+                  "of a wild (Rademacher) bootstrap with B replicates; the samples are consistent with the\n"
+                  "model when p >= a.  --samples: a qvae-samples file ('samples' C x N uint8, node order), as\n"
+                  "written by qvae sample or qvae dwave sample.  Cost: C^2 x N per evaluation, split over ranks.");
   declare_gof_options(cli.options());
   if (!cli.parse(context)) return 0;
   const po::variables_map& values = cli.values();
@@ -98,8 +97,8 @@ int run_gof(Context& context) {
   par::run_agreed(comm, [&] {
     for (const char* name : {"rbm", "samples"})
       if (!values.count(name))
-        throw core::UsageError(core::describe(std::string("--") + name + " is required", where,
-                                              "pass --rbm MODEL --samples SAMPLES"));
+        throw core::UsageError(
+            core::describe(std::string("--") + name + " is required", where, "pass --rbm MODEL --samples SAMPLES"));
     rbm_path = values["rbm"].as<std::string>();
     samples_path = values["samples"].as<std::string>();
     beta = values["beta"].as<double>();
@@ -145,12 +144,13 @@ int run_gof(Context& context) {
   if (cli.json())
     core::print_json_summary(summary, comm.is_root());
   else if (comm.is_root() && decided)
-    std::fprintf(stderr, "gof: KDSD %.6g +- %.3g over %lld samples at beta %g; p = %.4g (%lld bootstrap) -> %s at alpha %g\n",
-                test.statistic, test.std_error, static_cast<long long>(test.samples), beta, test.p_value,
-                static_cast<long long>(bootstrap), consistent ? "consistent" : "NOT consistent", alpha);
+    std::fprintf(stderr,
+                 "gof: KDSD %.6g +- %.3g over %lld samples at beta %g; p = %.4g (%lld bootstrap) -> %s at alpha %g\n",
+                 test.statistic, test.std_error, static_cast<long long>(test.samples), beta, test.p_value,
+                 static_cast<long long>(bootstrap), consistent ? "consistent" : "NOT consistent", alpha);
   else if (comm.is_root())
     std::fprintf(stderr, "gof: KDSD %.6g +- %.3g over %lld samples at beta %g (no bootstrap)\n", test.statistic,
-                test.std_error, static_cast<long long>(test.samples), beta);
+                 test.std_error, static_cast<long long>(test.samples), beta);
   return 0;
 }
 

@@ -29,8 +29,9 @@ void declare_graph_options(po::options_description& options) {
       "size", po::value<int>(), "m: chimera C(m,m,t), pegasus P(m), zephyr Z(m,t)")(
       "t", po::value<int>()->default_value(4), "shore size (chimera, zephyr)")(
       "full", po::bool_switch(), "pegasus: the full graph, not only the fabric")(
-      "scheme", po::value<std::string>()->default_value(""), "region | four_color | checkerboard (default: by topology)")(
-      "nodes-per-partition", po::value<int>(), "select this many nodes per partition")(
+      "scheme", po::value<std::string>()->default_value(""),
+      "region | four_color | checkerboard (default: by topology)")("nodes-per-partition", po::value<int>(),
+                                                                   "select this many nodes per partition")(
       "missing-qubits", po::value<std::string>(),
       "yield file: one missing qubit 'q' or missing coupler 'u v' per line (# comments)");
 }
@@ -104,19 +105,19 @@ int run_graph(Context& context) {
     core::print_json_summary(summary, context.world.is_root());
   } else if (context.world.is_root()) {
     std::fprintf(stderr, "%s: %lld nodes, %lld edges, max degree %d\n", hardware->shape().describe().c_str(),
-                static_cast<long long>(hardware->num_nodes()), static_cast<long long>(hardware->num_edges()),
-                hardware->max_degree());
+                 static_cast<long long>(hardware->num_nodes()), static_cast<long long>(hardware->num_edges()),
+                 hardware->max_degree());
     std::fprintf(stderr, "  degree histogram (degree:count) %s\n", histogram_text(histogram).c_str());
     if (!request.missing_qubits.empty() || !request.missing_couplers.empty())
       std::fprintf(stderr, "  yield: %zu missing qubits, %zu missing couplers removed\n", request.missing_qubits.size(),
-                  request.missing_couplers.size());
+                   request.missing_couplers.size());
     if (selection) {
       std::string sizes, pairs;
       for (const std::int64_t size : graph::partition_sizes(*selection)) sizes += " " + std::to_string(size);
       for (const auto& [pair, count] : graph::pair_coupler_counts(*selection))
         pairs += " " + pair + ":" + std::to_string(count);
-      std::fprintf(stderr, "  %s scheme: partition sizes%s; couplers %zu (per pair%s)\n", scheme_name.c_str(), sizes.c_str(),
-                  selection->couplers.size(), pairs.c_str());
+      std::fprintf(stderr, "  %s scheme: partition sizes%s; couplers %zu (per pair%s)\n", scheme_name.c_str(),
+                   sizes.c_str(), selection->couplers.size(), pairs.c_str());
     }
   }
   return 0;

@@ -54,8 +54,10 @@ int run_inspect(Context& context) {
     const std::int64_t begin = std::min(mine.offset + step * chunk, mine.end());
     const data::ShowerBlock block = reader->read({begin, std::min(chunk, mine.end() - begin)});
     const data::BadValues bad = data::find_bad_values(block);
-    if (bad.any() && !bad_local.any()) bad_local = bad;
-    else bad_local.count += bad.count;
+    if (bad.any() && !bad_local.any())
+      bad_local = bad;
+    else
+      bad_local.count += bad.count;
     for (std::int64_t i = 0; i < block.events(); ++i) {
       const double e = block.incident_energies[static_cast<std::size_t>(i)];
       const float* s = block.shower(i);
@@ -90,21 +92,22 @@ int run_inspect(Context& context) {
       {"shower_dtype", reader->shower_dtype()},
       {"e_inc_min", finite_or_null(e_min)},
       {"e_inc_max", finite_or_null(e_max)},
-      {"mean_etot_over_einc", good_rows ? nlohmann::json(ratio_sum / static_cast<double>(good_rows)) : nlohmann::json()},
-      {"zero_fraction", voxels_seen ? nlohmann::json(static_cast<double>(zeros) / static_cast<double>(voxels_seen))
-                                    : nlohmann::json()},
+      {"mean_etot_over_einc",
+       good_rows ? nlohmann::json(ratio_sum / static_cast<double>(good_rows)) : nlohmann::json()},
+      {"zero_fraction",
+       voxels_seen ? nlohmann::json(static_cast<double>(zeros) / static_cast<double>(voxels_seen)) : nlohmann::json()},
       {"bad_values", bad.count},
   };
   if (cli.json()) {
     core::print_json_summary(summary, comm.is_root());
   } else if (comm.is_root()) {
     std::fprintf(stderr, "%s: %lld events x %lld voxels, geometry %s, showers %s\n", reader->path().c_str(),
-                static_cast<long long>(reader->events()), static_cast<long long>(reader->geometry().voxels()),
-                reader->geometry().name().c_str(), reader->shower_dtype().c_str());
+                 static_cast<long long>(reader->events()), static_cast<long long>(reader->geometry().voxels()),
+                 reader->geometry().name().c_str(), reader->shower_dtype().c_str());
     if (good_rows)
-      std::fprintf(stderr, "  E_inc %.6g .. %.6g MeV, mean E_tot/E_inc %.4f, zero voxels %.4f, bad values %lld\n", e_min, e_max,
-                  ratio_sum / static_cast<double>(good_rows), static_cast<double>(zeros) / static_cast<double>(voxels_seen),
-                  static_cast<long long>(bad.count));
+      std::fprintf(stderr, "  E_inc %.6g .. %.6g MeV, mean E_tot/E_inc %.4f, zero voxels %.4f, bad values %lld\n",
+                   e_min, e_max, ratio_sum / static_cast<double>(good_rows),
+                   static_cast<double>(zeros) / static_cast<double>(voxels_seen), static_cast<long long>(bad.count));
   }
   if (bad.any()) par::run_agreed(comm, [&] { data::throw_bad_values(reader->path(), bad); });
   return 0;

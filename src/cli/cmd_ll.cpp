@@ -10,8 +10,8 @@
 #include <optional>
 
 #include "cli.hpp"
-#include "qvae/core/error.hpp"
 #include "qvae/core/alert.hpp"
+#include "qvae/core/error.hpp"
 #include "qvae/core/json_output.hpp"
 #include "qvae/core/log.hpp"
 #include "qvae/core/progress.hpp"
@@ -39,29 +39,28 @@ void declare_ll_options(po::options_description& options) {
       "bootstrap", po::value<std::int64_t>()->default_value(200), "bootstrap resamples for the standard errors")(
       "gibbs-chains", po::value<std::int64_t>()->default_value(0), "Gibbs samples per model (0: one per code)")(
       "gibbs-sweeps", po::value<std::int64_t>()->default_value(1000), "sweeps of each Gibbs chain")(
-      "approx-tolerance", po::value<double>(), "tolerance of '~' in nats")(
-      "seed", po::value<std::uint64_t>(), "seed (default: run.seed)")(
+      "approx-tolerance", po::value<double>(), "tolerance of '~' in nats")("seed", po::value<std::uint64_t>(),
+                                                                           "seed (default: run.seed)")(
       "backend", po::value<std::string>()->default_value("kokkos"), "sampler: kokkos | torch")(
       "epoch", po::value<std::int64_t>(), "training epoch of the model, recorded in --out for plots")(
       "out", po::value<std::string>(), "output qvae-logz file (the trained model's runs and the ll_* values)");
 }
 
 int run_ll(Context& context) {
-  CommandLine cli(
-      "ll",
-      "qvae ll --rbm FILE --latents FILE [--random-reference] [--random-sigma s] [--chains C]\n"
-      "       [--temps K] [--sweeps-per-temp s] [--schedule adaptive|linear|piecewise]\n"
-      "       [--reverse-start auto|exact|data|chains] [--equilibration-sweeps N] [--gibbs-chains G]\n"
-      "       [--gibbs-sweeps S] [--approx-tolerance NATS] [--seed S] [--out FILE [--epoch E]]\n"
-      "       [--json]",
-      "The log-likelihood table of latent codes under the RBM prior: LL = -<E(z)> - log Z for\n"
-      "the encoded codes (--latents: 'latents' (D, N) 0/1, node order) and for G Gibbs samples\n"
-      "of the model (S sweeps from uniform starts), with log Z from AIS (high LL) and reverse\n"
-      "AIS (low LL).  --random-reference adds a random RBM of the same graph (biases and\n"
-      "weights N(0, s^2)) and checks the expected order\n"
-      "  LL(trained, encoded) ~ LL(trained, Gibbs) > LL(random, Gibbs) > LL(random, encoded),\n"
-      "flagging each relation that fails ('~': within --approx-tolerance nats; default a\n"
-      "quarter of the trained-random gap, or 5% of |LL(trained, Gibbs)| without the reference).");
+  CommandLine cli("ll",
+                  "qvae ll --rbm FILE --latents FILE [--random-reference] [--random-sigma s] [--chains C]\n"
+                  "       [--temps K] [--sweeps-per-temp s] [--schedule adaptive|linear|piecewise]\n"
+                  "       [--reverse-start auto|exact|data|chains] [--equilibration-sweeps N] [--gibbs-chains G]\n"
+                  "       [--gibbs-sweeps S] [--approx-tolerance NATS] [--seed S] [--out FILE [--epoch E]]\n"
+                  "       [--json]",
+                  "The log-likelihood table of latent codes under the RBM prior: LL = -<E(z)> - log Z for\n"
+                  "the encoded codes (--latents: 'latents' (D, N) 0/1, node order) and for G Gibbs samples\n"
+                  "of the model (S sweeps from uniform starts), with log Z from AIS (high LL) and reverse\n"
+                  "AIS (low LL).  --random-reference adds a random RBM of the same graph (biases and\n"
+                  "weights N(0, s^2)) and checks the expected order\n"
+                  "  LL(trained, encoded) ~ LL(trained, Gibbs) > LL(random, Gibbs) > LL(random, encoded),\n"
+                  "flagging each relation that fails ('~': within --approx-tolerance nats; default a\n"
+                  "quarter of the trained-random gap, or 5% of |LL(trained, Gibbs)| without the reference).");
   declare_ll_options(cli.options());
   if (!cli.parse(context)) return 0;
   const po::variables_map& values = cli.values();
@@ -166,8 +165,9 @@ int run_ll(Context& context) {
       {"ll", ll},
       {"logz", logz_json},
       {"order",
-       {{"expected", table.random ? "LL(trained, encoded) ~ LL(trained, Gibbs) > LL(random, Gibbs) > LL(random, encoded)"
-                                  : "LL(trained, encoded) ~ LL(trained, Gibbs)"},
+       {{"expected", table.random
+                         ? "LL(trained, encoded) ~ LL(trained, Gibbs) > LL(random, Gibbs) > LL(random, encoded)"
+                         : "LL(trained, encoded) ~ LL(trained, Gibbs)"},
         {"ok", table.order_ok()},
         {"violations", table.violations},
         {"approx_tolerance", table.approx_tolerance}}},
@@ -193,15 +193,16 @@ int run_ll(Context& context) {
   if (cli.json()) {
     core::print_json_summary(summary, comm.is_root());
   } else if (comm.is_root()) {
-    std::fprintf(stderr, "%-8s %-8s %8s %14s %24s %14s %14s\n", "model", "samples", "count", "mean energy", "LL +- error",
-                "LL (AIS)", "LL (RAIS)");
+    std::fprintf(stderr, "%-8s %-8s %8s %14s %24s %14s %14s\n", "model", "samples", "count", "mean energy",
+                 "LL +- error", "LL (AIS)", "LL (RAIS)");
     for (const logz::LlEntry& entry : table.entries)
-      std::fprintf(stderr, "%-8s %-8s %8lld %14.4f %14.4f +- %7.4f %14.4f %14.4f\n", entry.model.c_str(), entry.samples.c_str(),
-                  static_cast<long long>(entry.count), entry.mean_energy, entry.ll, entry.ll_error, entry.ll_ais,
-                  entry.ll_rais);
-    std::fprintf(stderr, "LL error: bootstrap error and half the AIS-RAIS bracket of log Z, and the energy mean's error\n");
+      std::fprintf(stderr, "%-8s %-8s %8lld %14.4f %14.4f +- %7.4f %14.4f %14.4f\n", entry.model.c_str(),
+                   entry.samples.c_str(), static_cast<long long>(entry.count), entry.mean_energy, entry.ll,
+                   entry.ll_error, entry.ll_ais, entry.ll_rais);
+    std::fprintf(stderr,
+                 "LL error: bootstrap error and half the AIS-RAIS bracket of log Z, and the energy mean's error\n");
     std::fprintf(stderr, "order %s: %s\n", table.order_ok() ? "as expected" : "VIOLATED",
-                summary["order"]["expected"].get<std::string>().c_str());
+                 summary["order"]["expected"].get<std::string>().c_str());
     for (const std::string& v : table.violations) std::fprintf(stderr, "  %s\n", v.c_str());
   }
   return 0;

@@ -47,27 +47,26 @@ void declare_logz_options(po::options_description& options) {
 }
 
 int run_logz(Context& context) {
-  CommandLine cli(
-      "logz",
-      "qvae logz --rbm FILE --method {exact,ais,rais,both} [--chains C] [--temps K]\n"
-      "       [--sweeps-per-temp s] [--schedule adaptive|linear|piecewise] [--seed S]\n"
-      "       [--reverse-start auto|exact|data|chains] [--latents FILE] [--equilibration-sweeps N]\n"
-      "       [--bootstrap B] [--force] [--condition FILE] [--backend kokkos|torch]\n"
-      "       [--out FILE [--epoch E]] [--json]",
-      "Estimates log Z of a qvae-rbm model (docs/logz.md).\n"
-      "  exact  enumerates every partition but the largest, which is summed in closed form\n"
-      "         (2^k terms; refused above 2^32 unless --force).  With --condition FILE: log Z(u)\n"
-      "         for each code u of partition 0 ('values' (R, n0) or full states 'samples').\n"
-      "  ais    forward AIS from the independent-bias model (log Z0 = sum softplus(b)) along\n"
-      "         beta * couplings: a stochastic lower bound.\n"
-      "  rais   reverse AIS from --reverse-start: exact samples (small models; a stochastic\n"
-      "         upper bound), data (RAISE; --latents FILE with 'latents' (D, N) 0/1 codes) or\n"
-      "         chains (--equilibration-sweeps at beta = 1; reported as not a guaranteed bound).\n"
-      "         auto: exact when the model has at most 24 units outside its largest partition.\n"
-      "  both   ais and rais with the same schedule: the bracket [ais, rais].\n"
-      "Each of --temps K steps runs --sweeps-per-temp block-Gibbs sweeps; per-chain\n"
-      "log-weights are combined once with log-sum-exp; stderr from --bootstrap resamples of\n"
-      "the chains.  Identical results for any number of ranks.");
+  CommandLine cli("logz",
+                  "qvae logz --rbm FILE --method {exact,ais,rais,both} [--chains C] [--temps K]\n"
+                  "       [--sweeps-per-temp s] [--schedule adaptive|linear|piecewise] [--seed S]\n"
+                  "       [--reverse-start auto|exact|data|chains] [--latents FILE] [--equilibration-sweeps N]\n"
+                  "       [--bootstrap B] [--force] [--condition FILE] [--backend kokkos|torch]\n"
+                  "       [--out FILE [--epoch E]] [--json]",
+                  "Estimates log Z of a qvae-rbm model (docs/logz.md).\n"
+                  "  exact  enumerates every partition but the largest, which is summed in closed form\n"
+                  "         (2^k terms; refused above 2^32 unless --force).  With --condition FILE: log Z(u)\n"
+                  "         for each code u of partition 0 ('values' (R, n0) or full states 'samples').\n"
+                  "  ais    forward AIS from the independent-bias model (log Z0 = sum softplus(b)) along\n"
+                  "         beta * couplings: a stochastic lower bound.\n"
+                  "  rais   reverse AIS from --reverse-start: exact samples (small models; a stochastic\n"
+                  "         upper bound), data (RAISE; --latents FILE with 'latents' (D, N) 0/1 codes) or\n"
+                  "         chains (--equilibration-sweeps at beta = 1; reported as not a guaranteed bound).\n"
+                  "         auto: exact when the model has at most 24 units outside its largest partition.\n"
+                  "  both   ais and rais with the same schedule: the bracket [ais, rais].\n"
+                  "Each of --temps K steps runs --sweeps-per-temp block-Gibbs sweeps; per-chain\n"
+                  "log-weights are combined once with log-sum-exp; stderr from --bootstrap resamples of\n"
+                  "the chains.  Identical results for any number of ranks.");
   declare_logz_options(cli.options());
   if (!cli.parse(context)) return 0;
   const po::variables_map& values = cli.values();
@@ -76,8 +75,7 @@ int run_logz(Context& context) {
   std::string rbm_path, out, backend;
   logz::LogzRequest request;
   par::run_agreed(comm, [&] {  // usage errors (exit 2) before any file is read
-    if (!values.count("rbm"))
-      throw core::UsageError(core::describe("no model given", "qvae logz", "pass --rbm FILE"));
+    if (!values.count("rbm")) throw core::UsageError(core::describe("no model given", "qvae logz", "pass --rbm FILE"));
     rbm_path = values["rbm"].as<std::string>();
     request.method = logz::parse_method(values["method"].as<std::string>());
     request.chains = values["chains"].as<std::int64_t>();
@@ -126,8 +124,8 @@ int run_logz(Context& context) {
   par::run_agreed(comm, [&] { machine.emplace(rbm::read_rbm(rbm_path, comm)); });
   std::vector<std::vector<std::uint8_t>> codes;
   if (values.count("condition"))
-    par::run_agreed(comm,
-                    [&] { codes = logz::read_partition0_codes(values["condition"].as<std::string>(), comm, *machine); });
+    par::run_agreed(
+        comm, [&] { codes = logz::read_partition0_codes(values["condition"].as<std::string>(), comm, *machine); });
 
   PhaseProgress progress(cli, comm, "logz", "temperatures");
   request.on_progress = [&](const std::string& phase, std::int64_t done, std::int64_t total) {
@@ -161,8 +159,8 @@ int run_logz(Context& context) {
     info.couplers = machine->num_couplers();
     info.partitions = machine->partitions();
     if (values.count("epoch")) info.epoch = values["epoch"].as<std::int64_t>();
-    logz::write_logz_file(out, report, request, info, io::Provenance{context.command_line, request.seed, cli.config_ini()},
-                          comm);
+    logz::write_logz_file(out, report, request, info,
+                          io::Provenance{context.command_line, request.seed, cli.config_ini()}, comm);
     summary["out"] = out;
   }
   std::vector<std::string> warnings = logz::report_alerts(report);
@@ -177,24 +175,25 @@ int run_logz(Context& context) {
   } else if (comm.is_root()) {
     if (report.exact)
       std::fprintf(stderr, "logz: exact %.6f (2^%lld terms, partition %d summed out, %.2f s)\n", report.exact->log_z,
-                  static_cast<long long>(report.exact->enumerated_units), report.exact->analytic_partition,
-                  report.exact->seconds);
+                   static_cast<long long>(report.exact->enumerated_units), report.exact->analytic_partition,
+                   report.exact->seconds);
     if (report.ais_estimate)
-      std::fprintf(stderr, "logz: AIS  %.4f +- %.4f (ESS %.1f of %lld chains, %lld temperatures)\n", report.ais_estimate->log_z,
-                  report.ais_estimate->std_error, report.ais_estimate->ess,
-                  static_cast<long long>(report.ais_estimate->chains), static_cast<long long>(request.temperatures));
+      std::fprintf(stderr, "logz: AIS  %.4f +- %.4f (ESS %.1f of %lld chains, %lld temperatures)\n",
+                   report.ais_estimate->log_z, report.ais_estimate->std_error, report.ais_estimate->ess,
+                   static_cast<long long>(report.ais_estimate->chains), static_cast<long long>(request.temperatures));
     if (report.rais_estimate)
       std::fprintf(stderr, "logz: RAIS %.4f +- %.4f (ESS %.1f; start: %s%s)\n", report.rais_estimate->log_z,
-                  report.rais_estimate->std_error, report.rais_estimate->ess, logz::to_string(report.reverse_start),
-                  report.rais_is_bound ? ", a stochastic upper bound" : ", no guaranteed bound");
+                   report.rais_estimate->std_error, report.rais_estimate->ess, logz::to_string(report.reverse_start),
+                   report.rais_is_bound ? ", a stochastic upper bound" : ", no guaranteed bound");
     if (report.has_bracket()) {
-      std::fprintf(stderr, "logz: bracket [%.4f, %.4f], width %.4f%s\n", report.ais_estimate->log_z, report.rais_estimate->log_z,
-                  report.rais_estimate->log_z - report.ais_estimate->log_z,
-                  report.bracket_inversion_significant() ? " (INVERTED)"
-                  : report.bracket_inverted()            ? " (inverted within noise)"
-                                                         : "");
-      std::fprintf(stderr, "logz: %.4f +- %.4f (midpoint; stat %.4f, sys %.4f = half the bracket width)\n", report.log_z(),
-                  report.combined_uncertainty(), report.statistical_uncertainty(), report.systematic_uncertainty());
+      std::fprintf(stderr, "logz: bracket [%.4f, %.4f], width %.4f%s\n", report.ais_estimate->log_z,
+                   report.rais_estimate->log_z, report.rais_estimate->log_z - report.ais_estimate->log_z,
+                   report.bracket_inversion_significant() ? " (INVERTED)"
+                   : report.bracket_inverted()            ? " (inverted within noise)"
+                                                          : "");
+      std::fprintf(stderr, "logz: %.4f +- %.4f (midpoint; stat %.4f, sys %.4f = half the bracket width)\n",
+                   report.log_z(), report.combined_uncertainty(), report.statistical_uncertainty(),
+                   report.systematic_uncertainty());
     }
     for (std::size_t r = 0; r < conditional.size(); ++r)
       std::fprintf(stderr, "logz: conditional log Z(u_%zu) = %.6f\n", r, conditional[r]);

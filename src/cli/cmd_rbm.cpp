@@ -8,12 +8,12 @@
 #include <optional>
 
 #include "cli.hpp"
-#include "qvae/train/model_exports.hpp"
 #include "qvae/core/error.hpp"
 #include "qvae/core/json_output.hpp"
 #include "qvae/io/dataset.hpp"
 #include "qvae/par/collective_error.hpp"
 #include "qvae/rbm/rbm_file.hpp"
+#include "qvae/train/model_exports.hpp"
 
 namespace qvae::cli {
 namespace {
@@ -71,9 +71,9 @@ int rbm_init(Context& context, CommandLine& cli) {
   if (cli.json())
     core::print_json_summary(summary, comm.is_root());
   else if (comm.is_root())
-    std::fprintf(stderr, "rbm init: %s (%lld nodes, %lld couplers, init %s) -> %s\n", machine->graph().description.c_str(),
-                static_cast<long long>(machine->num_nodes()), static_cast<long long>(machine->num_couplers()),
-                init.c_str(), out.c_str());
+    std::fprintf(stderr, "rbm init: %s (%lld nodes, %lld couplers, init %s) -> %s\n",
+                 machine->graph().description.c_str(), static_cast<long long>(machine->num_nodes()),
+                 static_cast<long long>(machine->num_couplers()), init.c_str(), out.c_str());
   return 0;
 }
 
@@ -98,8 +98,9 @@ int rbm_export(Context& context, CommandLine& cli) {
   if (cli.json())
     core::print_json_summary(summary, comm.is_root());
   else if (comm.is_root())
-    std::fprintf(stderr, "rbm export: the prior of %s (%lld nodes, %lld couplers) -> %s\n", summary["model"].get<std::string>().c_str(),
-                static_cast<long long>(machine.num_nodes()), static_cast<long long>(machine.num_couplers()), out.c_str());
+    std::fprintf(stderr, "rbm export: the prior of %s (%lld nodes, %lld couplers) -> %s\n",
+                 summary["model"].get<std::string>().c_str(), static_cast<long long>(machine.num_nodes()),
+                 static_cast<long long>(machine.num_couplers()), out.c_str());
   return 0;
 }
 
@@ -131,8 +132,9 @@ int rbm_info(Context& context, CommandLine& cli) {
     core::print_json_summary(summary, comm.is_root());
   else if (comm.is_root())
     std::fprintf(stderr, "%s: %s, %lld nodes in %d partitions, %lld couplers, %lld stored chains\n", path.c_str(),
-                machine->graph().description.c_str(), static_cast<long long>(machine->num_nodes()),
-                machine->partitions(), static_cast<long long>(machine->num_couplers()), static_cast<long long>(chains));
+                 machine->graph().description.c_str(), static_cast<long long>(machine->num_nodes()),
+                 machine->partitions(), static_cast<long long>(machine->num_couplers()),
+                 static_cast<long long>(chains));
   return 0;
 }
 
@@ -149,10 +151,10 @@ void declare_rbm_options(po::options_description& options) {
                                                                          "init: nodes per partition")(
       "init", po::value<std::string>()->default_value("normal"), "init: normal | zeros")(
       "sigma", po::value<double>()->default_value(1.0), "init: standard deviation of the normal init")(
-      "seed", po::value<std::uint64_t>(), "init: seed (default: run.seed)")(
-      "out", po::value<std::string>(), "init, export: output qvae-rbm file")(
-      "rbm", po::value<std::string>(), "info: the qvae-rbm file")(
-      "model", po::value<std::string>(), "export: a training checkpoint or run directory");
+      "seed", po::value<std::uint64_t>(), "init: seed (default: run.seed)")("out", po::value<std::string>(),
+                                                                            "init, export: output qvae-rbm file")(
+      "rbm", po::value<std::string>(), "info: the qvae-rbm file")("model", po::value<std::string>(),
+                                                                  "export: a training checkpoint or run directory");
 }
 
 int run_rbm(Context& context) {

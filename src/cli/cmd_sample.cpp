@@ -35,8 +35,7 @@ int sample_device_backend(Context& context, CommandLine& cli) {
       if (values.count(name))
         throw core::UsageError(core::describe(std::string("--") + name + " does not apply to a device backend",
                                               request.where, "drop it (device reads are independent samples)"));
-    if (values.count("clamp-partition") &&
-        values["clamp-partition"].as<std::vector<int>>() != std::vector<int>{0})
+    if (values.count("clamp-partition") && values["clamp-partition"].as<std::vector<int>>() != std::vector<int>{0})
       throw core::UsageError(core::describe("a device backend can clamp partition 0 only", request.where,
                                             "pass --clamp-partition 0 --clamp-values FILE"));
     if (values.count("clamp-partition") != values.count("clamp-values"))
@@ -213,8 +212,8 @@ int run_sample(Context& context) {
     core::print_json_summary(summary, comm.is_root());
   else if (comm.is_root())
     std::fprintf(stderr, "sample: %lld chains x %lld sweeps (%s, beta %g) -> %s in %.2f s; mean energy %.4f +- %.4f\n",
-                static_cast<long long>(job.chains), static_cast<long long>(total_sweeps), result.backend.c_str(),
-                job.settings.beta, out.c_str(), result.seconds, energy.mean, energy.std_error);
+                 static_cast<long long>(job.chains), static_cast<long long>(total_sweeps), result.backend.c_str(),
+                 job.settings.beta, out.c_str(), result.seconds, energy.mean, energy.std_error);
   return 0;
 }
 

@@ -92,7 +92,8 @@ int run_simulate(Context& context) {
     settings.gzip_level = vm["gzip"].as<int>();
     if (settings.gzip_level < 0 || settings.gzip_level > 9 || (settings.gzip_level > 0 && settings.chunk_rows < 1))
       throw core::UsageError(core::describe("--gzip must be 0-9 and needs --chunk-rows > 0", "qvae simulate"));
-    simulator.emplace(geometry::Geometry::builtin(vm["geometry"].as<std::string>()), sim::parameters_from(cli.config()));
+    simulator.emplace(geometry::Geometry::builtin(vm["geometry"].as<std::string>()),
+                      sim::parameters_from(cli.config()));
   });
 
   const geometry::Geometry& geometry = simulator->geometry();
@@ -136,8 +137,8 @@ int run_simulate(Context& context) {
     core::print_json_summary(summary, comm.is_root());
   else if (comm.is_root())
     std::fprintf(stderr, "simulate: %lld %s showers -> %s in %.2f s (%.0f showers/s on %d rank(s))\n",
-                static_cast<long long>(events), geometry.name().c_str(), out.c_str(), seconds,
-                summary["showers_per_s"].get<double>(), comm.size());
+                 static_cast<long long>(events), geometry.name().c_str(), out.c_str(), seconds,
+                 summary["showers_per_s"].get<double>(), comm.size());
   return 0;
 }
 

@@ -68,9 +68,9 @@ int run_train(Context& context) {
   if (cli.json())
     core::print_json_summary(summary, context.world.is_root());
   else if (context.world.is_root())
-    std::fprintf(stderr, "train: %d/%d epochs%s in %.1f s on %d rank(s); best epoch %d; checkpoint %s\n", result.epochs_done,
-                result.epochs_planned, result.interrupted ? " (interrupted, resumable)" : "", result.seconds,
-                result.ranks, result.best_epoch, result.checkpoint.c_str());
+    std::fprintf(stderr, "train: %d/%d epochs%s in %.1f s on %d rank(s); best epoch %d; checkpoint %s\n",
+                 result.epochs_done, result.epochs_planned, result.interrupted ? " (interrupted, resumable)" : "",
+                 result.seconds, result.ranks, result.best_epoch, result.checkpoint.c_str());
   return 0;
 }
 

@@ -2,9 +2,9 @@
 
 #include <iostream>
 
+#include <torch/version.h>
 #include <Kokkos_Core.hpp>
 #include <boost/version.hpp>
-#include <torch/version.h>
 
 #include "cli.hpp"
 #include "qvae/build_info.hpp"
@@ -59,8 +59,11 @@ int run_version(Context& context) {
                   "Prints the qvae version and the versions of the libraries it runs on.");
   if (!cli.parse(context)) return 0;
   const nlohmann::json info = {
-      {"qvae", {{"version", build::version}, {"git", build::git_hash}, {"build_type", build::build_type},
-                {"compiler", build::compiler}}},
+      {"qvae",
+       {{"version", build::version},
+        {"git", build::git_hash},
+        {"build_type", build::build_type},
+        {"compiler", build::compiler}}},
       {"mpi", mpi_info(context.world)},
       {"libtorch", {{"version", TORCH_VERSION}}},
       {"hdf5", hdf5_info()},

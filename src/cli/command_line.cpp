@@ -8,11 +8,15 @@
 namespace qvae::cli {
 
 CommandLine::CommandLine(std::string command, std::string usage, std::string description)
-    : command_(std::move(command)), usage_(std::move(usage)), description_(std::move(description)),
+    : command_(std::move(command)),
+      usage_(std::move(usage)),
+      description_(std::move(description)),
       options_("Options of qvae " + command_) {}
 
 void CommandLine::print_help() const {
-  std::cout << "usage: " << usage_ << "\n\n" << description_ << "\n\n" << options_ << "\n"
+  std::cout << "usage: " << usage_ << "\n\n"
+            << description_ << "\n\n"
+            << options_ << "\n"
             << "Common options:\n"
             << "  --config FILE          INI file (repeatable; later files win)\n"
             << "  --SECTION.KEY=VALUE    override one config key (see `qvae config show`)\n"

@@ -21,12 +21,18 @@ bool holds(const po::value_semantic* semantic) {
 
 /// The config type of an option's value; false for types a key cannot hold (lists).
 bool value_type(const po::value_semantic* semantic, core::ValueType& type) {
-  if (holds<std::string>(semantic)) type = core::ValueType::string;
-  else if (holds<int>(semantic) || holds<std::int64_t>(semantic)) type = core::ValueType::integer;
-  else if (holds<std::uint64_t>(semantic)) type = core::ValueType::unsigned_integer;
-  else if (holds<double>(semantic)) type = core::ValueType::real;
-  else if (holds<bool>(semantic)) type = core::ValueType::boolean;
-  else return false;
+  if (holds<std::string>(semantic))
+    type = core::ValueType::string;
+  else if (holds<int>(semantic) || holds<std::int64_t>(semantic))
+    type = core::ValueType::integer;
+  else if (holds<std::uint64_t>(semantic))
+    type = core::ValueType::unsigned_integer;
+  else if (holds<double>(semantic))
+    type = core::ValueType::real;
+  else if (holds<bool>(semantic))
+    type = core::ValueType::boolean;
+  else
+    return false;
   return true;
 }
 
@@ -47,11 +53,16 @@ std::string shortest_real(double value) {
 /// A resolved key's value as option text.
 std::string config_text(const core::Config& config, const core::ConfigKey& key) {
   switch (key.type) {
-    case core::ValueType::string: return config.get_string(key.name);
-    case core::ValueType::integer: return std::to_string(config.get_int(key.name));
-    case core::ValueType::unsigned_integer: return std::to_string(config.get_uint(key.name));
-    case core::ValueType::real: return shortest_real(config.get_real(key.name));
-    case core::ValueType::boolean: return config.get_bool(key.name) ? "true" : "false";
+    case core::ValueType::string:
+      return config.get_string(key.name);
+    case core::ValueType::integer:
+      return std::to_string(config.get_int(key.name));
+    case core::ValueType::unsigned_integer:
+      return std::to_string(config.get_uint(key.name));
+    case core::ValueType::real:
+      return shortest_real(config.get_real(key.name));
+    case core::ValueType::boolean:
+      return config.get_bool(key.name) ? "true" : "false";
   }
   throw std::logic_error("qvae::cli::config_text: unknown value type");
 }
@@ -100,8 +111,10 @@ void apply_settings(const std::vector<OptionSetting>& settings, const po::option
       config.set(name, setting_text(values[setting.option].value()), "command line");
     } else if (config.source(name) != "default") {
       const std::string text = config_text(config, setting.key);
-      if (!setting.is_switch) tokens.push_back("--" + setting.option + "=" + text);
-      else if (text == "true") tokens.push_back("--" + setting.option);
+      if (!setting.is_switch)
+        tokens.push_back("--" + setting.option + "=" + text);
+      else if (text == "true")
+        tokens.push_back("--" + setting.option);
     }
   }
   if (tokens.empty()) return;
@@ -109,8 +122,8 @@ void apply_settings(const std::vector<OptionSetting>& settings, const po::option
     po::store(po::command_line_parser(tokens).options(options).run(), values);
     po::notify(values);
   } catch (const po::error& e) {
-    throw core::UsageError(core::describe(e.what(), "applying the config keys of this command",
-                                          "see `qvae config show --sources`"));
+    throw core::UsageError(
+        core::describe(e.what(), "applying the config keys of this command", "see `qvae config show --sources`"));
   }
 }
 

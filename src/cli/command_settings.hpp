@@ -16,8 +16,8 @@
 namespace qvae::cli {
 
 struct OptionSetting {
-  std::string option;   ///< the long option name, e.g. "sweeps-per-temp"
-  core::ConfigKey key;  ///< e.g. "logz.sweeps_per_temp"
+  std::string option;      ///< the long option name, e.g. "sweeps-per-temp"
+  core::ConfigKey key;     ///< e.g. "logz.sweeps_per_temp"
   bool is_switch = false;  ///< a flag without a value (po::bool_switch)
 };
 
@@ -32,7 +32,8 @@ std::string setting_text(const boost::any& value);
 /// the command line takes its key's value when a config file or override set
 /// it; an option given on the command line is recorded in `config` with the
 /// source "command line".  Notifies `values` again.
-void apply_settings(const std::vector<OptionSetting>& settings, const boost::program_options::options_description& options,
+void apply_settings(const std::vector<OptionSetting>& settings,
+                    const boost::program_options::options_description& options,
                     boost::program_options::variables_map& values, core::Config& config);
 
 }  // namespace qvae::cli

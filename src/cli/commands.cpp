@@ -3,14 +3,15 @@
 #include "qvae/classifier/settings.hpp"
 #include "qvae/dwave/settings.hpp"
 #include "qvae/model/config.hpp"
-#include "qvae/train/config.hpp"
 #include "qvae/sim/gflash.hpp"
+#include "qvae/train/config.hpp"
 
 namespace qvae::cli {
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
-      {"simulate", "generate GFlash-style calorimeter showers into a CaloChallenge file", run_simulate, declare_simulate_options},
+      {"simulate", "generate GFlash-style calorimeter showers into a CaloChallenge file", run_simulate,
+       declare_simulate_options},
       {"inspect", "validate and summarise a CaloChallenge shower file", run_inspect, declare_inspect_options},
       {"graph", "build Chimera/Pegasus/Zephyr graphs and 4-partite selections", run_graph, declare_graph_options},
       {"rbm", "create and convert K-partite Boltzmann machines", run_rbm, declare_rbm_options, "rbm_init"},

@@ -33,7 +33,8 @@ std::vector<std::string> split_list(const std::string& text) {
 namespace {
 
 /// A whole-string number of a sweep file; anything else is a UsageError naming `where`.
-template <class T> T parse_number(const std::string& text, const std::string& what, const std::string& where) {
+template <class T>
+T parse_number(const std::string& text, const std::string& what, const std::string& where) {
   T value{};
   std::istringstream in(text);
   const bool negative_unsigned = std::is_unsigned<T>::value && text.find('-') != std::string::npos;
@@ -90,7 +91,8 @@ SweepFile parse_sweep_file(std::istream& in, const std::string& path) {
       if (line.back() != ']') throw core::UsageError(core::describe("malformed section header", where));
       section = line.substr(1, line.size() - 2);
       if (section != "sweep" && section != "grid" && section != "random")
-        throw core::UsageError(core::describe("unknown section [" + section + "]", where, "use [sweep], [grid], [random]"));
+        throw core::UsageError(
+            core::describe("unknown section [" + section + "]", where, "use [sweep], [grid], [random]"));
       continue;
     }
     const auto eq = line.find('=');
@@ -98,14 +100,21 @@ SweepFile parse_sweep_file(std::istream& in, const std::string& path) {
       throw core::UsageError(core::describe("expected 'key = value' under a section", where));
     const std::string key = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
     if (section == "sweep") {
-      if (key == "mode") sweep.mode = value;
-      else if (key == "draws") sweep.draws = parse_number<std::int64_t>(value, "draws", where);
-      else if (key == "seed") sweep.seed = parse_number<std::uint64_t>(value, "seed", where);
-      else if (key == "command") sweep.command = value;
-      else if (key == "arguments") sweep.arguments = value;
-      else if (key == "base") sweep.base_configs = split_list(value);
-      else throw core::UsageError(core::describe("unknown [sweep] key '" + key + "'", where,
-                                                 "use mode, draws, seed, command, arguments, base"));
+      if (key == "mode")
+        sweep.mode = value;
+      else if (key == "draws")
+        sweep.draws = parse_number<std::int64_t>(value, "draws", where);
+      else if (key == "seed")
+        sweep.seed = parse_number<std::uint64_t>(value, "seed", where);
+      else if (key == "command")
+        sweep.command = value;
+      else if (key == "arguments")
+        sweep.arguments = value;
+      else if (key == "base")
+        sweep.base_configs = split_list(value);
+      else
+        throw core::UsageError(core::describe("unknown [sweep] key '" + key + "'", where,
+                                              "use mode, draws, seed, command, arguments, base"));
     } else if (section == "grid") {
       sweep.grid.emplace_back(key, split_list(value));
       if (sweep.grid.back().second.empty())
@@ -139,8 +148,9 @@ SweepFile parse_sweep_file(std::istream& in, const std::string& path) {
     points *= static_cast<std::int64_t>(values.size());
   }
   if (points > kMaxSweepPoints || (sweep.mode == "random" && sweep.draws > kMaxSweepPoints))
-    throw core::UsageError(core::describe("the sweep expands to more than " + std::to_string(kMaxSweepPoints) + " points",
-                                          path, "split it into several sweeps"));
+    throw core::UsageError(
+        core::describe("the sweep expands to more than " + std::to_string(kMaxSweepPoints) + " points", path,
+                       "split it into several sweeps"));
   // Relative base config paths are relative to the sweep file.
   for (auto& base : sweep.base_configs)
     if (fs::path(base).is_relative() && !fs::exists(base)) base = (fs::path(path).parent_path() / base).string();

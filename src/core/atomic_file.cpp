@@ -41,11 +41,10 @@ std::string temporary_path(const std::string& path) { return temporary_path(path
 void commit_file(const std::string& temporary, const std::string& path, const std::string& what) {
   auto fail = [&](const std::string& action, const std::string& reason) {
     std::remove(temporary.c_str());
-    throw RuntimeError(describe("cannot " + action + ": " + reason, what,
-                                "check free space and permissions of the output directory"));
+    throw RuntimeError(
+        describe("cannot " + action + ": " + reason, what, "check free space and permissions of the output directory"));
   };
-  if (const std::string reason = sync_path(temporary, false); !reason.empty())
-    fail("sync '" + temporary + "'", reason);
+  if (const std::string reason = sync_path(temporary, false); !reason.empty()) fail("sync '" + temporary + "'", reason);
   if (std::rename(temporary.c_str(), path.c_str()) != 0)
     fail("rename '" + temporary + "' to '" + path + "'", std::strerror(errno));
   // The new name is complete; a failed directory sync only weakens durability

@@ -20,11 +20,16 @@ namespace qvae::core {
 
 const char* value_type_name(ValueType type) noexcept {
   switch (type) {
-    case ValueType::string: return "string";
-    case ValueType::integer: return "integer";
-    case ValueType::unsigned_integer: return "non-negative integer";
-    case ValueType::real: return "real number";
-    case ValueType::boolean: return "boolean (true/false)";
+    case ValueType::string:
+      return "string";
+    case ValueType::integer:
+      return "integer";
+    case ValueType::unsigned_integer:
+      return "non-negative integer";
+    case ValueType::real:
+      return "real number";
+    case ValueType::boolean:
+      return "boolean (true/false)";
   }
   return "?";
 }
@@ -84,8 +89,8 @@ std::string quote_list(const std::vector<std::string>& items) {
 
 std::string normalise_value(const ConfigKey& key, const std::string& value, const std::string& source) {
   auto fail = [&](const std::string& expected) -> UsageError {
-    return UsageError(describe("config key '" + key.name + "' has value '" + value + "'",
-                               "from " + source, "expected " + expected));
+    return UsageError(
+        describe("config key '" + key.name + "' has value '" + value + "'", "from " + source, "expected " + expected));
   };
   const char* begin = value.c_str();
   char* end = nullptr;
@@ -94,8 +99,7 @@ std::string normalise_value(const ConfigKey& key, const std::string& value, cons
     case ValueType::string:
       // Values reach JSON output (--json, config show), which holds UTF-8 only.
       if (!valid_utf8(value)) throw fail("UTF-8 text");
-      if (!key.choices.empty() &&
-          std::find(key.choices.begin(), key.choices.end(), value) == key.choices.end())
+      if (!key.choices.empty() && std::find(key.choices.begin(), key.choices.end(), value) == key.choices.end())
         throw fail("one of " + quote_list(key.choices));
       return value;
     case ValueType::integer:
@@ -109,8 +113,7 @@ std::string normalise_value(const ConfigKey& key, const std::string& value, cons
       return value;
     case ValueType::real: {
       const double v = std::strtod(begin, &end);
-      if (value.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(v))
-        throw fail("a finite real number");
+      if (value.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(v)) throw fail("a finite real number");
       return value;
     }
     case ValueType::boolean: {
@@ -162,8 +165,9 @@ po::options_description describe_schema(const ConfigSchema& schema) {
 }
 
 UsageError unknown_key(const ConfigSchema& schema, const std::string& name, const std::string& source) {
-  const std::string hint = schema.keys().empty() ? std::string("no config keys are defined")
-                                                 : "did you mean '" + schema.closest(name) + "'? (`qvae config show` lists every key)";
+  const std::string hint = schema.keys().empty()
+                               ? std::string("no config keys are defined")
+                               : "did you mean '" + schema.closest(name) + "'? (`qvae config show` lists every key)";
   return UsageError(describe("unknown config key '" + name + "'", "from " + source, hint));
 }
 
@@ -185,8 +189,7 @@ Config Config::resolve(const ConfigSchema& schema, const std::vector<std::string
   const po::options_description desc = describe_schema(schema);
   for (const auto& path : files) {
     std::ifstream in(path);
-    if (!in)
-      throw UsageError(describe("cannot read config file '" + path + "'", "--config", "check the path"));
+    if (!in) throw UsageError(describe("cannot read config file '" + path + "'", "--config", "check the path"));
     po::parsed_options parsed(&desc);
     try {
       parsed = po::parse_config_file(in, desc, /*allow_unregistered=*/true);
@@ -213,11 +216,10 @@ void Config::set(const std::string& key, const std::string& value, const std::st
 
 const Config::Entry& Config::entry(const std::string& key, ValueType expected) const {
   const auto it = entries_.find(key);
-  if (it == entries_.end())
-    throw std::logic_error("qvae::core::Config: key '" + key + "' is not in the schema");
+  if (it == entries_.end()) throw std::logic_error("qvae::core::Config: key '" + key + "' is not in the schema");
   if (it->second.key.type != expected)
-    throw std::logic_error("qvae::core::Config: key '" + key + "' is a " +
-                           value_type_name(it->second.key.type) + ", read as " + value_type_name(expected));
+    throw std::logic_error("qvae::core::Config: key '" + key + "' is a " + value_type_name(it->second.key.type) +
+                           ", read as " + value_type_name(expected));
   return it->second;
 }
 
@@ -263,11 +265,21 @@ nlohmann::json Config::to_json() const {
     const std::string key = name.substr(section.size() + 1);
     nlohmann::json& slot = out[section][key];
     switch (e.key.type) {
-      case ValueType::string: slot = e.value; break;
-      case ValueType::integer: slot = get_int(name); break;
-      case ValueType::unsigned_integer: slot = get_uint(name); break;
-      case ValueType::real: slot = get_real(name); break;
-      case ValueType::boolean: slot = get_bool(name); break;
+      case ValueType::string:
+        slot = e.value;
+        break;
+      case ValueType::integer:
+        slot = get_int(name);
+        break;
+      case ValueType::unsigned_integer:
+        slot = get_uint(name);
+        break;
+      case ValueType::real:
+        slot = get_real(name);
+        break;
+      case ValueType::boolean:
+        slot = get_bool(name);
+        break;
     }
   }
   return out;

@@ -2,8 +2,7 @@
 
 namespace qvae::core {
 
-Error::Error(ExitCode code, const std::string& message)
-    : std::runtime_error(one_line(message)), code_(code) {}
+Error::Error(ExitCode code, const std::string& message) : std::runtime_error(one_line(message)), code_(code) {}
 
 std::string describe(const std::string& what, const std::string& where, const std::string& remedy) {
   std::string out = what;
@@ -37,9 +36,12 @@ std::string error_line(const std::string& message) { return "qvae: error: " + on
 
 void throw_error(ExitCode code, const std::string& message) {
   switch (code) {
-    case ExitCode::usage: throw UsageError(message);
-    case ExitCode::bad_input: throw InputError(message);
-    default: throw RuntimeError(message);
+    case ExitCode::usage:
+      throw UsageError(message);
+    case ExitCode::bad_input:
+      throw InputError(message);
+    default:
+      throw RuntimeError(message);
   }
 }
 

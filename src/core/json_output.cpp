@@ -4,7 +4,9 @@
 
 namespace qvae::core {
 
-void print_json_summary(const nlohmann::json& summary, bool is_root) { print_json_summary(summary, std::cout, is_root); }
+void print_json_summary(const nlohmann::json& summary, bool is_root) {
+  print_json_summary(summary, std::cout, is_root);
+}
 
 void print_json_summary(const nlohmann::json& summary, std::ostream& out, bool is_root) {
   if (!is_root) return;

@@ -21,8 +21,7 @@ constexpr const char* kNames[] = {"trace", "debug", "info", "warn", "error", "of
 Level parse_level(const std::string& name) {
   for (int i = 0; i <= static_cast<int>(Level::off); ++i)
     if (name == kNames[i]) return static_cast<Level>(i);
-  throw UsageError(describe("unknown log level '" + name + "'",
-                            "use one of trace, debug, info, warn, error, off"));
+  throw UsageError(describe("unknown log level '" + name + "'", "use one of trace, debug, info, warn, error, off"));
 }
 
 const char* level_name(Level level) noexcept { return kNames[static_cast<int>(level)]; }

@@ -32,9 +32,13 @@ std::string format_duration(double seconds) {
 
 Progress::Progress(std::string label, std::uint64_t total, std::string unit, bool enabled, ProgressMode mode,
                    double interval_s)
-    : label_(std::move(label)), unit_(std::move(unit)), total_(total),
-      enabled_(enabled && mode != ProgressMode::off), interval_s_(interval_s),
-      start_(std::chrono::steady_clock::now()), last_print_(start_) {
+    : label_(std::move(label)),
+      unit_(std::move(unit)),
+      total_(total),
+      enabled_(enabled && mode != ProgressMode::off),
+      interval_s_(interval_s),
+      start_(std::chrono::steady_clock::now()),
+      last_print_(start_) {
   as_bar_ = mode == ProgressMode::bar || (mode == ProgressMode::automatic && isatty(STDERR_FILENO));
 }
 

@@ -5,15 +5,26 @@
 namespace qvae::core {
 
 void add_run_keys(ConfigSchema& schema) {
-  schema.add({"run.seed", ValueType::unsigned_integer, "12345",
-              "Master seed; every random stream is keyed by (seed, work item)", {}});
-  schema.add({"run.log_level", ValueType::string, "info", "Least severe log level shown",
+  schema.add({"run.seed",
+              ValueType::unsigned_integer,
+              "12345",
+              "Master seed; every random stream is keyed by (seed, work item)",
+              {}});
+  schema.add({"run.log_level",
+              ValueType::string,
+              "info",
+              "Least severe log level shown",
               {"trace", "debug", "info", "warn", "error", "off"}});
-  schema.add({"run.progress", ValueType::string, "auto",
+  schema.add({"run.progress",
+              ValueType::string,
+              "auto",
               "Progress display: bar on a terminal, log lines otherwise (auto), or forced",
               {"auto", "bar", "lines", "off"}});
-  schema.add({"run.progress_interval_s", ValueType::real, "5",
-              "Seconds between progress log lines when not on a terminal", {}});
+  schema.add({"run.progress_interval_s",
+              ValueType::real,
+              "5",
+              "Seconds between progress log lines when not on a terminal",
+              {}});
 }
 
 RunOptions RunOptions::from(const Config& config) {

@@ -10,7 +10,8 @@ namespace qvae::data {
 
 namespace {
 
-template <class RowOf> BadValues find_bad_values_of(const ShowerBlock& block, RowOf row_of) {
+template <class RowOf>
+BadValues find_bad_values_of(const ShowerBlock& block, RowOf row_of) {
   BadValues bad;
   auto note = [&](std::int64_t row, const char* dataset, const std::string& what) {
     if (bad.count++ == 0) bad.first_row = row, bad.first_dataset = dataset, bad.first_what = what;
@@ -60,10 +61,10 @@ BadValues combine(const BadValues& local, const par::Communicator& comm) {
 }
 
 void throw_bad_values(const std::string& path, const BadValues& bad) {
-  throw core::InputError(core::describe(
-      std::to_string(bad.count) + " bad value(s); first at row " + std::to_string(bad.first_row) + ": " +
-          bad.first_what,
-      io::where_text(path, bad.first_dataset), "showers must be finite and >= 0, incident energies > 0"));
+  throw core::InputError(core::describe(std::to_string(bad.count) + " bad value(s); first at row " +
+                                            std::to_string(bad.first_row) + ": " + bad.first_what,
+                                        io::where_text(path, bad.first_dataset),
+                                        "showers must be finite and >= 0, incident energies > 0"));
 }
 
 namespace {
@@ -106,8 +107,9 @@ CaloReader::CaloReader(const std::string& path, const par::Communicator& comm, c
     core::throw_error(e.code(), std::string(e.what()) + ", " + io::where_text(path, kShowers));
   }
   if (geometry_.voxels() != voxels)
-    throw core::InputError(core::describe("dataset has " + std::to_string(voxels) + " voxels per shower but geometry '" +
-                                              geometry_.name() + "' has " + std::to_string(geometry_.voxels()),
+    throw core::InputError(core::describe("dataset has " + std::to_string(voxels) +
+                                              " voxels per shower but geometry '" + geometry_.name() + "' has " +
+                                              std::to_string(geometry_.voxels()),
                                           io::where_text(path, kShowers), "pass the right --geometry"));
   stored_float_type(file_, kIncidentEnergies);
   shower_dtype_ = stored_float_type(file_, kShowers);
@@ -155,7 +157,8 @@ io::WriteOptions write_options(const WriteSettings& settings) {
 
 CaloWriter::CaloWriter(const std::string& path, const par::Communicator& comm, const geometry::Geometry& geometry,
                        std::int64_t total_events, const io::Provenance& provenance, const WriteSettings& settings)
-    : file_(io::OutputFile::create(path, comm)), geometry_(geometry),
+    : file_(io::OutputFile::create(path, comm)),
+      geometry_(geometry),
       wide_(checked(settings, path).shower_dtype == "float64"),
       energies_(file_, kIncidentEnergies, total_events, 1, write_options(settings)) {
   if (wide_)

@@ -12,7 +12,10 @@
 namespace qvae::data {
 
 ShowerStream::ShowerStream(std::string path, std::int64_t voxels, std::int64_t requests, RowPlan plan, int depth)
-    : path_(std::move(path)), voxels_(voxels), requests_(std::max<std::int64_t>(requests, 0)), plan_(std::move(plan)),
+    : path_(std::move(path)),
+      voxels_(voxels),
+      requests_(std::max<std::int64_t>(requests, 0)),
+      plan_(std::move(plan)),
       depth_(static_cast<std::size_t>(std::max(depth, 1))) {
   thread_ = std::thread([this] { run(); });
 }

@@ -55,9 +55,7 @@ std::uint64_t epoch_key(std::uint64_t seed, std::uint64_t epoch, std::int64_t ev
 struct KeyedEvent {
   std::uint64_t key;
   std::int64_t event;
-  bool operator<(const KeyedEvent& other) const {
-    return key != other.key ? key < other.key : event < other.event;
-  }
+  bool operator<(const KeyedEvent& other) const { return key != other.key ? key < other.key : event < other.event; }
 };
 
 template <typename KeyOf>
@@ -79,8 +77,8 @@ std::vector<std::int64_t> all_events(std::int64_t n) {
 enum class Part : std::uint8_t { train, validation, test };
 
 // Labels order[begin, end) by split_sizes: train first, then validation, then test.
-void deal(const std::vector<std::int64_t>& order, std::size_t begin, std::size_t end,
-          const SplitFractions& fractions, std::vector<Part>& part_of_event) {
+void deal(const std::vector<std::int64_t>& order, std::size_t begin, std::size_t end, const SplitFractions& fractions,
+          std::vector<Part>& part_of_event) {
   const SplitSizes sizes = split_sizes(static_cast<std::int64_t>(end - begin), fractions);
   const std::size_t train_end = begin + static_cast<std::size_t>(sizes.train);
   const std::size_t validation_end = train_end + static_cast<std::size_t>(sizes.validation);
@@ -96,9 +94,15 @@ Split collect(const std::vector<Part>& part_of_event) {
   for (std::size_t event = 0; event < part_of_event.size(); ++event) {
     const auto index = static_cast<std::int64_t>(event);
     switch (part_of_event[event]) {
-      case Part::train: split.train.push_back(index); break;
-      case Part::validation: split.validation.push_back(index); break;
-      case Part::test: split.test.push_back(index); break;
+      case Part::train:
+        split.train.push_back(index);
+        break;
+      case Part::validation:
+        split.validation.push_back(index);
+        break;
+      case Part::test:
+        split.test.push_back(index);
+        break;
     }
   }
   return split;
@@ -115,8 +119,8 @@ void check_split_fractions(const SplitFractions& fractions) {
   }
   const double sum = fractions.train + fractions.validation + fractions.test;
   if (!(std::fabs(sum - 1.0) <= kFractionSumTolerance)) {
-    throw UsageError(describe("split fractions " + number(fractions.train) + "/" + number(fractions.validation) +
-                                  "/" + number(fractions.test) + " sum to " + number(sum) + ", not 1",
+    throw UsageError(describe("split fractions " + number(fractions.train) + "/" + number(fractions.validation) + "/" +
+                                  number(fractions.test) + " sum to " + number(sum) + ", not 1",
                               "event splits", "make train + validation + test = 1"));
   }
 }
@@ -157,8 +161,8 @@ std::vector<int> energy_strata(const double* incident_energies, std::int64_t n, 
   check_count(n, "event count");
   if (options.unique_threshold < 1 || options.log_bins < 1) {
     throw UsageError(describe("stratification needs unique_threshold >= 1 and log_bins >= 1 (got " +
-                                  std::to_string(options.unique_threshold) + ", " +
-                                  std::to_string(options.log_bins) + ")",
+                                  std::to_string(options.unique_threshold) + ", " + std::to_string(options.log_bins) +
+                                  ")",
                               "event splits", "use the defaults 20 and 15"));
   }
   const auto count = static_cast<std::size_t>(n);
@@ -178,8 +182,8 @@ std::vector<int> energy_strata(const double* incident_energies, std::int64_t n, 
 
   if (distinct.size() < static_cast<std::size_t>(options.unique_threshold)) {
     for (std::size_t i = 0; i < count; ++i) {
-      strata[i] = static_cast<int>(std::lower_bound(distinct.begin(), distinct.end(), incident_energies[i]) -
-                                   distinct.begin());
+      strata[i] =
+          static_cast<int>(std::lower_bound(distinct.begin(), distinct.end(), incident_energies[i]) - distinct.begin());
     }
     return strata;
   }
@@ -264,8 +268,7 @@ par::Block rank_block(std::int64_t n, int rank, int ranks) {
 
 }  // namespace
 
-std::vector<std::int64_t> shard_of_epoch(std::int64_t n, std::uint64_t seed, std::uint64_t epoch, int rank,
-                                         int ranks) {
+std::vector<std::int64_t> shard_of_epoch(std::int64_t n, std::uint64_t seed, std::uint64_t epoch, int rank, int ranks) {
   const par::Block block = rank_block(n, rank, ranks);
   const std::vector<std::int64_t> permutation = epoch_permutation(n, seed, epoch);
   return std::vector<std::int64_t>(permutation.begin() + block.offset, permutation.begin() + block.end());

@@ -56,7 +56,8 @@ LogitTransform::LogitTransform(double r, double fraction_scale) : r_(r), scale_(
   }
   if (!std::isfinite(fraction_scale) || !(fraction_scale >= 1.0)) {
     throw UsageError(describe("voxel fraction scale " + number(fraction_scale) + " is not a finite number >= 1",
-                              "data transform", "use 1 for showers with E_vox <= E_inc, or set model.fraction_scale = auto"));
+                              "data transform",
+                              "use 1 for showers with E_vox <= E_inc, or set model.fraction_scale = auto"));
   }
 }
 
@@ -91,9 +92,7 @@ struct RowLocation {
   bool in_batch = false;
   std::size_t event = 0;
   std::string row() const { return in_batch ? "at event " + std::to_string(event) : std::string(); }
-  std::string voxel(std::size_t index) const {
-    return in_batch ? event_voxel_where(event, index) : voxel_where(index);
-  }
+  std::string voxel(std::size_t index) const { return in_batch ? event_voxel_where(event, index) : voxel_where(index); }
 };
 
 template <typename T>
@@ -119,8 +118,7 @@ void check_inverse_row(const T* reduced, std::size_t count, double incident_ener
 
 // The transform sees fractions of the energy scale s E_inc (s = fraction scale).
 template <typename T>
-void apply_forward_row(double r, double scale, const T* voxels, std::size_t count, double incident_energy,
-                       T* reduced) {
+void apply_forward_row(double r, double scale, const T* voxels, std::size_t count, double incident_energy, T* reduced) {
   const double full = scale * incident_energy;
   for (std::size_t i = 0; i < count; ++i) {
     reduced[i] = static_cast<T>(logit_of_fraction(static_cast<double>(voxels[i]) / full, r));
@@ -128,8 +126,7 @@ void apply_forward_row(double r, double scale, const T* voxels, std::size_t coun
 }
 
 template <typename T>
-void apply_inverse_row(double r, double scale, const T* reduced, std::size_t count, double incident_energy,
-                       T* voxels) {
+void apply_inverse_row(double r, double scale, const T* reduced, std::size_t count, double incident_energy, T* voxels) {
   const double full = scale * incident_energy;
   for (std::size_t i = 0; i < count; ++i) {
     voxels[i] = static_cast<T>(fraction_of_logit(static_cast<double>(reduced[i]), r) * full);
@@ -137,15 +134,13 @@ void apply_inverse_row(double r, double scale, const T* reduced, std::size_t cou
 }
 
 template <typename T>
-void forward_row_impl(double r, double scale, const T* voxels, std::size_t count, double incident_energy,
-                      T* reduced) {
+void forward_row_impl(double r, double scale, const T* voxels, std::size_t count, double incident_energy, T* reduced) {
   check_forward_row(scale, voxels, count, incident_energy, RowLocation{});
   apply_forward_row(r, scale, voxels, count, incident_energy, reduced);
 }
 
 template <typename T>
-void inverse_row_impl(double r, double scale, const T* reduced, std::size_t count, double incident_energy,
-                      T* voxels) {
+void inverse_row_impl(double r, double scale, const T* reduced, std::size_t count, double incident_energy, T* voxels) {
   check_inverse_row(reduced, count, incident_energy, RowLocation{});
   apply_inverse_row(r, scale, reduced, count, incident_energy, voxels);
 }
@@ -155,7 +150,8 @@ template <typename T, class Check, class Apply>
 void transform_rows(const T* in, std::size_t rows, std::size_t voxels_per_row, const T* incident_energies, T* out,
                     Check check, Apply apply) {
   for (std::size_t row = 0; row < rows; ++row)
-    check(in + row * voxels_per_row, voxels_per_row, static_cast<double>(incident_energies[row]), RowLocation{true, row});
+    check(in + row * voxels_per_row, voxels_per_row, static_cast<double>(incident_energies[row]),
+          RowLocation{true, row});
   for (std::size_t row = 0; row < rows; ++row)
     apply(in + row * voxels_per_row, voxels_per_row, static_cast<double>(incident_energies[row]),
           out + row * voxels_per_row);
@@ -166,15 +162,18 @@ void forward_rows_impl(double r, double scale, const T* showers, std::size_t row
                        const T* incident_energies, T* reduced) {
   transform_rows(
       showers, rows, voxels_per_row, incident_energies, reduced,
-      [scale](const T* in, std::size_t n, double e, const RowLocation& where) { check_forward_row(scale, in, n, e, where); },
+      [scale](const T* in, std::size_t n, double e, const RowLocation& where) {
+        check_forward_row(scale, in, n, e, where);
+      },
       [r, scale](const T* in, std::size_t n, double e, T* out) { apply_forward_row(r, scale, in, n, e, out); });
 }
 
 template <typename T>
 void inverse_rows_impl(double r, double scale, const T* reduced, std::size_t rows, std::size_t voxels_per_row,
                        const T* incident_energies, T* showers) {
-  transform_rows(reduced, rows, voxels_per_row, incident_energies, showers, check_inverse_row<T>,
-                 [r, scale](const T* in, std::size_t n, double e, T* out) { apply_inverse_row(r, scale, in, n, e, out); });
+  transform_rows(
+      reduced, rows, voxels_per_row, incident_energies, showers, check_inverse_row<T>,
+      [r, scale](const T* in, std::size_t n, double e, T* out) { apply_inverse_row(r, scale, in, n, e, out); });
 }
 
 }  // namespace
@@ -194,16 +193,14 @@ double LogitTransform::inverse(double u, double incident_energy) const {
   return fraction_of_logit(u, r_) * scale_ * incident_energy;
 }
 
-void LogitTransform::forward_row(const float* voxels, std::size_t count, double incident_energy,
-                                 float* reduced) const {
+void LogitTransform::forward_row(const float* voxels, std::size_t count, double incident_energy, float* reduced) const {
   forward_row_impl(r_, scale_, voxels, count, incident_energy, reduced);
 }
 void LogitTransform::forward_row(const double* voxels, std::size_t count, double incident_energy,
                                  double* reduced) const {
   forward_row_impl(r_, scale_, voxels, count, incident_energy, reduced);
 }
-void LogitTransform::inverse_row(const float* reduced, std::size_t count, double incident_energy,
-                                 float* voxels) const {
+void LogitTransform::inverse_row(const float* reduced, std::size_t count, double incident_energy, float* voxels) const {
   inverse_row_impl(r_, scale_, reduced, count, incident_energy, voxels);
 }
 void LogitTransform::inverse_row(const double* reduced, std::size_t count, double incident_energy,
@@ -233,9 +230,9 @@ void LogitTransform::inverse_rows(const double* reduced, std::size_t rows, std::
 
 ScaledLogEnergy::ScaledLogEnergy(double log_min, double log_max) : log_min_(log_min), log_max_(log_max) {
   if (!std::isfinite(log_min) || !std::isfinite(log_max) || !(log_min < log_max)) {
-    throw UsageError(describe("scaled log energy bounds a = " + number(log_min) + ", b = " + number(log_max) +
-                                  " are not finite with a < b",
-                              "data transform", "use e.g. a = 6, b = 14 (ds2)"));
+    throw UsageError(describe(
+        "scaled log energy bounds a = " + number(log_min) + ", b = " + number(log_max) + " are not finite with a < b",
+        "data transform", "use e.g. a = 6, b = 14 (ds2)"));
   }
 }
 
@@ -269,7 +266,8 @@ namespace {
 template <typename T>
 void scaled_forward_impl(const ScaledLogEnergy& transform, const T* energies, std::size_t count, T* scaled) {
   for (std::size_t i = 0; i < count; ++i) check_positive_energy(static_cast<double>(energies[i]), index_where(i));
-  for (std::size_t i = 0; i < count; ++i) scaled[i] = static_cast<T>(transform.forward(static_cast<double>(energies[i])));
+  for (std::size_t i = 0; i < count; ++i)
+    scaled[i] = static_cast<T>(transform.forward(static_cast<double>(energies[i])));
 }
 
 template <typename T>
@@ -280,7 +278,8 @@ void scaled_inverse_impl(const ScaledLogEnergy& transform, const T* scaled, std:
                                 index_where(i), "check the input"));
     }
   }
-  for (std::size_t i = 0; i < count; ++i) energies[i] = static_cast<T>(transform.inverse(static_cast<double>(scaled[i])));
+  for (std::size_t i = 0; i < count; ++i)
+    energies[i] = static_cast<T>(transform.inverse(static_cast<double>(scaled[i])));
 }
 
 }  // namespace
@@ -325,21 +324,20 @@ void check_partition(const EnergyCodeWidths& widths, int partition_size) {
   if (partition_size < widths.total()) {
     throw UsageError(describe("conditioned partition of " + std::to_string(partition_size) +
                                   " nodes cannot hold one binary energy code of " + std::to_string(widths.total()) +
-                                  " bits (" + std::to_string(widths.linear) + "+" + std::to_string(widths.sqrt) +
-                                  "+" + std::to_string(widths.log) + ")",
+                                  " bits (" + std::to_string(widths.linear) + "+" + std::to_string(widths.sqrt) + "+" +
+                                  std::to_string(widths.log) + ")",
                               "conditioned prior partition", "use a larger partition or a smaller energy range"));
   }
 }
 
 template <typename Node>
-void write_code(const EnergyCodeFeatures& features, const EnergyCodeWidths& widths, int partition_size,
-                Node* nodes) {
+void write_code(const EnergyCodeFeatures& features, const EnergyCodeWidths& widths, int partition_size, Node* nodes) {
   const int copy_length = widths.total();
   const int copies = partition_size / copy_length;
   int node = 0;
   for (int copy = 0; copy < copies; ++copy) {
-    for (const auto& field : {std::make_pair(features.linear, widths.linear), std::make_pair(features.sqrt, widths.sqrt),
-                              std::make_pair(features.log, widths.log)}) {
+    for (const auto& field : {std::make_pair(features.linear, widths.linear),
+                              std::make_pair(features.sqrt, widths.sqrt), std::make_pair(features.log, widths.log)}) {
       for (int bit = 0; bit < field.second; ++bit) nodes[node++] = static_cast<Node>((field.first >> bit) & 1u);
     }
   }
@@ -394,8 +392,8 @@ EnergyCodeFeatures features_at(double energy, const std::string& where) {
                               "the code needs ln E > 0; check the incident energies"));
   }
   if (!(energy < kEnergyFeatureLimit)) {
-    throw InputError(describe("incident energy " + number(energy) + " MeV is too large for a binary energy code",
-                              where, "check the incident energies"));
+    throw InputError(describe("incident energy " + number(energy) + " MeV is too large for a binary energy code", where,
+                              "check the incident energies"));
   }
   EnergyCodeFeatures result;
   result.linear = static_cast<std::uint64_t>(std::floor(energy));

@@ -17,12 +17,14 @@ namespace {
 
 class Writer {
  public:
-  template <class T> void put(const T& value) {
+  template <class T>
+  void put(const T& value) {
     static_assert(std::is_trivially_copyable<T>::value, "plain values only");
     const auto* bytes = reinterpret_cast<const std::uint8_t*>(&value);
     data.insert(data.end(), bytes, bytes + sizeof(T));
   }
-  template <class T> void put_vector(const std::vector<T>& values) {
+  template <class T>
+  void put_vector(const std::vector<T>& values) {
     put(static_cast<std::int64_t>(values.size()));
     const auto* bytes = reinterpret_cast<const std::uint8_t*>(values.data());
     data.insert(data.end(), bytes, bytes + values.size() * sizeof(T));
@@ -33,14 +35,16 @@ class Writer {
 class Reader {
  public:
   Reader(const std::uint8_t* data, std::size_t size) : data_(data), size_(size) {}
-  template <class T> T get() {
+  template <class T>
+  T get() {
     T value;
     need(sizeof(T));
     std::memcpy(&value, data_ + at_, sizeof(T));
     at_ += sizeof(T);
     return value;
   }
-  template <class T> std::vector<T> get_vector() {
+  template <class T>
+  std::vector<T> get_vector() {
     const auto count = static_cast<std::size_t>(get<std::int64_t>());
     need(count * sizeof(T));
     std::vector<T> values(count);
@@ -154,8 +158,8 @@ rbm::SampleResult sample_with_backend(const rbm::BoltzmannMachine& machine, cons
   const std::string where = "qvae::dwave::sample_with_backend";
   if (options.reads < 1) throw core::UsageError(core::describe("the number of reads must be >= 1", where));
   if (options.condition && options.condition->partitions != std::vector<int>{0})
-    throw core::UsageError(core::describe("only partition 0 can be conditioned on a QPU (flux biases)", where,
-                                          "condition partition 0"));
+    throw core::UsageError(
+        core::describe("only partition 0 can be conditioned on a QPU (flux biases)", where, "condition partition 0"));
   const std::unique_ptr<IsingSampler> sampler =
       make_sampler(options.backend, machine, options.settings, options.seed, comm);
   const IsingModel programmed = program_ising(machine, options.beta, sampler->ranges());
@@ -168,15 +172,16 @@ rbm::SampleResult sample_with_backend(const rbm::BoltzmannMachine& machine, cons
   } else if (options.condition->rows == block.count) {  // one problem per read (one per shower)
     const std::size_t width = static_cast<std::size_t>(machine.partition_size(0));
     for (std::int64_t r = 0; r < block.count; ++r) {
-      const auto row = options.condition->values.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(r) * width);
-      requests.push_back(SampleRequest{block.offset + r, 1, std::vector<std::uint8_t>(row, row + static_cast<std::ptrdiff_t>(width))});
+      const auto row =
+          options.condition->values.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(r) * width);
+      requests.push_back(
+          SampleRequest{block.offset + r, 1, std::vector<std::uint8_t>(row, row + static_cast<std::ptrdiff_t>(width))});
     }
   } else if (options.condition->rows == 1) {
     requests = split_reads(block.offset, block.count, per_problem, options.condition->values);
   } else {
-    throw core::InputError(core::describe("condition rows (" + std::to_string(options.condition->rows) +
-                                              ") are neither 1 nor this rank's reads",
-                                          where));
+    throw core::InputError(core::describe(
+        "condition rows (" + std::to_string(options.condition->rows) + ") are neither 1 nor this rank's reads", where));
   }
 
   comm.barrier();

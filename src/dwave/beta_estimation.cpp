@@ -2,7 +2,6 @@
 // Stein fit (stein.hpp) on device samples taken once.
 #include "qvae/dwave/beta_estimation.hpp"
 
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -75,14 +74,17 @@ double pseudolikelihood_beta(const rbm::BoltzmannMachine& machine, const IsingMo
   if (standard_error) *standard_error = 0;
   if (std::none_of(f.begin(), f.end(), [](double x) { return x > 0; }))
     return std::numeric_limits<double>::infinity();  // only local minima: T = 0
-  if (g(0.0, nullptr) >= 0) return 0.0;            // no preference for low energy: T = ∞
+  if (g(0.0, nullptr) >= 0) return 0.0;              // no preference for low energy: T = ∞
   double lo = 0, hi = 1;
   while (g(hi, nullptr) < 0 && hi < 1e6) lo = hi, hi *= 2;
   double b = 0.5 * (lo + hi);
   for (int iteration = 0; iteration < 200 && hi - lo > 1e-12 * hi; ++iteration) {
     double slope = 0;
     const double value = g(b, &slope);
-    if (value < 0) lo = b; else hi = b;
+    if (value < 0)
+      lo = b;
+    else
+      hi = b;
     const double newton = slope > 0 ? b - value / slope : -1;  // Newton inside the bracket, else bisection
     b = newton > lo && newton < hi ? newton : 0.5 * (lo + hi);
   }
@@ -184,14 +186,23 @@ class Estimator {
     BetaEstimate estimate;
     estimate.method = settings_.method;
     switch (settings_.method) {
-      case BetaMethod::ml: forward(estimate); break;
-      case BetaMethod::pseudolikelihood: pseudolikelihood(estimate); break;
-      case BetaMethod::stein: stein(estimate); break;
-      default: reverse(estimate); break;
+      case BetaMethod::ml:
+        forward(estimate);
+        break;
+      case BetaMethod::pseudolikelihood:
+        pseudolikelihood(estimate);
+        break;
+      case BetaMethod::stein:
+        stein(estimate);
+        break;
+      default:
+        reverse(estimate);
+        break;
     }
     if (!estimate.converged)
-      core::log::warn_root("dwave: beta estimation (", to_string(settings_.method), ") did not meet its stopping rule in ",
-                           settings_.max_iterations, " iterations; reporting the last beta");
+      core::log::warn_root("dwave: beta estimation (", to_string(settings_.method),
+                           ") did not meet its stopping rule in ", settings_.max_iterations,
+                           " iterations; reporting the last beta");
     return estimate;
   }
 
@@ -311,8 +322,7 @@ class Estimator {
     if (settings_.reads < kSteinMinReads)
       throw core::RuntimeError(core::describe("the Stein fit needs at least " + std::to_string(kSteinMinReads) +
                                                   " device reads, got " + std::to_string(settings_.reads),
-                                              "qvae dwave beta --method stein",
-                                              "raise --reads (dwave.beta_reads)"));
+                                              "qvae dwave beta --method stein", "raise --reads (dwave.beta_reads)"));
     const SampleSet samples = device_samples(1.0, 0);
     const EnergyMoments q = ising_moments(machine_, unscaled_, samples);
     const SteinDiscrepancy discrepancy(machine_, samples, comm_);
@@ -340,10 +350,10 @@ class Estimator {
       reason = "beta_eff " + std::to_string(estimate.beta_eff) + " +- " + std::to_string(estimate.uncertainty) +
                ": the reads do not resolve beta (too few, or a flat discrepancy)";
     if (!reason.empty())
-      throw core::RuntimeError(core::describe("the Stein fit found no beta_eff: " + reason,
-                                              "qvae dwave beta --method stein (" +
-                                                  std::to_string(discrepancy.sample_count()) + " device reads)",
-                                              "use more reads (--reads) or a moment-matching method"));
+      throw core::RuntimeError(core::describe(
+          "the Stein fit found no beta_eff: " + reason,
+          "qvae dwave beta --method stein (" + std::to_string(discrepancy.sample_count()) + " device reads)",
+          "use more reads (--reads) or a moment-matching method"));
   }
 
   BetaIteration record(int it, double beta, const EnergyMoments& q, const EnergyMoments& r) const {
@@ -380,9 +390,10 @@ class Estimator {
 BetaEstimate estimate_beta(const rbm::BoltzmannMachine& machine, IsingSampler& qpu, const BetaSettings& settings,
                            const par::Communicator& comm) {
   if (!(settings.beta_initial > 0) || settings.max_iterations < 1 || settings.reads < 2 || settings.rbm_chains < 2)
-    throw core::UsageError(core::describe("beta estimation needs beta_initial > 0, iterations >= 1, reads >= 2 and "
-                                          "rbm_chains >= 2",
-                                          "[dwave] beta_*"));
+    throw core::UsageError(
+        core::describe("beta estimation needs beta_initial > 0, iterations >= 1, reads >= 2 and "
+                       "rbm_chains >= 2",
+                       "[dwave] beta_*"));
   return Estimator(machine, qpu, settings, comm).run();
 }
 

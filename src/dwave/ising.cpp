@@ -99,7 +99,7 @@ void ising_to_rbm_parameters(const rbm::BoltzmannMachine& machine, const IsingMo
 
 namespace {
 // dwave-system h_to_fluxbias defaults (docs/dwave.md, "What is sent to the QPU").
-constexpr double kPlanck = 6.62607e-34;      // J/Hz
+constexpr double kPlanck = 6.62607e-34;           // J/Hz
 constexpr double kFluxQuantum = 2.067833848e-15;  // Wb
 constexpr double kB_GHz = 1.391;
 constexpr double kMafm_pH = 1.647;
@@ -107,7 +107,7 @@ constexpr double kMafm_pH = 1.647;
 double flux_per_unit_h() {
   const double ip_ampere = std::sqrt(kB_GHz * 1e9 * kPlanck / (2 * kMafm_pH * 1e-12));
   const double ip_ghz_per_phi0 = ip_ampere * kFluxQuantum / kPlanck / 1e9;  // ≈ 1650.75
-  return -(kB_GHz / 2) / ip_ghz_per_phi0;                                    // ≈ −4.2132e-4
+  return -(kB_GHz / 2) / ip_ghz_per_phi0;                                   // ≈ −4.2132e-4
 }
 }  // namespace
 
@@ -125,9 +125,9 @@ std::vector<double> condition_flux_biases(const rbm::BoltzmannMachine& machine, 
   for (std::size_t k = 0; k < p0.size(); ++k) {
     const std::int64_t qubit = qubits[static_cast<std::size_t>(p0[k])];
     if (qubit < 0 || qubit >= num_qubits)
-      throw core::InputError(core::describe("qubit " + std::to_string(qubit) + " is outside the solver's " +
-                                                std::to_string(num_qubits) + " qubits",
-                                            "flux-bias conditioning", "use a model made for this solver"));
+      throw core::InputError(core::describe(
+          "qubit " + std::to_string(qubit) + " is outside the solver's " + std::to_string(num_qubits) + " qubits",
+          "flux-bias conditioning", "use a model made for this solver"));
     // gen_fb: h_eq = (2·bit − 1)·(−1)·thrsh, so bit 1 pins s = +1.
     const double h_equivalent = -(2.0 * bits[k] - 1.0) * threshold;
     flux[static_cast<std::size_t>(qubit)] = h_to_flux_bias(h_equivalent);

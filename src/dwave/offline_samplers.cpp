@@ -29,8 +29,7 @@ std::int64_t apply_condition(const rbm::BoltzmannMachine& machine, const std::ve
 }
 
 void check_condition(const rbm::BoltzmannMachine& machine, const SampleRequest& request) {
-  if (!request.condition.empty() &&
-      static_cast<std::int64_t>(request.condition.size()) != machine.partition_size(0))
+  if (!request.condition.empty() && static_cast<std::int64_t>(request.condition.size()) != machine.partition_size(0))
     throw core::InputError(core::describe("a condition of " + std::to_string(request.condition.size()) +
                                               " bits for a partition 0 of " +
                                               std::to_string(machine.partition_size(0)) + " units",
@@ -49,7 +48,8 @@ class AnnealSampler final : public IsingSampler {
     // Adjacency by node: (neighbour, coupler).
     const std::size_t n = static_cast<std::size_t>(machine.num_nodes());
     begin_.assign(n + 1, 0);
-    for (const auto& [a, b] : machine.couplers()) ++begin_[static_cast<std::size_t>(a) + 1], ++begin_[static_cast<std::size_t>(b) + 1];
+    for (const auto& [a, b] : machine.couplers())
+      ++begin_[static_cast<std::size_t>(a) + 1], ++begin_[static_cast<std::size_t>(b) + 1];
     std::partial_sum(begin_.begin(), begin_.end(), begin_.begin());
     neighbour_.resize(begin_.back());
     coupler_.resize(begin_.back());
@@ -108,7 +108,8 @@ class AnnealSampler final : public IsingSampler {
     }
     std::vector<double> field(model.h);  // h_i + Σ_j J_ij s_j
     for (std::size_t i = 0; i < n; ++i)
-      for (std::size_t k = begin_[i]; k < begin_[i + 1]; ++k) field[i] += model.J[coupler_[k]] * spins[static_cast<std::size_t>(neighbour_[k])];
+      for (std::size_t k = begin_[i]; k < begin_[i + 1]; ++k)
+        field[i] += model.J[coupler_[k]] * spins[static_cast<std::size_t>(neighbour_[k])];
     for (double beta : betas_) {
       for (std::size_t i = 0; i < n; ++i) {
         if (frozen[i]) continue;
@@ -157,12 +158,13 @@ class GibbsQpuSampler final : public IsingSampler {
     for (std::size_t begin = 0; begin < order.size();) {
       std::size_t end = begin + 1;
       const bool conditioned = !requests[order[begin]].condition.empty();
-      while (end < order.size() && requests[order[end]].first_read ==
-                                       requests[order[end - 1]].first_read + requests[order[end - 1]].reads &&
+      while (end < order.size() &&
+             requests[order[end]].first_read == requests[order[end - 1]].first_read + requests[order[end - 1]].reads &&
              requests[order[end]].condition.empty() != conditioned)
         ++end;
-      run(programmed, requests, std::vector<std::size_t>(order.begin() + static_cast<std::ptrdiff_t>(begin),
-                                                         order.begin() + static_cast<std::ptrdiff_t>(end)),
+      run(programmed, requests,
+          std::vector<std::size_t>(order.begin() + static_cast<std::ptrdiff_t>(begin),
+                                   order.begin() + static_cast<std::ptrdiff_t>(end)),
           n, out);
       begin = end;
     }
@@ -203,7 +205,8 @@ class GibbsQpuSampler final : public IsingSampler {
       set.units = n;
       set.states.assign(chains.state(row), chains.state(row) + requests[k].reads * n);
       set.occurrences.assign(static_cast<std::size_t>(set.rows), 1);
-      for (std::int64_t r = 0; r < set.rows; ++r) set.energies.push_back(ising_energy_of_bits(machine_, programmed, set.state(r)));
+      for (std::int64_t r = 0; r < set.rows; ++r)
+        set.energies.push_back(ising_energy_of_bits(machine_, programmed, set.state(r)));
       row += requests[k].reads;
     }
   }

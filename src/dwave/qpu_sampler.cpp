@@ -4,9 +4,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <random>
 #include <map>
 #include <optional>
+#include <random>
 
 #include "qvae/core/log.hpp"
 #include "qvae/core/philox.hpp"
@@ -39,8 +39,8 @@ class QpuSampler final : public IsingSampler {
   void connect() {
     if (settings_.batch_size < 1 || settings_.batch_size > 20 || settings_.max_in_flight < 1 ||
         settings_.reads_per_problem < 1)
-      throw core::UsageError(core::describe("batch_size must be in [1, 20], max_in_flight and reads_per_problem >= 1",
-                                            "[dwave] config"));
+      throw core::UsageError(
+          core::describe("batch_size must be in [1, 20], max_in_flight and reads_per_problem >= 1", "[dwave] config"));
     client_ = std::make_unique<SapiClient>(settings_.client);
     solver_ = client_->get_solver(settings_.solver);
     const std::string where = "SAPI solver '" + solver_.name + "'";
@@ -48,7 +48,8 @@ class QpuSampler final : public IsingSampler {
       core::log::warn("dwave: solver ", solver_.name, " is ", solver_.status);
     if (!solver_.problem_types.empty() &&
         std::find(solver_.problem_types.begin(), solver_.problem_types.end(), "ising") == solver_.problem_types.end())
-      throw core::RuntimeError(core::describe("the solver does not take Ising problems", where, "choose another solver"));
+      throw core::RuntimeError(
+          core::describe("the solver does not take Ising problems", where, "choose another solver"));
     if (!solver_.parameters.empty())
       for (const char* parameter : {"num_reads", "answer_mode", "auto_scale"})
         if (!solver_.accepts_parameter(parameter))
@@ -67,8 +68,8 @@ class QpuSampler final : public IsingSampler {
     const std::string lin = layout_->lin(programmed), quad = layout_->quad(programmed);
     const std::int64_t adopted_before = client_->adopted();
     // Problems: each request split at multiples of the read cap of the global read index.
-    const std::int64_t cap = solver_.max_reads > 0 ? std::min(settings_.reads_per_problem, solver_.max_reads)
-                                                   : settings_.reads_per_problem;
+    const std::int64_t cap =
+        solver_.max_reads > 0 ? std::min(settings_.reads_per_problem, solver_.max_reads) : settings_.reads_per_problem;
     std::vector<Problem> problems;
     for (std::size_t k = 0; k < requests.size(); ++k) {
       const SampleRequest& request = requests[k];
@@ -184,8 +185,8 @@ class QpuSampler final : public IsingSampler {
                      std::map<std::string, std::size_t>& in_flight) {
     const std::string where = "SAPI problem " + problem.id + " ('" + problem.label + "')";
     if (status.status == "FAILED")
-      throw core::RuntimeError(core::describe("the problem failed: " + status.error_message, where,
-                                              "see the solver's message"));
+      throw core::RuntimeError(
+          core::describe("the problem failed: " + status.error_message, where, "see the solver's message"));
     if (status.status == "CANCELLED")
       throw core::RuntimeError(core::describe("the problem was cancelled", where, "submit it again"));
     ProblemStatus current = status;
@@ -227,9 +228,9 @@ class QpuSampler final : public IsingSampler {
     std::int64_t total = 0;
     for (std::int64_t c : answer.num_occurrences) total += c;
     if (total != problem.reads)
-      throw ProtocolError(core::describe("the answer holds " + std::to_string(total) + " reads, " +
-                                             std::to_string(problem.reads) + " were asked for",
-                                         "SAPI answer"));
+      throw ProtocolError(core::describe(
+          "the answer holds " + std::to_string(total) + " reads, " + std::to_string(problem.reads) + " were asked for",
+          "SAPI answer"));
     SampleSet set;
     set.rows = answer.rows;
     set.units = n;
@@ -306,7 +307,8 @@ std::unique_ptr<IsingSampler> make_sampler(const std::string& backend, const rbm
     qpu.run_seed = seed;
     return make_qpu_sampler(machine, qpu, comm);
   }
-  throw core::UsageError(core::describe("unknown backend '" + backend + "'", "--backend", "use gibbs, anneal or dwave"));
+  throw core::UsageError(
+      core::describe("unknown backend '" + backend + "'", "--backend", "use gibbs, anneal or dwave"));
 }
 
 }  // namespace qvae::dwave

@@ -23,8 +23,8 @@ namespace {
 
 void check_curl(CURLcode code, const char* call) {
   if (code != CURLE_OK)
-    throw core::RuntimeError(core::describe(std::string("libcurl ") + call + " failed: " + curl_easy_strerror(code),
-                                            "SAPI client"));
+    throw core::RuntimeError(
+        core::describe(std::string("libcurl ") + call + " failed: " + curl_easy_strerror(code), "SAPI client"));
 }
 
 /// curl_global_init once per process (not thread-safe by itself); never cleaned
@@ -142,7 +142,8 @@ double parse_retry_after(const std::string& value, std::chrono::system_clock::ti
 
 SapiClient::SapiClient(ClientSettings settings) : settings_(std::move(settings)), curl_(std::make_unique<Curl>()) {
   if (settings_.endpoint.empty())
-    throw core::UsageError(core::describe("no SAPI endpoint", "dwave.endpoint", "e.g. https://cloud.dwavesys.com/sapi/"));
+    throw core::UsageError(
+        core::describe("no SAPI endpoint", "dwave.endpoint", "e.g. https://cloud.dwavesys.com/sapi/"));
   if (settings_.endpoint.back() != '/') settings_.endpoint += '/';
   const std::string scheme = lower(settings_.endpoint.substr(0, settings_.endpoint.find("://")));
   const std::string host = url_host(settings_.endpoint);
@@ -151,8 +152,8 @@ SapiClient::SapiClient(ClientSettings settings) : settings_(std::move(settings))
     throw core::UsageError(core::describe("refusing endpoint '" + settings_.endpoint + "'", "dwave.endpoint",
                                           "use https:// (plain http only to a loopback test server)"));
   if (settings_.token.empty())
-    throw core::UsageError(core::describe("no SAPI token", "qvae dwave",
-                                          "set DWAVE_API_TOKEN or pass --token-file FILE (mode 600)"));
+    throw core::UsageError(
+        core::describe("no SAPI token", "qvae dwave", "set DWAVE_API_TOKEN or pass --token-file FILE (mode 600)"));
   if (settings_.long_poll_s < 0 || settings_.long_poll_s > 30)
     throw core::UsageError(core::describe("dwave.long_poll_s must be in [0, 30]", "SAPI client"));
   if (settings_.jitter_seed == 0)
@@ -182,8 +183,8 @@ struct SapiClient::Exchange {
   };
   Kind kind = Kind::ok;
   nlohmann::json body;
-  std::string problem;     ///< what went wrong (not ok)
-  double retry_after = -1; ///< seconds the server asked for (429/503), −1 if none
+  std::string problem;      ///< what went wrong (not ok)
+  double retry_after = -1;  ///< seconds the server asked for (429/503), −1 if none
 };
 
 SapiClient::Exchange SapiClient::exchange(const std::string& method, const std::string& path,
@@ -192,10 +193,9 @@ SapiClient::Exchange SapiClient::exchange(const std::string& method, const std::
   const std::string url = settings_.endpoint + path;
   const std::string where = redact("SAPI " + method + " " + url);
   const std::string expected_type = "application/vnd.dwave.sapi." + media + "+json";
-  const HeaderList headers =
-      make_headers({"X-Auth-Token: " + settings_.token, "Accept: " + expected_type + "; version=3.0.0",
-                    "Content-Type: application/json", std::string("User-Agent: qvae-hpc/") + build::version,
-                    "Expect:"});
+  const HeaderList headers = make_headers(
+      {"X-Auth-Token: " + settings_.token, "Accept: " + expected_type + "; version=3.0.0",
+       "Content-Type: application/json", std::string("User-Agent: qvae-hpc/") + build::version, "Expect:"});
   CURL* handle = curl_->handle.get();
   curl_easy_reset(handle);  // keeps the connection cache
   std::string reply;
@@ -264,9 +264,9 @@ SapiClient::Exchange SapiClient::exchange(const std::string& method, const std::
     const auto version_at = content_type.find("version=");
     const bool version_ok = version_at != std::string::npos && content_type.compare(version_at + 8, 2, "3.") == 0;
     if (versioned && (content_type.rfind(expected_type, 0) != 0 || !version_ok))
-      throw core::RuntimeError(core::describe(redact("unexpected response type '" + content_type + "', expected " +
-                                                     expected_type + "; version=3.x"),
-                                              where, "the endpoint speaks another SAPI version"));
+      throw core::RuntimeError(core::describe(
+          redact("unexpected response type '" + content_type + "', expected " + expected_type + "; version=3.x"), where,
+          "the endpoint speaks another SAPI version"));
     try {
       out.body = nlohmann::json::parse(reply);
       return out;
@@ -279,9 +279,9 @@ SapiClient::Exchange SapiClient::exchange(const std::string& method, const std::
   if (status >= 300 && status < 400) {
     char* target = nullptr;
     check_curl(curl_easy_getinfo(handle, CURLINFO_REDIRECT_URL, &target), "CURLINFO_REDIRECT_URL");
-    const std::string to = target ? lower(std::string(target).substr(0, std::string(target).find("://"))) + "://" +
-                                        url_host(target)
-                                  : std::string("(no Location)");
+    const std::string to =
+        target ? lower(std::string(target).substr(0, std::string(target).find("://"))) + "://" + url_host(target)
+               : std::string("(no Location)");
     throw core::RuntimeError(core::describe(redact("the service redirected (HTTP " + std::to_string(status) + ") to " +
                                                    to + "; redirects are not followed, so the token stays here"),
                                             where, "set dwave.endpoint to the service's own https URL"));
@@ -306,18 +306,18 @@ SapiClient::Exchange SapiClient::exchange(const std::string& method, const std::
   } catch (const nlohmann::json::exception&) {
   }
   const std::string remedy = status == 401 || status == 403 ? "check the token (DWAVE_API_TOKEN or --token-file)"
-                             : status == 404                 ? "check dwave.endpoint and the solver name"
-                                                             : "the request was refused; see the message";
-  throw core::RuntimeError(
-      core::describe(redact("SAPI refused the request: HTTP " + std::to_string(status) + " " + message), where, remedy));
+                             : status == 404                ? "check dwave.endpoint and the solver name"
+                                                            : "the request was refused; see the message";
+  throw core::RuntimeError(core::describe(
+      redact("SAPI refused the request: HTTP " + std::to_string(status) + " " + message), where, remedy));
 }
 
 void SapiClient::wait_before_retry(int attempt, double retry_after, double& waited, const std::string& what,
                                    const std::string& where) {
   if (attempt >= settings_.max_retries)
-    throw core::RuntimeError(core::describe(redact("SAPI request failed after " + std::to_string(attempt + 1) +
-                                                   " attempts (last: " + what + ")"),
-                                            where, "retry later or raise dwave.max_retries"));
+    throw core::RuntimeError(core::describe(
+        redact("SAPI request failed after " + std::to_string(attempt + 1) + " attempts (last: " + what + ")"), where,
+        "retry later or raise dwave.max_retries"));
   core::Philox jitter(settings_.jitter_seed, 0, static_cast<std::uint64_t>(jitter_counter_++));
   const double delay =
       retry_after >= 0 ? std::min(retry_after, settings_.retry_after_max_s)
@@ -365,8 +365,8 @@ ProblemStatus parse_status(const nlohmann::json& object) {
     if (object.contains("error_message") && object["error_message"].is_string())
       status.error_message = object["error_message"].get<std::string>();
   } catch (const nlohmann::json::exception& e) {
-    throw ProtocolError(core::describe(std::string("a problem status has a field of the wrong type: ") + e.what(),
-                                       "SAPI reply"));
+    throw ProtocolError(
+        core::describe(std::string("a problem status has a field of the wrong type: ") + e.what(), "SAPI reply"));
   }
   if (object.contains("answer") && object["answer"].is_object()) {
     status.has_answer = true;
@@ -416,7 +416,8 @@ std::vector<SolverInfo> SapiClient::list_solvers() {
 
 SolverInfo SapiClient::get_solver(const std::string& name) {
   if (name.empty())
-    throw core::UsageError(core::describe("no solver named", "dwave.solver", "pass --solver NAME (qvae dwave solvers)"));
+    throw core::UsageError(
+        core::describe("no solver named", "dwave.solver", "pass --solver NAME (qvae dwave solvers)"));
   return parse_solver(call("GET", "solvers/remote/" + url_escape(name) + "/", nullptr, "solver-definition"));
 }
 
@@ -451,10 +452,10 @@ std::vector<SubmitResult> SapiClient::submit_group(const std::vector<nlohmann::j
     try {
       const nlohmann::json reply = call("POST", "problems/", &body, "problems");
       if (!reply.is_array() || reply.size() != pending.size())
-        throw AmbiguousSubmission(core::describe("the submission reply is not an array of " +
-                                                     std::to_string(pending.size()) + " statuses",
-                                                 where, "find its jobs by label"),
-                                  "a reply of the wrong shape");
+        throw AmbiguousSubmission(
+            core::describe("the submission reply is not an array of " + std::to_string(pending.size()) + " statuses",
+                           where, "find its jobs by label"),
+            "a reply of the wrong shape");
       for (std::size_t i = 0; i < pending.size(); ++i) results[pending[i]] = parse_submit_result(reply[i]);
       return results;
     } catch (const AmbiguousSubmission& e) {
@@ -470,8 +471,8 @@ std::vector<SubmitResult> SapiClient::submit_group(const std::vector<nlohmann::j
           continue;
         }
         if (found.size() > 1)
-          core::log::warn("dwave: ", found.size(), " jobs carry the label '", redact(label),
-                          "'; adopting ", found.front().id, ", the others are not this client's");
+          core::log::warn("dwave: ", found.size(), " jobs carry the label '", redact(label), "'; adopting ",
+                          found.front().id, ", the others are not this client's");
         results[k].ok = true;
         results[k].status = found.front();
         ++adopted_;
@@ -522,7 +523,8 @@ std::vector<SubmitResult> SapiClient::cancel(const std::vector<std::string>& ids
   if (ids.empty()) return results;
   const nlohmann::json body = ids;
   const nlohmann::json reply = call("DELETE", "problems/", &body, "problems");
-  if (!reply.is_array()) throw ProtocolError(core::describe("the cancel reply is not an array", "SAPI DELETE problems/"));
+  if (!reply.is_array())
+    throw ProtocolError(core::describe("the cancel reply is not an array", "SAPI DELETE problems/"));
   for (const auto& element : reply) results.push_back(parse_submit_result(element));
   return results;
 }

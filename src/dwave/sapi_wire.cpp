@@ -43,8 +43,8 @@ std::vector<std::uint8_t> base64_decode(const std::string& text, const std::stri
   std::size_t length = text.size();
   while (length > 0 && text[length - 1] == '=' && text.size() - length < 2) --length;
   if (length % 4 == 1)
-    throw ProtocolError(core::describe(what + " is not valid base64 (length " + std::to_string(text.size()) + ")",
-                                       "SAPI answer"));
+    throw ProtocolError(
+        core::describe(what + " is not valid base64 (length " + std::to_string(text.size()) + ")", "SAPI answer"));
   std::vector<std::uint8_t> out;
   out.reserve(length / 4 * 3 + 2);
   std::uint32_t buffer = 0;
@@ -52,8 +52,8 @@ std::vector<std::uint8_t> base64_decode(const std::string& text, const std::stri
   for (std::size_t i = 0; i < length; ++i) {
     const int v = sextet(text[i]);
     if (v < 0)
-      throw ProtocolError(core::describe(what + " is not valid base64 (character " + std::to_string(i) + ")",
-                                         "SAPI answer"));
+      throw ProtocolError(
+          core::describe(what + " is not valid base64 (character " + std::to_string(i) + ")", "SAPI answer"));
     buffer = (buffer << 6) | static_cast<std::uint32_t>(v);
     bits += 6;
     if (bits >= 8) {
@@ -77,9 +77,9 @@ template <class T>
 std::vector<T> decode_le(const std::string& text, const std::string& what) {
   const std::vector<std::uint8_t> bytes = base64_decode(text, what);
   if (bytes.size() % sizeof(T) != 0)
-    throw ProtocolError(core::describe(what + " has " + std::to_string(bytes.size()) + " bytes, not a multiple of " +
-                                           std::to_string(sizeof(T)),
-                                       "SAPI answer"));
+    throw ProtocolError(core::describe(
+        what + " has " + std::to_string(bytes.size()) + " bytes, not a multiple of " + std::to_string(sizeof(T)),
+        "SAPI answer"));
   std::vector<T> values(bytes.size() / sizeof(T));
   if (!values.empty()) std::memcpy(values.data(), bytes.data(), bytes.size());
   return values;
@@ -171,9 +171,8 @@ SolverInfo parse_solver(const nlohmann::json& definition) {
     }
     for (std::int64_t q : info.qubits)
       if (q < 0 || q >= info.num_qubits)
-        throw ProtocolError(core::describe("qubit " + std::to_string(q) + " is outside num_qubits " +
-                                               std::to_string(info.num_qubits),
-                                           where));
+        throw ProtocolError(core::describe(
+            "qubit " + std::to_string(q) + " is outside num_qubits " + std::to_string(info.num_qubits), where));
   } catch (const nlohmann::json::exception& e) {
     throw ProtocolError(core::describe(std::string("solver definition has a field of the wrong type: ") + e.what(),
                                        "SAPI solver '" + info.name + "'"));
@@ -183,12 +182,13 @@ SolverInfo parse_solver(const nlohmann::json& definition) {
 
 // --- placing a machine on a solver ---------------------------------------------------------------
 
-QpLayout::QpLayout(const rbm::BoltzmannMachine& machine, const SolverInfo& solver) : qubit_count_(solver.qubits.size()) {
+QpLayout::QpLayout(const rbm::BoltzmannMachine& machine, const SolverInfo& solver)
+    : qubit_count_(solver.qubits.size()) {
   const std::string where = "model on solver '" + solver.name + "'";
   const auto& qubits = machine.graph().qubits;
   if (qubits.empty())
-    throw core::InputError(core::describe("the model has no hardware qubits", where,
-                                          "create it on a hardware graph with qvae rbm init"));
+    throw core::InputError(
+        core::describe("the model has no hardware qubits", where, "create it on a hardware graph with qvae rbm init"));
   std::map<std::int64_t, std::size_t> position;  // solver qubit -> position in lin
   for (std::size_t k = 0; k < solver.qubits.size(); ++k) position[solver.qubits[k]] = k;
   lin_node_.assign(solver.qubits.size(), -1);
@@ -221,7 +221,8 @@ QpLayout::QpLayout(const rbm::BoltzmannMachine& machine, const SolverInfo& solve
     for (const auto& [pair, e] : coupler_of)
       if (!on_solver.count(pair))
         throw core::InputError(core::describe("coupler (" + std::to_string(pair.first) + ", " +
-                                                  std::to_string(pair.second) + ") of the model is not a solver coupler",
+                                                  std::to_string(pair.second) +
+                                                  ") of the model is not a solver coupler",
                                               where, "select the model's couplers on the solver's graph (its yield)"));
   }
 }
@@ -256,10 +257,9 @@ QpAnswer decode_qp_answer(const nlohmann::json& answer) {
     return answer[key].get<std::string>();
   };
   // value() would throw json's own type_error for a non-string format.
-  const std::string format = answer.contains("format") && answer["format"].is_string() ? answer["format"].get<std::string>()
-                                                                                        : std::string();
-  if (format != "qp")
-    throw ProtocolError(core::describe("answer format '" + format + "' is not qp", where));
+  const std::string format =
+      answer.contains("format") && answer["format"].is_string() ? answer["format"].get<std::string>() : std::string();
+  if (format != "qp") throw ProtocolError(core::describe("answer format '" + format + "' is not qp", where));
   QpAnswer out;
   out.active_variables = decode_int32(text("active_variables"), "active_variables");
   out.energies = decode_float64(text("energies"), "energies");
@@ -275,9 +275,9 @@ QpAnswer decode_qp_answer(const nlohmann::json& answer) {
   if (answer.contains("num_occurrences") && !answer["num_occurrences"].is_null()) {
     const std::vector<std::int32_t> counts = decode_int32(text("num_occurrences"), "num_occurrences");
     if (counts.size() != out.energies.size())
-      throw ProtocolError(core::describe(std::to_string(counts.size()) + " num_occurrences for " +
-                                             std::to_string(out.energies.size()) + " energies",
-                                         where));
+      throw ProtocolError(core::describe(
+          std::to_string(counts.size()) + " num_occurrences for " + std::to_string(out.energies.size()) + " energies",
+          where));
     for (std::int32_t c : counts) {
       if (c < 0) throw ProtocolError(core::describe("a negative num_occurrences", where));
       out.num_occurrences.push_back(c);
@@ -289,9 +289,8 @@ QpAnswer decode_qp_answer(const nlohmann::json& answer) {
     const std::int64_t total = answer["num_variables"].get<std::int64_t>();
     for (std::int32_t v : out.active_variables)
       if (v < 0 || v >= total)
-        throw ProtocolError(core::describe("active variable " + std::to_string(v) + " outside num_variables " +
-                                               std::to_string(total),
-                                           where));
+        throw ProtocolError(core::describe(
+            "active variable " + std::to_string(v) + " outside num_variables " + std::to_string(total), where));
   }
   out.spins.resize(n_active * out.energies.size());
   for (std::size_t r = 0; r < out.energies.size(); ++r)

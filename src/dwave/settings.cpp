@@ -23,12 +23,18 @@ BetaMethod parse_beta_method(const std::string& name) {
 
 const char* to_string(BetaMethod method) noexcept {
   switch (method) {
-    case BetaMethod::ml: return "ml";
-    case BetaMethod::linear: return "linear";
-    case BetaMethod::multiplicative: return "multiplicative";
-    case BetaMethod::variance: return "variance";
-    case BetaMethod::pseudolikelihood: return "pseudolikelihood";
-    case BetaMethod::stein: return "stein";
+    case BetaMethod::ml:
+      return "ml";
+    case BetaMethod::linear:
+      return "linear";
+    case BetaMethod::multiplicative:
+      return "multiplicative";
+    case BetaMethod::variance:
+      return "variance";
+    case BetaMethod::pseudolikelihood:
+      return "pseudolikelihood";
+    case BetaMethod::stein:
+      return "stein";
   }
   return "?";
 }
@@ -37,15 +43,26 @@ namespace {
 using core::ValueType;
 // One table: the keys, their types, defaults (equal to the struct defaults; a test checks) and help.
 const core::ConfigKey kKeys[] = {
-    {"dwave.endpoint", ValueType::string, "https://cloud.dwavesys.com/sapi/", "SAPI base URL (https; http only to loopback)", {}},
+    {"dwave.endpoint",
+     ValueType::string,
+     "https://cloud.dwavesys.com/sapi/",
+     "SAPI base URL (https; http only to loopback)",
+     {}},
     {"dwave.solver", ValueType::string, "", "solver name, e.g. Advantage_system4.1", {}},
-    {"dwave.token_file", ValueType::string, "", "file holding the SAPI token (mode 600); empty: env DWAVE_API_TOKEN", {}},
+    {"dwave.token_file",
+     ValueType::string,
+     "",
+     "file holding the SAPI token (mode 600); empty: env DWAVE_API_TOKEN",
+     {}},
     {"dwave.connect_timeout_s", ValueType::real, "10", "TCP/TLS connect timeout, s", {}},
     {"dwave.request_timeout_s", ValueType::real, "60", "timeout of one request, s (long polls add long_poll_s)", {}},
     {"dwave.long_poll_s", ValueType::integer, "30", "timeout= of status polls, s (0..30; 0: plain polls)", {}},
     {"dwave.job_timeout_s", ValueType::real, "3600", "all problems of one call must be answered within this, s", {}},
-    {"dwave.max_retries", ValueType::integer, "6",
-     "retries of a request on 429, 5xx, timeouts, malformed replies (submissions: see docs/dwave.md)", {}},
+    {"dwave.max_retries",
+     ValueType::integer,
+     "6",
+     "retries of a request on 429, 5xx, timeouts, malformed replies (submissions: see docs/dwave.md)",
+     {}},
     {"dwave.backoff_initial_s", ValueType::real, "0.5", "first retry delay, s (doubles, with jitter)", {}},
     {"dwave.backoff_max_s", ValueType::real, "60", "largest retry delay, s (exponential backoff)", {}},
     {"dwave.retry_after_max_s", ValueType::real, "60", "cap on a server's Retry-After, s", {}},
@@ -60,7 +77,10 @@ const core::ConfigKey kKeys[] = {
     {"dwave.anneal_beta_end", ValueType::real, "1", "simulated annealing: last beta (programmed energy)", {}},
     {"dwave.gibbs_beta", ValueType::real, "1", "Gibbs stand-in QPU: its inverse temperature", {}},
     {"dwave.gibbs_sweeps", ValueType::integer, "200", "Gibbs stand-in QPU: sweeps per read", {}},
-    {"dwave.beta_method", ValueType::string, "multiplicative", "beta_eff method",
+    {"dwave.beta_method",
+     ValueType::string,
+     "multiplicative",
+     "beta_eff method",
      {"ml", "linear", "multiplicative", "variance", "pseudolikelihood", "stein"}},
     {"dwave.beta_initial", ValueType::real, "4", "beta_eff: starting beta", {}},
     {"dwave.beta_iterations", ValueType::integer, "20", "beta_eff: most iterations", {}},
@@ -77,7 +97,8 @@ class Section {
     const nlohmann::json all = config.to_json();
     if (all.contains("dwave")) values_ = all["dwave"];
   }
-  template <class T> void get(const char* key, T& out) const {
+  template <class T>
+  void get(const char* key, T& out) const {
     if (values_.is_object() && values_.contains(key)) out = values_[key].get<T>();
   }
 
@@ -161,8 +182,8 @@ std::string read_token(const std::string& token_file) {
   if (!token_file.empty()) {
     struct stat info {};
     if (::stat(token_file.c_str(), &info) != 0)
-      throw core::UsageError(core::describe("cannot read token file '" + token_file + "'", "--token-file",
-                                            "check the path"));
+      throw core::UsageError(
+          core::describe("cannot read token file '" + token_file + "'", "--token-file", "check the path"));
     // Others may already have read it: say so loudly, but a shared group
     // directory on a cluster is a choice the user may have made on purpose.
     if (info.st_mode & (S_IRGRP | S_IROTH))
@@ -179,10 +200,12 @@ std::string read_token(const std::string& token_file) {
     token = env;
   }
   const auto first = token.find_first_not_of(" \t\r\n");
-  token = first == std::string::npos ? std::string() : token.substr(first, token.find_last_not_of(" \t\r\n") - first + 1);
+  token =
+      first == std::string::npos ? std::string() : token.substr(first, token.find_last_not_of(" \t\r\n") - first + 1);
   if (token.empty())
-    throw core::UsageError(core::describe(token_file.empty() ? "no SAPI token" : "token file '" + token_file + "' is empty",
-                                          "qvae dwave", "set DWAVE_API_TOKEN or pass --token-file FILE (mode 600)"));
+    throw core::UsageError(
+        core::describe(token_file.empty() ? "no SAPI token" : "token file '" + token_file + "' is empty", "qvae dwave",
+                       "set DWAVE_API_TOKEN or pass --token-file FILE (mode 600)"));
   return token;
 }
 

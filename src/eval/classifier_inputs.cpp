@@ -44,8 +44,9 @@ void ClassifierInputBuilder::append(const data::ShowerBlock& block, FeatureTable
           table.values.data() + start + static_cast<std::size_t>(i * size_));
 }
 
-FeatureTable classifier_inputs(const data::CaloReader& reader, std::int64_t events, const ClassifierInputBuilder& builder,
-                               std::int64_t chunk_rows, const par::Communicator& comm) {
+FeatureTable classifier_inputs(const data::CaloReader& reader, std::int64_t events,
+                               const ClassifierInputBuilder& builder, std::int64_t chunk_rows,
+                               const par::Communicator& comm) {
   FeatureTable local;
   local.cols = builder.input_size();
   const par::Block mine = par::my_block(std::min(events, reader.events()), comm);

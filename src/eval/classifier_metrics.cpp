@@ -5,15 +5,16 @@
 #include <numeric>
 #include <stdexcept>
 
+#include "json_values.hpp"
 #include "qvae/io/attributes.hpp"
 #include "qvae/io/dataset.hpp"
-#include "json_values.hpp"
 
 namespace qvae::eval {
 namespace {
 
 void require_pairs(std::size_t a, std::size_t b, const char* where) {
-  if (a != b || a == 0) throw std::invalid_argument(std::string(where) + ": need equally many, non-zero scores and labels");
+  if (a != b || a == 0)
+    throw std::invalid_argument(std::string(where) + ": need equally many, non-zero scores and labels");
 }
 
 /// Indices of `values` in ascending order (ties keep their input order).
@@ -53,8 +54,7 @@ void IsotonicRegression::fit(const std::vector<double>& x, const std::vector<dou
   }
   x_ = std::move(xs);
   y_.clear();
-  for (std::size_t b = 0; b < mean.size(); ++b)
-    y_.insert(y_.end(), size[b], std::clamp(mean[b], y_min_, y_max_));
+  for (std::size_t b = 0; b < mean.size(); ++b) y_.insert(y_.end(), size[b], std::clamp(mean[b], y_min_, y_max_));
 }
 
 double IsotonicRegression::predict(double x) const {

@@ -66,13 +66,13 @@ struct PolynomialKernel {
 };
 
 constexpr int kMicroRows = 4, kMicroCols = 8;  // 4 x 8 dot products held in registers (8 AVX2 registers)
-constexpr std::int64_t kTile = 64;   // rows per strip
+constexpr std::int64_t kTile = 64;             // rows per strip
 
 /// Sum of kernel(a_i . b_j) over i in [i0, i1), j in [j0, j1) (feature-major packed
 /// operands of stride `padded`), skipping i == j when `skip_diagonal`.
-QVAE_VECTOR_CLONES double tile_kernel_sum(const double* a, const double* b, int features, std::int64_t padded, std::int64_t i0,
-                       std::int64_t i1, std::int64_t j0, std::int64_t j1, bool skip_diagonal,
-                       const PolynomialKernel& kernel) {
+QVAE_VECTOR_CLONES double tile_kernel_sum(const double* a, const double* b, int features, std::int64_t padded,
+                                          std::int64_t i0, std::int64_t i1, std::int64_t j0, std::int64_t j1,
+                                          bool skip_diagonal, const PolynomialKernel& kernel) {
   double sum = 0;
   for (std::int64_t i = i0; i < i1; i += kMicroRows) {
     for (std::int64_t j = j0; j < j1; j += kMicroCols) {
@@ -114,12 +114,14 @@ void normalise_by_reference(SampleMatrix& reference, SampleMatrix& generated) {
   std::vector<double> maxima(static_cast<std::size_t>(reference.cols), 0.0);
   for (std::int64_t i = 0; i < reference.rows; ++i)
     for (int c = 0; c < reference.cols; ++c)
-      maxima[static_cast<std::size_t>(c)] = std::max(maxima[static_cast<std::size_t>(c)], std::abs(reference.row(i)[c]));
+      maxima[static_cast<std::size_t>(c)] =
+          std::max(maxima[static_cast<std::size_t>(c)], std::abs(reference.row(i)[c]));
   for (double& m : maxima)
     if (m == 0) m = 1;  // JetNet: "don't normalise in case of features which are just 0"
   for (SampleMatrix* m : {&reference, &generated})
     for (std::int64_t i = 0; i < m->rows; ++i)
-      for (int c = 0; c < m->cols; ++c) m->values[static_cast<std::size_t>(i * m->cols + c)] /= maxima[static_cast<std::size_t>(c)];
+      for (int c = 0; c < m->cols; ++c)
+        m->values[static_cast<std::size_t>(i * m->cols + c)] /= maxima[static_cast<std::size_t>(c)];
 }
 
 std::vector<std::int64_t> resample_indices(std::uint64_t seed, std::uint32_t domain, std::uint64_t item,
@@ -146,7 +148,8 @@ std::vector<std::int64_t> fpd_batch_sizes(std::int64_t min_samples, std::int64_t
 }
 
 LineFit fit_nonnegative_line(const std::vector<double>& x, const std::vector<double>& y) {
-  if (x.size() != y.size() || x.empty()) throw std::invalid_argument("fit_nonnegative_line: need equal, non-empty x and y");
+  if (x.size() != y.size() || x.empty())
+    throw std::invalid_argument("fit_nonnegative_line: need equal, non-empty x and y");
   const double n = static_cast<double>(x.size());
   double sx = 0, sy = 0, sxx = 0, sxy = 0;
   for (std::size_t i = 0; i < x.size(); ++i) sx += x[i], sy += y[i], sxx += x[i] * x[i], sxy += x[i] * y[i];
@@ -168,8 +171,10 @@ LineFit fit_nonnegative_line(const std::vector<double>& x, const std::vector<dou
     // optima with a = 0 and with b = 0 (each clipped at 0).
     const double slope_only = sxx > 0 ? std::max(0.0, sxy / sxx) : 0.0;
     const double intercept_only = std::max(0.0, sy / n);
-    if (ssr(0, slope_only) < ssr(intercept_only, 0)) fit.intercept = 0, fit.slope = slope_only;
-    else fit.intercept = intercept_only, fit.slope = 0;
+    if (ssr(0, slope_only) < ssr(intercept_only, 0))
+      fit.intercept = 0, fit.slope = slope_only;
+    else
+      fit.intercept = intercept_only, fit.slope = 0;
   }
   // curve_fit's covariance: (J^T J)^-1 * SSR / (n - 2), J = [1, x].
   if (x.size() > 2 && determinant > 0) {
@@ -215,7 +220,8 @@ FpdResult frechet_physics_distance(const SampleMatrix& reference, const SampleMa
   require_same_width(reference, generated, "frechet_physics_distance");
   if (options.min_samples < 2 || options.max_samples < options.min_samples || options.points < 1 ||
       options.resamples < 1)
-    throw std::invalid_argument("frechet_physics_distance: need 2 <= min_samples <= max_samples, points, resamples >= 1");
+    throw std::invalid_argument(
+        "frechet_physics_distance: need 2 <= min_samples <= max_samples, points, resamples >= 1");
   const std::int64_t available = std::min(reference.rows, generated.rows);
   if (available < 2) throw std::invalid_argument("frechet_physics_distance: need at least 2 rows in each sample");
   FpdResult result;
@@ -242,7 +248,8 @@ FpdResult frechet_physics_distance(const SampleMatrix& reference, const SampleMa
     const std::int64_t n = result.batch_sizes[item / static_cast<std::size_t>(options.resamples)];
     // Streams of (batch size, resample): 2 item for the reference rows, 2 item + 1 for the generated.
     const std::vector<std::int64_t> rows_ref = resample_indices(options.seed, kFpdDomain, 2 * item, n, reference.rows);
-    const std::vector<std::int64_t> rows_gen = resample_indices(options.seed, kFpdDomain, 2 * item + 1, n, generated.rows);
+    const std::vector<std::int64_t> rows_gen =
+        resample_indices(options.seed, kFpdDomain, 2 * item + 1, n, generated.rows);
     std::vector<double> mean1, cov1, mean2, cov2;
     mean_and_covariance(reference.values.data(), d, rows_ref.data(), n, mean1, cov1);
     mean_and_covariance(generated.values.data(), d, rows_gen.data(), n, mean2, cov2);
@@ -251,7 +258,8 @@ FpdResult frechet_physics_distance(const SampleMatrix& reference, const SampleMa
   std::vector<double> inverse_sizes;
   for (std::size_t p = 0; p < result.batch_sizes.size(); ++p) {
     double sum = 0;
-    for (int r = 0; r < options.resamples; ++r) sum += distances[p * static_cast<std::size_t>(options.resamples) + static_cast<std::size_t>(r)];
+    for (int r = 0; r < options.resamples; ++r)
+      sum += distances[p * static_cast<std::size_t>(options.resamples) + static_cast<std::size_t>(r)];
     result.mean_distances.push_back(sum / options.resamples);
     inverse_sizes.push_back(1.0 / static_cast<double>(result.batch_sizes[p]));
   }
@@ -274,8 +282,8 @@ KpdResult kernel_physics_distance(const SampleMatrix& reference, const SampleMat
   if (result.batch_size < options.batch_size) {
     result.reduced = true;
     std::ostringstream note;
-    note << "only " << available << " showers in the smaller sample: batches of " << result.batch_size
-         << " instead of " << options.batch_size;
+    note << "only " << available << " showers in the smaller sample: batches of " << result.batch_size << " instead of "
+         << options.batch_size;
     result.note = note.str();
   }
   const std::int64_t n = result.batch_size;
@@ -293,7 +301,8 @@ KpdResult kernel_physics_distance(const SampleMatrix& reference, const SampleMat
     if (batch != packed_batch) {
       const std::uint64_t stream = 2 * static_cast<std::uint64_t>(batch);
       const std::vector<std::int64_t> rows_ref = resample_indices(options.seed, kKpdDomain, stream, n, reference.rows);
-      const std::vector<std::int64_t> rows_gen = resample_indices(options.seed, kKpdDomain, stream + 1, n, generated.rows);
+      const std::vector<std::int64_t> rows_gen =
+          resample_indices(options.seed, kKpdDomain, stream + 1, n, generated.rows);
       packed_x = pack_feature_major(reference, rows_ref.data(), n, padded);
       packed_y = pack_feature_major(generated, rows_gen.data(), n, padded);
       packed_batch = batch;
@@ -301,9 +310,12 @@ KpdResult kernel_physics_distance(const SampleMatrix& reference, const SampleMat
     const std::int64_t local = static_cast<std::int64_t>(item % per_batch);
     const std::int64_t strip = local % strips;
     switch (local / strips) {
-      case 0: return strip_kernel_sum(packed_x.data(), nullptr, reference.cols, n, padded, strip, true, kernel);
-      case 1: return strip_kernel_sum(packed_y.data(), nullptr, reference.cols, n, padded, strip, true, kernel);
-      default: return strip_kernel_sum(packed_x.data(), packed_y.data(), reference.cols, n, padded, strip, false, kernel);
+      case 0:
+        return strip_kernel_sum(packed_x.data(), nullptr, reference.cols, n, padded, strip, true, kernel);
+      case 1:
+        return strip_kernel_sum(packed_y.data(), nullptr, reference.cols, n, padded, strip, true, kernel);
+      default:
+        return strip_kernel_sum(packed_x.data(), packed_y.data(), reference.cols, n, padded, strip, false, kernel);
     }
   });
   const double m = static_cast<double>(n);

@@ -1,3 +1,7 @@
+// Evaluation of a generated shower file against a reference (evaluation.hpp):
+// binnings from the reference, features streamed in row blocks over ranks,
+// histograms, separation powers, FPD/KPD (metrics_json and the histograms file:
+// evaluation_report.cpp).
 #include "qvae/eval/evaluation.hpp"
 
 #include <unistd.h>
@@ -11,6 +15,7 @@
 #include <limits>
 #include <sstream>
 
+#include "json_values.hpp"
 #include "qvae/core/error.hpp"
 #include "qvae/core/log.hpp"
 #include "qvae/core/stopwatch.hpp"
@@ -20,7 +25,6 @@
 #include "qvae/io/file.hpp"
 #include "qvae/par/collective_error.hpp"
 #include "qvae/par/partition.hpp"
-#include "json_values.hpp"
 
 namespace qvae::eval {
 namespace {
@@ -59,7 +63,8 @@ double log_upper_edge(double lo, double reference_max) { return reference_max > 
 Binning reference_log_binning(double lo, double reference_max, int edge_count, Summation summation) {
   if (summation == Summation::numpy_float32 && reference_max > lo) {
     const float top = std::log10(static_cast<float>(reference_max));
-    if (static_cast<double>(top) > std::log10(lo)) return Binning::logspace(std::log10(lo), static_cast<double>(top), edge_count);
+    if (static_cast<double>(top) > std::log10(lo))
+      return Binning::logspace(std::log10(lo), static_cast<double>(top), edge_count);
   }
   return Binning::log_edges(lo, log_upper_edge(lo, reference_max), edge_count);
 }
@@ -89,10 +94,14 @@ Binning position_binning(FeatureKind kind, int layer_id, bool ds1, double outer_
       return Binning::linear(-limit, limit, 100);
     }
     case FeatureKind::width_eta:
-    case FeatureKind::width_phi: return Binning::linear(0.0, ds1 ? (wide ? 400.0 : 100.0) : 30.0, 100);
-    case FeatureKind::ec_r: return Binning::linear(0.0, ds1 ? outer_edge : 42.0, 100);
-    case FeatureKind::width_r: return Binning::linear(0.0, ds1 ? outer_edge / 2 : 20.0, 100);
-    default: throw std::logic_error("position_binning: not a position feature");
+    case FeatureKind::width_phi:
+      return Binning::linear(0.0, ds1 ? (wide ? 400.0 : 100.0) : 30.0, 100);
+    case FeatureKind::ec_r:
+      return Binning::linear(0.0, ds1 ? outer_edge : 42.0, 100);
+    case FeatureKind::width_r:
+      return Binning::linear(0.0, ds1 ? outer_edge / 2 : 20.0, 100);
+    default:
+      throw std::logic_error("position_binning: not a position feature");
   }
 }
 
@@ -181,7 +190,8 @@ void validate(const EvaluationSettings& s) {
   if (!s.energy_edges.empty()) {
     bool ok = s.energy_edges.size() >= 2 && s.energy_edges.front() > 0;
     for (std::size_t i = 1; i < s.energy_edges.size(); ++i) ok = ok && s.energy_edges[i] > s.energy_edges[i - 1];
-    if (!ok) usage("--energy-edges must be at least 2 positive, ascending energies in MeV", "write e.g. 1e3,1e4,1e5,1e6");
+    if (!ok)
+      usage("--energy-edges must be at least 2 positive, ascending energies in MeV", "write e.g. 1e3,1e4,1e5,1e6");
   }
   if (s.fpd.min_samples < 2 || s.fpd.max_samples < s.fpd.min_samples)
     usage("need 2 <= --fpd-min-samples <= --fpd-max-samples", "e.g. --fpd-min-samples 2000 --fpd-max-samples 10000");
@@ -236,13 +246,15 @@ Evaluation evaluate_files(const std::string& reference, const std::string& gener
   // 2. Binnings from global reductions over the reference (evaluate.py bins by the reference).
   const int e_inc = layout.column(FeatureKind::e_inc), e_tot = layout.column(FeatureKind::e_tot);
   std::vector<double> maxima(static_cast<std::size_t>(ev.layers) + 3, 0.0);  // E_layer per layer, E_inc, E_tot, voxel
-  std::vector<double> minima = {kInfinity, kInfinity};                        // E_inc, E_tot > 0
+  std::vector<double> minima = {kInfinity, kInfinity};                       // E_inc, E_tot > 0
   for (std::int64_t i = 0; i < ref.table.rows(); ++i) {
     const double* row = ref.table.row(i);
     for (int l = 0; l < ev.layers; ++l)
-      maxima[static_cast<std::size_t>(l)] = std::max(maxima[static_cast<std::size_t>(l)], row[layout.column(FeatureKind::e_layer, l)]);
+      maxima[static_cast<std::size_t>(l)] =
+          std::max(maxima[static_cast<std::size_t>(l)], row[layout.column(FeatureKind::e_layer, l)]);
     maxima[static_cast<std::size_t>(ev.layers)] = std::max(maxima[static_cast<std::size_t>(ev.layers)], row[e_inc]);
-    maxima[static_cast<std::size_t>(ev.layers) + 1] = std::max(maxima[static_cast<std::size_t>(ev.layers) + 1], row[e_tot]);
+    maxima[static_cast<std::size_t>(ev.layers) + 1] =
+        std::max(maxima[static_cast<std::size_t>(ev.layers) + 1], row[e_tot]);
     minima[0] = std::min(minima[0], row[e_inc]);
     if (row[e_tot] > 0) minima[1] = std::min(minima[1], row[e_tot]);
   }
@@ -297,8 +309,8 @@ Evaluation evaluate_files(const std::string& reference, const std::string& gener
                    reference_log_binning(voxel_lo, ref_voxel_max, 50, settings.summation)});
 
   for (const Spec& spec : specs)
-    ev.histograms.push_back({spec.name, spec.family, spec.label, spec.layer_id, Histogram(spec.binning),
-                             Histogram(spec.binning), {}});
+    ev.histograms.push_back(
+        {spec.name, spec.family, spec.label, spec.layer_id, Histogram(spec.binning), Histogram(spec.binning), {}});
   for (std::size_t s = 0; s < specs.size(); ++s) {
     if (specs[s].column < 0) continue;
     const int c = specs[s].column;
@@ -415,206 +427,6 @@ Evaluation evaluate_files(const std::string& reference, const std::string& gener
     ev.distances_note = ev.distances_note.empty() ? "skipped on request (--no-fpd / --no-kpd)" : ev.distances_note;
   ev.seconds_total = comm.max(t_start.seconds());
   return ev;
-}
-
-namespace {
-
-nlohmann::json separation_json(const SeparationPower& s) {
-  return {{"value", finite_or_null(s.value)},
-          {"floor", finite_or_null(s.floor)},
-          {"bins_occupied", s.occupied_bins},
-          {"entries_reference", s.entries_a},
-          {"entries_generated", s.entries_b}};
-}
-
-std::vector<double> scaled(const std::vector<double>& values, double factor) {
-  std::vector<double> out;
-  for (double v : values) out.push_back(v * factor);
-  return out;
-}
-
-}  // namespace
-
-nlohmann::json metrics_json(const Evaluation& ev) {
-  constexpr double kScale = 1e3;  // FPD/KPD are reported x 10^3 (evaluate.py)
-  nlohmann::json separation = nlohmann::json::object();
-  nlohmann::json families = nlohmann::json::object();
-  for (const HistogramComparison& h : ev.histograms) {
-    separation[h.name] = separation_json(h.separation);
-    nlohmann::json& f = families[h.family];
-    if (f.is_null()) f = {{"features", 0}, {"mean", 0.0}, {"mean_floor", 0.0}, {"max", nullptr}, {"max_feature", nullptr}};
-    if (!std::isfinite(h.separation.value)) continue;
-    const int n = f["features"].get<int>();
-    f["mean"] = (f["mean"].get<double>() * n + h.separation.value) / (n + 1);
-    f["mean_floor"] = (f["mean_floor"].get<double>() * n + h.separation.floor) / (n + 1);
-    f["features"] = n + 1;
-    if (f["max"].is_null() || h.separation.value > f["max"].get<double>()) {
-      f["max"] = h.separation.value;
-      f["max_feature"] = h.name;
-    }
-  }
-  for (auto& [name, f] : families.items())
-    if (f["features"].get<int>() == 0) f["mean"] = f["mean_floor"] = nullptr;  // every histogram empty
-  nlohmann::json conditional = {{"energy_edges_mev", ev.energy_bins.edges},
-                                {"events_reference", ev.energy_bin_events_reference},
-                                {"events_generated", ev.energy_bin_events_generated},
-                                {"separation_power", nlohmann::json::object()}};
-  for (const ConditionalComparison& cc : ev.conditional) {
-    nlohmann::json list = nlohmann::json::array();
-    for (std::size_t k = 0; k < cc.per_bin.size(); ++k) {
-      nlohmann::json entry = separation_json(cc.per_bin[k].separation);
-      entry["e_low_mev"] = ev.energy_bins.edges[k];
-      entry["e_high_mev"] = ev.energy_bins.edges[k + 1];
-      list.push_back(entry);
-    }
-    conditional["separation_power"][cc.name] = list;
-  }
-  nlohmann::json fpd, kpd;
-  if (ev.fpd) {
-    fpd = {{"value", finite_or_null(ev.fpd->value * kScale)},
-           {"error", finite_or_null(ev.fpd->error * kScale)},
-           {"scale", kScale},
-           {"slope", finite_or_null(ev.fpd->slope * kScale)},
-           {"features", ev.distance_features},
-           {"batch_sizes", ev.fpd->batch_sizes},
-           {"mean_distances", scaled(ev.fpd->mean_distances, kScale)},
-           {"min_samples", ev.fpd->min_samples},
-           {"max_samples", ev.fpd->max_samples},
-           {"reduced", ev.fpd->reduced}};
-    if (ev.fpd->reduced) fpd["note"] = ev.fpd->note;
-  } else {
-    fpd = {{"value", nullptr}, {"error", nullptr}, {"note", ev.distances_note}};
-  }
-  if (ev.kpd) {
-    kpd = {{"value", finite_or_null(ev.kpd->value * kScale)},
-           {"error", finite_or_null(ev.kpd->error * kScale)},
-           {"scale", kScale},
-           {"kernel", "(x.y/d + 1)^4"},
-           {"features", ev.distance_features},
-           {"batch_size", ev.kpd->batch_size},
-           {"batches", ev.kpd->values.size()},
-           {"values", scaled(ev.kpd->values, kScale)},
-           {"reduced", ev.kpd->reduced}};
-    if (ev.kpd->reduced) kpd["note"] = ev.kpd->note;
-  } else {
-    kpd = {{"value", nullptr}, {"error", nullptr}, {"note", ev.distances_note}};
-  }
-  nlohmann::json metrics = {{"format", "qvae-metrics"},
-                            {"format_version", 1},
-                            {"reference", ev.reference_path},
-                            {"generated", ev.generated_path},
-                            {"geometry", ev.geometry},
-                            {"voxels", ev.voxels},
-                            {"layers", ev.layers},
-                            {"events", {{"reference", ev.events_reference}, {"generated", ev.events_generated}}},
-                            {"min_energy_mev", ev.min_energy},
-                            {"summation", to_string(ev.summation)},
-                            {"ranks", ev.ranks},
-                            {"separation_power", separation},
-                            {"separation_power_by_family", families},
-                            {"conditional", conditional},
-                            {"fpd", fpd},
-                            {"kpd", kpd},
-                            {"seconds",
-                             {{"features_and_histograms", ev.seconds_features},
-                              {"fpd", ev.seconds_fpd},
-                              {"kpd", ev.seconds_kpd},
-                              {"total", ev.seconds_total}}}};
-  if (ev.model) {
-    const ModelComparison& m = *ev.model;
-    metrics["rbm_energy"] = energy_comparison_json(m.rbm_energy);
-    metrics["rbm_energy"]["energy"] = "E(z) of the full prior (partition-0 biases included), 0/1 units";
-    metrics["rbm_energy"]["chains"] = m.chains;
-    metrics["rbm_energy"]["gibbs_sweeps"] = m.gibbs_sweeps;
-    metrics["rbm_energy"]["seed"] = m.seed;
-    metrics["rbm_energy"]["partition0_clamped"] = m.partition0_clamped;
-    metrics["reconstruction"] = reconstruction_json(m.reconstruction);
-    metrics["model_evaluation"] = {{"model", m.model_path},
-                                   {"data", m.data_path},
-                                   {"events", m.events},
-                                   {"latent", "deterministic: z = 1[logit > 0] (posterior mean rounded)"},
-                                   {"reconstruction", "deterministic: ReLU(act) * 1[hit logit > 0]"},
-                                   {"seconds", {{"encode", m.seconds_encode}, {"gibbs", m.seconds_gibbs}}}};
-  }
-  if (!ev.classifiers.empty()) {
-    nlohmann::json classifiers = nlohmann::json::object();
-    for (const ClassifierResult& c : ev.classifiers) classifiers[c.inputs] = classifier_json(c);
-    metrics["classifier"] = classifiers;
-  }
-  return metrics;
-}
-
-namespace {
-
-template <class T> void write_vector(io::File& file, const std::string& name, const std::vector<T>& values, std::int64_t cols = 0) {
-  const std::int64_t rows = cols ? static_cast<std::int64_t>(values.size()) / cols : static_cast<std::int64_t>(values.size());
-  io::write_rows(file, name, values.data(), rows, cols);
-}
-
-void write_histogram_attributes(io::File& file, const std::string& group, const HistogramComparison& h) {
-  io::set_attribute(file, group, "label", h.label);
-  io::set_attribute(file, group, "family", h.family);
-  io::set_attribute(file, group, "layer_id", static_cast<std::int64_t>(h.layer_id));
-  io::set_attribute(file, group, "log_x", static_cast<std::int64_t>(h.reference.binning.log_scale));
-}
-
-}  // namespace
-
-void write_histograms_file(const std::string& path, const Evaluation& ev, const io::Provenance& provenance) {
-  io::OutputFile file = io::OutputFile::create_serial(path);
-  io::write_provenance(file, provenance);
-  io::set_format(file, "qvae-histograms", 1);
-  io::set_attribute(file, "/", "geometry", ev.geometry);
-  io::set_attribute(file, "/", "reference_file", ev.reference_path);
-  io::set_attribute(file, "/", "generated_file", ev.generated_path);
-  io::set_attribute(file, "/", "events_reference", ev.events_reference);
-  io::set_attribute(file, "/", "events_generated", ev.events_generated);
-  io::set_attribute(file, "/", "min_energy_mev", ev.min_energy);
-  io::set_attribute(file, "/", "summation", std::string(to_string(ev.summation)));
-  io::create_group(file, "histograms");
-  for (const HistogramComparison& h : ev.histograms) {
-    const std::string group = "histograms/" + h.name;
-    io::create_group(file, group);
-    write_histogram_attributes(file, group, h);
-    io::set_attribute(file, group, "separation_power", h.separation.value);
-    io::set_attribute(file, group, "separation_power_floor", h.separation.floor);
-    write_vector(file, group + "/edges", h.reference.binning.edges);
-    write_vector(file, group + "/reference", h.reference.counts);
-    write_vector(file, group + "/generated", h.generated.counts);
-    write_vector(file, group + "/outside", std::vector<std::int64_t>{h.reference.outside, h.generated.outside});
-  }
-  io::create_group(file, "conditional");
-  for (const ConditionalComparison& cc : ev.conditional) {
-    if (cc.per_bin.empty()) continue;
-    const std::string group = "conditional/" + cc.name;
-    io::create_group(file, group);
-    write_histogram_attributes(file, group, cc.per_bin.front());
-    const std::int64_t bins = cc.per_bin.front().reference.binning.bins();
-    std::vector<double> edges, separation, floor;
-    std::vector<std::int64_t> reference, generated;
-    for (const HistogramComparison& h : cc.per_bin) {
-      edges.insert(edges.end(), h.reference.binning.edges.begin(), h.reference.binning.edges.end());
-      reference.insert(reference.end(), h.reference.counts.begin(), h.reference.counts.end());
-      generated.insert(generated.end(), h.generated.counts.begin(), h.generated.counts.end());
-      separation.push_back(h.separation.value);
-      floor.push_back(h.separation.floor);
-    }
-    write_vector(file, group + "/energy_edges", ev.energy_bins.edges);
-    write_vector(file, group + "/edges", edges, bins + 1);
-    write_vector(file, group + "/reference", reference, bins);
-    write_vector(file, group + "/generated", generated, bins);
-    write_vector(file, group + "/separation_power", separation);
-    write_vector(file, group + "/separation_power_floor", floor);
-  }
-  if (ev.model) {
-    write_energy_comparison(file, ev.model->rbm_energy);
-    write_reconstruction_comparison(file, ev.model->reconstruction);
-  }
-  if (!ev.classifiers.empty()) {
-    io::create_group(file, "classifier");
-    for (const ClassifierResult& c : ev.classifiers) write_classifier_result(file, c);
-  }
-  file.commit();
 }
 
 }  // namespace qvae::eval

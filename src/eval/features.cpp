@@ -1,6 +1,5 @@
 #include "qvae/eval/features.hpp"
 
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -13,12 +12,12 @@
 namespace qvae::eval {
 namespace {
 
-constexpr double kEpsilon = 1e-16;     // HighLevelFeatures' guard against empty layers
-constexpr double kLogOffset = 1e-8;    // evaluate.py's log10(E + 1e-8) in the cls-high vector
-constexpr double kPositionScale = 1e2; // evaluate.py divides positions and widths by 100 (mm -> dm)
+constexpr double kEpsilon = 1e-16;      // HighLevelFeatures' guard against empty layers
+constexpr double kLogOffset = 1e-8;     // evaluate.py's log10(E + 1e-8) in the cls-high vector
+constexpr double kPositionScale = 1e2;  // evaluate.py divides positions and widths by 100 (mm -> dm)
 
-constexpr FeatureKind kPerLayerKinds[] = {FeatureKind::e_layer, FeatureKind::sparsity, FeatureKind::ec_r,
-                                          FeatureKind::width_r, FeatureKind::ec_eta,  FeatureKind::ec_phi,
+constexpr FeatureKind kPerLayerKinds[] = {FeatureKind::e_layer,   FeatureKind::sparsity, FeatureKind::ec_r,
+                                          FeatureKind::width_r,   FeatureKind::ec_eta,   FeatureKind::ec_phi,
                                           FeatureKind::width_eta, FeatureKind::width_phi};
 constexpr int kKinds = static_cast<int>(FeatureKind::width_r) + 1;
 
@@ -48,26 +47,38 @@ double default_min_energy(const geometry::Geometry& geometry) {
 
 const char* kind_name(FeatureKind kind) {
   switch (kind) {
-    case FeatureKind::e_inc: return "e_inc";
-    case FeatureKind::e_tot: return "e_tot";
-    case FeatureKind::etot_over_einc: return "etot_over_einc";
-    case FeatureKind::sparsity_total: return "sparsity_total";
-    case FeatureKind::e_layer: return "e_layer";
-    case FeatureKind::sparsity: return "sparsity";
-    case FeatureKind::ec_eta: return "ec_eta";
-    case FeatureKind::ec_phi: return "ec_phi";
-    case FeatureKind::ec_r: return "ec_r";
-    case FeatureKind::width_eta: return "width_eta";
-    case FeatureKind::width_phi: return "width_phi";
-    case FeatureKind::width_r: return "width_r";
+    case FeatureKind::e_inc:
+      return "e_inc";
+    case FeatureKind::e_tot:
+      return "e_tot";
+    case FeatureKind::etot_over_einc:
+      return "etot_over_einc";
+    case FeatureKind::sparsity_total:
+      return "sparsity_total";
+    case FeatureKind::e_layer:
+      return "e_layer";
+    case FeatureKind::sparsity:
+      return "sparsity";
+    case FeatureKind::ec_eta:
+      return "ec_eta";
+    case FeatureKind::ec_phi:
+      return "ec_phi";
+    case FeatureKind::ec_r:
+      return "ec_r";
+    case FeatureKind::width_eta:
+      return "width_eta";
+    case FeatureKind::width_phi:
+      return "width_phi";
+    case FeatureKind::width_r:
+      return "width_r";
   }
   return "?";
 }
 
 FeatureLayout::FeatureLayout(const geometry::Geometry& geometry)
     : per_layer_(kKinds), num_layers_(geometry.num_layers()) {
-  for (FeatureKind kind : {FeatureKind::e_inc, FeatureKind::e_tot, FeatureKind::etot_over_einc,
-                           FeatureKind::sparsity_total})
+  for (FeatureKind kind :
+       {FeatureKind::e_inc, FeatureKind::e_tot, FeatureKind::etot_over_einc, FeatureKind::sparsity_total})
     columns_.push_back({kind_name(kind), kind, -1, -1});
   for (auto& columns : per_layer_) columns.assign(static_cast<std::size_t>(num_layers_), -1);
   for (int l = 0; l < num_layers_; ++l) {
@@ -84,11 +95,16 @@ FeatureLayout::FeatureLayout(const geometry::Geometry& geometry)
 
 int FeatureLayout::column(FeatureKind kind, int layer) const {
   switch (kind) {
-    case FeatureKind::e_inc: return 0;
-    case FeatureKind::e_tot: return 1;
-    case FeatureKind::etot_over_einc: return 2;
-    case FeatureKind::sparsity_total: return 3;
-    default: break;
+    case FeatureKind::e_inc:
+      return 0;
+    case FeatureKind::e_tot:
+      return 1;
+    case FeatureKind::etot_over_einc:
+      return 2;
+    case FeatureKind::sparsity_total:
+      return 3;
+    default:
+      break;
   }
   if (layer < 0 || layer >= num_layers_) throw std::out_of_range("FeatureLayout::column: layer out of range");
   return per_layer_[static_cast<std::size_t>(kind)][static_cast<std::size_t>(layer)];
@@ -101,9 +117,13 @@ int FeatureLayout::index_of(const std::string& name) const {
 }
 
 FeatureCalculator::FeatureCalculator(const geometry::Geometry& geometry, double min_energy, Summation summation)
-    : layout_(geometry), min_energy_(min_energy), summation_(summation),
-      threshold32_(static_cast<float>(min_energy)), layer_offsets_(geometry.layer_offsets()),
-      eta_(geometry.eta()), phi_(geometry.phi()) {
+    : layout_(geometry),
+      min_energy_(min_energy),
+      summation_(summation),
+      threshold32_(static_cast<float>(min_energy)),
+      layer_offsets_(geometry.layer_offsets()),
+      eta_(geometry.eta()),
+      phi_(geometry.phi()) {
   r_.reserve(static_cast<std::size_t>(geometry.voxels()));
   for (const geometry::Layer& layer : geometry.layers()) {
     alpha_binned_.push_back(layer.alpha_bins > 1);
@@ -160,7 +180,8 @@ void FeatureCalculator::compute_numpy(const float* voxels, double incident_energ
       sum_r += r_[i] * xi;
       sum_r2 += r_[i] * r_[i] * xi;
     }
-    row[layout_.column(FeatureKind::sparsity, l)] = 1.0 - static_cast<double>(nonzero) / static_cast<double>(end - begin);
+    row[layout_.column(FeatureKind::sparsity, l)] =
+        1.0 - static_cast<double>(nonzero) / static_cast<double>(end - begin);
     const double r_norm = static_cast<double>(layer_sum) + kEpsilon;
     const double ec_r = sum_r / r_norm;
     row[layout_.column(FeatureKind::ec_r, l)] = ec_r;
@@ -289,10 +310,18 @@ void cls_high_vector(const std::vector<ClsHighEntry>& entries, const double* fea
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const double x = feature_row[entries[i].column];
     switch (entries[i].transform) {
-      case Transform::log10: out[i] = std::log10(x); break;
-      case Transform::log10_offset: out[i] = std::log10(x + kLogOffset); break;
-      case Transform::per_100: out[i] = x / kPositionScale; break;
-      case Transform::identity: out[i] = x; break;
+      case Transform::log10:
+        out[i] = std::log10(x);
+        break;
+      case Transform::log10_offset:
+        out[i] = std::log10(x + kLogOffset);
+        break;
+      case Transform::per_100:
+        out[i] = x / kPositionScale;
+        break;
+      case Transform::identity:
+        out[i] = x;
+        break;
     }
   }
 }

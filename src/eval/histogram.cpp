@@ -44,7 +44,8 @@ Binning Binning::log_edges(double lo, double hi, int edge_count) {
 }
 
 Binning Binning::logspace(double start, double stop, int edge_count) {
-  if (edge_count < 2 || !(stop > start)) throw std::invalid_argument("Binning::logspace: need edge_count >= 2 and start < stop");
+  if (edge_count < 2 || !(stop > start))
+    throw std::invalid_argument("Binning::logspace: need edge_count >= 2 and start < stop");
   Binning binning{numpy_linspace(start, stop, edge_count), true};
   for (double& e : binning.edges) e = std::pow(10.0, e);
   return binning;
@@ -52,8 +53,10 @@ Binning Binning::logspace(double start, double stop, int edge_count) {
 
 void Histogram::fill(double value) {
   const int bin = binning.find(value);
-  if (bin < 0) ++outside;
-  else ++counts[static_cast<std::size_t>(bin)];
+  if (bin < 0)
+    ++outside;
+  else
+    ++counts[static_cast<std::size_t>(bin)];
 }
 
 std::int64_t Histogram::entries() const {
@@ -123,7 +126,8 @@ void write_histogram_pair(io::File& file, const std::string& group, const std::s
   io::create_group(file, group);
   const auto& edges = first.binning.edges;
   io::write_rows(file, group + "/edges", edges.data(), static_cast<std::int64_t>(edges.size()), 0);
-  io::write_rows(file, group + "/" + first_name, first.counts.data(), static_cast<std::int64_t>(first.counts.size()), 0);
+  io::write_rows(file, group + "/" + first_name, first.counts.data(), static_cast<std::int64_t>(first.counts.size()),
+                 0);
   io::write_rows(file, group + "/" + second_name, second.counts.data(), static_cast<std::int64_t>(second.counts.size()),
                  0);
   io::set_attribute(file, group, "label", label);

@@ -11,7 +11,9 @@
 namespace qvae::eval {
 namespace {
 
-std::size_t at(int i, int j, int n) { return static_cast<std::size_t>(i) * static_cast<std::size_t>(n) + static_cast<std::size_t>(j); }
+std::size_t at(int i, int j, int n) {
+  return static_cast<std::size_t>(i) * static_cast<std::size_t>(n) + static_cast<std::size_t>(j);
+}
 
 void require_square(const std::vector<double>& a, int n, const char* who) {
   if (n < 0 || a.size() != static_cast<std::size_t>(n) * static_cast<std::size_t>(n))
@@ -259,7 +261,8 @@ SymmetricEigen symmetric_eigen(std::vector<double> a, int n) {
   tql2(d, e, n, vt.data());
   std::vector<int> order(static_cast<std::size_t>(n));
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return d[static_cast<std::size_t>(x)] < d[static_cast<std::size_t>(y)]; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int x, int y) { return d[static_cast<std::size_t>(x)] < d[static_cast<std::size_t>(y)]; });
   SymmetricEigen out;
   out.values.resize(static_cast<std::size_t>(n));
   out.vectors.resize(a.size());
@@ -322,8 +325,10 @@ QVAE_VECTOR_CLONES double trace_sqrt_product(const std::vector<double>& a, const
     const double diagonal = std::sqrt(remaining[static_cast<std::size_t>(pivot)]);
     pivoted[static_cast<std::size_t>(pivot)] = 1;
     for (int j = 0; j < n; ++j) {
-      if (j == pivot) row[j] = diagonal;
-      else if (pivoted[static_cast<std::size_t>(j)]) row[j] = 0.0;
+      if (j == pivot)
+        row[j] = diagonal;
+      else if (pivoted[static_cast<std::size_t>(j)])
+        row[j] = 0.0;
       else {
         row[j] /= diagonal;
         remaining[static_cast<std::size_t>(j)] -= row[j] * row[j];
@@ -368,8 +373,9 @@ double frechet_distance(const std::vector<double>& mean1, const std::vector<doub
   return distance + traces - 2.0 * trace_sqrt_product(cov1, cov2, n);
 }
 
-QVAE_VECTOR_CLONES void mean_and_covariance(const double* matrix, int cols, const std::int64_t* indices, std::int64_t count,
-                         std::vector<double>& mean, std::vector<double>& covariance) {
+QVAE_VECTOR_CLONES void mean_and_covariance(const double* matrix, int cols, const std::int64_t* indices,
+                                            std::int64_t count, std::vector<double>& mean,
+                                            std::vector<double>& covariance) {
   const std::size_t d = static_cast<std::size_t>(cols);
   mean.assign(d, 0.0);
   covariance.assign(d * d, 0.0);

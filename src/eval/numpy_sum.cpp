@@ -2,7 +2,8 @@
 
 namespace qvae::eval {
 
-template <class T> T numpy_pairwise_sum(const T* x, std::int64_t n) {
+template <class T>
+T numpy_pairwise_sum(const T* x, std::int64_t n) {
   if (n < 8) {
     T sum = 0;
     for (std::int64_t i = 0; i < n; ++i) sum += x[i];
@@ -23,7 +24,8 @@ template <class T> T numpy_pairwise_sum(const T* x, std::int64_t n) {
   return numpy_pairwise_sum(x, half) + numpy_pairwise_sum(x + half, n - half);
 }
 
-template <class T> T numpy_sum(const T* x, std::int64_t n) {
+template <class T>
+T numpy_sum(const T* x, std::int64_t n) {
   T sum = 0;
   for (std::int64_t begin = 0; begin < n; begin += kNumpyBufferSize)
     sum += numpy_pairwise_sum(x + begin, n - begin < kNumpyBufferSize ? n - begin : kNumpyBufferSize);

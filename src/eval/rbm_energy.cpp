@@ -40,7 +40,7 @@ EnergyComparison compare_in_order(const std::vector<double>& encoded, const std:
   for (const auto* set : {&encoded, &gibbs})
     for (double e : *set)
       if (std::isfinite(e)) lo = std::min(lo, e), hi = std::max(hi, e);
-  if (!(lo <= hi)) lo = 0, hi = 1;                            // no finite energies anywhere
+  if (!(lo <= hi)) lo = 0, hi = 1;                                               // no finite energies anywhere
   if (hi == lo) lo -= 0.5 * std::abs(lo) + 0.5, hi += 0.5 * std::abs(hi) + 0.5;  // one value
   const Binning binning = Binning::linear(lo, hi, bins);
   EnergyComparison out;
@@ -68,10 +68,14 @@ EnergyComparison compare_rbm_energies(const std::vector<double>& encoded, const 
 }
 
 nlohmann::json energy_comparison_json(const EnergyComparison& c) {
-  return {{"separation_power", {{"value", finite_or_null(c.separation.value)}, {"floor", finite_or_null(c.separation.floor)}}},
-          {"overlap", finite_or_null(c.overlap)},
-          {"encoded", {{"count", c.count_encoded}, {"mean", finite_or_null(c.mean_encoded)}, {"std", finite_or_null(c.std_encoded)}}},
-          {"gibbs", {{"count", c.count_gibbs}, {"mean", finite_or_null(c.mean_gibbs)}, {"std", finite_or_null(c.std_gibbs)}}}};
+  return {
+      {"separation_power",
+       {{"value", finite_or_null(c.separation.value)}, {"floor", finite_or_null(c.separation.floor)}}},
+      {"overlap", finite_or_null(c.overlap)},
+      {"encoded",
+       {{"count", c.count_encoded}, {"mean", finite_or_null(c.mean_encoded)}, {"std", finite_or_null(c.std_encoded)}}},
+      {"gibbs",
+       {{"count", c.count_gibbs}, {"mean", finite_or_null(c.mean_gibbs)}, {"std", finite_or_null(c.std_gibbs)}}}};
 }
 
 void write_energy_comparison(io::File& file, const EnergyComparison& c) {

@@ -6,9 +6,9 @@
 #include <stdexcept>
 #include <tuple>
 
+#include "json_values.hpp"
 #include "qvae/io/attributes.hpp"
 #include "qvae/io/dataset.hpp"
-#include "json_values.hpp"
 
 namespace qvae::eval {
 namespace {

@@ -69,8 +69,7 @@ std::vector<double> parse_r_edges(const std::string& csv, const std::string& whe
     if (!parse_number(token, value) || !std::isfinite(value))
       reject("r_edges value '" + std::string(trim(token)) + "' is not a number", where);
     if (value < 0) reject("r_edges value " + std::string(trim(token)) + " is negative", where);
-    if (!edges.empty() && value <= edges.back())
-      reject("r_edges \"" + csv + "\" are not strictly ascending", where);
+    if (!edges.empty() && value <= edges.back()) reject("r_edges \"" + csv + "\" are not strictly ascending", where);
     edges.push_back(value);
     if (comma == std::string_view::npos) break;
     rest.remove_prefix(comma + 1);
@@ -130,8 +129,7 @@ Geometry Geometry::from_xml_text(const std::string& xml, const std::string& name
   const auto bins = elements(document, "Bins", where);
   if (bins.size() != 1) reject("expected one <Bins> root element", where);
   const auto particles = elements(*bins.front(), "Bin", where);
-  if (particles.size() != 1)
-    reject("expected exactly one <Bin>, found " + std::to_string(particles.size()), where);
+  if (particles.size() != 1) reject("expected exactly one <Bin>, found " + std::to_string(particles.size()), where);
 
   Geometry geometry;
   geometry.name_ = name;
@@ -167,8 +165,7 @@ const std::vector<std::string>& Geometry::builtin_names() {
 
 Geometry Geometry::builtin(const std::string& name) {
   for (const auto& binning : detail::embedded_binnings()) {
-    if (name == binning.name)
-      return from_xml_text(binning.xml, name, std::string("built-in ") + binning.file);
+    if (name == binning.name) return from_xml_text(binning.xml, name, std::string("built-in ") + binning.file);
   }
   std::string known;
   for (const auto& n : builtin_names()) known += (known.empty() ? "" : ", ") + n;

@@ -19,9 +19,12 @@ int chimera_checkerboard_color(const ChimeraCoord& c) { return (c.i + c.j + c.u)
 
 std::string to_string(ColourScheme scheme) {
   switch (scheme) {
-    case ColourScheme::region: return "region";
-    case ColourScheme::four_color: return "four_color";
-    case ColourScheme::checkerboard: return "checkerboard";
+    case ColourScheme::region:
+      return "region";
+    case ColourScheme::four_color:
+      return "four_color";
+    case ColourScheme::checkerboard:
+      return "checkerboard";
   }
   return "unknown";
 }
@@ -33,10 +36,10 @@ std::vector<int> colour_nodes(const Graph& graph, ColourScheme scheme) {
   std::vector<int> classes;
   classes.reserve(graph.nodes().size());
   auto undefined = [&] {
-    return core::UsageError(core::describe("scheme " + to_string(scheme) + " is not defined for " + to_string(shape.topology),
-                                           "graph colouring",
-                                           "use region or four_color for pegasus, four_color for zephyr, "
-                                           "checkerboard for chimera"));
+    return core::UsageError(core::describe(
+        "scheme " + to_string(scheme) + " is not defined for " + to_string(shape.topology), "graph colouring",
+        "use region or four_color for pegasus, four_color for zephyr, "
+        "checkerboard for chimera"));
   };
   switch (scheme) {
     case ColourScheme::region: {

@@ -41,7 +41,8 @@ std::vector<std::int64_t> all_indices(std::int64_t range) {
 }  // namespace
 
 Graph chimera_graph(int m, int n, int t) {
-  require(m >= 1 && n >= 1, "chimera needs m >= 1 and n >= 1 (got m=" + std::to_string(m) + ", n=" + std::to_string(n) + ")",
+  require(m >= 1 && n >= 1,
+          "chimera needs m >= 1 and n >= 1 (got m=" + std::to_string(m) + ", n=" + std::to_string(n) + ")",
           "use --size 1 or more");
   require(t >= 1, "chimera needs t >= 1 (got " + std::to_string(t) + ")", "use --t 1 or more");
   const GraphShape shape{Topology::chimera, m, n, t, true};
@@ -105,7 +106,8 @@ Graph pegasus_graph(int m, bool fabric_only) {
       const int k_end = w < m - 1 ? 12 : split;
       for (int k = k_begin; k < k_end; ++k)
         for (int z = 0; z < m - 1; ++z)
-          add({0, w, k, z}, {1, z + (kk < vertical_offsets[static_cast<std::size_t>(k)] ? 1 : 0), kk, w - (k < split ? 1 : 0)});
+          add({0, w, k, z},
+              {1, z + (kk < vertical_offsets[static_cast<std::size_t>(k)] ? 1 : 0), kk, w - (k < split ? 1 : 0)});
     }
   // Nodes exist only through edges (dwave-networkx adds no others).
   std::vector<std::int64_t> nodes;
@@ -141,15 +143,19 @@ Graph zephyr_graph(int m, int t) {
             for (int j = 0; j < 2; ++j)
               for (int a = 0; a < 2; ++a)
                 for (int b = 0; b < 2; ++b)
-                  edges.emplace_back(q(0, 2 * w + 1 + a * (2 * i - 1), k, j, z), q(1, 2 * z + 1 + b * (2 * j - 1), h, i, w));
+                  edges.emplace_back(q(0, 2 * w + 1 + a * (2 * i - 1), k, j, z),
+                                     q(1, 2 * z + 1 + b * (2 * j - 1), h, i, w));
   return Graph(shape, all_indices(shape.index_range()), std::move(edges));
 }
 
 Graph make_graph(const GraphShape& shape) {
   switch (shape.topology) {
-    case Topology::chimera: return chimera_graph(shape.m, shape.n, shape.t);
-    case Topology::pegasus: return pegasus_graph(shape.m, shape.fabric_only);
-    case Topology::zephyr: return zephyr_graph(shape.m, shape.t);
+    case Topology::chimera:
+      return chimera_graph(shape.m, shape.n, shape.t);
+    case Topology::pegasus:
+      return pegasus_graph(shape.m, shape.fabric_only);
+    case Topology::zephyr:
+      return zephyr_graph(shape.m, shape.t);
   }
   throw core::UsageError("unknown topology");
 }

@@ -10,9 +10,12 @@ namespace qvae::graph {
 
 std::string to_string(Topology topology) {
   switch (topology) {
-    case Topology::chimera: return "chimera";
-    case Topology::pegasus: return "pegasus";
-    case Topology::zephyr: return "zephyr";
+    case Topology::chimera:
+      return "chimera";
+    case Topology::pegasus:
+      return "pegasus";
+    case Topology::zephyr:
+      return "zephyr";
   }
   return "unknown";
 }
@@ -21,16 +24,19 @@ Topology parse_topology(const std::string& name) {
   if (name == "chimera") return Topology::chimera;
   if (name == "pegasus") return Topology::pegasus;
   if (name == "zephyr") return Topology::zephyr;
-  throw core::UsageError(core::describe("unknown topology '" + name + "'", "--topology",
-                                        "use chimera, pegasus or zephyr"));
+  throw core::UsageError(
+      core::describe("unknown topology '" + name + "'", "--topology", "use chimera, pegasus or zephyr"));
 }
 
 std::int64_t GraphShape::index_range() const {
   const std::int64_t big_m = m;
   switch (topology) {
-    case Topology::chimera: return 2 * big_m * n * t;
-    case Topology::pegasus: return 24 * big_m * (big_m - 1);
-    case Topology::zephyr: return 4 * static_cast<std::int64_t>(t) * big_m * (2 * big_m + 1);
+    case Topology::chimera:
+      return 2 * big_m * n * t;
+    case Topology::pegasus:
+      return 24 * big_m * (big_m - 1);
+    case Topology::zephyr:
+      return 4 * static_cast<std::int64_t>(t) * big_m * (2 * big_m + 1);
   }
   return 0;
 }
@@ -39,8 +45,10 @@ std::string GraphShape::describe() const {
   switch (topology) {
     case Topology::chimera:
       return "chimera m=" + std::to_string(m) + " n=" + std::to_string(n) + " t=" + std::to_string(t);
-    case Topology::pegasus: return "pegasus m=" + std::to_string(m) + (fabric_only ? " fabric" : " full");
-    case Topology::zephyr: return "zephyr m=" + std::to_string(m) + " t=" + std::to_string(t);
+    case Topology::pegasus:
+      return "pegasus m=" + std::to_string(m) + (fabric_only ? " fabric" : " full");
+    case Topology::zephyr:
+      return "zephyr m=" + std::to_string(m) + " t=" + std::to_string(t);
   }
   return "unknown";
 }
@@ -77,9 +85,11 @@ Graph::Graph(GraphShape shape, std::vector<std::int64_t> nodes, std::vector<Edge
   adjacency_.resize(2 * edges_.size());
   std::vector<std::int64_t> fill(adjacency_start_.begin(), adjacency_start_.end() - 1);
   // Pass 1: for node v, neighbours u < v, in increasing u (edges sorted by first).
-  for (const Edge& e : edges_) adjacency_[static_cast<std::size_t>(fill[static_cast<std::size_t>(e.second)]++)] = e.first;
+  for (const Edge& e : edges_)
+    adjacency_[static_cast<std::size_t>(fill[static_cast<std::size_t>(e.second)]++)] = e.first;
   // Pass 2: for node u, neighbours v > u, in increasing v (sorted by second within first).
-  for (const Edge& e : edges_) adjacency_[static_cast<std::size_t>(fill[static_cast<std::size_t>(e.first)]++)] = e.second;
+  for (const Edge& e : edges_)
+    adjacency_[static_cast<std::size_t>(fill[static_cast<std::size_t>(e.first)]++)] = e.second;
 }
 
 bool Graph::has_node(std::int64_t q) const {
@@ -89,7 +99,8 @@ bool Graph::has_node(std::int64_t q) const {
 Graph::Neighbours Graph::neighbours(std::int64_t q) const {
   if (!has_node(q)) return {nullptr, nullptr};
   const std::int64_t* base = adjacency_.data();
-  return {base + adjacency_start_[static_cast<std::size_t>(q)], base + adjacency_start_[static_cast<std::size_t>(q) + 1]};
+  return {base + adjacency_start_[static_cast<std::size_t>(q)],
+          base + adjacency_start_[static_cast<std::size_t>(q) + 1]};
 }
 
 bool Graph::has_edge(std::int64_t a, std::int64_t b) const {

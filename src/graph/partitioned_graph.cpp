@@ -16,9 +16,12 @@ namespace {
 
 bool defined_for(ColourScheme scheme, Topology topology) {
   switch (scheme) {
-    case ColourScheme::region: return topology == Topology::pegasus;
-    case ColourScheme::four_color: return topology == Topology::pegasus || topology == Topology::zephyr;
-    case ColourScheme::checkerboard: return topology == Topology::chimera;
+    case ColourScheme::region:
+      return topology == Topology::pegasus;
+    case ColourScheme::four_color:
+      return topology == Topology::pegasus || topology == Topology::zephyr;
+    case ColourScheme::checkerboard:
+      return topology == Topology::chimera;
   }
   return false;
 }
@@ -34,9 +37,9 @@ std::int64_t ceil_sqrt(std::int64_t x) {
 void check_label(std::int64_t q, const GraphShape& shape, const std::string& what) {
   const std::int64_t range = shape.index_range();
   if (q < 0 || q >= range)
-    throw core::InputError(core::describe(what + " is not a qubit of " + shape.describe() + " (linear indices 0.." +
-                                              std::to_string(range - 1) + ")",
-                                          "yield list", "check that it was written for this topology and size"));
+    throw core::InputError(core::describe(
+        what + " is not a qubit of " + shape.describe() + " (linear indices 0.." + std::to_string(range - 1) + ")",
+        "yield list", "check that it was written for this topology and size"));
 }
 
 /// The region-scheme loop of the reference: cells in itertools.product(rows 0..R, cols 0..C-1, layers
@@ -101,9 +104,12 @@ std::string join_sizes(const std::vector<std::vector<std::int64_t>>& members) {
 
 ColourScheme default_scheme(Topology topology) {
   switch (topology) {
-    case Topology::pegasus: return ColourScheme::region;
-    case Topology::zephyr: return ColourScheme::four_color;
-    case Topology::chimera: return ColourScheme::checkerboard;
+    case Topology::pegasus:
+      return ColourScheme::region;
+    case Topology::zephyr:
+      return ColourScheme::four_color;
+    case Topology::chimera:
+      return ColourScheme::checkerboard;
   }
   return ColourScheme::region;
 }
@@ -111,12 +117,16 @@ ColourScheme default_scheme(Topology topology) {
 ColourScheme parse_scheme(const std::string& name, Topology topology) {
   ColourScheme scheme;
   if (name.empty() || name == "default") return default_scheme(topology);
-  if (name == "region") scheme = ColourScheme::region;
-  else if (name == "four_color") scheme = ColourScheme::four_color;
-  else if (name == "checkerboard") scheme = ColourScheme::checkerboard;
+  if (name == "region")
+    scheme = ColourScheme::region;
+  else if (name == "four_color")
+    scheme = ColourScheme::four_color;
+  else if (name == "checkerboard")
+    scheme = ColourScheme::checkerboard;
   else
-    throw core::UsageError(core::describe("unknown scheme '" + name + "'", "--scheme",
-                                          "use region or four_color (pegasus), four_color (zephyr), checkerboard (chimera)"));
+    throw core::UsageError(
+        core::describe("unknown scheme '" + name + "'", "--scheme",
+                       "use region or four_color (pegasus), four_color (zephyr), checkerboard (chimera)"));
   if (!defined_for(scheme, topology))
     throw core::UsageError(core::describe("scheme " + name + " is not defined for " + to_string(topology), "--scheme",
                                           "use " + to_string(default_scheme(topology)) +
@@ -133,13 +143,15 @@ Graph build_graph(const SelectionRequest& request) {
   shape.fabric_only = !request.full;
   Graph graph = make_graph(shape);
   if (request.missing_qubits.empty() && request.missing_couplers.empty()) return graph;
-  for (const std::int64_t q : request.missing_qubits) check_label(q, graph.shape(), "missing qubit " + std::to_string(q));
+  for (const std::int64_t q : request.missing_qubits)
+    check_label(q, graph.shape(), "missing qubit " + std::to_string(q));
   for (const auto& c : request.missing_couplers) {
     const std::string name = "missing coupler (" + std::to_string(c.first) + ", " + std::to_string(c.second) + ")";
     check_label(c.first, graph.shape(), name);
     check_label(c.second, graph.shape(), name);
     if (c.first == c.second)
-      throw core::InputError(core::describe(name + " joins a qubit to itself", "yield list", "list couplers as two qubits"));
+      throw core::InputError(
+          core::describe(name + " joins a qubit to itself", "yield list", "list couplers as two qubits"));
   }
   return graph.without(request.missing_qubits, request.missing_couplers);
 }
@@ -154,9 +166,9 @@ RegionGrid nice_region_grid(int nodes_per_partition) {
 
 PartitionedGraph select_partitioned(const SelectionRequest& request) {
   if (request.nodes_per_partition < 1)
-    throw core::UsageError(core::describe("nodes per partition must be >= 1 (got " +
-                                              std::to_string(request.nodes_per_partition) + ")",
-                                          "--nodes-per-partition"));
+    throw core::UsageError(
+        core::describe("nodes per partition must be >= 1 (got " + std::to_string(request.nodes_per_partition) + ")",
+                       "--nodes-per-partition"));
   const Topology topology = parse_topology(request.topology);
   const ColourScheme scheme = parse_scheme(request.scheme, topology);
   const Graph graph = build_graph(request);
@@ -164,8 +176,10 @@ PartitionedGraph select_partitioned(const SelectionRequest& request) {
   const int n = request.nodes_per_partition;
 
   std::vector<std::vector<std::int64_t>> members(static_cast<std::size_t>(classes));
-  if (scheme == ColourScheme::region) select_nice_region(graph, n, members);
-  else select_by_colour(graph, scheme, n, members);
+  if (scheme == ColourScheme::region)
+    select_nice_region(graph, n, members);
+  else
+    select_by_colour(graph, scheme, n, members);
 
   std::string yield_note;
   if (!request.missing_qubits.empty() || !request.missing_couplers.empty())
@@ -174,10 +188,10 @@ PartitionedGraph select_partitioned(const SelectionRequest& request) {
   const std::string where = graph.shape().describe() + ", " + to_string(scheme) + " scheme" + yield_note;
   for (std::size_t p = 0; p < members.size(); ++p)
     if (members[p].size() < static_cast<std::size_t>(n))
-      throw core::UsageError(core::describe(
-          "partition " + std::to_string(p) + " reached only " + std::to_string(members[p].size()) + " of " +
-              std::to_string(n) + " nodes (partitions reached " + join_sizes(members) + ")",
-          where, "use fewer --nodes-per-partition or a bigger --size"));
+      throw core::UsageError(core::describe("partition " + std::to_string(p) + " reached only " +
+                                                std::to_string(members[p].size()) + " of " + std::to_string(n) +
+                                                " nodes (partitions reached " + join_sizes(members) + ")",
+                                            where, "use fewer --nodes-per-partition or a bigger --size"));
 
   PartitionedGraph out;
   out.topology = to_string(topology);
@@ -191,7 +205,8 @@ PartitionedGraph select_partitioned(const SelectionRequest& request) {
     }
   }
   std::vector<std::int64_t> node_of_qubit(static_cast<std::size_t>(graph.shape().index_range()), -1);
-  for (std::size_t i = 0; i < out.qubits.size(); ++i) node_of_qubit[static_cast<std::size_t>(out.qubits[i])] = static_cast<std::int64_t>(i);
+  for (std::size_t i = 0; i < out.qubits.size(); ++i)
+    node_of_qubit[static_cast<std::size_t>(out.qubits[i])] = static_cast<std::int64_t>(i);
   for (std::size_t i = 0; i < out.qubits.size(); ++i)
     for (const std::int64_t neighbour : graph.neighbours(out.qubits[i])) {
       const std::int64_t j = node_of_qubit[static_cast<std::size_t>(neighbour)];

@@ -29,12 +29,15 @@ Yield read_yield_file(const std::string& path) {
         used = 0;
       }
       if (used != token.size() || value < 0)
-        throw core::InputError(core::describe("'" + token + "' is not a qubit index", path + ":" + std::to_string(line_number),
+        throw core::InputError(core::describe("'" + token + "' is not a qubit index",
+                                              path + ":" + std::to_string(line_number),
                                               "write non-negative linear indices"));
       labels.push_back(value);
     }
-    if (labels.size() == 1) yield.missing_qubits.push_back(labels[0]);
-    else if (labels.size() == 2) yield.missing_couplers.emplace_back(labels[0], labels[1]);
+    if (labels.size() == 1)
+      yield.missing_qubits.push_back(labels[0]);
+    else if (labels.size() == 2)
+      yield.missing_couplers.emplace_back(labels[0], labels[1]);
     else if (!labels.empty())
       throw core::InputError(core::describe("a line holds " + std::to_string(labels.size()) + " numbers",
                                             path + ":" + std::to_string(line_number),

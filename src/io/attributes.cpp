@@ -10,16 +10,16 @@ std::string attribute_where(const File& file, const std::string& object, const s
 }
 
 /// Creates (replacing any old one) and writes an attribute of `type` and `space`.
-void write_attribute(File& file, const std::string& object, const std::string& name, hid_t file_type,
-                     hid_t memory_type, const Handle& space, const void* data) {
+void write_attribute(File& file, const std::string& object, const std::string& name, hid_t file_type, hid_t memory_type,
+                     const Handle& space, const void* data) {
   const Where where{attribute_where(file, object, name), core::ExitCode::runtime};
   if (!file.writable()) throw std::logic_error("qvae::io::set_attribute: read-only " + where.text);
   const char* obj = object.empty() ? "/" : object.c_str();
   if (H5Aexists_by_name(file.id(), obj, name.c_str(), H5P_DEFAULT) > 0)
     check(H5Adelete_by_name(file.id(), obj, name.c_str(), H5P_DEFAULT), "H5Adelete_by_name", where);
-  Handle attr = check_id(H5Acreate_by_name(file.id(), obj, name.c_str(), file_type, space.get(), H5P_DEFAULT,
-                                           H5P_DEFAULT, H5P_DEFAULT),
-                         "H5Acreate_by_name", where);
+  Handle attr = check_id(
+      H5Acreate_by_name(file.id(), obj, name.c_str(), file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+      "H5Acreate_by_name", where);
   check(H5Awrite(attr.get(), memory_type, data), "H5Awrite", where);
 }
 
@@ -47,8 +47,8 @@ OpenedAttribute open_attribute(const File& file, const std::string& object, cons
     throw core::InputError(core::describe("object is missing", where.text));
   if (H5Aexists_by_name(file.id(), obj, name.c_str(), H5P_DEFAULT) <= 0)
     throw core::InputError(core::describe("attribute is missing", where.text, "is this the right file?"));
-  Handle attr = check_id(H5Aopen_by_name(file.id(), obj, name.c_str(), H5P_DEFAULT, H5P_DEFAULT), "H5Aopen_by_name",
-                         where);
+  Handle attr =
+      check_id(H5Aopen_by_name(file.id(), obj, name.c_str(), H5P_DEFAULT, H5P_DEFAULT), "H5Aopen_by_name", where);
   Handle type = check_id(H5Aget_type(attr.get()), "H5Aget_type", where);
   Handle space = check_id(H5Aget_space(attr.get()), "H5Aget_space", where);
   return {std::move(attr), std::move(type), std::move(space), where};
@@ -58,15 +58,17 @@ template <class T>
 std::vector<T> read_numbers(const File& file, const std::string& object, const std::string& name, bool scalar) {
   OpenedAttribute a = open_attribute(file, object, name);
   const H5T_class_t cls = H5Tget_class(a.type.get());
-  const bool ok_class = std::is_floating_point<T>::value ? (cls == H5T_FLOAT || cls == H5T_INTEGER) : cls == H5T_INTEGER;
+  const bool ok_class =
+      std::is_floating_point<T>::value ? (cls == H5T_FLOAT || cls == H5T_INTEGER) : cls == H5T_INTEGER;
   if (!ok_class)
-    throw core::InputError(core::describe(std::string("attribute is not ") +
-                                              (std::is_floating_point<T>::value ? "a number" : "an integer"),
-                                          a.where.text));
+    throw core::InputError(core::describe(
+        std::string("attribute is not ") + (std::is_floating_point<T>::value ? "a number" : "an integer"),
+        a.where.text));
   const hssize_t n = H5Sget_simple_extent_npoints(a.space.get());
   if (n < 0) check(static_cast<herr_t>(n), "H5Sget_simple_extent_npoints", a.where);
   if (scalar && n != 1)
-    throw core::InputError(core::describe("attribute holds " + std::to_string(n) + " values, expected one", a.where.text));
+    throw core::InputError(
+        core::describe("attribute holds " + std::to_string(n) + " values, expected one", a.where.text));
   std::vector<T> values(static_cast<std::size_t>(n));
   if (n > 0) check(H5Aread(a.attr.get(), native_type<T>(), values.data()), "H5Aread", a.where);
   return values;
@@ -122,7 +124,8 @@ std::string get_string_attribute(const File& file, const std::string& object, co
   // H5Aread fills the whole dataspace: an array of strings would overrun the one value read here.
   const hssize_t n = H5Sget_simple_extent_npoints(a.space.get());
   if (n != 1)
-    throw core::InputError(core::describe("attribute holds " + std::to_string(n) + " strings, expected one", a.where.text));
+    throw core::InputError(
+        core::describe("attribute holds " + std::to_string(n) + " strings, expected one", a.where.text));
   const htri_t variable = H5Tis_variable_str(a.type.get());
   check(variable, "H5Tis_variable_str", a.where);
   if (variable > 0) {
@@ -176,12 +179,13 @@ std::int64_t require_format(const File& file, const std::string& format, std::in
                                           where_text(file.path()), "pass a file written by qvae"));
   const std::string found = get_string_attribute(file, "/", "format");
   if (found != format)
-    throw core::InputError(core::describe("file is a '" + found + "' file, expected '" + format + "'",
-                                          where_text(file.path())));
+    throw core::InputError(
+        core::describe("file is a '" + found + "' file, expected '" + format + "'", where_text(file.path())));
   const std::int64_t version = get_int_attribute(file, "/", "format_version");
   if (version < 1 || version > max_version)
     throw core::InputError(core::describe(format + " format_version " + std::to_string(version) +
-                                              " is not supported (this build reads 1.." + std::to_string(max_version) + ")",
+                                              " is not supported (this build reads 1.." + std::to_string(max_version) +
+                                              ")",
                                           where_text(file.path()), "use a newer qvae"));
   return version;
 }

@@ -21,8 +21,8 @@ namespace {
 
 Handle open_dataset(const File& file, const std::string& name) {
   if (!file.has(name))
-    throw core::InputError(core::describe("dataset is missing", where_text(file.path(), name),
-                                          "is this the right file?"));
+    throw core::InputError(
+        core::describe("dataset is missing", where_text(file.path(), name), "is this the right file?"));
   return check_id(H5Dopen2(file.id(), name.c_str(), H5P_DEFAULT), "H5Dopen2",
                   Where{where_text(file.path(), name), core::ExitCode::bad_input});
 }
@@ -73,8 +73,8 @@ IoReport report_of(const File& file, const Handle& dxpl, const Where& where) {
     return report;
   }
   uint32_t local_cause = 0, global_cause = 0;
-  check(H5Pget_mpio_no_collective_cause(dxpl.get(), &local_cause, &global_cause),
-        "H5Pget_mpio_no_collective_cause", where);
+  check(H5Pget_mpio_no_collective_cause(dxpl.get(), &local_cause, &global_cause), "H5Pget_mpio_no_collective_cause",
+        where);
   report.collective = global_cause == H5D_MPIO_COLLECTIVE;
   if (!report.collective) report.cause = no_collective_causes(global_cause);
   return report;
@@ -101,7 +101,8 @@ Handle memory_space_for(std::int64_t rows, const DatasetShape& shape, const Wher
   return check_id(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), "H5Screate_simple", where);
 }
 
-template <class T> bool same_type_class(hid_t file_type) {
+template <class T>
+bool same_type_class(hid_t file_type) {
   const H5T_class_t cls = H5Tget_class(file_type);
   if (std::is_floating_point<T>::value) return cls == H5T_FLOAT;
   if (cls != H5T_INTEGER) return false;
@@ -115,10 +116,14 @@ std::string describe_type(hid_t type) {
   const H5T_class_t cls = H5Tget_class(type);
   const std::size_t bits = 8 * H5Tget_size(type);
   switch (cls) {
-    case H5T_FLOAT: return "float" + std::to_string(bits);
-    case H5T_INTEGER: return (H5Tget_sign(type) == H5T_SGN_NONE ? "uint" : "int") + std::to_string(bits);
-    case H5T_STRING: return "string";
-    default: return "HDF5 type class " + std::to_string(static_cast<int>(cls));
+    case H5T_FLOAT:
+      return "float" + std::to_string(bits);
+    case H5T_INTEGER:
+      return (H5Tget_sign(type) == H5T_SGN_NONE ? "uint" : "int") + std::to_string(bits);
+    case H5T_STRING:
+      return "string";
+    default:
+      return "HDF5 type class " + std::to_string(static_cast<int>(cls));
   }
 }
 
@@ -164,8 +169,8 @@ RowWriter<T>::RowWriter(File& file, const std::string& name, std::int64_t total_
   }
   std::vector<hsize_t> dims{static_cast<hsize_t>(total_rows)};
   if (cols > 0) dims.push_back(static_cast<hsize_t>(cols));
-  Handle file_space = check_id(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
-                               "H5Screate_simple", where);
+  Handle file_space =
+      check_id(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), "H5Screate_simple", where);
   Handle dcpl = check_id(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate(DATASET_CREATE)", where);
   if (options.chunk_rows > 0 && total_rows > 0) {
     std::vector<hsize_t> chunk(dims);
@@ -178,12 +183,13 @@ RowWriter<T>::RowWriter(File& file, const std::string& name, std::int64_t total_
   }
   // Parallel writes allocate space up front (required for MPI-IO) and need no fill.
   check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), "H5Pset_fill_time", where);
-  dataset_ = check_id(H5Dcreate2(file.id(), name.c_str(), native_type<T>(), file_space.get(), H5P_DEFAULT, dcpl.get(),
-                                 H5P_DEFAULT),
-                      "H5Dcreate2", where);
+  dataset_ = check_id(
+      H5Dcreate2(file.id(), name.c_str(), native_type<T>(), file_space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+      "H5Dcreate2", where);
 }
 
-template <class T> IoReport RowWriter<T>::write(const par::Block& rows, const T* data) {
+template <class T>
+IoReport RowWriter<T>::write(const par::Block& rows, const T* data) {
   const Where where{where_text(file_->path(), name_), core::ExitCode::runtime};
   if (rows.offset < 0 || rows.count < 0 || rows.end() > total_rows_)
     throw std::invalid_argument("qvae::io::RowWriter::write: rows outside the dataset, " + where.text);
@@ -231,15 +237,15 @@ OpenedRows open_rows(const File& file, const std::string& name, std::int64_t exp
   const DatasetShape shape = shape_of(dataset, where);
   const std::size_t expected_rank = expected_cols > 0 ? 2 : 1;
   if (shape.dims.size() != expected_rank || (expected_cols > 0 && shape.dims[1] != expected_cols))
-    throw core::InputError(core::describe(
-        "dataset has shape " + shape.text() + ", expected " +
-            (expected_cols > 0 ? "(N, " + std::to_string(expected_cols) + ")" : std::string("(N,)")),
-        where.text));
+    throw core::InputError(
+        core::describe("dataset has shape " + shape.text() + ", expected " +
+                           (expected_cols > 0 ? "(N, " + std::to_string(expected_cols) + ")" : std::string("(N,)")),
+                       where.text));
   Handle file_type = check_id(H5Dget_type(dataset.get()), "H5Dget_type", where);
   if (!same_type_class<T>(file_type.get()))
-    throw core::InputError(core::describe("dataset holds " + describe_type(file_type.get()) + ", expected " +
-                                              type_name<T>() + "-compatible values",
-                                          where.text));
+    throw core::InputError(core::describe(
+        "dataset holds " + describe_type(file_type.get()) + ", expected " + type_name<T>() + "-compatible values",
+        where.text));
   return {std::move(dataset), shape, std::move(file_type)};
 }
 
@@ -254,9 +260,8 @@ IoReport read_rows(const File& file, const std::string& name, const par::Block& 
   const DatasetShape& shape = opened.shape;
   const Handle& file_type = opened.file_type;
   if (block.offset < 0 || block.count < 0 || block.end() > shape.rows())
-    throw core::InputError(core::describe("rows [" + std::to_string(block.offset) + ", " +
-                                              std::to_string(block.end()) + ") requested but the dataset has " +
-                                              std::to_string(shape.rows()),
+    throw core::InputError(core::describe("rows [" + std::to_string(block.offset) + ", " + std::to_string(block.end()) +
+                                              ") requested but the dataset has " + std::to_string(shape.rows()),
                                           where.text));
 
   refuse_unstored(dataset, file_type.get(), block.count * shape.row_size(), where);
@@ -283,8 +288,10 @@ IoReport read_row_runs(const File& file, const std::string& name, const std::vec
   std::int64_t total = 0, previous_end = 0;
   for (const par::Block& run : runs) {
     if (run.offset < previous_end || run.count <= 0 || run.end() > shape.rows())
-      throw std::invalid_argument("qvae::io::read_row_runs: runs must be sorted, disjoint, non-empty and inside the "
-                                  "dataset, " + where.text);
+      throw std::invalid_argument(
+          "qvae::io::read_row_runs: runs must be sorted, disjoint, non-empty and inside the "
+          "dataset, " +
+          where.text);
     previous_end = run.end();
     total += run.count;
   }
@@ -312,20 +319,20 @@ IoReport read_row_runs(const File& file, const std::string& name, const std::vec
   return report_of(file, dxpl, where);
 }
 
-template <class T> std::vector<T> read_all(const File& file, const std::string& name, std::int64_t expected_cols) {
+template <class T>
+std::vector<T> read_all(const File& file, const std::string& name, std::int64_t expected_cols) {
   std::vector<T> out;
   read_rows(file, name, par::Block{0, dataset_shape(file, name).rows()}, expected_cols, out);
   return out;
 }
 
-#define QVAE_IO_INSTANTIATE(T)                                                                               \
-  template class RowWriter<T>;                                                                              \
-  template IoReport write_rows<T>(File&, const std::string&, const T*, std::int64_t, std::int64_t,          \
-                                  const WriteOptions&);                                                     \
-  template IoReport read_rows<T>(const File&, const std::string&, const par::Block&, std::int64_t,          \
-                                 std::vector<T>&);                                                          \
-  template IoReport read_row_runs<T>(const File&, const std::string&, const std::vector<par::Block>&,      \
-                                     std::int64_t, std::vector<T>&);                                        \
+#define QVAE_IO_INSTANTIATE(T)                                                                                       \
+  template class RowWriter<T>;                                                                                       \
+  template IoReport write_rows<T>(File&, const std::string&, const T*, std::int64_t, std::int64_t,                   \
+                                  const WriteOptions&);                                                              \
+  template IoReport read_rows<T>(const File&, const std::string&, const par::Block&, std::int64_t, std::vector<T>&); \
+  template IoReport read_row_runs<T>(const File&, const std::string&, const std::vector<par::Block>&, std::int64_t,  \
+                                     std::vector<T>&);                                                               \
   template std::vector<T> read_all<T>(const File&, const std::string&, std::int64_t);
 QVAE_IO_INSTANTIATE(float)
 QVAE_IO_INSTANTIATE(double)

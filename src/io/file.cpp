@@ -32,8 +32,8 @@ Handle open_readonly(const std::string& path, hid_t fapl) {
   if (fs::is_directory(path, ec))
     throw core::InputError(core::describe("input is a directory, not an HDF5 file", where.text));
   if (H5Fis_hdf5(path.c_str()) <= 0)
-    throw core::InputError(core::describe("not an HDF5 file (unreadable, truncated or another format)", where.text,
-                                          "pass an HDF5 file"));
+    throw core::InputError(
+        core::describe("not an HDF5 file (unreadable, truncated or another format)", where.text, "pass an HDF5 file"));
   const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl);
   if (id < 0)
     detail::fail(core::ExitCode::bad_input, "cannot open HDF5 file (" + detail::error_stack() + ")", where.text,
@@ -48,8 +48,7 @@ void check_output_directory(const std::string& path) {
     throw core::UsageError(core::describe("output directory '" + parent.string() + "' does not exist",
                                           "output '" + path + "'", "create it first"));
   if (fs::is_directory(path, ec))
-    throw core::UsageError(core::describe("output path is a directory", "output '" + path + "'",
-                                          "name a file"));
+    throw core::UsageError(core::describe("output path is a directory", "output '" + path + "'", "name a file"));
 }
 
 }  // namespace

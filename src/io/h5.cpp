@@ -69,11 +69,26 @@ herr_t check(herr_t status, const char* call, const Where& where) {
   return status;
 }
 
-template <> const char* type_name<float>() { return "float32"; }
-template <> const char* type_name<double>() { return "float64"; }
-template <> const char* type_name<std::int32_t>() { return "int32"; }
-template <> const char* type_name<std::int64_t>() { return "int64"; }
-template <> const char* type_name<std::uint8_t>() { return "uint8"; }
+template <>
+const char* type_name<float>() {
+  return "float32";
+}
+template <>
+const char* type_name<double>() {
+  return "float64";
+}
+template <>
+const char* type_name<std::int32_t>() {
+  return "int32";
+}
+template <>
+const char* type_name<std::int64_t>() {
+  return "int64";
+}
+template <>
+const char* type_name<std::uint8_t>() {
+  return "uint8";
+}
 
 Hdf5Library hdf5_library() {
   unsigned major = 0, minor = 0, release = 0;

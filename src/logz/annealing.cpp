@@ -45,27 +45,27 @@ inline const UnalignedDouble4* lanes_of(const double* tile, std::int64_t unit) {
   return reinterpret_cast<const UnalignedDouble4*>(tile + unit * kEnergyLanes);
 }
 
-#define QVAE_LOGZ_TILE_BODY                                                     \
-  Double4 q0{}, q1{}, q2{}, q3{};                                               \
-  for (std::int64_t unit = 0; unit < args.units; ++unit) {                      \
-    Double4 f0{}, f1{}, f2{}, f3{};                                             \
-    for (std::int64_t k = args.first[unit]; k < args.first[unit + 1]; ++k) {   \
-      const double w = args.weight[k];                                          \
-      const UnalignedDouble4* z = lanes_of(args.tile, args.neighbour[k]);      \
-      f0 += w * z[0];                                                           \
-      f1 += w * z[1];                                                           \
-      f2 += w * z[2];                                                           \
-      f3 += w * z[3];                                                           \
-    }                                                                           \
-    const UnalignedDouble4* z = lanes_of(args.tile, unit);                     \
-    q0 += z[0] * f0;                                                            \
-    q1 += z[1] * f1;                                                            \
-    q2 += z[2] * f2;                                                            \
-    q3 += z[3] * f3;                                                            \
-  }                                                                             \
-  std::memcpy(args.out, &q0, sizeof q0);                                        \
-  std::memcpy(args.out + 4, &q1, sizeof q1);                                    \
-  std::memcpy(args.out + 8, &q2, sizeof q2);                                    \
+#define QVAE_LOGZ_TILE_BODY                                                  \
+  Double4 q0{}, q1{}, q2{}, q3{};                                            \
+  for (std::int64_t unit = 0; unit < args.units; ++unit) {                   \
+    Double4 f0{}, f1{}, f2{}, f3{};                                          \
+    for (std::int64_t k = args.first[unit]; k < args.first[unit + 1]; ++k) { \
+      const double w = args.weight[k];                                       \
+      const UnalignedDouble4* z = lanes_of(args.tile, args.neighbour[k]);    \
+      f0 += w * z[0];                                                        \
+      f1 += w * z[1];                                                        \
+      f2 += w * z[2];                                                        \
+      f3 += w * z[3];                                                        \
+    }                                                                        \
+    const UnalignedDouble4* z = lanes_of(args.tile, unit);                   \
+    q0 += z[0] * f0;                                                         \
+    q1 += z[1] * f1;                                                         \
+    q2 += z[2] * f2;                                                         \
+    q3 += z[3] * f3;                                                         \
+  }                                                                          \
+  std::memcpy(args.out, &q0, sizeof q0);                                     \
+  std::memcpy(args.out + 4, &q1, sizeof q1);                                 \
+  std::memcpy(args.out + 8, &q2, sizeof q2);                                 \
   std::memcpy(args.out + 12, &q3, sizeof q3);
 
 void energy_tile_portable(const EnergyTileArgs& args) { QVAE_LOGZ_TILE_BODY }
@@ -100,7 +100,8 @@ CouplingEnergy::CouplingEnergy(const rbm::BoltzmannMachine& machine) : units_(ma
   for (const auto& [i, j] : machine.couplers()) ++count[static_cast<std::size_t>(i) + 1];
   first_.assign(static_cast<std::size_t>(units_ + 1), 0);
   for (std::int64_t u = 0; u < units_; ++u)
-    first_[static_cast<std::size_t>(u) + 1] = first_[static_cast<std::size_t>(u)] + count[static_cast<std::size_t>(u) + 1];
+    first_[static_cast<std::size_t>(u) + 1] =
+        first_[static_cast<std::size_t>(u)] + count[static_cast<std::size_t>(u) + 1];
   neighbour_.resize(machine.couplers().size());
   weight_.resize(machine.couplers().size());
   std::vector<std::int64_t> next(first_.begin(), first_.end() - 1);
@@ -153,9 +154,12 @@ ReverseStart parse_reverse_start(const std::string& text) {
 
 const char* to_string(ReverseStart start) noexcept {
   switch (start) {
-    case ReverseStart::exact: return "exact";
-    case ReverseStart::data: return "data";
-    case ReverseStart::chains: return "chains";
+    case ReverseStart::exact:
+      return "exact";
+    case ReverseStart::data:
+      return "data";
+    case ReverseStart::chains:
+      return "chains";
   }
   return "?";
 }
@@ -177,14 +181,13 @@ ReverseStartStates exact_start(const rbm::BoltzmannMachine& machine, std::uint64
   return start;
 }
 
-ReverseStartStates equilibrated_start(const rbm::BoltzmannMachine& machine, std::uint64_t seed,
-                                      std::int64_t chains, std::int64_t equilibration_sweeps,
-                                      const par::Communicator& comm) {
+ReverseStartStates equilibrated_start(const rbm::BoltzmannMachine& machine, std::uint64_t seed, std::int64_t chains,
+                                      std::int64_t equilibration_sweeps, const par::Communicator& comm) {
   const par::Block block = par::my_block(chains, comm);
   ReverseStartStates start;
   start.kind = ReverseStart::chains;
-  start.states = rbm::random_chains(machine.num_nodes(), chain_seed(seed, Direction::reverse), block.offset,
-                                    block.count);
+  start.states =
+      rbm::random_chains(machine.num_nodes(), chain_seed(seed, Direction::reverse), block.offset, block.count);
   start.equilibration_sweeps = equilibration_sweeps;
   return start;
 }

@@ -22,9 +22,9 @@ namespace detail {
 struct EnumerationPlan {
   int analytic_partition = -1;
   std::vector<std::int64_t> enumerated_nodes, analytic_nodes;
-  double constant = 0;                  ///< b·u and W·u·u of clamped units
-  std::vector<double> enumerated_bias;  ///< b_t + Σ_{clamped j} W u_j
-  std::vector<double> analytic_base;    ///< b_a + Σ_{clamped j} W u_j
+  double constant = 0;                                                ///< b·u and W·u·u of clamped units
+  std::vector<double> enumerated_bias;                                ///< b_t + Σ_{clamped j} W u_j
+  std::vector<double> analytic_base;                                  ///< b_a + Σ_{clamped j} W u_j
   std::vector<std::vector<std::pair<int, double>>> enumerated_links;  ///< (t', W), both directions
   std::vector<std::vector<std::pair<int, double>>> analytic_links;    ///< per t: (a, W)
 
@@ -110,7 +110,8 @@ template <class OnTerm>
 void visit_chunk(const EnumerationPlan& plan, std::uint64_t chunk, int low_bits, OnTerm&& on_term) {
   const int k = plan.enumerated();
   std::vector<std::uint8_t> z(static_cast<std::size_t>(k), 0);
-  for (int t = low_bits; t < k; ++t) z[static_cast<std::size_t>(t)] = static_cast<std::uint8_t>((chunk >> (t - low_bits)) & 1u);
+  for (int t = low_bits; t < k; ++t)
+    z[static_cast<std::size_t>(t)] = static_cast<std::uint8_t>((chunk >> (t - low_bits)) & 1u);
   // The chunk's first state from scratch; then one flip per term.
   double linear = plan.constant;
   std::vector<double> field = plan.analytic_base;
@@ -223,9 +224,9 @@ ExactResult exact_conditional_log_z(const rbm::BoltzmannMachine& machine, const 
   std::vector<int> fixed(static_cast<std::size_t>(machine.num_nodes()), -1);
   for (std::size_t k = 0; k < clamped.size(); ++k) {
     if (code[k] > 1)
-      throw core::InputError(core::describe("code value " + std::to_string(int{code[k]}) + " at position " +
-                                                std::to_string(k),
-                                            "exact conditional log Z", "codes are 0/1"));
+      throw core::InputError(
+          core::describe("code value " + std::to_string(int{code[k]}) + " at position " + std::to_string(k),
+                         "exact conditional log Z", "codes are 0/1"));
     fixed[static_cast<std::size_t>(clamped[k])] = code[k];
   }
   return enumerate(machine, fixed, comm, options, "exact conditional log Z");
@@ -264,7 +265,8 @@ rbm::ChainBlock ExactSampler::sample(std::uint64_t seed, std::int64_t first_chai
     core::Philox rng(seed, core::stream_id(kExactSampleDomain, static_cast<std::uint64_t>(first_chain + c)));
     const double target = rng.uniform() * total;
     const std::size_t g = std::min<std::size_t>(
-        static_cast<std::size_t>(std::upper_bound(cumulative_.begin(), cumulative_.end(), target) - cumulative_.begin()),
+        static_cast<std::size_t>(std::upper_bound(cumulative_.begin(), cumulative_.end(), target) -
+                                 cumulative_.begin()),
         cumulative_.size() - 1);
     const std::uint64_t bits = static_cast<std::uint64_t>(g) ^ (static_cast<std::uint64_t>(g) >> 1);
     std::uint8_t* state = block.state(c);
@@ -272,7 +274,8 @@ rbm::ChainBlock ExactSampler::sample(std::uint64_t seed, std::int64_t first_chai
     for (int t = 0; t < plan.enumerated(); ++t) {
       if (!((bits >> t) & 1u)) continue;
       state[plan.enumerated_nodes[static_cast<std::size_t>(t)]] = 1;
-      for (const auto& [a, w] : plan.analytic_links[static_cast<std::size_t>(t)]) field[static_cast<std::size_t>(a)] += w;
+      for (const auto& [a, w] : plan.analytic_links[static_cast<std::size_t>(t)])
+        field[static_cast<std::size_t>(a)] += w;
     }
     // The summed-out partition given the rest: independent units, P(z = 1) = σ(field).
     for (std::size_t a = 0; a < field.size(); ++a)

@@ -95,8 +95,8 @@ LlTable compute_ll_table(const rbm::BoltzmannMachine& trained, const std::string
     d = -table.random->encoded.mean - table.random->logz.log_z();
   }
   table.approx_tolerance = settings.approx_tolerance >= 0 ? settings.approx_tolerance
-                           : c                             ? 0.25 * std::fabs(b - *c)
-                                                           : 0.05 * std::fabs(b);
+                           : c                            ? 0.25 * std::fabs(b - *c)
+                                                          : 0.05 * std::fabs(b);
   if (std::fabs(a - b) > table.approx_tolerance)
     table.violations.push_back("LL(trained, encoded) ~ LL(trained, Gibbs) fails: " + number(a) + " vs " + number(b) +
                                " differ by more than " + number(table.approx_tolerance));

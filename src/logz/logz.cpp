@@ -17,16 +17,19 @@ Method parse_method(const std::string& text) {
   if (text == "ais") return Method::ais;
   if (text == "rais") return Method::rais;
   if (text == "both") return Method::both;
-  throw core::UsageError(
-      core::describe("unknown method '" + text + "'", "--method", "use exact, ais, rais or both"));
+  throw core::UsageError(core::describe("unknown method '" + text + "'", "--method", "use exact, ais, rais or both"));
 }
 
 const char* to_string(Method method) noexcept {
   switch (method) {
-    case Method::exact: return "exact";
-    case Method::ais: return "ais";
-    case Method::rais: return "rais";
-    case Method::both: return "both";
+    case Method::exact:
+      return "exact";
+    case Method::ais:
+      return "ais";
+    case Method::rais:
+      return "rais";
+    case Method::both:
+      return "both";
   }
   return "?";
 }
@@ -95,9 +98,10 @@ RaiseResult raise_estimate(const AnnealingRun& run, const std::vector<double>& s
   mean /= static_cast<double>(values.size());
   for (double v : values) square += (v - mean) * (v - mean);
   result.mean_log_likelihood = mean;
-  result.std_error = values.size() > 1 ? std::sqrt(square / static_cast<double>(values.size() - 1) /
-                                                   static_cast<double>(values.size()))
-                                       : 0.0;
+  result.std_error =
+      values.size() > 1
+          ? std::sqrt(square / static_cast<double>(values.size() - 1) / static_cast<double>(values.size()))
+          : 0.0;
   return result;
 }
 
@@ -122,8 +126,8 @@ LogzReport run_logz(const rbm::BoltzmannMachine& machine, const LogzRequest& req
   const bool reverse = request.method == Method::rais || request.method == Method::both;
   report.reverse_start = request.reverse_start.value_or(automatic_reverse_start(machine));
   if (reverse && report.reverse_start == ReverseStart::data && request.latents_path.empty())
-    throw core::UsageError(core::describe("reverse chains from data need the latent codes", "qvae logz",
-                                          "pass --latents FILE"));
+    throw core::UsageError(
+        core::describe("reverse chains from data need the latent codes", "qvae logz", "pass --latents FILE"));
 
   core::Stopwatch t0;
   PilotSettings pilot = request.pilot;
@@ -150,7 +154,9 @@ LogzReport run_logz(const rbm::BoltzmannMachine& machine, const LogzRequest& req
     ReverseStartStates start;
     std::int64_t data_rows = 0;
     switch (report.reverse_start) {
-      case ReverseStart::exact: start = exact_start(machine, request.seed, request.chains, comm); break;
+      case ReverseStart::exact:
+        start = exact_start(machine, request.seed, request.chains, comm);
+        break;
       case ReverseStart::chains:
         start = equilibrated_start(machine, request.seed, request.chains, request.equilibration_sweeps, comm);
         report.equilibration_sweeps = request.equilibration_sweeps;
@@ -161,14 +167,16 @@ LogzReport run_logz(const rbm::BoltzmannMachine& machine, const LogzRequest& req
         break;
     }
     std::vector<double> start_energies;
-    if (report.reverse_start == ReverseStart::data) start_energies = comm.allgather_blocks(rbm::chain_energies(machine, start.states));
+    if (report.reverse_start == ReverseStart::data)
+      start_energies = comm.allgather_blocks(rbm::chain_energies(machine, start.states));
     const double preparation = comm.max(t0.seconds());
     settings.on_progress = [&](std::int64_t done) { progress("rais", done, steps); };
     report.rais = run_reverse_ais(machine, settings, start, comm);
     report.start_seconds = preparation + report.rais->start_seconds;
     report.rais_estimate = estimate_log_z(*report.rais, report.rais->sampler_seed, request.bootstrap_resamples);
     report.rais_is_bound = report.reverse_start == ReverseStart::exact;
-    if (report.reverse_start == ReverseStart::data) report.raise = raise_estimate(*report.rais, start_energies, data_rows);
+    if (report.reverse_start == ReverseStart::data)
+      report.raise = raise_estimate(*report.rais, start_energies, data_rows);
   }
   return report;
 }

@@ -23,11 +23,11 @@ std::string latent_dataset(const io::File& file) {
 std::int64_t checked_rows(const io::File& file, const std::string& name, const rbm::BoltzmannMachine& machine) {
   const io::DatasetShape shape = io::dataset_shape(file, name);
   if (shape.dims.size() != 2 || shape.dims[1] != machine.num_nodes() || shape.dims[0] < 1)
-    throw core::InputError(core::describe("latent codes of shape " + shape.text() + " do not fit a model of " +
-                                              std::to_string(machine.num_nodes()) + " units",
-                                          io::where_text(file.path(), name),
-                                          "give (D, " + std::to_string(machine.num_nodes()) +
-                                              ") codes, D >= 1, one column per node in node order"));
+    throw core::InputError(core::describe(
+        "latent codes of shape " + shape.text() + " do not fit a model of " + std::to_string(machine.num_nodes()) +
+            " units",
+        io::where_text(file.path(), name),
+        "give (D, " + std::to_string(machine.num_nodes()) + ") codes, D >= 1, one column per node in node order"));
   return shape.dims[0];
 }
 
@@ -59,8 +59,7 @@ void write_chains(io::File& file, const std::string& name, const std::vector<dou
 
 }  // namespace
 
-std::int64_t latent_rows(const std::string& path, const par::Communicator& comm,
-                         const rbm::BoltzmannMachine& machine) {
+std::int64_t latent_rows(const std::string& path, const par::Communicator& comm, const rbm::BoltzmannMachine& machine) {
   const io::File file = io::File::open_parallel(path, comm);
   return checked_rows(file, latent_dataset(file), machine);
 }
@@ -103,11 +102,10 @@ std::vector<std::vector<std::uint8_t>> read_partition0_codes(const std::string& 
   const std::int64_t columns = codes_only ? width : machine.num_nodes();
   const io::DatasetShape shape = io::dataset_shape(file, name);
   if (shape.dims.size() != 2 || shape.dims[1] != columns || shape.dims[0] < 1)
-    throw core::InputError(core::describe("codes of shape " + shape.text() + " do not fit: expected (R, " +
-                                              std::to_string(columns) + ")",
-                                          io::where_text(path, name),
-                                          codes_only ? "one column per unit of partition 0, in node order"
-                                                     : "full states, one column per node"));
+    throw core::InputError(core::describe(
+        "codes of shape " + shape.text() + " do not fit: expected (R, " + std::to_string(columns) + ")",
+        io::where_text(path, name),
+        codes_only ? "one column per unit of partition 0, in node order" : "full states, one column per node"));
   const std::vector<std::uint8_t> all = io::read_all<std::uint8_t>(file, name, columns);
   require_binary(all, columns, 0, io::where_text(path, name));
   std::vector<std::vector<std::uint8_t>> codes(static_cast<std::size_t>(shape.dims[0]));

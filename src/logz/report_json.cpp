@@ -5,12 +5,10 @@
 namespace qvae::logz {
 
 nlohmann::json report_json(const LogzReport& report) {
-  nlohmann::json out = {{"method", to_string(report.method)},
-                        {"logz", report.log_z()},
-                        {"error", report.combined_uncertainty()},
-                        {"error_stat", report.statistical_uncertainty()},
-                        {"error_sys", report.systematic_uncertainty()},
-                        {"log_z0", report.log_z0}};
+  nlohmann::json out = {
+      {"method", to_string(report.method)},           {"logz", report.log_z()},
+      {"error", report.combined_uncertainty()},       {"error_stat", report.statistical_uncertainty()},
+      {"error_sys", report.systematic_uncertainty()}, {"log_z0", report.log_z0}};
   if (report.exact) {
     out["logz_exact"] = report.exact->log_z;
     out["terms"] = report.exact->terms;
@@ -59,9 +57,8 @@ nlohmann::json report_json(const LogzReport& report) {
                       {"guaranteed", report.rais_is_bound}};
   }
   if (report.raise)
-    out["raise"] = {{"ll", report.raise->mean_log_likelihood},
-                    {"stderr", report.raise->std_error},
-                    {"rows", report.raise->rows}};
+    out["raise"] = {
+        {"ll", report.raise->mean_log_likelihood}, {"stderr", report.raise->std_error}, {"rows", report.raise->rows}};
   out["seconds"] = seconds;
   out["chain_temperature_steps_per_s"] = annealing_seconds > 0 ? steps / annealing_seconds : 0.0;
   return out;
@@ -100,8 +97,8 @@ std::vector<std::string> report_warnings(const LogzReport& report) {
     if (estimate && estimate->chains >= 10 && estimate->ess < 0.01 * static_cast<double>(estimate->chains)) {
       std::snprintf(text, sizeof text,
                     "%s: effective sample size %.1f of %lld chains; the estimate rests on a few chains",
-                    estimate == (report.ais_estimate ? &*report.ais_estimate : nullptr) ? "AIS" : "RAIS",
-                    estimate->ess, static_cast<long long>(estimate->chains));
+                    estimate == (report.ais_estimate ? &*report.ais_estimate : nullptr) ? "AIS" : "RAIS", estimate->ess,
+                    static_cast<long long>(estimate->chains));
       warnings.emplace_back(text);
     }
   }

@@ -20,9 +20,12 @@ ScheduleKind parse_schedule_kind(const std::string& text) {
 
 const char* to_string(ScheduleKind kind) noexcept {
   switch (kind) {
-    case ScheduleKind::linear: return "linear";
-    case ScheduleKind::piecewise: return "piecewise";
-    case ScheduleKind::adaptive: return "adaptive";
+    case ScheduleKind::linear:
+      return "linear";
+    case ScheduleKind::piecewise:
+      return "piecewise";
+    case ScheduleKind::adaptive:
+      return "adaptive";
   }
   return "?";
 }
@@ -60,9 +63,10 @@ std::vector<double> adaptive_schedule(const rbm::BoltzmannMachine& machine, std:
                                       const PilotSettings& pilot) {
   if (steps < 1) throw core::UsageError(core::describe("a schedule needs at least 1 temperature step", "--temps"));
   if (pilot.chains < 2 || pilot.temperatures < 1 || pilot.sweeps_per_temperature < 1)
-    throw core::UsageError(core::describe("the adaptive schedule's pilot needs >= 2 chains, >= 1 temperature and "
-                                          ">= 1 sweep per temperature",
-                                          "adaptive schedule"));
+    throw core::UsageError(
+        core::describe("the adaptive schedule's pilot needs >= 2 chains, >= 1 temperature and "
+                       ">= 1 sweep per temperature",
+                       "adaptive schedule"));
   const std::vector<double> grid = linear_schedule(pilot.temperatures);
   const std::uint64_t seed = derive_seed(pilot.seed, SeedPurpose::adaptive_pilot);
   // The whole pilot on this rank: identical on every rank, no communication.
@@ -111,9 +115,12 @@ std::vector<double> adaptive_schedule(const rbm::BoltzmannMachine& machine, std:
 std::vector<double> make_schedule(ScheduleKind kind, const rbm::BoltzmannMachine& machine, std::int64_t steps,
                                   const PilotSettings& pilot) {
   switch (kind) {
-    case ScheduleKind::linear: return linear_schedule(steps);
-    case ScheduleKind::piecewise: return piecewise_schedule(steps);
-    case ScheduleKind::adaptive: return adaptive_schedule(machine, steps, pilot);
+    case ScheduleKind::linear:
+      return linear_schedule(steps);
+    case ScheduleKind::piecewise:
+      return piecewise_schedule(steps);
+    case ScheduleKind::adaptive:
+      return adaptive_schedule(machine, steps, pilot);
   }
   return linear_schedule(steps);
 }
@@ -122,9 +129,10 @@ void check_schedule(const std::vector<double>& betas) {
   bool ok = betas.size() >= 2 && betas.front() == 0.0 && betas.back() == 1.0;
   for (std::size_t k = 1; ok && k < betas.size(); ++k) ok = betas[k] > betas[k - 1];
   if (!ok)
-    throw core::UsageError(core::describe("an annealing schedule must start at beta = 0, end at beta = 1 and "
-                                          "increase strictly",
-                                          "annealing schedule"));
+    throw core::UsageError(
+        core::describe("an annealing schedule must start at beta = 0, end at beta = 1 and "
+                       "increase strictly",
+                       "annealing schedule"));
 }
 
 }  // namespace qvae::logz

@@ -13,20 +13,28 @@ namespace qvae::model {
 const char* to_string(NetworkKind kind) { return kind == NetworkKind::cnn ? "cnn" : "fcn"; }
 const char* to_string(Conditioning kind) {
   switch (kind) {
-    case Conditioning::none: return "none";
-    case Conditioning::encoder: return "encoder";
-    case Conditioning::encoder_decoder: return "encoder+decoder";
-    case Conditioning::additive: return "additive";
-    case Conditioning::film: return "film";
+    case Conditioning::none:
+      return "none";
+    case Conditioning::encoder:
+      return "encoder";
+    case Conditioning::encoder_decoder:
+      return "encoder+decoder";
+    case Conditioning::additive:
+      return "additive";
+    case Conditioning::film:
+      return "film";
   }
   return "?";
 }
 const char* to_string(PriorConditioning kind) { return kind == PriorConditioning::clamped ? "clamped" : "none"; }
 const char* to_string(RelaxationKind kind) {
   switch (kind) {
-    case RelaxationKind::gumbel: return "gumbel";
-    case RelaxationKind::spike_exp: return "spike_exp";
-    case RelaxationKind::mixture_exp: return "mixture_exp";
+    case RelaxationKind::gumbel:
+      return "gumbel";
+    case RelaxationKind::spike_exp:
+      return "spike_exp";
+    case RelaxationKind::mixture_exp:
+      return "mixture_exp";
   }
   return "?";
 }
@@ -36,17 +44,23 @@ const char* to_string(TotalEnergy kind) { return kind == TotalEnergy::latent ? "
 const char* to_string(HitGating kind) { return kind == HitGating::true_mask ? "true_mask" : "smoothed"; }
 const char* to_string(RbmUpdate kind) {
   switch (kind) {
-    case RbmUpdate::centred_sgd: return "centred_sgd";
-    case RbmUpdate::centred_adam: return "centred_adam";
-    case RbmUpdate::autograd: return "autograd";
+    case RbmUpdate::centred_sgd:
+      return "centred_sgd";
+    case RbmUpdate::centred_adam:
+      return "centred_adam";
+    case RbmUpdate::autograd:
+      return "autograd";
   }
   return "?";
 }
 const char* to_string(NegativeChains kind) {
   switch (kind) {
-    case NegativeChains::cd: return "cd";
-    case NegativeChains::pcd: return "pcd";
-    case NegativeChains::random: return "random";
+    case NegativeChains::cd:
+      return "cd";
+    case NegativeChains::pcd:
+      return "pcd";
+    case NegativeChains::random:
+      return "random";
   }
   return "?";
 }
@@ -58,9 +72,9 @@ bool decoder_sees_energy(Conditioning kind) {
 
 double LinearAnneal::at(int epoch, std::int64_t batch, std::int64_t batches_per_epoch) const {
   if (epoch <= epoch_start || epoch_end <= epoch_start || batches_per_epoch <= 0) return start;
-  const double progress = (static_cast<double>(epoch - 1) * static_cast<double>(batches_per_epoch) +
-                           static_cast<double>(batch)) /
-                          (static_cast<double>(epoch_end - epoch_start) * static_cast<double>(batches_per_epoch));
+  const double progress =
+      (static_cast<double>(epoch - 1) * static_cast<double>(batches_per_epoch) + static_cast<double>(batch)) /
+      (static_cast<double>(epoch_end - epoch_start) * static_cast<double>(batches_per_epoch));
   const double value = start + (end - start) * progress;
   return start <= end ? std::clamp(value, start, end) : std::clamp(value, end, start);
 }
@@ -131,13 +145,12 @@ void ModelConfig::validate() const {
   require(cnn_encoder_channels.size() == 4, "model.cnn_encoder_channels needs 4 values (convs 1-4)",
           "e.g. 32,64,128,256");
   require(cnn_decoder_channels.size() == 4,
-          "model.cnn_decoder_channels needs 4 values (2 trunk + 2 head transposed convs)",
-          "e.g. 512,128,64,32");
+          "model.cnn_decoder_channels needs 4 values (2 trunk + 2 head transposed convs)", "e.g. 512,128,64,32");
   require(!fcn_encoder_hidden.empty(), "model.fcn_encoder_hidden needs at least one layer", "e.g. 500,450,400");
   require(fcn_decoder_hidden.size() >= 2, "model.fcn_decoder_hidden needs at least 2 layers (shared + per head)",
           "e.g. 800,700,600,550,500");
-  require(energy_embedding_dim >= 2 && energy_embedding_dim % 2 == 0, "model.energy_embedding_dim must be even and >= 2",
-          "e.g. 16");
+  require(energy_embedding_dim >= 2 && energy_embedding_dim % 2 == 0,
+          "model.energy_embedding_dim must be even and >= 2", "e.g. 16");
   require(std::isfinite(energy_log_min) && std::isfinite(energy_log_max) && energy_log_min < energy_log_max,
           "model.energy_log_min must be < model.energy_log_max", "ds2 uses 6 and 14");
   require(energy_code_max_mev > 1.0 && std::isfinite(energy_code_max_mev), "model.energy_code_max_mev must be > 1",
@@ -149,8 +162,8 @@ void ModelConfig::validate() const {
   require(beta.start > 0 && beta.end > 0, "model.beta_start and model.beta_end must be > 0", "e.g. 1 and 100");
   require(slope.start >= 0 && slope.end >= 0, "model.slope_start and model.slope_end must be >= 0", "e.g. 0.05 and 0");
   require(hit_smoothing_beta > 0, "model.hit_smoothing_beta must be > 0", "the reference FCN uses 60");
-  require(!decoder_voxel_bias || decoder == NetworkKind::cnn,
-          "model.decoder_voxel_bias needs model.decoder = cnn", "the MLP decoder's output layers have per-voxel biases");
+  require(!decoder_voxel_bias || decoder == NetworkKind::cnn, "model.decoder_voxel_bias needs model.decoder = cnn",
+          "the MLP decoder's output layers have per-voxel biases");
   require(voxel_posenc_scale >= 0, "model.voxel_posenc_scale must be >= 0", "1 adds the encoding as in the reference");
   require(loss.layer_coefficient >= 0 && std::isfinite(loss.layer_coefficient) && loss.total_coefficient >= 0 &&
               std::isfinite(loss.total_coefficient),
@@ -170,15 +183,16 @@ void ModelConfig::validate() const {
   require(rbm.weight_decay >= 0 && rbm.weight_decay < 1, "rbm.weight_decay must lie in [0, 1)", "e.g. 0 or 1e-3");
   require(rbm.adam_beta1 >= 0 && rbm.adam_beta1 < 1 && rbm.adam_beta2 >= 0 && rbm.adam_beta2 < 1 && rbm.adam_eps > 0,
           "rbm.adam_beta1/beta2 must lie in [0, 1) and rbm.adam_eps be > 0", "defaults 0.9, 0.999, 1e-8");
-  require(rbm.mean_clamp >= 0 && rbm.mean_clamp < 0.5, "rbm.mean_clamp must lie in [0, 0.5)", "the reference uses 1e-4");
-  require(rbm.gibbs_steps >= 1 && rbm.generation_gibbs_steps >= 1, "rbm.gibbs_steps and rbm.generation_gibbs_steps must be >= 1",
-          "the reference uses 3000");
+  require(rbm.mean_clamp >= 0 && rbm.mean_clamp < 0.5, "rbm.mean_clamp must lie in [0, 0.5)",
+          "the reference uses 1e-4");
+  require(rbm.gibbs_steps >= 1 && rbm.generation_gibbs_steps >= 1,
+          "rbm.gibbs_steps and rbm.generation_gibbs_steps must be >= 1", "the reference uses 3000");
   require(rbm.init_weight_sigma >= 0 && rbm.init_bias_sigma >= 0, "rbm.init_*_sigma must be >= 0", "e.g. 1");
   const bool auto_widths =
       energy_code_widths.linear == 0 && energy_code_widths.sqrt == 0 && energy_code_widths.log == 0;
   if (prior_conditioning == PriorConditioning::clamped) {
-    const int copy = auto_widths ? data::BinaryEnergyCode::minimal_widths(energy_code_max_mev).total()
-                                 : energy_code_widths.total();
+    const int copy =
+        auto_widths ? data::BinaryEnergyCode::minimal_widths(energy_code_max_mev).total() : energy_code_widths.total();
     require(copy <= rbm.nodes_per_partition,
             "the binary energy code (" + std::to_string(copy) + " bits) does not fit partition 0 of " +
                 std::to_string(rbm.nodes_per_partition) + " nodes",
@@ -204,12 +218,14 @@ void add_model_keys(core::ConfigSchema& schema) {
       "clamped: partition 0 holds the binary energy code; none: all partitions are encoded", {"clamped", "none"});
   add("model.voxel_posenc", ValueType::string, "none", "sin/cos positional encoding of (layer, alpha, r) added to u",
       {"none", "sincos"});
-  add("model.voxel_posenc_scale", ValueType::real, real(d.voxel_posenc_scale), "factor on the voxel positional encoding");
+  add("model.voxel_posenc_scale", ValueType::real, real(d.voxel_posenc_scale),
+      "factor on the voxel positional encoding");
   add("model.cnn_encoder_channels", ValueType::string, join(d.cnn_encoder_channels),
       "output channels of encoder convs 1-4");
   add("model.cnn_decoder_channels", ValueType::string, join(d.cnn_decoder_channels),
       "output channels of the decoder's 2 trunk and 2 head transposed convs");
-  add("model.fcn_encoder_hidden", ValueType::string, join(d.fcn_encoder_hidden), "hidden widths of each MLP encoder level");
+  add("model.fcn_encoder_hidden", ValueType::string, join(d.fcn_encoder_hidden),
+      "hidden widths of each MLP encoder level");
   add("model.fcn_decoder_hidden", ValueType::string, join(d.fcn_decoder_hidden),
       "hidden widths of the MLP decoder; the last one is duplicated per head");
   add("model.energy_embedding_dim", ValueType::integer, std::to_string(d.energy_embedding_dim),
@@ -266,7 +282,8 @@ void add_model_keys(core::ConfigSchema& schema) {
       {"pegasus", "zephyr", "chimera"});
   add("rbm.graph_size", ValueType::integer, std::to_string(d.rbm.graph_size), "m of the hardware graph");
   add("rbm.graph_t", ValueType::integer, std::to_string(d.rbm.graph_t), "shore size t (zephyr, chimera)");
-  add("rbm.scheme", ValueType::string, d.rbm.scheme, "colouring scheme of the partition selection (default per topology)");
+  add("rbm.scheme", ValueType::string, d.rbm.scheme,
+      "colouring scheme of the partition selection (default per topology)");
   add("rbm.file", ValueType::string, "", "start from this qvae-rbm file instead of a fresh prior");
   add("rbm.init_weight_sigma", ValueType::real, real(d.rbm.init_weight_sigma), "std of the initial couplings");
   add("rbm.init_bias_sigma", ValueType::real, real(d.rbm.init_bias_sigma), "std of the initial biases");
@@ -279,7 +296,8 @@ void add_model_keys(core::ConfigSchema& schema) {
   add("rbm.adam_beta2", ValueType::real, real(d.rbm.adam_beta2), "Adam beta2 (centred_adam)");
   add("rbm.adam_eps", ValueType::real, real(d.rbm.adam_eps), "Adam epsilon (centred_adam)");
   add("rbm.mean_clamp", ValueType::real, real(d.rbm.mean_clamp), "means clamped to [c, 1-c] in the centred gradient");
-  add("rbm.gibbs_steps", ValueType::integer, std::to_string(d.rbm.gibbs_steps), "block-Gibbs sweeps of the negative phase");
+  add("rbm.gibbs_steps", ValueType::integer, std::to_string(d.rbm.gibbs_steps),
+      "block-Gibbs sweeps of the negative phase");
   add("rbm.negative_chains", ValueType::string, "cd",
       "negative-phase chains start from the posterior samples (cd), persist (pcd) or start at random",
       {"cd", "pcd", "random"});
@@ -289,7 +307,8 @@ void add_model_keys(core::ConfigSchema& schema) {
   // [loss]
   add("loss.mse_coefficient", ValueType::real, real(d.loss.mse_coefficient), "coefficient of the weighted MSE");
   add("loss.mse_weight", ValueType::real, real(d.loss.mse_weight), "w of the exp(w u) voxel weight");
-  add("loss.mse_interpolation", ValueType::real, real(d.loss.mse_interpolation), "lambda of (1 - lambda + lambda sigma^2)");
+  add("loss.mse_interpolation", ValueType::real, real(d.loss.mse_interpolation),
+      "lambda of (1 - lambda + lambda sigma^2)");
   add("loss.hit_coefficient", ValueType::real, real(d.loss.hit_coefficient), "factor on the hit BCE");
   add("loss.total_coefficient", ValueType::real, real(d.loss.total_coefficient),
       "layer head: factor on the squared error of the total energy in logit units (1/(2 sigma^2) for a relative "
@@ -298,8 +317,10 @@ void add_model_keys(core::ConfigSchema& schema) {
       "layer head: factor on the cross-entropy of the layer fractions");
   add("loss.total_nll_coefficient", ValueType::real, real(d.loss.total_nll_coefficient),
       "model.total_energy = mixture: factor on the negative log-likelihood of the data's total under the mixture");
-  add("loss.hit_alpha", ValueType::real, real(d.loss.hit_alpha), "alpha of the per-event hit weight e^(alpha - gamma s)");
-  add("loss.hit_gamma", ValueType::real, real(d.loss.hit_gamma), "gamma of the per-event hit weight (s = zero fraction)");
+  add("loss.hit_alpha", ValueType::real, real(d.loss.hit_alpha),
+      "alpha of the per-event hit weight e^(alpha - gamma s)");
+  add("loss.hit_gamma", ValueType::real, real(d.loss.hit_gamma),
+      "gamma of the per-event hit weight (s = zero fraction)");
   add("loss.hit_weight_power", ValueType::real, real(d.loss.hit_weight_power), "p of the voxel BCE weight (1 + u)^p");
   add("loss.kl_weight", ValueType::real, real(d.loss.kl_weight), "gamma_KL on the KL terms");
 }
@@ -312,13 +333,16 @@ ModelConfig model_config_from(const core::Config& config) {
                                 {Conditioning::none, Conditioning::encoder, Conditioning::encoder_decoder,
                                  Conditioning::additive, Conditioning::film},
                                 "model.conditioning");
-  m.prior_conditioning = parse_choice(config.get_string("model.prior_conditioning"),
-                                      {PriorConditioning::clamped, PriorConditioning::none}, "model.prior_conditioning");
-  m.voxel_posenc =
-      parse_choice(config.get_string("model.voxel_posenc"), {VoxelPosEnc::none, VoxelPosEnc::sincos}, "model.voxel_posenc");
+  m.prior_conditioning =
+      parse_choice(config.get_string("model.prior_conditioning"), {PriorConditioning::clamped, PriorConditioning::none},
+                   "model.prior_conditioning");
+  m.voxel_posenc = parse_choice(config.get_string("model.voxel_posenc"), {VoxelPosEnc::none, VoxelPosEnc::sincos},
+                                "model.voxel_posenc");
   m.voxel_posenc_scale = config.get_real("model.voxel_posenc_scale");
-  m.cnn_encoder_channels = parse_int_list(config.get_string("model.cnn_encoder_channels"), "model.cnn_encoder_channels");
-  m.cnn_decoder_channels = parse_int_list(config.get_string("model.cnn_decoder_channels"), "model.cnn_decoder_channels");
+  m.cnn_encoder_channels =
+      parse_int_list(config.get_string("model.cnn_encoder_channels"), "model.cnn_encoder_channels");
+  m.cnn_decoder_channels =
+      parse_int_list(config.get_string("model.cnn_decoder_channels"), "model.cnn_decoder_channels");
   m.fcn_encoder_hidden = parse_int_list(config.get_string("model.fcn_encoder_hidden"), "model.fcn_encoder_hidden");
   m.fcn_decoder_hidden = parse_int_list(config.get_string("model.fcn_decoder_hidden"), "model.fcn_decoder_hidden");
   m.energy_embedding_dim = static_cast<int>(config.get_int("model.energy_embedding_dim"));
@@ -386,9 +410,9 @@ ModelConfig model_config_from(const core::Config& config) {
   m.rbm.adam_eps = config.get_real("rbm.adam_eps");
   m.rbm.mean_clamp = config.get_real("rbm.mean_clamp");
   m.rbm.gibbs_steps = static_cast<int>(config.get_int("rbm.gibbs_steps"));
-  m.rbm.negative_chains = parse_choice(config.get_string("rbm.negative_chains"),
-                                       {NegativeChains::cd, NegativeChains::pcd, NegativeChains::random},
-                                       "rbm.negative_chains");
+  m.rbm.negative_chains =
+      parse_choice(config.get_string("rbm.negative_chains"),
+                   {NegativeChains::cd, NegativeChains::pcd, NegativeChains::random}, "rbm.negative_chains");
   m.rbm.generation_gibbs_steps = static_cast<int>(config.get_int("rbm.generation_gibbs_steps"));
 
   m.loss.mse_coefficient = config.get_real("loss.mse_coefficient");

@@ -27,10 +27,10 @@ Prior::Prior(rbm::BoltzmannMachine machine)
   nodes_per_partition_ = static_cast<int>(m.partition_size(0));
   for (int p = 0; p < partitions_; ++p)
     if (m.partition_size(p) != nodes_per_partition_)
-      throw core::UsageError(core::describe(
-          "the QVAE prior needs equal partitions, but partition " + std::to_string(p) + " has " +
-              std::to_string(m.partition_size(p)) + " nodes and partition 0 " + std::to_string(nodes_per_partition_),
-          "", "build the RBM with the same number of nodes in every partition"));
+      throw core::UsageError(core::describe("the QVAE prior needs equal partitions, but partition " +
+                                                std::to_string(p) + " has " + std::to_string(m.partition_size(p)) +
+                                                " nodes and partition 0 " + std::to_string(nodes_per_partition_),
+                                            "", "build the RBM with the same number of nodes in every partition"));
   node_of_latent_ = torch::empty({nodes()}, torch::kLong);
   latent_of_node_ = torch::empty({nodes()}, torch::kLong);
   std::int64_t* node_of = node_of_latent_.data_ptr<std::int64_t>();
@@ -100,7 +100,8 @@ torch::Tensor Prior::sample(const torch::Tensor& initial, const GibbsRequest& re
   constexpr std::size_t kMaxSamplers = 4;  // one per seed in use (training, generation, ...)
   if (samplers_.size() >= kMaxSamplers && samplers_.count(request.seed) == 0) samplers_.clear();
   auto& sampler = samplers_[request.seed];
-  if (!sampler) sampler = rbm::make_kokkos_sampler(*machine_, rbm::SamplerSettings{request.seed, 1.0, rbm::BetaScope::couplings});
+  if (!sampler)
+    sampler = rbm::make_kokkos_sampler(*machine_, rbm::SamplerSettings{request.seed, 1.0, rbm::BetaScope::couplings});
   sampler->refresh_parameters();
   rbm::ChainBlock chains;
   chains.first_chain = request.first_chain;

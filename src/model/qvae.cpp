@@ -92,9 +92,12 @@ torch::Tensor mixture_exp_relaxation(const torch::Tensor& logits, const torch::T
 
 torch::Tensor relax(RelaxationKind kind, const torch::Tensor& logits, const torch::Tensor& uniform, double beta) {
   switch (kind) {
-    case RelaxationKind::gumbel: return gumbel_relaxation(logits, uniform, beta);
-    case RelaxationKind::spike_exp: return spike_exp_relaxation(logits, uniform, beta);
-    case RelaxationKind::mixture_exp: return mixture_exp_relaxation(logits, uniform, beta);
+    case RelaxationKind::gumbel:
+      return gumbel_relaxation(logits, uniform, beta);
+    case RelaxationKind::spike_exp:
+      return spike_exp_relaxation(logits, uniform, beta);
+    case RelaxationKind::mixture_exp:
+      return mixture_exp_relaxation(logits, uniform, beta);
   }
   throw core::UsageError("unknown relaxation");
 }
@@ -108,9 +111,14 @@ torch::Tensor hard_sample(const torch::Tensor& logits, const torch::Tensor& unif
 
 std::map<std::string, double> LossTerms::values() const {
   auto value = [](const torch::Tensor& t) { return t.defined() ? t.item<double>() : std::nan(""); };
-  return {{"ae_loss", value(ae)},       {"hit_loss", value(hit)},       {"entropy", value(entropy)},
-          {"pos_energy", value(pos_energy)}, {"neg_energy", value(neg_energy)}, {"kl_loss", value(kl)},
-          {"layer_loss", value(layer)},      {"loss", value(total)}};
+  return {{"ae_loss", value(ae)},
+          {"hit_loss", value(hit)},
+          {"entropy", value(entropy)},
+          {"pos_energy", value(pos_energy)},
+          {"neg_energy", value(neg_energy)},
+          {"kl_loss", value(kl)},
+          {"layer_loss", value(layer)},
+          {"loss", value(total)}};
 }
 
 // ---------------------------------------------------------------------------
@@ -134,23 +142,28 @@ std::uint64_t domain_seed(std::uint64_t seed, std::uint32_t domain) {
 }  // namespace
 
 QvaeImpl::QvaeImpl(const ModelConfig& config, const geometry::Geometry& geometry, std::shared_ptr<Prior> prior)
-    : config_(config), geometry_(geometry), prior_(std::move(prior)), logit_(config.voxel_transform()), code_(make_code(config)) {
+    : config_(config),
+      geometry_(geometry),
+      prior_(std::move(prior)),
+      logit_(config.voxel_transform()),
+      code_(make_code(config)) {
   config_.validate();
   if (!prior_) throw core::UsageError("qvae::model::Qvae needs a prior");
-  if (prior_->partitions() != config_.rbm.partitions || prior_->nodes_per_partition() != config_.rbm.nodes_per_partition)
-    throw core::UsageError(core::describe(
-        "the prior has " + std::to_string(prior_->partitions()) + " partitions of " +
-            std::to_string(prior_->nodes_per_partition()) + " nodes, the config asks for " +
-            std::to_string(config_.rbm.partitions) + " of " + std::to_string(config_.rbm.nodes_per_partition),
-        "", "set rbm.partitions and rbm.nodes_per_partition to match the RBM"));
-  layer_of_voxel_ = torch::tensor(std::vector<std::int64_t>(geometry_.layer_of().begin(), geometry_.layer_of().end()),
-                                  torch::kLong);
+  if (prior_->partitions() != config_.rbm.partitions ||
+      prior_->nodes_per_partition() != config_.rbm.nodes_per_partition)
+    throw core::UsageError(core::describe("the prior has " + std::to_string(prior_->partitions()) + " partitions of " +
+                                              std::to_string(prior_->nodes_per_partition()) +
+                                              " nodes, the config asks for " + std::to_string(config_.rbm.partitions) +
+                                              " of " + std::to_string(config_.rbm.nodes_per_partition),
+                                          "", "set rbm.partitions and rbm.nodes_per_partition to match the RBM"));
+  layer_of_voxel_ =
+      torch::tensor(std::vector<std::int64_t>(geometry_.layer_of().begin(), geometry_.layer_of().end()), torch::kLong);
   encoder_ = register_module("encoder", Encoder(config_, geometry_));
   decoder_ = register_module("decoder", Decoder(config_, geometry_));
   if (config_.total_energy == TotalEnergy::mixture)
-    total_density_ = register_module(
-        "total_density", TotalEnergyDensity(config_.total_mixture_components, config_.total_mixture_hidden,
-                                            logit_.forward(0.5 * logit_.fraction_scale(), 1.0)));
+    total_density_ = register_module("total_density",
+                                     TotalEnergyDensity(config_.total_mixture_components, config_.total_mixture_hidden,
+                                                        logit_.forward(0.5 * logit_.fraction_scale(), 1.0)));
   prior_biases_ = prior_->biases();
   prior_weights_ = prior_->weights();
   const bool autograd = config_.rbm.update == RbmUpdate::autograd;
@@ -279,15 +292,15 @@ ForwardOutput QvaeImpl::forward(const torch::Tensor& reduced, const torch::Tenso
                                                 config_.energy_embedding_dim, dtype);
   if (code_) out.energy_code = energy_code(out.incident_energies, dtype);
 
-  const torch::Tensor rho =
-      uniforms(settings.noise, kPosteriorNoiseDomain, batch, static_cast<std::int64_t>(encoder_->levels()) * nodes, dtype);
+  const torch::Tensor rho = uniforms(settings.noise, kPosteriorNoiseDomain, batch,
+                                     static_cast<std::int64_t>(encoder_->levels()) * nodes, dtype);
   const bool training = is_training();
   const RelaxationKind kind = config_.relaxation;
   const double beta = settings.beta;
-  const EncoderOutput encoded = encoder_->forward(
-      reduced, energy, out.energy_code, [&](const torch::Tensor& logits, int level) {
-        const torch::Tensor level_rho = rho.slice(1, static_cast<std::int64_t>(level) * nodes,
-                                                  static_cast<std::int64_t>(level + 1) * nodes);
+  const EncoderOutput encoded =
+      encoder_->forward(reduced, energy, out.energy_code, [&](const torch::Tensor& logits, int level) {
+        const torch::Tensor level_rho =
+            rho.slice(1, static_cast<std::int64_t>(level) * nodes, static_cast<std::int64_t>(level + 1) * nodes);
         return training ? relax(kind, logits, level_rho, beta) : hard_sample(logits, level_rho);
       });
   out.posterior_logits = encoded.logits;
@@ -344,8 +357,7 @@ torch::Tensor QvaeImpl::negative_samples(const ForwardOutput& output, const std:
                            prior_->nodes(), torch::kDouble) < 0.5)
         .to(torch::kDouble);
   };
-  const bool persistent =
-      config_.rbm.negative_chains == NegativeChains::pcd && use == NegativePhase::training;
+  const bool persistent = config_.rbm.negative_chains == NegativeChains::pcd && use == NegativePhase::training;
   const std::int64_t end = request.first_chain + batch;
   torch::Tensor initial;
   if (config_.rbm.negative_chains == NegativeChains::cd) {
@@ -456,8 +468,8 @@ void QvaeImpl::apply_prior_gradient(const PriorGradient& gradient) {
 }
 
 std::unique_ptr<torch::optim::Optimizer> QvaeImpl::make_prior_optimizer() const {
-  return std::make_unique<torch::optim::SGD>(prior_parameters(),
-                                             torch::optim::SGDOptions(config_.rbm.lr).weight_decay(config_.rbm.weight_decay));
+  return std::make_unique<torch::optim::SGD>(
+      prior_parameters(), torch::optim::SGDOptions(config_.rbm.lr).weight_decay(config_.rbm.weight_decay));
 }
 
 data::ShowerBlock QvaeImpl::generate(const std::vector<double>& incident_energies_mev, std::uint64_t seed,

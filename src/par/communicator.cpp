@@ -4,8 +4,8 @@
 
 #include <chrono>
 #include <climits>
-#include <thread>
 #include <stdexcept>
+#include <thread>
 
 namespace qvae::par {
 namespace {

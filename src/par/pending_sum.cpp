@@ -5,9 +5,7 @@
 
 namespace qvae::par {
 
-PendingSum::PendingSum(PendingSum&& other) noexcept : requests_(std::move(other.requests_)) {
-  other.requests_.clear();
-}
+PendingSum::PendingSum(PendingSum&& other) noexcept : requests_(std::move(other.requests_)) { other.requests_.clear(); }
 
 PendingSum& PendingSum::operator=(PendingSum&& other) noexcept {
   if (this != &other) {
@@ -44,8 +42,8 @@ PendingSum start_sum_in_place(const Communicator& comm, float* data, std::size_t
   for (std::size_t done = 0; done < count;) {
     const std::size_t piece = std::min(count - done, message_limit());
     MPI_Request request = MPI_REQUEST_NULL;
-    QVAE_CHECK_MPI(MPI_Iallreduce(MPI_IN_PLACE, data + done, static_cast<int>(piece), MPI_FLOAT, MPI_SUM, comm.get(),
-                                  &request));
+    QVAE_CHECK_MPI(
+        MPI_Iallreduce(MPI_IN_PLACE, data + done, static_cast<int>(piece), MPI_FLOAT, MPI_SUM, comm.get(), &request));
     sum.requests_.push_back(request);
     done += piece;
   }

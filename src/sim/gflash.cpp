@@ -35,8 +35,8 @@ GFlashSimulator::GFlashSimulator(geometry::Geometry geometry, GFlashParameters p
   parameters_.validate();
   const int layers = geometry_.num_layers();
   if (layers == 0 || geometry_.voxels() == 0)
-    throw core::UsageError(core::describe("geometry '" + geometry_.name() + "' has no voxels",
-                                          "in GFlashSimulator", "use a geometry with at least one radial bin"));
+    throw core::UsageError(core::describe("geometry '" + geometry_.name() + "' has no voxels", "in GFlashSimulator",
+                                          "use a geometry with at least one radial bin"));
   // Layer i spans [i·d, (i+1)·d] X0 (t_k = 0.806 k for ds2).
   const double thickness = parameters_.layer_thickness_for(layers);
   layer_boundaries_x0_.resize(static_cast<std::size_t>(layers) + 1);
@@ -71,8 +71,8 @@ LongitudinalProfile GFlashSimulator::longitudinal_profile(double e_inc_mev, doub
   // Homogeneous means (Geant4 GFlash tuning), then the sampling shifts; log arguments >= 0.1 (Geant4 clamp).
   const double t_hom = ln_y + p.t_hom_offset;
   const double alpha_hom = p.alpha_hom_a1 + (p.alpha_hom_a2 + p.alpha_hom_a3 / p.z_eff) * ln_y;
-  const double t_sam = std::max(p.log_argument_min,
-                                t_hom + p.t_sam_fs / p.sampling_frequency + p.t_sam_ehat * (1.0 - p.e_hat));
+  const double t_sam =
+      std::max(p.log_argument_min, t_hom + p.t_sam_fs / p.sampling_frequency + p.t_sam_ehat * (1.0 - p.e_hat));
   const double alpha_sam = std::max(p.log_argument_min, alpha_hom + p.alpha_sam_fs / p.sampling_frequency);
   const double mean_ln_t = std::log(t_sam), mean_ln_alpha = std::log(alpha_sam);
   // Sampling-calorimeter widths and correlation, sigma <= 0.5.
@@ -89,8 +89,7 @@ LongitudinalProfile GFlashSimulator::longitudinal_profile(double e_inc_mev, doub
   return profile;
 }
 
-RadialProfile GFlashSimulator::radial_profile(double e_inc_mev, const LongitudinalProfile& shower,
-                                              double t_x0) const {
+RadialProfile GFlashSimulator::radial_profile(double e_inc_mev, const LongitudinalProfile& shower, double t_x0) const {
   const GFlashParameters& p = parameters_;
   // tau = t/T rescaled as Geant4's ComputeTau: (alpha-1)/alpha · e^<ln a>/(e^<ln a> - 1).
   const double mean_alpha = std::max(p.alpha_min, std::exp(shower.mean_ln_alpha));
@@ -112,9 +111,9 @@ RadialProfile GFlashSimulator::radial_profile(double e_inc_mev, const Longitudin
   const double p2 = p.p_p2_a + p.p_p2_b * p.z_eff;
   const double p3 = p.p_p3_a + p.p_p3_b * ln_e_gev;
   const double x = (p2 - tau) / p3;
-  const double weight = p1 * std::exp(x - std::exp(x)) +
-                        one_minus_e_hat * (p.p_sam_ehat + p.p_sam_fs / p.sampling_frequency *
-                                                               std::exp(-(tau - 1.0) * (tau - 1.0)));
+  const double weight =
+      p1 * std::exp(x - std::exp(x)) +
+      one_minus_e_hat * (p.p_sam_ehat + p.p_sam_fs / p.sampling_frequency * std::exp(-(tau - 1.0) * (tau - 1.0)));
   RadialProfile profile;
   profile.core_radius = std::max(p.radius_min, core);
   profile.tail_radius = std::max(p.radius_min, tail);
@@ -128,8 +127,8 @@ double GFlashSimulator::containment(double e_inc_mev, const LongitudinalProfile&
   std::size_t ring = 0;
   for (int i = 0; i < geometry_.num_layers(); ++i) {
     const auto layer = static_cast<std::size_t>(i);
-    const double p_upper = detail::lower_gamma_p(shower.alpha, shower.beta * layer_boundaries_x0_[layer + 1],
-                                                 log_gamma_alpha);
+    const double p_upper =
+        detail::lower_gamma_p(shower.alpha, shower.beta * layer_boundaries_x0_[layer + 1], log_gamma_alpha);
     const RadialProfile radial = radial_profile(e_inc_mev, shower, layer_centres_x0_[layer]);
     double r_outer = 0.0;
     for (; ring < rings_.size() && rings_[ring].layer == i; ++ring) r_outer = rings_[ring].r_outer;

@@ -60,14 +60,15 @@ constexpr TunableKey kTunableKeys[] = {
 // --- EnergySpectrum ------------------------------------------------------------
 
 double EnergySpectrum::draw(std::uint64_t seed, std::int64_t event) const {
-  if (event < 0) throw core::UsageError(core::describe("negative event index " + std::to_string(event),
-                                                       "in EnergySpectrum::draw", "events count from 0"));
+  if (event < 0)
+    throw core::UsageError(core::describe("negative event index " + std::to_string(event), "in EnergySpectrum::draw",
+                                          "events count from 0"));
   core::Philox rng(seed, core::stream_id(kEnergyStreamDomain, static_cast<std::uint64_t>(event)));
   const double u = rng.uniform();
   if (kind == Kind::discrete) {
     if (values.empty())
-      throw core::UsageError(core::describe("discrete energy spectrum with no values", "",
-                                            "list at least one incident energy"));
+      throw core::UsageError(
+          core::describe("discrete energy spectrum with no values", "", "list at least one incident energy"));
     const auto n = static_cast<double>(values.size());
     const auto index = static_cast<std::size_t>(std::min(std::floor(u * n), n - 1.0));
     return values[index];
@@ -110,15 +111,16 @@ void GFlashParameters::validate() const {
           "sim.critical_energy_mev = " + format_real(critical_energy_mev) + " is outside (0, 1000)",
           "use E_c,eff in MeV (ds2: 9.44)");
   require(positive(z_eff), "sim.z_eff = " + format_real(z_eff) + " is not positive", "ds2: 72.5");
-  require(positive(sampling_frequency), "sim.sampling_frequency = " + format_real(sampling_frequency) + " is not positive",
-          "ds2: 2.482");
+  require(positive(sampling_frequency),
+          "sim.sampling_frequency = " + format_real(sampling_frequency) + " is not positive", "ds2: 2.482");
   require(positive(e_hat), "sim.e_hat = " + format_real(e_hat) + " is not positive", "ds2: 0.704");
   require(std::isfinite(layer_thickness_x0) && layer_thickness_x0 >= 0.0,
           "sim.layer_thickness_x0 = " + format_real(layer_thickness_x0) + " is negative",
           "use 0 (auto) or a thickness in X0 (ds2: 0.806)");
-  require(positive(calorimeter_depth_x0), "sim.calorimeter_depth_x0 = " + format_real(calorimeter_depth_x0) +
-          " is not positive", "ds2: 36.27");
-  require(positive(response_scale), "sim.response_scale = " + format_real(response_scale) + " is not positive", "use 1");
+  require(positive(calorimeter_depth_x0),
+          "sim.calorimeter_depth_x0 = " + format_real(calorimeter_depth_x0) + " is not positive", "ds2: 36.27");
+  require(positive(response_scale), "sim.response_scale = " + format_real(response_scale) + " is not positive",
+          "use 1");
   require(positive(sampling_term), "sim.sampling_term = " + format_real(sampling_term) + " is not positive",
           "use about 0.11-0.2");
   require(std::isfinite(constant_term) && constant_term >= 0.0 && constant_term < 1.0,

@@ -22,10 +22,9 @@ constexpr int kMaxIterations = 10000;
 double log_gamma(double x) {
   // Lanczos approximation, g = 7 and 9 coefficients (Numerical Recipes 3rd ed., section 6.1,
   // Wikipedia "Lanczos approximation"); reflection below 1/2.
-  static constexpr double kCoefficients[9] = {
-      0.99999999999980993,  676.5203681218851,     -1259.1392167224028,
-      771.32342877765313,   -176.61502916214059,   12.507343278686905,
-      -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7};
+  static constexpr double kCoefficients[9] = {0.99999999999980993,  676.5203681218851,     -1259.1392167224028,
+                                              771.32342877765313,   -176.61502916214059,   12.507343278686905,
+                                              -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7};
   if (x < 0.5) return std::log(kPi / std::fabs(std::sin(kPi * x))) - log_gamma(1.0 - x);
   const double z = x - 1.0;
   double sum = kCoefficients[0];
@@ -129,8 +128,7 @@ std::int64_t poisson_variate(core::Philox& rng, double mean) {
     const double k = std::floor((2.0 * a / us + b) * u + mean + 0.43);
     if (us >= 0.07 && v <= v_r) return static_cast<std::int64_t>(k);
     if (k < 0.0 || (us < 0.013 && v > us)) continue;
-    if (std::log(v) + std::log(inv_alpha) - std::log(a / (us * us) + b) <=
-        -mean + k * log_mean - log_gamma(k + 1.0))
+    if (std::log(v) + std::log(inv_alpha) - std::log(a / (us * us) + b) <= -mean + k * log_mean - log_gamma(k + 1.0))
       return static_cast<std::int64_t>(k);
   }
 }

@@ -63,8 +63,9 @@ BenchTrainResult benchmark_training(const BenchTrainRequest& request, const data
     const std::int64_t b = index % batches_per_epoch;
     const std::int64_t* batch = order.data() + b * request.batch_size;
     const par::Block share = trainer->my_rows(request.batch_size);
-    trainer->step(batch, request.batch_size, [&] { return data.gather(batch + share.offset, share.count); }, 1, b,
-                  batches_per_epoch, batches_per_epoch, Stage::joint, false);
+    trainer->step(
+        batch, request.batch_size, [&] { return data.gather(batch + share.offset, share.count); }, 1, b,
+        batches_per_epoch, batches_per_epoch, Stage::joint, false);
   };
   run_step(0);  // warm-up: allocations, sampler construction
   comm.barrier();
@@ -75,8 +76,9 @@ BenchTrainResult benchmark_training(const BenchTrainRequest& request, const data
   result.cpu_step_seconds = comm.max(core::process_cpu_seconds() - cpu_start) / std::max(request.batches, 1);
   result.seconds = comm.max(start.seconds());
   result.step_seconds = result.seconds / std::max(request.batches, 1);
-  result.showers_per_s =
-      result.seconds > 0 ? static_cast<double>(request.batches) * static_cast<double>(request.batch_size) / result.seconds : 0.0;
+  result.showers_per_s = result.seconds > 0 ? static_cast<double>(request.batches) *
+                                                  static_cast<double>(request.batch_size) / result.seconds
+                                            : 0.0;
   result.peak_rss_mb = comm.max(core::peak_rss_mb());
   const StepTimes& t = trainer->step_times();
   std::vector<std::pair<std::string, double>> phases = t.phases();

@@ -93,9 +93,9 @@ void replace_with_link(const std::string& target, const std::string& link_path) 
   if (error) {
     std::error_code ignored;
     fs::remove(temp, ignored);
-    throw core::RuntimeError(core::describe("cannot make '" + link_path + "' from '" + target + "' (" +
-                                                error.message() + ")",
-                                            "the best-model checkpoint", "check the output directory"));
+    throw core::RuntimeError(
+        core::describe("cannot make '" + link_path + "' from '" + target + "' (" + error.message() + ")",
+                       "the best-model checkpoint", "check the output directory"));
   }
 }
 

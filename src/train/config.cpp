@@ -11,34 +11,47 @@ namespace qvae::train {
 
 const char* to_string(LrSchedule kind) {
   switch (kind) {
-    case LrSchedule::constant: return "constant";
-    case LrSchedule::step: return "step";
-    case LrSchedule::exponential: return "exponential";
-    case LrSchedule::cosine: return "cosine";
+    case LrSchedule::constant:
+      return "constant";
+    case LrSchedule::step:
+      return "step";
+    case LrSchedule::exponential:
+      return "exponential";
+    case LrSchedule::cosine:
+      return "cosine";
   }
   return "?";
 }
 const char* to_string(BestRule kind) {
   switch (kind) {
-    case BestRule::val_loss: return "val_loss";
-    case BestRule::recon_chi2: return "recon_chi2";
-    case BestRule::ll: return "ll";
+    case BestRule::val_loss:
+      return "val_loss";
+    case BestRule::recon_chi2:
+      return "recon_chi2";
+    case BestRule::ll:
+      return "ll";
   }
   return "?";
 }
 const char* to_string(SplitKind kind) {
   switch (kind) {
-    case SplitKind::shuffled: return "shuffled";
-    case SplitKind::contiguous: return "contiguous";
-    case SplitKind::stratified: return "stratified";
+    case SplitKind::shuffled:
+      return "shuffled";
+    case SplitKind::contiguous:
+      return "contiguous";
+    case SplitKind::stratified:
+      return "stratified";
   }
   return "?";
 }
 const char* to_string(Stage stage) {
   switch (stage) {
-    case Stage::joint: return "joint";
-    case Stage::autoencoder: return "autoencoder";
-    case Stage::prior: return "prior";
+    case Stage::joint:
+      return "joint";
+    case Stage::autoencoder:
+      return "autoencoder";
+    case Stage::prior:
+      return "prior";
   }
   return "?";
 }
@@ -47,9 +60,12 @@ double TrainConfig::lr_at(int epoch) const {
   if (epoch <= lr_warmup_epochs) return lr * epoch / (lr_warmup_epochs + 1.0);
   const int e = epoch - lr_warmup_epochs - 1;  // epochs since the warm-up, from 0
   switch (lr_schedule) {
-    case LrSchedule::constant: return lr;
-    case LrSchedule::step: return lr * std::pow(lr_gamma, e / lr_step_epochs);
-    case LrSchedule::exponential: return lr * std::pow(lr_gamma, static_cast<double>(e) / lr_step_epochs);
+    case LrSchedule::constant:
+      return lr;
+    case LrSchedule::step:
+      return lr * std::pow(lr_gamma, e / lr_step_epochs);
+    case LrSchedule::exponential:
+      return lr * std::pow(lr_gamma, static_cast<double>(e) / lr_step_epochs);
     case LrSchedule::cosine: {
       const int span = std::max(1, epochs - lr_warmup_epochs - 1);
       const double progress = std::min(1.0, static_cast<double>(e) / span);
@@ -120,58 +136,101 @@ Enum parse_choice(const std::string& text, std::initializer_list<Enum> values, c
 
 void add_train_keys(core::ConfigSchema& schema) {
   schema.add({"train.data", ValueType::string, "", "training data: a CaloChallenge file (--data overrides)", {}});
-  schema.add({"train.out", ValueType::string, "run", "output directory of checkpoints and history (--out overrides)", {}});
+  schema.add(
+      {"train.out", ValueType::string, "run", "output directory of checkpoints and history (--out overrides)", {}});
   schema.add({"train.epochs", ValueType::integer, "10", "epochs to train (a resumed run may raise it)", {}});
-  schema.add({"train.batch_size", ValueType::integer, "128", "global batch: split over ranks, same update for any rank count", {}});
-  schema.add({"train.micro_batch_size", ValueType::integer, "0",
+  schema.add({"train.batch_size",
+              ValueType::integer,
+              "128",
+              "global batch: split over ranks, same update for any rank count",
+              {}});
+  schema.add({"train.micro_batch_size",
+              ValueType::integer,
+              "0",
               "events per forward pass (BatchNorm statistics); 0 = batch_size / ranks.  Fix it for results "
-              "independent of the rank count", {}});
+              "independent of the rank count",
+              {}});
   schema.add({"train.max_batches_per_epoch", ValueType::integer, "0", "cap on batches per epoch (0 = all)", {}});
   schema.add({"train.lr", ValueType::real, "1e-4", "Adam learning rate of encoder and decoder", {}});
-  schema.add({"train.lr_schedule", ValueType::string, "constant", "learning-rate schedule per epoch",
+  schema.add({"train.lr_schedule",
+              ValueType::string,
+              "constant",
+              "learning-rate schedule per epoch",
               {"constant", "step", "exponential", "cosine"}});
   schema.add({"train.lr_warmup_epochs", ValueType::integer, "0", "linear warm-up epochs before the schedule", {}});
   schema.add({"train.lr_step_epochs", ValueType::integer, "50", "step/exponential: epochs per factor lr_gamma", {}});
   schema.add({"train.lr_gamma", ValueType::real, "0.5", "step/exponential: decay factor", {}});
   schema.add({"train.lr_min", ValueType::real, "0", "cosine: final learning rate", {}});
-  schema.add({"train.kl_warmup_ratio", ValueType::real, "0",
-              "KL weight warm-up: gamma = min(step / (ratio * all steps), loss.kl_weight); 0 = off", {}});
-  schema.add({"train.autoencoder_epochs", ValueType::integer, "0",
-              "two-stage training: first N epochs encoder+decoder only, then the prior alone (0 = joint)", {}});
+  schema.add({"train.kl_warmup_ratio",
+              ValueType::real,
+              "0",
+              "KL weight warm-up: gamma = min(step / (ratio * all steps), loss.kl_weight); 0 = off",
+              {}});
+  schema.add({"train.autoencoder_epochs",
+              ValueType::integer,
+              "0",
+              "two-stage training: first N epochs encoder+decoder only, then the prior alone (0 = joint)",
+              {}});
   schema.add({"train.best", ValueType::string, "val_loss", "rule for DIR/best.h5", {"val_loss", "recon_chi2", "ll"}});
-  schema.add({"train.ll_every", ValueType::integer, "5",
+  schema.add({"train.ll_every",
+              ValueType::integer,
+              "5",
               "train.best = ll: log-likelihood of the encoded validation codes (AIS + reverse AIS) every k epochs "
               "and at the last epoch",
               {}});
   schema.add({"train.ll_chains", ValueType::integer, "256", "train.best = ll: chains of each annealing direction", {}});
   schema.add({"train.ll_temperatures", ValueType::integer, "1000", "train.best = ll: temperatures of each ladder", {}});
   schema.add({"train.keep_last", ValueType::integer, "3", "epoch checkpoints kept (plus best.h5)", {}});
-  schema.add({"train.split", ValueType::string, "shuffled", "train/validation/test split of the events",
+  schema.add({"train.split",
+              ValueType::string,
+              "shuffled",
+              "train/validation/test split of the events",
               {"shuffled", "contiguous", "stratified"}});
   schema.add({"train.val_fraction", ValueType::real, "0.1", "validation share of the events", {}});
   schema.add({"train.test_fraction", ValueType::real, "0.1", "test share of the events (never used in training)", {}});
   schema.add({"train.val_max_events", ValueType::integer, "0", "validate on at most this many events (0 = all)", {}});
   schema.add({"train.bucket_mb", ValueType::real, "25", "gradient allreduce bucket size in MB", {}});
-  schema.add({"train.overlap_exchange", ValueType::boolean, "true",
+  schema.add({"train.overlap_exchange",
+              ValueType::boolean,
+              "true",
               "start each gradient bucket's sum over ranks during backward as soon as its gradients are final "
               "(false: after the whole backward); the parameters are the same either way",
               {}});
-  schema.add({"train.prefetch_batches", ValueType::integer, "2",
+  schema.add({"train.prefetch_batches",
+              ValueType::integer,
+              "2",
               "batches of training rows each rank reads ahead in the background while it computes; a rank holds "
-              "at most this many batches of its own rows (plus the one in use), never the file", {}});
+              "at most this many batches of its own rows (plus the one in use), never the file",
+              {}});
   schema.add({"train.threads", ValueType::integer, "0", "LibTorch threads per rank (0 = LibTorch's default)", {}});
-  schema.add({"train.max_bad_batches", ValueType::integer, "5",
+  schema.add({"train.max_bad_batches",
+              ValueType::integer,
+              "5",
               "stability guard: consecutive batches with a non-finite loss or gradient (each skipped) that roll "
-              "training back to the last good checkpoint", {}});
-  schema.add({"train.max_rollbacks", ValueType::integer, "3",
-              "stability guard: rollbacks per run; the next streak of bad batches ends the run (exit 4)", {}});
-  schema.add({"train.rollback_lr_factor", ValueType::real, "0.5",
-              "stability guard: the learning rate is multiplied by this at every rollback", {}});
-  schema.add({"train.clip_grad_norm", ValueType::real, "0",
-              "clip the global encoder/decoder gradient norm to this (0 = off)", {}});
-  schema.add({"train.fault_injection", ValueType::string, "",
-              "test hook: KIND@EPOCH:BATCH[#RANK],... with KIND nan_loss, nan_grad or data_error (EPOCH from 1, BATCH from 0; "
-              "#RANK on the command line only, INI files treat # as a comment)", {}});
+              "training back to the last good checkpoint",
+              {}});
+  schema.add({"train.max_rollbacks",
+              ValueType::integer,
+              "3",
+              "stability guard: rollbacks per run; the next streak of bad batches ends the run (exit 4)",
+              {}});
+  schema.add({"train.rollback_lr_factor",
+              ValueType::real,
+              "0.5",
+              "stability guard: the learning rate is multiplied by this at every rollback",
+              {}});
+  schema.add({"train.clip_grad_norm",
+              ValueType::real,
+              "0",
+              "clip the global encoder/decoder gradient norm to this (0 = off)",
+              {}});
+  schema.add(
+      {"train.fault_injection",
+       ValueType::string,
+       "",
+       "test hook: KIND@EPOCH:BATCH[#RANK],... with KIND nan_loss, nan_grad or data_error (EPOCH from 1, BATCH from 0; "
+       "#RANK on the command line only, INI files treat # as a comment)",
+       {}});
 }
 
 TrainConfig train_config_from(const core::Config& config) {

@@ -8,6 +8,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "qvae/core/fnv_hash.hpp"
 #include "qvae/core/stopwatch.hpp"
 #include "qvae/data/transforms.hpp"
 #include "qvae/par/collective_error.hpp"
@@ -17,7 +18,7 @@ namespace {
 
 /// Validation noise and chains never share streams with training steps.
 constexpr std::uint64_t kValidationSeedSalt = 0x56414C4944415445ull;  // "VALIDATE"
-constexpr int kRatioBins = 40;  ///< E_tot/E_inc histogram of the recon_chi2 rule
+constexpr int kRatioBins = 40;                                        ///< E_tot/E_inc histogram of the recon_chi2 rule
 
 /// Rows [offset, offset + count) of `block` (the whole block is moved, not copied).
 data::ShowerBlock take_rows(data::ShowerBlock& block, std::int64_t offset, std::int64_t count) {
@@ -41,7 +42,8 @@ constexpr std::size_t kBadLossSlot = kTerms + 2;      ///< ranks whose loss is n
 constexpr std::size_t kBadGradientSlot = kTerms + 3;  ///< ranks whose gradient or statistics are non-finite
 constexpr std::size_t kHeaderSlots = kTerms + 4;
 
-template <class T> bool all_finite(const T* values, std::size_t count) {
+template <class T>
+bool all_finite(const T* values, std::size_t count) {
   for (std::size_t i = 0; i < count; ++i)
     if (!std::isfinite(values[i])) return false;
   return true;
@@ -50,7 +52,7 @@ template <class T> bool all_finite(const T* values, std::size_t count) {
 }  // namespace
 
 DataParallelModel::DataParallelModel(const model::ModelConfig& model_config, const geometry::Geometry& geometry,
-                  const TrainConfig& train_config, std::uint64_t seed, const par::Communicator& comm)
+                                     const TrainConfig& train_config, std::uint64_t seed, const par::Communicator& comm)
     : config_(model_config), train_(train_config), seed_(seed), comm_(comm) {
   torch::manual_seed(seed);
   model_ = model::Qvae(model_config, geometry, model::make_prior(model_config, seed, comm));
@@ -92,9 +94,10 @@ void DataParallelModel::broadcast_from_root() {
   }
 }
 
-StepReport DataParallelModel::step(const std::int64_t* batch, std::int64_t batch_size, const FetchRows& fetch, int epoch,
-                std::int64_t batch_index, std::int64_t batches_per_epoch, std::int64_t total_steps, Stage stage,
-                bool stop_requested, const InjectedFaults& inject) {
+StepReport DataParallelModel::step(const std::int64_t* batch, std::int64_t batch_size, const FetchRows& fetch,
+                                   int epoch, std::int64_t batch_index, std::int64_t batches_per_epoch,
+                                   std::int64_t total_steps, Stage stage, bool stop_requested,
+                                   const InjectedFaults& inject) {
   const std::int64_t global_step = static_cast<std::int64_t>(epoch - 1) * batches_per_epoch + batch_index;
   const double beta = config_.beta.at(epoch, batch_index, batches_per_epoch);
   const double slope = config_.slope.at(epoch, batch_index, batches_per_epoch);
@@ -189,7 +192,7 @@ StepReport DataParallelModel::step(const std::int64_t* batch, std::int64_t batch
       if (total.requires_grad() && (trains_networks || autograd_prior)) (total * weight).backward();
       lap(times_.backward);
       const std::array<torch::Tensor, kTerms> values = {terms.ae,         terms.hit, terms.entropy, terms.pos_energy,
-                                                        terms.neg_energy, terms.kl,  terms.layer, total};
+                                                        terms.neg_energy, terms.kl,  terms.layer,   total};
       for (std::size_t t = 0; t < kTerms; ++t)
         reduced[t] += static_cast<double>(rows.count) * values[t].detach().item<double>();
       reduced[kEventsSlot] += static_cast<double>(rows.count);
@@ -319,14 +322,14 @@ void DataParallelModel::share_persistent_chains(std::int64_t batch_size) {
     std::copy_n(mine_rows.data_ptr<std::uint8_t>(), rows.size(), rows.data());
   }
   std::vector<std::uint8_t> all = comm_.allgather_blocks(rows);
-  TORCH_CHECK(static_cast<std::int64_t>(all.size()) == batch_size * nodes, "persistent chains: gathered ",
-              all.size(), " states for ", batch_size, " rows");
-  model_->set_persistent_chains(
-      torch::from_blob(all.data(), {batch_size, nodes}, torch::kUInt8).to(torch::kDouble));
+  TORCH_CHECK(static_cast<std::int64_t>(all.size()) == batch_size * nodes, "persistent chains: gathered ", all.size(),
+              " states for ", batch_size, " rows");
+  model_->set_persistent_chains(torch::from_blob(all.data(), {batch_size, nodes}, torch::kUInt8).to(torch::kDouble));
 }
 
 ValidationReport DataParallelModel::validate(const std::vector<std::int64_t>& events, const std::string& data_file,
-                          std::int64_t voxels, int depth, std::int64_t chunk, double ratio_max, StreamStats& stats) {
+                                             std::int64_t voxels, int depth, std::int64_t chunk, double ratio_max,
+                                             StreamStats& stats) {
   torch::NoGradGuard no_grad;
   model_->eval();
   const par::Block mine = par::my_block(static_cast<std::int64_t>(events.size()), comm_);
@@ -340,10 +343,14 @@ ValidationReport DataParallelModel::validate(const std::vector<std::int64_t>& ev
   const std::uint64_t seed = seed_ ^ kValidationSeedSalt;
   auto local_work = [&] {
     const std::int64_t chunks = (mine.count + chunk - 1) / chunk;
-    data::ShowerStream stream(data_file, voxels, chunks, [&events, mine, chunk](std::int64_t k) {
-      const std::int64_t start = mine.offset + k * chunk;
-      return std::vector<std::int64_t>(events.begin() + start, events.begin() + std::min(start + chunk, mine.end()));
-    }, depth);
+    data::ShowerStream stream(
+        data_file, voxels, chunks,
+        [&events, mine, chunk](std::int64_t k) {
+          const std::int64_t start = mine.offset + k * chunk;
+          return std::vector<std::int64_t>(events.begin() + start,
+                                           events.begin() + std::min(start + chunk, mine.end()));
+        },
+        depth);
     for (std::int64_t start = mine.offset; start < mine.end(); start += chunk) {
       const std::int64_t count = std::min(chunk, mine.end() - start);
       const std::int64_t* ids = events.data() + start;
@@ -354,8 +361,8 @@ ValidationReport DataParallelModel::validate(const std::vector<std::int64_t>& ev
       const torch::Tensor negative = model_->negative_samples(out, settings.noise, model::NegativePhase::evaluation);
       const model::LossTerms terms = model_->loss(out, negative);
       const std::array<torch::Tensor, kTerms> values = {
-          terms.ae, terms.hit, terms.entropy, terms.pos_energy, terms.neg_energy, terms.kl, terms.layer,
-          terms.ae + terms.hit + terms.layer + terms.kl};
+          terms.ae,         terms.hit, terms.entropy, terms.pos_energy,
+          terms.neg_energy, terms.kl,  terms.layer,   terms.ae + terms.hit + terms.layer + terms.kl};
       for (std::size_t t = 0; t < kTerms; ++t) reduced[t] += static_cast<double>(count) * values[t].item<double>();
       reduced[kTerms] += static_cast<double>(count);
       const torch::Tensor codes = out.posterior_samples.to(torch::kDouble);
@@ -401,19 +408,19 @@ std::pair<std::uint64_t, bool> DataParallelModel::parameter_digest() {
   std::vector<torch::Tensor> tensors = model_->parameters();
   for (const auto& b : model_->buffers()) tensors.push_back(b);
   for (const auto& p : model_->prior_parameters()) tensors.push_back(p);
-  std::uint64_t hash = 14695981039346656037ull;
+  core::Fnv1a hash;
   bool finite = true;
   torch::NoGradGuard no_grad;
   for (const auto& t : tensors) {
     const torch::Tensor c = t.detach().contiguous();
     if (c.is_floating_point()) finite = finite && c.isfinite().all().item<bool>();
-    const auto* bytes = static_cast<const std::uint8_t*>(c.data_ptr());
-    for (std::size_t i = 0; i < c.nbytes(); ++i) hash = (hash ^ bytes[i]) * 1099511628211ull;
+    hash.add(c.data_ptr(), c.nbytes());
   }
-  return {hash, finite};
+  return {hash.value(), finite};
 }
 
-void DataParallelModel::set_schedules_at_epoch_end(int epoch, std::int64_t batches_per_epoch, std::int64_t total_steps) {
+void DataParallelModel::set_schedules_at_epoch_end(int epoch, std::int64_t batches_per_epoch,
+                                                   std::int64_t total_steps) {
   const std::int64_t last = batches_per_epoch - 1;
   last_beta_ = config_.beta.at(epoch, last, batches_per_epoch);
   last_slope_ = config_.slope.at(epoch, last, batches_per_epoch);
@@ -447,8 +454,8 @@ void DataParallelModel::add_running_stats(double* out) {
   }
 }
 
-void DataParallelModel::add_sufficient_statistics(const torch::Tensor& posterior, const torch::Tensor& negative, double* out,
-                               std::int64_t nodes, std::int64_t couplers) const {
+void DataParallelModel::add_sufficient_statistics(const torch::Tensor& posterior, const torch::Tensor& negative,
+                                                  double* out, std::int64_t nodes, std::int64_t couplers) const {
   torch::NoGradGuard no_grad;
   const model::Prior& prior = *prior_ptr_;
   auto add = [&](const torch::Tensor& states, double* target) {
@@ -466,7 +473,7 @@ void DataParallelModel::add_sufficient_statistics(const torch::Tensor& posterior
 }
 
 model::PriorGradient DataParallelModel::centred_gradient(const double* sums, double events, std::int64_t nodes,
-                                      std::int64_t couplers) const {
+                                                         std::int64_t couplers) const {
   const model::Prior& prior = *prior_ptr_;
   const double n = std::max(events, 1.0);
   const double normaliser = std::max(events - 1.0, 1.0);

@@ -28,7 +28,7 @@ namespace qvae::train {
 
 /// Loss terms in history order (the history column names, docs/training.md "History").
 constexpr std::array<const char*, 8> kTermNames = {"ae_loss",    "hit_loss", "entropy",    "pos_energy",
-                                                    "neg_energy", "kl_loss",  "layer_loss", "loss"};
+                                                   "neg_energy", "kl_loss",  "layer_loss", "loss"};
 constexpr std::size_t kTerms = kTermNames.size();
 constexpr std::size_t kLayerTerm = 6;  ///< index of layer_loss (added after the first checkpoint format)
 using TermSums = std::array<double, kTerms>;
@@ -48,7 +48,7 @@ struct StreamStats {
 
 /// What one global step reports (summed over all ranks, so the same on every rank).
 struct StepReport {
-  TermSums sums{};         ///< events x term
+  TermSums sums{};  ///< events x term
   double events = 0.0;
   bool stop_requested = false;
   int ranks_with_bad_loss = 0;
@@ -62,8 +62,8 @@ struct StepReport {
 struct ValidationReport {
   TermSums means{};
   double mean_prior_energy = 0.0;  ///< E(z) of the encoded (binary) codes, partition 0 included
-  double val_loss = 0.0;   ///< ae + hit + kl (the OLD validation loss, docs/model.md "Loss terms and the RBM update")
-  double chi2 = 0.0;       ///< E_tot/E_inc histograms, data vs reconstruction
+  double val_loss = 0.0;  ///< ae + hit + kl (the OLD validation loss, docs/model.md "Loss terms and the RBM update")
+  double chi2 = 0.0;      ///< E_tot/E_inc histograms, data vs reconstruction
   std::int64_t events = 0;
 };
 
@@ -71,24 +71,24 @@ struct ValidationReport {
 /// reset_step_times(); LibTorch runs synchronously on the CPU, so each lap is
 /// the work itself.
 struct StepTimes {
-  double setup = 0.0;     ///< zeroing gradients, saving BatchNorm buffers, the voxel transform
-  double fetch = 0.0;     ///< waiting for this rank's rows (reads the prefetch did not hide)
-  double forward = 0.0;   ///< encoder, decoder and loss
-  double gibbs = 0.0;     ///< the negative phase's Gibbs chains
+  double setup = 0.0;    ///< zeroing gradients, saving BatchNorm buffers, the voxel transform
+  double fetch = 0.0;    ///< waiting for this rank's rows (reads the prefetch did not hide)
+  double forward = 0.0;  ///< encoder, decoder and loss
+  double gibbs = 0.0;    ///< the negative phase's Gibbs chains
   double backward = 0.0;
   double statistics = 0.0;  ///< each micro-batch's loss sums, RBM sufficient statistics and BatchNorm buffers
-  double agree = 0.0;     ///< the agreed-failure check: waiting for the slowest rank's local work
-  double pack = 0.0;      ///< persistent chains shared; gradient sums started after backward (no overlap)
-  double exchange = 0.0;  ///< waiting for the gradient sums, the statistics allreduce
-  double update = 0.0;    ///< clipping, Adam and the RBM update
+  double agree = 0.0;       ///< the agreed-failure check: waiting for the slowest rank's local work
+  double pack = 0.0;        ///< persistent chains shared; gradient sums started after backward (no overlap)
+  double exchange = 0.0;    ///< waiting for the gradient sums, the statistics allreduce
+  double update = 0.0;      ///< clipping, Adam and the RBM update
   int steps = 0;
   /// Gradient buckets whose sum started while backward was still running.
   std::int64_t buckets_started_in_backward = 0;
   /// Every phase, named, in step order: the one list the total and the reports use.
   std::vector<std::pair<std::string, double>> phases() const {
-    return {{"setup", setup},           {"fetch", fetch}, {"forward", forward}, {"gibbs", gibbs},
-            {"backward", backward},     {"statistics", statistics}, {"agree", agree}, {"pack", pack},
-            {"exchange", exchange},     {"update", update}};
+    return {{"setup", setup},       {"fetch", fetch},           {"forward", forward}, {"gibbs", gibbs},
+            {"backward", backward}, {"statistics", statistics}, {"agree", agree},     {"pack", pack},
+            {"exchange", exchange}, {"update", update}};
   }
   double total() const {
     double sum = 0.0;
@@ -133,8 +133,8 @@ class DataParallelModel {
   /// Validation in eval mode over `events` (positions spread over ranks); noise
   /// keyed by (seed, event) and fixed across epochs.  The rows stream from
   /// `data_file` in chunks, `depth` chunks read ahead.
-  ValidationReport validate(const std::vector<std::int64_t>& events, const std::string& data_file,
-                            std::int64_t voxels, int depth, std::int64_t chunk, double ratio_max, StreamStats& stats);
+  ValidationReport validate(const std::vector<std::int64_t>& events, const std::string& data_file, std::int64_t voxels,
+                            int depth, std::int64_t chunk, double ratio_max, StreamStats& stats);
 
   /// FNV-1a over the bytes of the tensors broadcast at the start (parameters,
   /// buffers, prior), and whether they are all finite: equal on every rank as

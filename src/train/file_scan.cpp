@@ -34,11 +34,12 @@ FileScan scan_file(const data::CaloReader& reader, const par::Communicator& comm
   std::int64_t where = -1;
   for (std::int64_t round = 0; round < rounds; ++round) {
     const std::int64_t offset = std::min(scan.mine.offset + round * rows_per_block, scan.mine.end());
-    const data::ShowerBlock block =
-        reader.read(par::Block{offset, std::min(rows_per_block, scan.mine.end() - offset)});
+    const data::ShowerBlock block = reader.read(par::Block{offset, std::min(rows_per_block, scan.mine.end() - offset)});
     const data::BadValues found = data::find_bad_values(block);
-    if (found.any() && !bad.any()) bad = found;
-    else bad.count += found.count;
+    if (found.any() && !bad.any())
+      bad = found;
+    else
+      bad.count += found.count;
     for (std::int64_t i = 0; i < block.events(); ++i) {
       const float* row = block.shower(i);
       double total = 0.0;
@@ -62,9 +63,8 @@ FileScan scan_file(const data::CaloReader& reader, const par::Communicator& comm
 /// the run's config, so checkpoints, generate and encode use the same one);
 /// a given or resumed scale that is too small stops the run before the first
 /// epoch with one message.
-void resolve_fraction_scale(double global_largest, std::int64_t global_where, const std::string& data_file,
-                            bool resume, core::Config& config, model::ModelConfig& model_config,
-                            const par::Communicator& comm) {
+void resolve_fraction_scale(double global_largest, std::int64_t global_where, const std::string& data_file, bool resume,
+                            core::Config& config, model::ModelConfig& model_config, const par::Communicator& comm) {
   par::run_agreed(comm, [&] {
     if (model_config.fraction_scale == 0.0) {
       // Checkpoints written before the setting existed were trained with scale 1.
@@ -78,13 +78,13 @@ void resolve_fraction_scale(double global_largest, std::int64_t global_where, co
                              " (the largest shower holds ", global_largest, " x E_inc)");
     }
     if (global_largest > model_config.fraction_scale)
-      throw core::InputError(core::describe(
-          "event " + std::to_string(global_where) + " has E_tot = " + std::to_string(global_largest) +
-              " x E_inc, beyond what the model can represent (model.fraction_scale = " +
-              std::to_string(model_config.fraction_scale) + ")",
-          "file '" + data_file + "'",
-          resume ? "train a new run on this file (model.fraction_scale = auto)"
-                 : "set model.fraction_scale = auto or >= " + std::to_string(global_largest)));
+      throw core::InputError(
+          core::describe("event " + std::to_string(global_where) + " has E_tot = " + std::to_string(global_largest) +
+                             " x E_inc, beyond what the model can represent (model.fraction_scale = " +
+                             std::to_string(model_config.fraction_scale) + ")",
+                         "file '" + data_file + "'",
+                         resume ? "train a new run on this file (model.fraction_scale = auto)"
+                                : "set model.fraction_scale = auto or >= " + std::to_string(global_largest)));
   });
 }
 

@@ -17,11 +17,11 @@ namespace qvae::train {
 /// What the pre-flight pass over the file learns (see scan_file).
 struct FileScan {
   std::int64_t voxels = 0;
-  std::vector<double> energies;  ///< every incident energy, on every rank (the split needs them)
-  double largest_fraction = 0.0; ///< largest E_tot/E_inc of the file (over ranks)
+  std::vector<double> energies;   ///< every incident energy, on every rank (the split needs them)
+  double largest_fraction = 0.0;  ///< largest E_tot/E_inc of the file (over ranks)
   std::int64_t largest_where = -1;
-  par::Block mine;               ///< this rank's rows of the pass
-  std::vector<double> fractions; ///< E_tot/E_inc of each of those rows
+  par::Block mine;                ///< this rank's rows of the pass
+  std::vector<double> fractions;  ///< E_tot/E_inc of each of those rows
 };
 
 /// Collective: one pass over the file in bounded row blocks (each rank its
@@ -35,8 +35,7 @@ FileScan scan_file(const data::CaloReader& reader, const par::Communicator& comm
 /// the run's config, so checkpoints, generate and encode use the same one);
 /// a given or resumed scale that is too small stops the run before the first
 /// epoch with one message.
-void resolve_fraction_scale(double global_largest, std::int64_t global_where, const std::string& data_file,
-                            bool resume, core::Config& config, model::ModelConfig& model_config,
-                            const par::Communicator& comm);
+void resolve_fraction_scale(double global_largest, std::int64_t global_where, const std::string& data_file, bool resume,
+                            core::Config& config, model::ModelConfig& model_config, const par::Communicator& comm);
 
 }  // namespace qvae::train

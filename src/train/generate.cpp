@@ -34,7 +34,8 @@ GenerateResult generate_showers(const GenerateRequest& request, const par::Commu
     if (request.schema == nullptr) throw std::logic_error("generate_showers needs the config schema");
     if (request.out.empty())
       throw core::UsageError(core::describe("no output file given", "qvae generate", "pass --out FILE"));
-    if (request.chunk_events < 1) throw core::UsageError(core::describe("--chunk-events must be >= 1", "qvae generate"));
+    if (request.chunk_events < 1)
+      throw core::UsageError(core::describe("--chunk-events must be >= 1", "qvae generate"));
     if (request.model.empty())
       throw core::UsageError(core::describe("no model given", "qvae generate", "pass --model DIR/best.h5"));
     io::refuse_overwriting_inputs(request.out, {model_path, request.energies_file});
@@ -56,10 +57,9 @@ GenerateResult generate_showers(const GenerateRequest& request, const par::Commu
       energies = io::read_all<double>(reader.file(), data::kIncidentEnergies, 1);
       if (events < 0) events = static_cast<std::int64_t>(energies.size());
       if (events < 1 || events > static_cast<std::int64_t>(energies.size()))
-        throw core::UsageError(core::describe(
-            "--events " + std::to_string(events) + " but '" + request.energies_file + "' holds " +
-                std::to_string(energies.size()) + " incident energies",
-            "qvae generate --energies", "ask for at most that many events"));
+        throw core::UsageError(core::describe("--events " + std::to_string(events) + " but '" + request.energies_file +
+                                                  "' holds " + std::to_string(energies.size()) + " incident energies",
+                                              "qvae generate --energies", "ask for at most that many events"));
       energies.resize(static_cast<std::size_t>(events));
       if (geometry.voxels() != reader.geometry().voxels())
         core::log::warn_root("the energies file has ", reader.geometry().name(), " showers, the model generates ",

@@ -17,9 +17,9 @@ namespace qvae::train {
 
 struct GradientBuckets::State {
   struct Bucket {
-    torch::Tensor buffer;               ///< float32, contiguous
-    std::vector<std::size_t> members;   ///< parameter indices, in buffer order
-    std::size_t final_count = 0;        ///< members whose gradient is final (armed backward)
+    torch::Tensor buffer;              ///< float32, contiguous
+    std::vector<std::size_t> members;  ///< parameter indices, in buffer order
+    std::size_t final_count = 0;       ///< members whose gradient is final (armed backward)
     par::PendingSum sum;
   };
 
@@ -27,17 +27,17 @@ struct GradientBuckets::State {
 
   par::Communicator comm;
   std::vector<torch::Tensor> parameters;
-  std::vector<const float*> views;      ///< where each parameter's .grad must stay
+  std::vector<const float*> views;  ///< where each parameter's .grad must stay
   std::vector<std::size_t> bucket_of;
-  std::vector<char> is_final;             ///< per parameter, this exchange
+  std::vector<char> is_final;  ///< per parameter, this exchange
   std::vector<Bucket> buckets;
   std::vector<std::shared_ptr<torch::autograd::Node>> accumulators;  ///< kept alive: they carry the hooks
-  std::size_t next = 0;                 ///< first bucket whose sum has not started
+  std::size_t next = 0;                                              ///< first bucket whose sum has not started
   std::size_t during_backward = 0;
   bool armed = false;
   bool finite = true;
   bool poison = false;
-  std::optional<std::size_t> moved;     ///< a parameter whose .grad left its bucket (a bug)
+  std::optional<std::size_t> moved;  ///< a parameter whose .grad left its bucket (a bug)
 
   void reset_exchange() {
     std::fill(is_final.begin(), is_final.end(), 0);

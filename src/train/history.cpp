@@ -28,7 +28,8 @@ void History::append(const Row& row) {
     throw std::logic_error("History::append: a row with " + std::to_string(row.size()) + " columns, expected " +
                            std::to_string(columns_.size()));
   for (std::size_t c = 0; c < row.size(); ++c) {
-    if (row[c].first != columns_[c]) throw std::logic_error("History::append: column '" + row[c].first + "' out of order");
+    if (row[c].first != columns_[c])
+      throw std::logic_error("History::append: column '" + row[c].first + "' out of order");
     values_[c].push_back(row[c].second);
   }
 }
@@ -36,8 +37,9 @@ void History::append(const Row& row) {
 void History::ensure_column(const std::string& name, double fill, const std::string& after) {
   if (columns_.empty() || std::find(columns_.begin(), columns_.end(), name) != columns_.end()) return;
   auto position = std::find(columns_.begin(), columns_.end(), after);
-  const auto index = after.empty() || position == columns_.end() ? columns_.size()
-                                                                 : static_cast<std::size_t>(position - columns_.begin()) + 1;
+  const auto index = after.empty() || position == columns_.end()
+                         ? columns_.size()
+                         : static_cast<std::size_t>(position - columns_.begin()) + 1;
   values_.insert(values_.begin() + static_cast<std::ptrdiff_t>(index), std::vector<double>(rows(), fill));
   columns_.insert(columns_.begin() + static_cast<std::ptrdiff_t>(index), name);
 }

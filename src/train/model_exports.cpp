@@ -49,9 +49,9 @@ EncodeResult encode_latents(const EncodeRequest& request, const core::ConfigSche
                                                 trained.geometry.name() + ")",
                                             "file '" + request.data + "'", "encode showers of the model's geometry"));
     if (request.events > reader->events())
-      throw core::UsageError(core::describe("--events " + std::to_string(request.events) + " but the file holds " +
-                                                std::to_string(reader->events()),
-                                            where, "ask for at most that many"));
+      throw core::UsageError(core::describe(
+          "--events " + std::to_string(request.events) + " but the file holds " + std::to_string(reader->events()),
+          where, "ask for at most that many"));
   });
   const std::int64_t events = request.events < 0 ? reader->events() : request.events;
 
@@ -82,7 +82,8 @@ EncodeResult encode_latents(const EncodeRequest& request, const core::ConfigSche
     }
     const torch::Tensor incident_energies = model::QvaeImpl::energies_of(block);
     model::StepSettings settings;
-    settings.noise = model::NoiseKeys{request.seed, 0, torch::arange(rows.offset, rows.end(), torch::kLong), rows.offset};
+    settings.noise =
+        model::NoiseKeys{request.seed, 0, torch::arange(rows.offset, rows.end(), torch::kLong), rows.offset};
     const model::ForwardOutput output = qvae->forward(qvae->reduce(block), incident_energies, settings);
     const torch::Tensor z = output.posterior_samples.to(torch::kDouble);
     torch::Tensor by_node = torch::zeros({rows.count, nodes}, torch::kUInt8);
@@ -92,7 +93,8 @@ EncodeResult encode_latents(const EncodeRequest& request, const core::ConfigSche
     // E(z) of the full model (partition-0 biases included), as `qvae ll` uses it;
     // row by row in the machine's order, so no batched sum depends on the chunking.
     for (std::int64_t r = 0; r < rows.count; ++r)
-      energies[static_cast<std::size_t>(first + r)] = machine.energy(&latents[static_cast<std::size_t>((first + r) * nodes)]);
+      energies[static_cast<std::size_t>(first + r)] =
+          machine.energy(&latents[static_cast<std::size_t>((first + r) * nodes)]);
     std::copy_n(incident_energies.contiguous().data_ptr<double>(), rows.count, incident.begin() + first);
     if (request.on_progress) request.on_progress(events * (s + 1) / steps, events);
   }

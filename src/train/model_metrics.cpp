@@ -82,8 +82,8 @@ ModelMetricsSamples compute_model_metrics(const ModelMetricsRequest& request, co
                                           const par::Communicator& comm) {
   par::run_agreed(comm, [&] {
     if (request.model.empty() || request.data.empty())
-      throw core::UsageError(core::describe("--model and --data go together", kWhere,
-                                            "pass both: --model RUN/best.h5 --data SHOWERS.h5"));
+      throw core::UsageError(
+          core::describe("--model and --data go together", kWhere, "pass both: --model RUN/best.h5 --data SHOWERS.h5"));
     if (request.chunk_events < 1) throw core::UsageError(core::describe("--model-chunk-events must be >= 1", kWhere));
     if (request.gibbs_sweeps < 1) throw core::UsageError(core::describe("--gibbs-sweeps must be >= 1", kWhere));
     if (request.events == 0 || request.events < -1)
@@ -101,16 +101,15 @@ ModelMetricsSamples compute_model_metrics(const ModelMetricsRequest& request, co
     reader.emplace(request.data, comm);
     const geometry::Geometry& found = reader->geometry();
     if (found.name() != trained.geometry.name() || found.voxels() != trained.geometry.voxels())
-      throw core::InputError(core::describe("the data are " + found.name() + " showers (" +
-                                                std::to_string(found.voxels()) + " voxels), the model is for " +
-                                                trained.geometry.name() + " (" +
-                                                std::to_string(trained.geometry.voxels()) + " voxels)",
-                                            "file '" + request.data + "'",
-                                            "evaluate the model on showers of its own geometry"));
+      throw core::InputError(
+          core::describe("the data are " + found.name() + " showers (" + std::to_string(found.voxels()) +
+                             " voxels), the model is for " + trained.geometry.name() + " (" +
+                             std::to_string(trained.geometry.voxels()) + " voxels)",
+                         "file '" + request.data + "'", "evaluate the model on showers of its own geometry"));
     if (request.events > reader->events())
-      throw core::UsageError(core::describe("--data-events " + std::to_string(request.events) +
-                                                " but the file holds " + std::to_string(reader->events()),
-                                            kWhere, "ask for at most that many"));
+      throw core::UsageError(core::describe(
+          "--data-events " + std::to_string(request.events) + " but the file holds " + std::to_string(reader->events()),
+          kWhere, "ask for at most that many"));
   });
 
   ModelMetricsSamples out;

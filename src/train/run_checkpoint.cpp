@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <cstring>
-#include <istream>
-#include <streambuf>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <istream>
+#include <streambuf>
 #include <system_error>
 #include <vector>
 
@@ -105,7 +105,8 @@ class DatasetStreamBuf : public std::streambuf {
 };
 
 /// torch::load of a model or optimiser from the archive in dataset `name`.
-template <class Target> void load_archive(Target& target, const io::File& file, const std::string& name) {
+template <class Target>
+void load_archive(Target& target, const io::File& file, const std::string& name) {
   DatasetStreamBuf buffer(file, name);
   std::istream in(&buffer);
   torch::load(target, in);
@@ -165,8 +166,7 @@ void load_checkpoint(const std::string& path, DataParallelModel& trainer, RunSta
   io::require_format(file, kCheckpointFormat, kCheckpointFormatVersion);
   load_archive(trainer.model(), file, "model_state");
   load_archive(trainer.adam(), file, "optimizer_state");
-  if (auto* prior_optimizer = trainer.prior_optimizer())
-    load_archive(*prior_optimizer, file, "prior_optimizer_state");
+  if (auto* prior_optimizer = trainer.prior_optimizer()) load_archive(*prior_optimizer, file, "prior_optimizer_state");
   state.position.epochs_done = static_cast<int>(io::get_int_attribute(file, "/", "epochs_done"));
   state.position.batches_done = io::get_int_attribute(file, "/", "batches_done");
   state.best_metric = io::get_double_attribute(file, "/", "best_metric");
@@ -184,11 +184,12 @@ void load_checkpoint(const std::string& path, DataParallelModel& trainer, RunSta
   // Checkpoints before the stability guard (v1) have no guard state: nothing
   // was ever skipped, rolled back or clipped, so their epochs get zero counts
   // (and NaN, not recorded, for the gradient norm).
-  state.guard = file.has("guard_state") ? GuardState::decode(io::read_all<double>(file, "guard_state", 0)) : GuardState{};
+  state.guard =
+      file.has("guard_state") ? GuardState::decode(io::read_all<double>(file, "guard_state", 0)) : GuardState{};
   state.history = History::load(file, "history");
   for (const char* column : kGuardColumns)
-    state.history.ensure_column(column, std::string(column) == "grad_norm_max" ? std::numeric_limits<double>::quiet_NaN()
-                                                                                : 0.0);
+    state.history.ensure_column(
+        column, std::string(column) == "grad_norm_max" ? std::numeric_limits<double>::quiet_NaN() : 0.0);
   state.history.ensure_column("train_layer_loss", 0.0, "train_kl_loss");
   state.history.ensure_column("val_layer_loss", 0.0, "val_kl_loss");
   // Columns added later than the checkpoint: not recorded (NaN).

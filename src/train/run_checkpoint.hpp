@@ -21,14 +21,15 @@ namespace qvae::train {
 /// History columns of the stability guard, in row order (history v2).
 constexpr std::array<const char*, 4> kGuardColumns = {"bad_batches", "rollbacks", "clipped_batches", "grad_norm_max"};
 /// History columns of the prior's log-likelihood (NaN in epochs without it).
-constexpr std::array<const char*, 5> kLogLikelihoodColumns = {"val_prior_energy", "val_ll", "log_z", "log_z_err", "ll_s"};
+constexpr std::array<const char*, 5> kLogLikelihoodColumns = {"val_prior_energy", "val_ll", "log_z", "log_z_err",
+                                                              "ll_s"};
 
 /// What a checkpoint holds besides the model (see checkpoint.hpp).
 struct RunState {
-  GuardState guard;          ///< the stability guard (lr scale, rollbacks, the epoch's counters)
+  GuardState guard;  ///< the stability guard (lr scale, rollbacks, the epoch's counters)
   CheckpointPosition position;
   History history;
-  TermSums partial_sums{};   ///< of an interrupted epoch
+  TermSums partial_sums{};  ///< of an interrupted epoch
   double partial_events = 0.0;
   double partial_seconds = 0.0;
   double best_metric = std::numeric_limits<double>::infinity();

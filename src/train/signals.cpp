@@ -10,7 +10,8 @@ namespace qvae::train {
 namespace {
 
 volatile std::sig_atomic_t g_stop_signal = 0;
-struct sigaction g_previous_term {}, g_previous_usr1 {};
+struct sigaction g_previous_term {
+}, g_previous_usr1{};
 
 void write_stderr(const char* text) {
   const ssize_t ignored = ::write(STDERR_FILENO, text, std::strlen(text));

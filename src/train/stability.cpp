@@ -14,9 +14,12 @@ namespace qvae::train {
 
 const char* to_string(FaultKind kind) {
   switch (kind) {
-    case FaultKind::nan_loss: return "nan_loss";
-    case FaultKind::nan_grad: return "nan_grad";
-    case FaultKind::data_error: return "data_error";
+    case FaultKind::nan_loss:
+      return "nan_loss";
+    case FaultKind::nan_grad:
+      return "nan_grad";
+    case FaultKind::data_error:
+      return "data_error";
   }
   return "?";
 }
@@ -49,10 +52,11 @@ std::vector<Fault> parse_fault_injection(const std::string& text) {
   while (std::getline(in, entry, ',')) {
     const std::string item = trimmed(entry);
     auto malformed = [&](const std::string& why) {
-      return core::UsageError(core::describe(
-          "train.fault_injection entry '" + item + "' is malformed (" + why + ")", "in the [train] settings",
-          "write KIND@EPOCH:BATCH[#RANK] entries separated by commas, KIND nan_loss, nan_grad or data_error, EPOCH from 1, "
-          "BATCH from 0, e.g. nan_loss@1:3,nan_grad@2:0#1"));
+      return core::UsageError(core::describe("train.fault_injection entry '" + item + "' is malformed (" + why + ")",
+                                             "in the [train] settings",
+                                             "write KIND@EPOCH:BATCH[#RANK] entries separated by commas, KIND "
+                                             "nan_loss, nan_grad or data_error, EPOCH from 1, "
+                                             "BATCH from 0, e.g. nan_loss@1:3,nan_grad@2:0#1"));
     };
     const auto at = item.find('@');
     const auto colon = item.find(':', at == std::string::npos ? 0 : at);
@@ -71,8 +75,8 @@ std::vector<Fault> parse_fault_injection(const std::string& text) {
     if (epoch < 1) throw malformed("EPOCH must be an integer >= 1");
     fault.epoch = static_cast<int>(epoch);
     const auto hash = item.find('#', colon);
-    fault.batch = non_negative_integer(item.substr(colon + 1, hash == std::string::npos ? std::string::npos
-                                                                                       : hash - colon - 1));
+    fault.batch =
+        non_negative_integer(item.substr(colon + 1, hash == std::string::npos ? std::string::npos : hash - colon - 1));
     if (fault.batch < 0) throw malformed("BATCH must be an integer >= 0");
     if (hash != std::string::npos) {
       const std::int64_t rank = non_negative_integer(item.substr(hash + 1));
@@ -101,9 +105,15 @@ InjectedFaults FaultSchedule::take(int epoch, std::int64_t batch) {
     fired_[i] = true;
     if (fault.rank >= 0 && fault.rank != rank_) continue;
     switch (fault.kind) {
-      case FaultKind::nan_loss: mine.nan_loss = true; break;
-      case FaultKind::nan_grad: mine.nan_grad = true; break;
-      case FaultKind::data_error: mine.data_error = true; break;
+      case FaultKind::nan_loss:
+        mine.nan_loss = true;
+        break;
+      case FaultKind::nan_grad:
+        mine.nan_grad = true;
+        break;
+      case FaultKind::data_error:
+        mine.data_error = true;
+        break;
     }
   }
   return mine;
@@ -131,9 +141,9 @@ GuardState GuardState::decode(const std::vector<double>& values) {
   auto count = [&](std::size_t i, double limit) {
     const double v = at(i, 0);
     if (!(v >= 0 && v <= limit))
-      throw core::InputError(core::describe("guard_state value " + std::to_string(i) + " is " + std::to_string(v) +
-                                                ", not a count",
-                                            "the checkpoint's guard_state", "resume from another checkpoint"));
+      throw core::InputError(
+          core::describe("guard_state value " + std::to_string(i) + " is " + std::to_string(v) + ", not a count",
+                         "the checkpoint's guard_state", "resume from another checkpoint"));
     return v;
   };
   constexpr double kIntLimit = 2147483647.0, kCountLimit = 9.0e15;  // int; exact in a double

@@ -7,7 +7,6 @@
 #include "file_scan.hpp"
 #include "run_checkpoint.hpp"
 
-
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -75,14 +74,14 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
       io::require_format(file, kCheckpointFormat, kCheckpointFormatVersion);
       if (request.schema == nullptr) throw std::logic_error("run_training: resume needs the config schema");
       config = resume_config(*request.schema, request.config, io::get_string_attribute(file, "/", "config"));
-      data_file = !request.data.empty() ? request.data
+      data_file = !request.data.empty()                              ? request.data
                   : request.config.source("train.data") != "default" ? request.config.get_string("train.data")
                                                                      : io::get_string_attribute(file, "/", "data_file");
     } else {
       if (!existing.empty())
-        throw core::UsageError(core::describe("'" + out_dir + "' already holds a run (" +
-                                                  fs::path(existing.back().path).filename().string() + ")",
-                                              "qvae train", "pass --resume to continue it, or choose another --out"));
+        throw core::UsageError(core::describe(
+            "'" + out_dir + "' already holds a run (" + fs::path(existing.back().path).filename().string() + ")",
+            "qvae train", "pass --resume to continue it, or choose another --out"));
       data_file = !request.data.empty() ? request.data : given.data;
     }
     if (data_file.empty())
@@ -104,8 +103,8 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
       std::error_code error;
       fs::create_directories(out_dir, error);
       if (error || !fs::is_directory(out_dir))
-        throw core::UsageError(core::describe("cannot create the output directory '" + out_dir + "'", "qvae train --out",
-                                              "choose a writable directory"));
+        throw core::UsageError(core::describe("cannot create the output directory '" + out_dir + "'",
+                                              "qvae train --out", "choose a writable directory"));
       if (const int stale = remove_stale_temporaries(out_dir); stale > 0)
         core::log::info("removed ", stale, " temporary file(s) a killed run left in '", out_dir, "'");
     }
@@ -123,10 +122,9 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
   const data::SplitFractions fractions{1.0 - train_config.val_fraction - train_config.test_fraction,
                                        train_config.val_fraction, train_config.test_fraction};
   const data::Split split =
-      train_config.split == SplitKind::contiguous ? data::split_events_contiguous(reader->events(), fractions)
-      : train_config.split == SplitKind::stratified
-          ? data::split_events_stratified(scan.energies, seed, fractions)
-          : data::split_events(reader->events(), seed, fractions);
+      train_config.split == SplitKind::contiguous   ? data::split_events_contiguous(reader->events(), fractions)
+      : train_config.split == SplitKind::stratified ? data::split_events_stratified(scan.energies, seed, fractions)
+                                                    : data::split_events(reader->events(), seed, fractions);
   std::vector<std::int64_t> validation = split.validation;
   if (train_config.val_max_events > 0 && static_cast<std::int64_t>(validation.size()) > train_config.val_max_events)
     validation.resize(static_cast<std::size_t>(train_config.val_max_events));
@@ -186,10 +184,10 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
       load_checkpoint(resume_path, *trainer, state);
       const io::File file = io::File::open_serial(resume_path);
       if (io::get_int_attribute(file, "/", "train_events") != train_events)
-        throw core::InputError(core::describe(
-            "the training split has " + std::to_string(train_events) + " events but the checkpoint was trained on " +
-                std::to_string(io::get_int_attribute(file, "/", "train_events")),
-            "file '" + data_file + "'", "resume with the run's own data file"));
+        throw core::InputError(core::describe("the training split has " + std::to_string(train_events) +
+                                                  " events but the checkpoint was trained on " +
+                                                  std::to_string(io::get_int_attribute(file, "/", "train_events")),
+                                              "file '" + data_file + "'", "resume with the run's own data file"));
     });
     if (io::get_int_attribute(io::File::open_serial(resume_path), "/", "ranks") != comm.size())
       core::log::warn_root("resuming on ", comm.size(), " ranks a run checkpointed on another rank count: ",
@@ -237,20 +235,19 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
                                        " is intact: continue with --resume and a larger train.max_rollbacks or a "
                                        "train.clip_grad_norm";
     par::run_agreed(comm, [&] {
-      throw core::RuntimeError(core::describe(
-          "training diverged: " + std::to_string(guard_limits.max_bad_batches) +
-              " batch(es) in a row with a non-finite loss or gradient (the last: epoch " + std::to_string(epoch) +
-              " batch " + std::to_string(batch) + ") after " + std::to_string(state.guard.rollbacks) +
-              " rollback(s), the limit train.max_rollbacks",
-          "run directory '" + out_dir + "'", kept));
+      throw core::RuntimeError(
+          core::describe("training diverged: " + std::to_string(guard_limits.max_bad_batches) +
+                             " batch(es) in a row with a non-finite loss or gradient (the last: epoch " +
+                             std::to_string(epoch) + " batch " + std::to_string(batch) + ") after " +
+                             std::to_string(state.guard.rollbacks) + " rollback(s), the limit train.max_rollbacks",
+                         "run directory '" + out_dir + "'", kept));
     });
   };
 
   // 4. Epochs.
   StopSignals signals;
   const std::int64_t total_steps = static_cast<std::int64_t>(train_config.epochs) * batches_per_epoch;
-  const std::int64_t validation_chunk =
-      std::max<std::int64_t>(1, batch_size / trainer->micro_batch_count(batch_size));
+  const std::int64_t validation_chunk = std::max<std::int64_t>(1, batch_size / trainer->micro_batch_count(batch_size));
   const double elapsed_before = state.elapsed_s;
   StreamStats stream_stats;
   // A rollback restarts the loop body at the restored position (as a resume would).
@@ -282,12 +279,13 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
     std::optional<data::ShowerStream> stream;
     // Agreed: a rank that cannot start its reader must not leave the others in a step's collectives.
     par::run_agreed(comm, [&] {
-      stream.emplace(data_file, voxels, batches_per_epoch - first_batch,
-                     [&order, share, batch_size, first_batch](std::int64_t k) {
-                       const auto start = static_cast<std::ptrdiff_t>((first_batch + k) * batch_size + share.offset);
-                       return std::vector<std::int64_t>(order.begin() + start, order.begin() + start + share.count);
-                     },
-                     train_config.prefetch_batches);
+      stream.emplace(
+          data_file, voxels, batches_per_epoch - first_batch,
+          [&order, share, batch_size, first_batch](std::int64_t k) {
+            const auto start = static_cast<std::ptrdiff_t>((first_batch + k) * batch_size + share.offset);
+            return std::vector<std::int64_t>(order.begin() + start, order.begin() + start + share.count);
+          },
+          train_config.prefetch_batches);
     });
     auto close_stream = [&] {
       if (!stream) return;
@@ -313,12 +311,11 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
       } else {
         std::string what = report->ranks_with_bad_loss > 0 ? "loss" : "";
         if (report->ranks_with_bad_gradient > 0) what += what.empty() ? "gradient" : " and gradient";
-        core::log::warn_root("epoch ", epoch, " batch ", b, ": non-finite ", what, " (loss on ",
-                             report->ranks_with_bad_loss, ", gradient on ", report->ranks_with_bad_gradient, " of ",
-                             comm.size(), " ranks); batch skipped, ", state.guard.consecutive_bad > 0
-                                                                         ? state.guard.consecutive_bad
-                                                                         : guard_limits.max_bad_batches,
-                             " in a row (rollback at ", guard_limits.max_bad_batches, ")");
+        core::log::warn_root(
+            "epoch ", epoch, " batch ", b, ": non-finite ", what, " (loss on ", report->ranks_with_bad_loss,
+            ", gradient on ", report->ranks_with_bad_gradient, " of ", comm.size(), " ranks); batch skipped, ",
+            state.guard.consecutive_bad > 0 ? state.guard.consecutive_bad : guard_limits.max_bad_batches,
+            " in a row (rollback at ", guard_limits.max_bad_batches, ")");
         if (verdict == BatchVerdict::give_up) {
           close_stream();
           diverged(epoch, b);
@@ -423,7 +420,8 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
     row.emplace_back(kGuardColumns[3], state.guard.epoch_grad_norm_max);
     const double nan = std::numeric_limits<double>::quiet_NaN();
     const std::array<double, kLogLikelihoodColumns.size()> ll_values = {
-        val->mean_prior_energy, val_ll, log_z ? log_z->log_z() : nan, log_z ? log_z->combined_uncertainty() : nan, ll_seconds};
+        val->mean_prior_energy, val_ll, log_z ? log_z->log_z() : nan, log_z ? log_z->combined_uncertainty() : nan,
+        ll_seconds};
     for (std::size_t c = 0; c < ll_values.size(); ++c) row.emplace_back(kLogLikelihoodColumns[c], ll_values[c]);
     state.history.append(row);
     state.position = {epoch, 0};
@@ -472,6 +470,5 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
   result.io_wait_s = comm.max(stream_stats.wait_seconds);
   return result;
 }
-
 
 }  // namespace qvae::train

@@ -31,7 +31,8 @@ eval::FeatureTable showers(eval::ClassifierInputs inputs, std::int64_t first, st
     core::Philox rng(seed, static_cast<std::uint64_t>(first + i));
     const double e_inc = std::pow(10.0, 3 + 3 * rng.uniform());
     const double mean = e_inc / (0.25 * static_cast<double>(voxels.size()));
-    for (float& v : voxels) v = static_cast<float>(scale * (rng.uniform() < 0.25 ? -std::log(1 - rng.uniform()) * mean : 0.0));
+    for (float& v : voxels)
+      v = static_cast<float>(scale * (rng.uniform() < 0.25 ? -std::log(1 - rng.uniform()) * mean : 0.0));
     builder.build(voxels.data(), e_inc, table.values.data() + i * table.cols);
   }
   return table;
@@ -122,8 +123,8 @@ TEST(ClassifierTest, TwoRanksGiveOneRanksResult) {
   auto s = small_settings();
   s.epochs = 3;
   s.batch_size = 97;  // uneven blocks per rank and a short last batch
-  const eval::ClassifierResult one =
-      classifier::train_classifier(reference, generated, eval::ClassifierInputs::high, s, par::Communicator(MPI_COMM_SELF));
+  const eval::ClassifierResult one = classifier::train_classifier(reference, generated, eval::ClassifierInputs::high, s,
+                                                                  par::Communicator(MPI_COMM_SELF));
   const eval::ClassifierResult many =
       classifier::train_classifier(reference, generated, eval::ClassifierInputs::high, s, world);
   // Only the order of the gradient sums differs: agreement to rounding, not bits.

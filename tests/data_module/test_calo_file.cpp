@@ -61,7 +61,8 @@ struct RawFile {
 };
 
 /// Sets one value of the block if this rank holds global row `row`.
-template <class F> void at_row(data::ShowerBlock& block, std::int64_t row, F&& f) {
+template <class F>
+void at_row(data::ShowerBlock& block, std::int64_t row, F&& f) {
   if (row >= block.first_event && row < block.first_event + block.events()) f(row - block.first_event);
 }
 
@@ -117,7 +118,8 @@ TEST(CaloFile, StreamedWritesReadBackInAnotherLayoutWithAttributes) {
         const std::int64_t begin = std::min<std::int64_t>(s * 3, whole.events());
         const std::int64_t n = std::min<std::int64_t>(3, whole.events() - begin);
         part.first_event = whole.first_event + begin;
-        part.incident_energies.assign(whole.incident_energies.begin() + begin, whole.incident_energies.begin() + begin + n);
+        part.incident_energies.assign(whole.incident_energies.begin() + begin,
+                                      whole.incident_energies.begin() + begin + n);
         part.showers.assign(whole.shower(begin), whole.shower(begin) + n * voxels);
         writer.write(part);
       }
@@ -185,9 +187,8 @@ TEST(CaloFileBadInput, InfiniteVoxel) {
 
 TEST(CaloFileBadInput, NegativeVoxelEnergy) {
   par::Communicator comm;
-  RawFile f(comm, "negative.h5", 4, 368, 4, true, [](data::ShowerBlock& b) {
-    at_row(b, 1, [&](std::int64_t i) { b.shower(i)[0] = -0.5f; });
-  });
+  RawFile f(comm, "negative.h5", 4, 368, 4, true,
+            [](data::ShowerBlock& b) { at_row(b, 1, [&](std::int64_t i) { b.shower(i)[0] = -0.5f; }); });
   expect_bad_input(f.path, {"row 1", "negative energy"});
 }
 

@@ -87,9 +87,12 @@ TEST(ShowerStream, HoldsAtMostDepthRequests) {
   TempFile file("depth");
   write_file(file.path, {});
   const std::int64_t requests = 40;
-  data::ShowerStream stream(file.path, 6480, requests, [](std::int64_t k) {
-    return std::vector<std::int64_t>{k, k + 1, k + 2};
-  }, 1);
+  data::ShowerStream stream(
+      file.path, 6480, requests,
+      [](std::int64_t k) {
+        return std::vector<std::int64_t>{k, k + 1, k + 2};
+      },
+      1);
   for (std::int64_t k = 0; k < requests; ++k) ASSERT_EQ(stream.next().rows.front(), k);
   EXPECT_EQ(stream.peak_rows(), 3);
 }
@@ -120,7 +123,7 @@ TEST(ShowerStream, MissingFileIsAnInputErrorOnTheCallersThread) {
 TEST(ShowerStream, DestroyedEarlyStopsTheReader) {
   TempFile file("early");
   write_file(file.path, {});
-  data::ShowerStream stream(file.path, 6480, 1000, [](std::int64_t k) { return std::vector<std::int64_t>{k % kEvents}; },
-                            2);
+  data::ShowerStream stream(
+      file.path, 6480, 1000, [](std::int64_t k) { return std::vector<std::int64_t>{k % kEvents}; }, 2);
   EXPECT_EQ(stream.next().rows.front(), 0);
 }  // the destructor joins a reader blocked on a full queue

@@ -287,7 +287,7 @@ TEST(ShardOfEpoch, ShardsConcatenateToTheSamePermutationForAnyRankCount) {
 
 TEST(EqualBatches, EveryRankRunsTheSameNumberOfFullBatches) {
   const std::int64_t n = 1003, batch = 16;
-  const int ranks = 4;  // shards of 251, 251, 251, 250
+  const int ranks = 4;                                            // shards of 251, 251, 251, 250
   EXPECT_EQ(qvae::data::equal_batch_count(n, ranks, batch), 15);  // floor(floor(1003/4)/16)
   for (int rank = 0; rank < ranks; ++rank) {
     const Indices shard = qvae::data::shard_of_epoch(n, 8, 1, rank, ranks);

@@ -119,9 +119,7 @@ TEST(LogitTransform, SmallestRealisticVoxelGivesPositiveU) {
   EXPECT_GT(LogitTransform().forward(0.015, 1e6), 0.1);
 }
 
-TEST(LogitTransform, NegativeUFromADecoderMapsToZeroEnergy) {
-  EXPECT_EQ(LogitTransform().inverse(-0.3, 1e4), 0.0);
-}
+TEST(LogitTransform, NegativeUFromADecoderMapsToZeroEnergy) { EXPECT_EQ(LogitTransform().inverse(-0.3, 1e4), 0.0); }
 
 TEST(LogitTransform, DoubleRoundTripOverRealisticRangeWithin1e13Relative) {
   const LogitTransform transform;
@@ -161,7 +159,7 @@ TEST(LogitTransform, FloatRowRoundTripOverRealisticRangeWithin1e6Relative) {
 TEST(LogitTransform, RowsUseEachEventsIncidentEnergyAndRoundTrip) {
   const LogitTransform transform;
   const std::vector<double> incident = {1e3, 1e6};
-  const std::vector<double> showers = {0.0, 1.0, 500.0,  // event 0
+  const std::vector<double> showers = {0.0, 1.0, 500.0,   // event 0
                                        0.0, 1.0, 500.0};  // event 1
   std::vector<double> reduced(showers.size()), back(showers.size());
   transform.forward_rows(showers.data(), 2, 3, incident.data(), reduced.data());
@@ -183,16 +181,16 @@ TEST(LogitTransform, RefusesBadVoxelsNamingTheIndexAndLeavesOutputUntouched) {
   for (double bad : {-1.0, 1000.5, kNaN, kInf}) {
     const std::vector<double> voxels = {1.0, 2.0, 3.0, bad, 4.0};
     std::vector<double> reduced(voxels.size(), -7.0);
-    const std::string message = input_error_message(
-        [&] { transform.forward_row(voxels.data(), voxels.size(), 1000.0, reduced.data()); });
+    const std::string message =
+        input_error_message([&] { transform.forward_row(voxels.data(), voxels.size(), 1000.0, reduced.data()); });
     EXPECT_NE(message.find("voxel 3"), std::string::npos) << message;
     for (double value : reduced) EXPECT_EQ(value, -7.0);
   }
   const std::vector<float> showers = {1.0f, 2.0f, 3.0f, 4.0f, -5.0f, 6.0f};
   const std::vector<float> incident = {100.0f, 100.0f};
   std::vector<float> reduced(showers.size());
-  const std::string message = input_error_message(
-      [&] { transform.forward_rows(showers.data(), 2, 3, incident.data(), reduced.data()); });
+  const std::string message =
+      input_error_message([&] { transform.forward_rows(showers.data(), 2, 3, incident.data(), reduced.data()); });
   EXPECT_NE(message.find("event 1, voxel 1"), std::string::npos) << message;
 }
 
@@ -280,9 +278,9 @@ TEST(BinaryEnergyCode, FeaturesOf1GeVAreHandComputed) {
 TEST(BinaryEnergyCode, BitPatternOf1GeVIsLsbFirstRepeatedThenZeroPadded) {
   const BinaryEnergyCode code(1e6, 120);  // 51-bit copy: 2 copies + 18 zeros
   // LSB first: 1000 = 0001011111, 100 = 0010011, 152153 = 100110100100101001.
-  const std::vector<std::uint8_t> linear = bits_of("00010111110000000000");           // 20 bits
-  const std::vector<std::uint8_t> sqrt_field = bits_of("001001100000");               // 12 bits
-  const std::vector<std::uint8_t> log_field = bits_of("1001101001001010010");         // 19 bits
+  const std::vector<std::uint8_t> linear = bits_of("00010111110000000000");    // 20 bits
+  const std::vector<std::uint8_t> sqrt_field = bits_of("001001100000");        // 12 bits
+  const std::vector<std::uint8_t> log_field = bits_of("1001101001001010010");  // 19 bits
   std::vector<std::uint8_t> expected;
   for (int copy = 0; copy < 2; ++copy) {
     expected.insert(expected.end(), linear.begin(), linear.end());
@@ -380,7 +378,8 @@ TEST(SinusoidalEnergyEmbedding, RowsMatchSingleEmbeddings) {
   std::vector<float> rows(2 * 16);
   embedding.embed_rows(energies.data(), 2, rows.data());
   const std::vector<double> second = embedding.embed(3.3e5);
-  for (int i = 0; i < 16; ++i) EXPECT_FLOAT_EQ(rows[16 + static_cast<std::size_t>(i)], static_cast<float>(second[static_cast<std::size_t>(i)]));
+  for (int i = 0; i < 16; ++i)
+    EXPECT_FLOAT_EQ(rows[16 + static_cast<std::size_t>(i)], static_cast<float>(second[static_cast<std::size_t>(i)]));
 }
 
 TEST(SinusoidalEnergyEmbedding, RefusesOddDimensionAndNonPositiveEnergy) {

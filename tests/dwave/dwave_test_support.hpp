@@ -69,9 +69,9 @@ class SapiTestServer {
     std::remove(ready_file_.c_str());
     stats_file_ = ready_file_ + ".stats";
     std::remove(stats_file_.c_str());
-    std::vector<std::string> args = {"/usr/bin/python3", QVAE_SAPI_TEST_SERVER, "--port", "0",
-                                     "--beta", std::to_string(beta), "--size", std::to_string(size),
-                                     "--ready-file", ready_file_, "--stats-file", stats_file_};
+    std::vector<std::string> args = {"/usr/bin/python3", QVAE_SAPI_TEST_SERVER, "--port",       "0",
+                                     "--beta",           std::to_string(beta),  "--size",       std::to_string(size),
+                                     "--ready-file",     ready_file_,           "--stats-file", stats_file_};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());

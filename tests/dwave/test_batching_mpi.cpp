@@ -23,7 +23,8 @@ std::vector<std::uint8_t> gather_states(const rbm::SampleResult& result, const p
   const std::vector<long long> sizes = comm.allgather(static_cast<long long>(result.chains.local.states.size()));
   std::vector<int> counts, offsets;
   int total = 0;
-  for (long long s : sizes) offsets.push_back(total), counts.push_back(static_cast<int>(s)), total += static_cast<int>(s);
+  for (long long s : sizes)
+    offsets.push_back(total), counts.push_back(static_cast<int>(s)), total += static_cast<int>(s);
   std::vector<std::uint8_t> all(static_cast<std::size_t>(total));
   MPI_Allgatherv(result.chains.local.states.data(), static_cast<int>(result.chains.local.states.size()), MPI_UINT8_T,
                  all.data(), counts.data(), offsets.data(), MPI_UINT8_T, comm.get());
@@ -95,7 +96,8 @@ TEST(DwaveMpi, QpuBatchingFromRankZeroDoesNotChangeResults) {
   condition.partitions = {0};
   condition.rows = block.count;
   for (std::int64_t r = 0; r < block.count; ++r)
-    for (int k = 0; k < 8; ++k) condition.values.push_back(static_cast<std::uint8_t>(((block.offset + r) >> (k % 4)) & 1));
+    for (int k = 0; k < 8; ++k)
+      condition.values.push_back(static_cast<std::uint8_t>(((block.offset + r) >> (k % 4)) & 1));
   options.condition = condition;
   const rbm::SampleResult conditioned = sample_with_backend(machine, options, comm);
   ASSERT_EQ(conditioned.chains.local.count, block.count);

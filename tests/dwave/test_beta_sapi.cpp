@@ -9,8 +9,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <vector>
 #include <tuple>
+#include <vector>
 
 #include "dwave_test_support.hpp"
 #include "qvae/dwave/beta_estimation.hpp"
@@ -152,7 +152,8 @@ TEST(SteinThroughSapi, DISABLED_ServerAndStandInAtTheTrueBeta) {
         if (x[i]) field[static_cast<std::size_t>(j)] += machine.weights()[e];
       }
       for (std::int64_t i = 0; i < machine.num_nodes(); ++i)
-        largest = std::max(largest, beta * (x[i] ? -field[static_cast<std::size_t>(i)] : field[static_cast<std::size_t>(i)]));
+        largest =
+            std::max(largest, beta * (x[i] ? -field[static_cast<std::size_t>(i)] : field[static_cast<std::size_t>(i)]));
       mean_energy += ising_energy_of_bits(machine, rbm_to_ising(machine, 1.0), x) / static_cast<double>(all.rows);
     }
     for (const double b : {0.5, 1.0, 2.0, 4.0}) {

@@ -69,7 +69,8 @@ TEST(IsingMapping, CoefficientsFollowTheSpec) {
 
 TEST(IsingMapping, BackToRbmParametersIsTheInverse) {
   const rbm::BoltzmannMachine machine = random_machine(4, 3, 0.6, 1.0, 1.0, 5);
-  std::vector<double> b(static_cast<std::size_t>(machine.num_nodes())), w(static_cast<std::size_t>(machine.num_couplers()));
+  std::vector<double> b(static_cast<std::size_t>(machine.num_nodes())),
+      w(static_cast<std::size_t>(machine.num_couplers()));
   ising_to_rbm_parameters(machine, rbm_to_ising(machine), b.data(), w.data());
   for (std::size_t i = 0; i < b.size(); ++i) EXPECT_NEAR(b[i], machine.biases()[i], 1e-12);
   for (std::size_t e = 0; e < w.size(); ++e) EXPECT_NEAR(w[e], machine.weights()[e], 1e-12);
@@ -116,8 +117,12 @@ TEST(IsingMapping, FluxBiasesMatchDwaveSystemDefaults) {
 // --- wire format -------------------------------------------------------------------------------
 
 TEST(SapiWire, Base64Rfc4648Vectors) {
-  const std::pair<const char*, const char*> vectors[] = {{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},
-                                                         {"foo", "Zm9v"},  {"foob", "Zm9vYg=="},  {"fooba", "Zm9vYmE="},
+  const std::pair<const char*, const char*> vectors[] = {{"", ""},
+                                                         {"f", "Zg=="},
+                                                         {"fo", "Zm8="},
+                                                         {"foo", "Zm9v"},
+                                                         {"foob", "Zm9vYg=="},
+                                                         {"fooba", "Zm9vYmE="},
                                                          {"foobar", "Zm9vYmFy"}};
   for (const auto& [plain, encoded] : vectors) {
     const std::string text(plain);
@@ -195,18 +200,17 @@ SolverInfo pegasus_solver(int m) {
   const graph::Graph g = graph::pegasus_graph(m);
   nlohmann::json couplers = nlohmann::json::array();
   for (const auto& [a, b] : g.edges()) couplers.push_back({a, b});
-  const nlohmann::json definition = {
-      {"identity", {{"name", "test_solver"}, {"version", {{"graph_id", "g1"}}}}},
-      {"status", "ONLINE"},
-      {"properties",
-       {{"qubits", g.nodes()},
-        {"couplers", couplers},
-        {"num_qubits", 24 * m * (m - 1)},
-        {"parameters", {{"num_reads", ""}, {"flux_biases", ""}}},
-        {"h_range", {-4, 4}},
-        {"j_range", {-1, 1}},
-        {"num_reads_range", {1, 10000}},
-        {"topology", {{"type", "pegasus"}, {"shape", {m}}}}}}};
+  const nlohmann::json definition = {{"identity", {{"name", "test_solver"}, {"version", {{"graph_id", "g1"}}}}},
+                                     {"status", "ONLINE"},
+                                     {"properties",
+                                      {{"qubits", g.nodes()},
+                                       {"couplers", couplers},
+                                       {"num_qubits", 24 * m * (m - 1)},
+                                       {"parameters", {{"num_reads", ""}, {"flux_biases", ""}}},
+                                       {"h_range", {-4, 4}},
+                                       {"j_range", {-1, 1}},
+                                       {"num_reads_range", {1, 10000}},
+                                       {"topology", {{"type", "pegasus"}, {"shape", {m}}}}}}};
   return parse_solver(definition);
 }
 

@@ -52,16 +52,16 @@ TEST(OfflineSamplers, ReadsDoNotDependOnHowRequestsAreSplit) {
   anneal.sweeps = 50;
   GibbsQpuSettings gibbs;
   gibbs.sweeps = 20;
-  for (auto* make : {+[](const rbm::BoltzmannMachine& m, AnnealSettings a, GibbsQpuSettings, std::uint64_t seed) {
+  for (auto* make : {+[](const rbm::BoltzmannMachine&m, AnnealSettings a, GibbsQpuSettings, std::uint64_t seed) {
                        return make_anneal_sampler(m, a, seed);
                      },
-                     +[](const rbm::BoltzmannMachine& m, AnnealSettings, GibbsQpuSettings g, std::uint64_t seed) {
+                     +[](const rbm::BoltzmannMachine&m, AnnealSettings, GibbsQpuSettings g, std::uint64_t seed) {
                        return make_gibbs_sampler(m, g, seed);
                      }}) {
     auto sampler = make(machine, anneal, gibbs, 9);
     const SampleSet whole = concat(sampler->sample(programmed, {SampleRequest{100, 30, {}}}));
-    const SampleSet split = concat(
-        sampler->sample(programmed, {SampleRequest{117, 13, {}}, SampleRequest{100, 7, {}}, SampleRequest{107, 10, {}}}));
+    const SampleSet split = concat(sampler->sample(
+        programmed, {SampleRequest{117, 13, {}}, SampleRequest{100, 7, {}}, SampleRequest{107, 10, {}}}));
     ASSERT_EQ(whole.rows, 30);
     // Reorder the split answer to read order 100..129: parts were 117.., 100.., 107...
     std::vector<std::uint8_t> reordered;
@@ -83,7 +83,8 @@ TEST(OfflineSamplers, GibbsSamplesTheProgrammedProblemAtItsBeta) {
   GibbsQpuSettings settings;
   settings.beta = 2.0;
   settings.sweeps = 30;
-  const SampleSet set = concat(make_gibbs_sampler(machine, settings, 3)->sample(programmed, {SampleRequest{0, 4000, {}}}));
+  const SampleSet set =
+      concat(make_gibbs_sampler(machine, settings, 3)->sample(programmed, {SampleRequest{0, 4000, {}}}));
   double mean = 0, square = 0;
   for (double e : set.energies) mean += e, square += e * e;
   mean /= 4000;
@@ -103,7 +104,8 @@ TEST(OfflineSamplers, AnnealingFindsTheGroundStateOfASmallProblem) {
   AnnealSettings settings;
   settings.sweeps = 200;
   settings.beta_end = 20;
-  const SampleSet set = concat(make_anneal_sampler(machine, settings, 1)->sample(programmed, {SampleRequest{0, 20, {}}}));
+  const SampleSet set =
+      concat(make_anneal_sampler(machine, settings, 1)->sample(programmed, {SampleRequest{0, 20, {}}}));
   int hits = 0;
   for (double e : set.energies) hits += std::fabs(e - ground) < 1e-9;
   EXPECT_GE(hits, 15);
@@ -164,7 +166,8 @@ TEST(BetaEstimation, PseudolikelihoodFitsGibbsSamples) {
   GibbsQpuSettings settings;
   settings.beta = 1.7;
   settings.sweeps = 100;
-  const std::vector<SampleSet> sets = make_gibbs_sampler(machine, settings, 5)->sample(programmed, {SampleRequest{0, 1000, {}}});
+  const std::vector<SampleSet> sets =
+      make_gibbs_sampler(machine, settings, 5)->sample(programmed, {SampleRequest{0, 1000, {}}});
   double error = 0;
   const double beta = pseudolikelihood_beta(machine, programmed, sets, &error);
   EXPECT_NEAR(beta, 1.7, 0.05 * 1.7);
@@ -206,7 +209,9 @@ TEST_P(BetaMethods, RecoverTheBetaOfAGibbsDevice) {
 INSTANTIATE_TEST_SUITE_P(AllMethods, BetaMethods,
                          ::testing::Values(BetaMethod::ml, BetaMethod::linear, BetaMethod::multiplicative,
                                            BetaMethod::variance, BetaMethod::pseudolikelihood),
-                         [](const ::testing::TestParamInfo<BetaMethod>& method) { return std::string(to_string(method.param)); });
+                         [](const ::testing::TestParamInfo<BetaMethod>& method) {
+                           return std::string(to_string(method.param));
+                         });
 
 }  // namespace
 }  // namespace qvae::dwave

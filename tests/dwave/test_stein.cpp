@@ -91,7 +91,8 @@ Reference reference_test(const rbm::BoltzmannMachine& machine, const SampleSet& 
   std::vector<double> row_mean(w, 0.0);
   for (std::size_t i = 0; i < w; ++i)
     for (std::size_t j = 0; j < w; ++j)
-      if (i != j) sum += kappa[i * w + j], squares += kappa[i * w + j] * kappa[i * w + j], row_mean[i] += kappa[i * w + j];
+      if (i != j)
+        sum += kappa[i * w + j], squares += kappa[i * w + j] * kappa[i * w + j], row_mean[i] += kappa[i * w + j];
   const double n = static_cast<double>(w);
   Reference out;
   out.statistic = sum / (n * (n - 1));
@@ -141,7 +142,8 @@ SampleSet gibbs_samples(const rbm::BoltzmannMachine& machine, double beta, std::
   GibbsQpuSettings settings;
   settings.beta = beta;
   settings.sweeps = sweeps;
-  return make_gibbs_sampler(machine, settings, seed)->sample(rbm_to_ising(machine, 1.0), {SampleRequest{0, reads, {}}})[0];
+  return make_gibbs_sampler(machine, settings, seed)
+      ->sample(rbm_to_ising(machine, 1.0), {SampleRequest{0, reads, {}}})[0];
 }
 
 /// |a − b| relative to the larger; 0 when equal (also for two equal infinities).
@@ -256,8 +258,9 @@ TEST(SteinBeta, RecoversTheBetaOfAGibbsDevice) {
   for (std::size_t k = 0; k + 1 < estimate.history.size(); ++k)
     EXPECT_DOUBLE_EQ(estimate.history[k].next_beta, estimate.history[k + 1].beta);
   // β_eff is where the lowest KDSD was evaluated (the search only narrows around it).
-  const auto lowest = std::min_element(estimate.history.begin(), estimate.history.end(),
-                                       [](const BetaIteration& a, const BetaIteration& b) { return a.statistic < b.statistic; });
+  const auto lowest =
+      std::min_element(estimate.history.begin(), estimate.history.end(),
+                       [](const BetaIteration& a, const BetaIteration& b) { return a.statistic < b.statistic; });
   EXPECT_DOUBLE_EQ(lowest->beta, estimate.beta_eff);
 }
 

@@ -24,8 +24,8 @@ TEST(IsotonicRegression, ClipsFittedValuesAndInterpolatesBetweenPoints) {
   EXPECT_DOUBLE_EQ(iso.predict(0.1), 1e-6);
   EXPECT_DOUBLE_EQ(iso.predict(0.15), 0.5 * (1e-6 + 0.5));
   EXPECT_DOUBLE_EQ(iso.predict(0.25), 0.5);
-  EXPECT_DOUBLE_EQ(iso.predict(0.05), 1e-6);        // below the range: the first value
-  EXPECT_DOUBLE_EQ(iso.predict(0.9), 1 - 1e-6);     // above: the last
+  EXPECT_DOUBLE_EQ(iso.predict(0.05), 1e-6);     // below the range: the first value
+  EXPECT_DOUBLE_EQ(iso.predict(0.9), 1 - 1e-6);  // above: the last
 }
 
 TEST(IsotonicRegression, PoolsEqualInputsBeforeFitting) {
@@ -58,8 +58,8 @@ TEST(CrossEntropy, OfProbabilitiesAndLogitsAndTheJsdEstimate) {
   EXPECT_NEAR(binary_cross_entropy({0.8, 0.3}, {1, 0}), -(std::log(0.8) + std::log(0.7)) / 2, 1e-15);
   EXPECT_DOUBLE_EQ(binary_cross_entropy({0.0}, {1}), 100.0);  // log clamped at -100 as torch's BCELoss
   EXPECT_NEAR(binary_cross_entropy_logits({0.0}, {1}), std::log(2.0), 1e-15);
-  EXPECT_NEAR(binary_cross_entropy_logits({2.0, -3.0}, {1, 0}), (std::log1p(std::exp(-2.0)) + std::log1p(std::exp(-3.0))) / 2,
-              1e-15);
+  EXPECT_NEAR(binary_cross_entropy_logits({2.0, -3.0}, {1, 0}),
+              (std::log1p(std::exp(-2.0)) + std::log1p(std::exp(-3.0))) / 2, 1e-15);
   EXPECT_DOUBLE_EQ(jsd_from_bce(std::log(2.0)), 0.0);  // a coin flip: indistinguishable
   EXPECT_DOUBLE_EQ(jsd_from_bce(0.0), 1.0);            // perfect separation
 }

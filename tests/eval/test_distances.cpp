@@ -14,7 +14,8 @@ SampleMatrix gaussian_sample(std::int64_t rows, int cols, double shift, std::uin
   qvae::core::Philox rng(seed, 3);
   SampleMatrix m{rows, cols, std::vector<double>(static_cast<std::size_t>(rows * cols))};
   for (std::int64_t i = 0; i < rows; ++i)
-    for (int c = 0; c < cols; ++c) m.values[static_cast<std::size_t>(i * cols + c)] = rng.normal() + (c == 0 ? shift : 0.0);
+    for (int c = 0; c < cols; ++c)
+      m.values[static_cast<std::size_t>(i * cols + c)] = rng.normal() + (c == 0 ? shift : 0.0);
   return m;
 }
 
@@ -108,7 +109,8 @@ TEST(Distances, KpdBatchesEqualTheSerialMmdOfTheSameResample) {
   ASSERT_EQ(kpd.values.size(), 3u);
   for (int b = 0; b < 3; ++b) {
     const SampleMatrix xb = rows_of(x, resample_indices(42, 0x4B50, 2 * static_cast<std::uint64_t>(b), 150, x.rows));
-    const SampleMatrix yb = rows_of(y, resample_indices(42, 0x4B50, 2 * static_cast<std::uint64_t>(b) + 1, 150, y.rows));
+    const SampleMatrix yb =
+        rows_of(y, resample_indices(42, 0x4B50, 2 * static_cast<std::uint64_t>(b) + 1, 150, y.rows));
     const double serial = mmd2_polynomial_unbiased(xb, yb);
     EXPECT_NEAR(kpd.values[static_cast<std::size_t>(b)], serial, 1e-12 * std::abs(serial) + 1e-15);
   }

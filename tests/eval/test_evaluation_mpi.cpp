@@ -190,8 +190,8 @@ TEST_F(EvaluationFiles, ConditionalHistogramsAndEnergyEdges) {
   for (const auto& cc : ev.conditional) {
     ASSERT_EQ(cc.per_bin.size(), 3u);
     for (std::size_t k = 0; k < 3; ++k)
-      EXPECT_EQ(cc.per_bin[k].reference.entries() + cc.per_bin[k].reference.outside,
-                ev.energy_bin_events_reference[k]) << cc.name;
+      EXPECT_EQ(cc.per_bin[k].reference.entries() + cc.per_bin[k].reference.outside, ev.energy_bin_events_reference[k])
+          << cc.name;
   }
 }
 
@@ -212,7 +212,8 @@ TEST_F(EvaluationFiles, OutputsAreWrittenAtomically) {
     EXPECT_TRUE(file.has("histograms"));
     EXPECT_EQ(io::get_string_attribute(file, "histograms/etot_over_einc", "family"), "etot_over_einc");
     EXPECT_EQ(io::get_int_attribute(file, "/", "events_generated"), 200);
-    const auto counts = io::read_all<std::int64_t>(file, "conditional/e_tot/reference", ev.conditional[1].per_bin[0].reference.binning.bins());
+    const auto counts = io::read_all<std::int64_t>(file, "conditional/e_tot/reference",
+                                                   ev.conditional[1].per_bin[0].reference.binning.bins());
     EXPECT_EQ(static_cast<int>(counts.size()), ev.energy_bins.bins() * 30);
     std::ifstream in(json);
     const auto parsed = nlohmann::json::parse(in);
@@ -259,7 +260,8 @@ TEST(RbmEnergies, SpreadOverRanksGivesTheBitsOfOneRank) {
     const std::size_t n = all.size(), k = static_cast<std::size_t>(world.size());
     const std::size_t r = static_cast<std::size_t>(world.rank());
     const std::size_t begin = n * r * r / (k * k), end = n * (r + 1) * (r + 1) / (k * k);  // unequal blocks
-    return std::vector<double>(all.begin() + static_cast<std::ptrdiff_t>(begin), all.begin() + static_cast<std::ptrdiff_t>(end));
+    return std::vector<double>(all.begin() + static_cast<std::ptrdiff_t>(begin),
+                               all.begin() + static_cast<std::ptrdiff_t>(end));
   };
   const eval::EnergyComparison spread = eval::compare_rbm_energies(block(encoded), block(gibbs), 30, &world);
   const eval::EnergyComparison single = eval::compare_rbm_energies(encoded, gibbs, 30);

@@ -17,7 +17,9 @@ struct Shower {
   const geometry::Geometry& geometry;
   std::vector<float> voxels;
   explicit Shower(const geometry::Geometry& g) : geometry(g), voxels(static_cast<std::size_t>(g.voxels()), 0.0f) {}
-  void set(int layer, int alpha, int r, float energy) { voxels[static_cast<std::size_t>(geometry.index(layer, alpha, r))] = energy; }
+  void set(int layer, int alpha, int r, float energy) {
+    voxels[static_cast<std::size_t>(geometry.index(layer, alpha, r))] = energy;
+  }
 };
 
 std::vector<double> features_of(const eval::FeatureCalculator& calculator, const Shower& shower, double e_inc) {
@@ -40,7 +42,8 @@ TEST(Features, LayoutOfDs2) {
   EXPECT_EQ(layout.num_layers(), 45);
   EXPECT_EQ(layout.alpha_layers().size(), 45u);
   EXPECT_EQ(layout.size(), 4 + 45 * 8);
-  EXPECT_EQ(layout.columns()[static_cast<std::size_t>(layout.index_of("etot_over_einc"))].kind, FeatureKind::etot_over_einc);
+  EXPECT_EQ(layout.columns()[static_cast<std::size_t>(layout.index_of("etot_over_einc"))].kind,
+            FeatureKind::etot_over_einc);
   EXPECT_EQ(layout.index_of("ec_eta_12"), layout.column(FeatureKind::ec_eta, 12));
   EXPECT_EQ(layout.index_of("no_such_feature"), -1);
   // evaluate.py's cls-high vector: 1 + 45 + 4 x 45 + 1 + 3 x 45 = 362 entries.
@@ -103,8 +106,8 @@ TEST(Features, OneVoxelHit) {
   const auto entries = eval::cls_high_entries(layout);
   std::vector<double> vector(entries.size());
   eval::cls_high_vector(entries, row.data(), vector.data());
-  EXPECT_DOUBLE_EQ(vector[0], 1.0);                            // log10(10 MeV)
-  EXPECT_DOUBLE_EQ(vector[1], -8.0);                           // layer 0 empty
+  EXPECT_DOUBLE_EQ(vector[0], 1.0);   // log10(10 MeV)
+  EXPECT_DOUBLE_EQ(vector[1], -8.0);  // layer 0 empty
   EXPECT_DOUBLE_EQ(vector[1 + layer], std::log10(5.0 + 1e-8));
   EXPECT_NEAR(vector[46 + layer], geometry.eta()[v] / 100, 1e-15);
   EXPECT_DOUBLE_EQ(vector[226], std::log10(5.0 + 1e-8));
@@ -146,8 +149,8 @@ TEST(Features, ThresholdZeroesVoxelsBelowMinEnergy) {
   const eval::FeatureCalculator calculator(geometry, kThreshold);
   const auto& layout = calculator.layout();
   Shower shower(geometry);
-  shower.set(7, 0, 0, 0.01f);   // below 15.15 keV: counts as 0
-  shower.set(7, 1, 0, 0.02f);   // above: counts
+  shower.set(7, 0, 0, 0.01f);  // below 15.15 keV: counts as 0
+  shower.set(7, 1, 0, 0.02f);  // above: counts
   const auto row = features_of(calculator, shower, 1.0);
   EXPECT_DOUBLE_EQ(value(layout, row, FeatureKind::e_tot), static_cast<double>(0.02f));
   EXPECT_DOUBLE_EQ(value(layout, row, FeatureKind::sparsity, 7), 1.0 - 1.0 / 144);
@@ -168,7 +171,8 @@ TEST(Features, AppendFillsOneRowPerShower) {
   block.voxels = geometry.voxels();
   for (int i = 0; i < 3; ++i) {
     block.incident_energies.push_back(1000.0 * (i + 1));
-    for (std::int64_t v = 0; v < block.voxels; ++v) block.showers.push_back(v % 7 == 0 ? 2.0f * static_cast<float>(i + 1) : 0.0f);
+    for (std::int64_t v = 0; v < block.voxels; ++v)
+      block.showers.push_back(v % 7 == 0 ? 2.0f * static_cast<float>(i + 1) : 0.0f);
   }
   eval::FeatureTable table;
   calculator.append(block, table);

@@ -17,7 +17,9 @@ Matrix multiply(const Matrix& a, const Matrix& b, int n) {
   Matrix c(a.size(), 0.0);
   for (int i = 0; i < n; ++i)
     for (int k = 0; k < n; ++k)
-      for (int j = 0; j < n; ++j) c[static_cast<std::size_t>(i * n + j)] += a[static_cast<std::size_t>(i * n + k)] * b[static_cast<std::size_t>(k * n + j)];
+      for (int j = 0; j < n; ++j)
+        c[static_cast<std::size_t>(i * n + j)] +=
+            a[static_cast<std::size_t>(i * n + k)] * b[static_cast<std::size_t>(k * n + j)];
   return c;
 }
 
@@ -35,7 +37,9 @@ Matrix random_psd(int n, int m, std::uint64_t seed) {
   Matrix s(static_cast<std::size_t>(n * n), 0.0);
   for (int i = 0; i < n; ++i)
     for (int j = 0; j < n; ++j)
-      for (int k = 0; k < m; ++k) s[static_cast<std::size_t>(i * n + j)] += g[static_cast<std::size_t>(i * m + k)] * g[static_cast<std::size_t>(j * m + k)] / n;
+      for (int k = 0; k < m; ++k)
+        s[static_cast<std::size_t>(i * n + j)] +=
+            g[static_cast<std::size_t>(i * m + k)] * g[static_cast<std::size_t>(j * m + k)] / n;
   return s;
 }
 
@@ -70,14 +74,17 @@ TEST(Linalg, EigenDecompositionReconstructsTheMatrix) {
   const auto values_only = symmetric_eigenvalues(a, n);
   double scale = 0;
   for (double v : e.values) scale = std::max(scale, std::abs(v));
-  for (int k = 0; k < n; ++k) EXPECT_NEAR(e.values[static_cast<std::size_t>(k)], values_only[static_cast<std::size_t>(k)], 1e-12 * scale);
+  for (int k = 0; k < n; ++k)
+    EXPECT_NEAR(e.values[static_cast<std::size_t>(k)], values_only[static_cast<std::size_t>(k)], 1e-12 * scale);
   for (int k = 0; k < 15; ++k) EXPECT_NEAR(e.values[static_cast<std::size_t>(k)], 0.0, 1e-12 * scale);
   for (int i = 0; i < n; ++i)
     for (int j = 0; j < n; ++j) {
       double rebuilt = 0, orthogonality = 0;
       for (int k = 0; k < n; ++k) {
-        rebuilt += e.vectors[static_cast<std::size_t>(i * n + k)] * e.values[static_cast<std::size_t>(k)] * e.vectors[static_cast<std::size_t>(j * n + k)];
-        orthogonality += e.vectors[static_cast<std::size_t>(k * n + i)] * e.vectors[static_cast<std::size_t>(k * n + j)];
+        rebuilt += e.vectors[static_cast<std::size_t>(i * n + k)] * e.values[static_cast<std::size_t>(k)] *
+                   e.vectors[static_cast<std::size_t>(j * n + k)];
+        orthogonality +=
+            e.vectors[static_cast<std::size_t>(k * n + i)] * e.vectors[static_cast<std::size_t>(k * n + j)];
       }
       EXPECT_NEAR(rebuilt, a[static_cast<std::size_t>(i * n + j)], 1e-12 * scale);
       EXPECT_NEAR(orthogonality, i == j ? 1.0 : 0.0, 1e-12);

@@ -24,7 +24,7 @@ TEST(ChiSquared, RawCountsOverOccupiedBins) {
 TEST(Reconstruction, HandComputedShowers) {
   ReconstructedShowers showers;
   showers.incident_energies = {100, 200, 400};
-  showers.etot_data = {50, 100, 0};           // the empty third shower has no relative error
+  showers.etot_data = {50, 100, 0};  // the empty third shower has no relative error
   showers.etot_reconstruction = {60, 80, 10};
   showers.squared_error = {1, 2, 6};
   const ReconstructionComparison r = compare_reconstruction(showers, 4);

@@ -42,9 +42,13 @@ const qvae::core::ConfigSchema& schema() {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace qvae;
   static const fuzz::RecipeVocabulary vocabulary{
-      {"format", "format_version", "config", "geometry", "data_file", "train_events", "epochs_done", "batches_done",
-       "global_step", "ranks", "best_metric", "best_epoch", "best_rule", "elapsed_s", "model_state",
-       "optimizer_state", "partial_sums", "guard_state", "history", "columns", "history/train_loss",
+      {"format",          "format_version", "config",
+       "geometry",        "data_file",      "train_events",
+       "epochs_done",     "batches_done",   "global_step",
+       "ranks",           "best_metric",    "best_epoch",
+       "best_rule",       "elapsed_s",      "model_state",
+       "optimizer_state", "partial_sums",   "guard_state",
+       "history",         "columns",        "history/train_loss",
        "history/val_loss"},
       {train::kCheckpointFormat, "ds1-photons", "ds2", "[train]\nepochs = 3\nlr = 0.01\n[run]\nseed = 4\n",
        "[train]\nbest = ll\n[model]\nprior = gaussian\n", "[train]\nepochs = x\n", "train_loss,val_loss",

@@ -42,8 +42,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     io::require_format(io::File::open_parallel(path, fuzz::world()), rbm::kSamplesFormat, rbm::kSamplesFormatVersion);
   });
   fuzz::expect_clean("fuzz_samples_file", [&] { rbm::read_chains(path, fuzz::world(), units); });
-  fuzz::expect_clean("fuzz_samples_file", [&] {
-    rbm::read_clamp_values(path, fuzz::world(), small_machine(), clamped, total_chains);
-  });
+  fuzz::expect_clean("fuzz_samples_file",
+                     [&] { rbm::read_clamp_values(path, fuzz::world(), small_machine(), clamped, total_chains); });
   return 0;
 }

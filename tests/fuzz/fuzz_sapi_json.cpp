@@ -54,7 +54,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (body.is_object())
     for (const auto& item : body.items())
       if (item.value().is_string()) {
-        fuzz::expect_clean("fuzz_sapi_json", [&] { dwave::decode_float64(item.value().get<std::string>(), item.key()); });
+        fuzz::expect_clean("fuzz_sapi_json",
+                           [&] { dwave::decode_float64(item.value().get<std::string>(), item.key()); });
         fuzz::expect_clean("fuzz_sapi_json", [&] { dwave::decode_int32(item.value().get<std::string>(), item.key()); });
       }
   return 0;

@@ -20,9 +20,14 @@ using io::Handle;
 constexpr std::size_t kMaxOperations = 24;
 constexpr std::uint64_t kMaxWrittenElements = 1 << 16;
 
-const std::uint64_t kHugeDims[] = {std::uint64_t{1} << 31, (std::uint64_t{1} << 32) + 1, std::uint64_t{1} << 40,
-                                   std::uint64_t{1} << 50, std::uint64_t{1} << 62, std::uint64_t{1} << 63,
-                                   std::numeric_limits<std::uint64_t>::max() - 1, 1000003};
+const std::uint64_t kHugeDims[] = {std::uint64_t{1} << 31,
+                                   (std::uint64_t{1} << 32) + 1,
+                                   std::uint64_t{1} << 40,
+                                   std::uint64_t{1} << 50,
+                                   std::uint64_t{1} << 62,
+                                   std::uint64_t{1} << 63,
+                                   std::numeric_limits<std::uint64_t>::max() - 1,
+                                   1000003};
 
 std::string pick_name(Bytes& bytes, const RecipeVocabulary& v) {
   const std::uint8_t b = bytes.u8();
@@ -38,22 +43,38 @@ std::string pick_string(Bytes& bytes, const RecipeVocabulary& v) {
 
 double pick_value(Bytes& bytes) {
   switch (bytes.u8() % 16) {
-    case 0: return 0;
-    case 1: return 1;
-    case 2: return -1;
-    case 3: return 0.5;
-    case 4: return std::numeric_limits<double>::quiet_NaN();
-    case 5: return std::numeric_limits<double>::infinity();
-    case 6: return -std::numeric_limits<double>::infinity();
-    case 7: return 1e308;
-    case 8: return -1e308;
-    case 9: return 5e-324;
-    case 10: return 2;
-    case 11: return 255;
-    case 12: return 1e6;
-    case 13: return static_cast<std::int16_t>(bytes.u16());
-    case 14: return bytes.f64();
-    default: return 1e19;
+    case 0:
+      return 0;
+    case 1:
+      return 1;
+    case 2:
+      return -1;
+    case 3:
+      return 0.5;
+    case 4:
+      return std::numeric_limits<double>::quiet_NaN();
+    case 5:
+      return std::numeric_limits<double>::infinity();
+    case 6:
+      return -std::numeric_limits<double>::infinity();
+    case 7:
+      return 1e308;
+    case 8:
+      return -1e308;
+    case 9:
+      return 5e-324;
+    case 10:
+      return 2;
+    case 11:
+      return 255;
+    case 12:
+      return 1e6;
+    case 13:
+      return static_cast<std::int16_t>(bytes.u16());
+    case 14:
+      return bytes.f64();
+    default:
+      return 1e19;
   }
 }
 
@@ -126,8 +147,8 @@ void write_attribute(hid_t file, const std::string& object, Bytes& bytes, const 
   const std::string name = pick_name(bytes, v);
   const int kind = bytes.u8() % 8;
   auto create = [&](hid_t type, hid_t space) {
-    return Handle(H5Acreate_by_name(file, object.c_str(), name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT,
-                                    H5P_DEFAULT));
+    return Handle(
+        H5Acreate_by_name(file, object.c_str(), name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
   };
   Handle scalar(H5Screate(H5S_SCALAR));
   if (kind == 0 || kind == 7) {
@@ -175,8 +196,12 @@ void write_recipe_file(const std::string& path, Bytes& bytes, const RecipeVocabu
   }
   for (std::size_t op = 0; op < kMaxOperations && !bytes.empty(); ++op) {
     switch (bytes.u8() % 4) {
-      case 0: write_dataset(file.get(), bytes, vocabulary); break;
-      case 1: write_attribute(file.get(), "/", bytes, vocabulary); break;
+      case 0:
+        write_dataset(file.get(), bytes, vocabulary);
+        break;
+      case 1:
+        write_attribute(file.get(), "/", bytes, vocabulary);
+        break;
       case 2: {
         const std::string object = pick_name(bytes, vocabulary);
         write_attribute(file.get(), object, bytes, vocabulary);

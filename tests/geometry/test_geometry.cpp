@@ -29,8 +29,8 @@ std::string input_error_of(F&& action) {
 }
 
 std::string one_layer_xml(const std::string& r_edges, const std::string& alpha) {
-  return "<Bins><Bin pid=\"11\" name=\"electron\"><Layer id=\"0\" r_edges=\"" + r_edges +
-         "\" n_bin_alpha=\"" + alpha + "\"/></Bin></Bins>";
+  return "<Bins><Bin pid=\"11\" name=\"electron\"><Layer id=\"0\" r_edges=\"" + r_edges + "\" n_bin_alpha=\"" + alpha +
+         "\"/></Bin></Bins>";
 }
 
 }  // namespace
@@ -163,11 +163,10 @@ TEST(Geometry, UnknownBuiltinNameIsAUsageErrorListingTheNames) {
 }
 
 TEST(Geometry, FilesParseToTheSameGeometryAsTheBuiltins) {
-  const std::vector<std::pair<std::string, std::string>> files = {
-      {"ds1-photons", "binning_dataset_1_photons.xml"},
-      {"ds1-pions", "binning_dataset_1_pions.xml"},
-      {"ds2", "binning_dataset_2.xml"},
-      {"ds3", "binning_dataset_3.xml"}};
+  const std::vector<std::pair<std::string, std::string>> files = {{"ds1-photons", "binning_dataset_1_photons.xml"},
+                                                                  {"ds1-pions", "binning_dataset_1_pions.xml"},
+                                                                  {"ds2", "binning_dataset_2.xml"},
+                                                                  {"ds3", "binning_dataset_3.xml"}};
   for (const auto& [name, file] : files) {
     const Geometry from_file = Geometry::from_xml_file(data_dir + file, name);
     const Geometry builtin = Geometry::builtin(name);
@@ -199,14 +198,14 @@ TEST(Geometry, MalformedBinningIsAnInputErrorNamingTheSource) {
       "<Bins><Bin><Layer id=\"0\" r_edges=\"0,1\"/></Bin></Bins>",                   // no n_bin_alpha
       "<Bins><Bin><Row id=\"0\" r_edges=\"0,1\" n_bin_alpha=\"1\"/></Bin></Bins>",   // unknown element
       "<Bins><Bin><Layer id=\"0\" r_edges=\"0\" n_bin_alpha=\"1\"/></Bin></Bins>",   // no voxels at all
-      one_layer_xml("0,abc,2", "1"),   // non-numeric edge
-      one_layer_xml("0,1,", "1"),      // empty edge
-      one_layer_xml("0,5,3", "1"),     // not ascending
-      one_layer_xml("0,5,5", "1"),     // zero-width bin
-      one_layer_xml("0,nan", "1"),     // not finite
-      one_layer_xml("0,1,2", "0"),     // no alpha bins
-      one_layer_xml("0,1,2", "-3"),    // negative alpha bins
-      one_layer_xml("0,1,2", "2.5"),   // fractional alpha bins
+      one_layer_xml("0,abc,2", "1"),                                                 // non-numeric edge
+      one_layer_xml("0,1,", "1"),                                                    // empty edge
+      one_layer_xml("0,5,3", "1"),                                                   // not ascending
+      one_layer_xml("0,5,5", "1"),                                                   // zero-width bin
+      one_layer_xml("0,nan", "1"),                                                   // not finite
+      one_layer_xml("0,1,2", "0"),                                                   // no alpha bins
+      one_layer_xml("0,1,2", "-3"),                                                  // negative alpha bins
+      one_layer_xml("0,1,2", "2.5"),                                                 // fractional alpha bins
   };
   for (const std::string& xml : bad) {
     const std::string message = input_error_of([&] { Geometry::from_xml_text(xml, "test", "my-binning.xml"); });

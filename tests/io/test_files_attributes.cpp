@@ -25,7 +25,8 @@ std::string write_small_file(const std::string& name) {
   return path;
 }
 
-template <class F> std::string input_error(F&& f) {
+template <class F>
+std::string input_error(F&& f) {
   try {
     f();
   } catch (const core::InputError& e) {

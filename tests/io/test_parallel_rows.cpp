@@ -19,7 +19,8 @@ std::string shared_path(const par::Communicator& comm, const std::string& name) 
   return path;
 }
 
-template <class T> T value_at(std::int64_t row, std::int64_t col) {
+template <class T>
+T value_at(std::int64_t row, std::int64_t col) {
   return static_cast<T>((row * 7 + col * 3) % 100);
 }
 
@@ -30,7 +31,8 @@ std::int64_t rows_of(const std::vector<std::int64_t>& layout, int rank) {
 
 }  // namespace
 
-template <class T> class ParallelRows : public ::testing::Test {};
+template <class T>
+class ParallelRows : public ::testing::Test {};
 using Types = ::testing::Types<float, double, std::int32_t, std::int64_t, std::uint8_t>;
 TYPED_TEST_SUITE(ParallelRows, Types);
 

@@ -356,7 +356,8 @@ TEST(LogzUncertainty, CombinesTheBootstrapErrorWithHalfTheBracket) {
   ais_only.rais_estimate.reset();
   EXPECT_TRUE(std::isnan(ais_only.systematic_uncertainty()));
   EXPECT_EQ(ais_only.combined_uncertainty(), 0.03);
-  EXPECT_TRUE(report_json(ais_only)["error_sys"].is_null() || std::isnan(report_json(ais_only)["error_sys"].get<double>()));
+  EXPECT_TRUE(report_json(ais_only)["error_sys"].is_null() ||
+              std::isnan(report_json(ais_only)["error_sys"].get<double>()));
 }
 
 // A coarse schedule (5 temperatures, 64 chains): AIS and RAIS are biased in

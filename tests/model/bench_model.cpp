@@ -76,8 +76,11 @@ void network_step(benchmark::State& state, const std::string& config_file) {
     model->loss(out, negative).total.backward();
   }
   state.SetItemsProcessed(state.iterations() * state.range(0));
-  state.counters["parameters"] = static_cast<double>(
-      [&] { std::int64_t n = 0; for (const auto& p : model->parameters()) n += p.numel(); return n; }());
+  state.counters["parameters"] = static_cast<double>([&] {
+    std::int64_t n = 0;
+    for (const auto& p : model->parameters()) n += p.numel();
+    return n;
+  }());
 }
 
 void negative_phase(benchmark::State& state, const std::string& config_file) {
@@ -100,10 +103,14 @@ void generate(benchmark::State& state, const std::string& config_file) {
 
 BENCHMARK_CAPTURE(network_step, Tiny, std::string("tiny.ini"))->Arg(32)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(network_step, Reference, std::string("ds2-cnn-pegasus.ini"))
-    ->Arg(32)->Arg(128)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+    ->Arg(32)
+    ->Arg(128)
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(2.0);
 BENCHMARK_CAPTURE(negative_phase, Tiny, std::string("tiny.ini"))->Arg(32)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(negative_phase, Reference, std::string("ds2-cnn-pegasus.ini"))
-    ->Arg(32)->Unit(benchmark::kMillisecond);
+    ->Arg(32)
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(generate, Tiny, std::string("tiny.ini"))->Arg(32)->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -1,6 +1,8 @@
-// Tests of the QVAE model (qvae/model/*): configuration, network shapes for
+// Tests of the QVAE model (qvae/model/*) that need LibTorch: network shapes for
 // every variant, cylinder padding, relaxations, loss terms, gradients, the
-// prior coupling, generation and checkpoints.
+// prior coupling, generation and checkpoints (configuration and stage plans:
+// test_network_plan.cpp).  One file above 600 lines on purpose: its tests share
+// the tiny-model fixtures, and each LibTorch test file costs CI a long compile.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -87,60 +89,6 @@ NoiseKeys keys_for(std::int64_t batch, std::uint64_t step = 0) {
 bool all_finite(const torch::Tensor& t) { return torch::isfinite(t).all().item<bool>(); }
 
 // ---------------------------------------------------------------------------
-// Configuration
-
-TEST(ModelConfig, SchemaDefaultsAreTheDocumentedReference) {
-  qvae::core::ConfigSchema schema;
-  add_model_keys(schema);
-  const auto config = qvae::core::Config::resolve(schema, {}, {});
-  const ModelConfig m = model_config_from(config);
-  const ModelConfig reference;
-  EXPECT_EQ(m.encoder, NetworkKind::cnn);
-  EXPECT_EQ(m.conditioning, Conditioning::encoder_decoder);
-  EXPECT_EQ(m.prior_conditioning, PriorConditioning::clamped);
-  EXPECT_EQ(m.cnn_encoder_channels, reference.cnn_encoder_channels);
-  EXPECT_EQ(m.rbm.nodes_per_partition, 302);
-  EXPECT_EQ(m.encoder_levels(), 3);
-  EXPECT_DOUBLE_EQ(m.loss.mse_coefficient, 0.01);
-  EXPECT_DOUBLE_EQ(m.beta.end, 100.0);
-  EXPECT_EQ(m.rbm.update, RbmUpdate::centred_sgd);
-  EXPECT_EQ(m.energy_code_widths.total(), 60);
-}
-
-TEST(ModelConfig, ExampleFilesResolve) {
-  qvae::core::ConfigSchema schema;
-  add_model_keys(schema);
-  for (const char* name : {"ds2-cnn-pegasus.ini", "fcn.ini", "tiny.ini"}) {
-    const std::string path = std::string(QVAE_MODEL_CONFIG_DIR) + "/" + name;
-    const ModelConfig m = model_config_from(qvae::core::Config::resolve(schema, {path}, {}));
-    EXPECT_GE(m.rbm.nodes_per_partition, 1) << name;
-  }
-}
-
-TEST(ModelConfig, RefusesInconsistentValues) {
-  qvae::core::ConfigSchema schema;
-  add_model_keys(schema);
-  auto resolve = [&](const std::string& key, const std::string& value) {
-    return model_config_from(qvae::core::Config::resolve(schema, {}, {{key, value}}));
-  };
-  EXPECT_THROW(resolve("model.cnn_encoder_channels", "32,64"), UsageError);
-  EXPECT_THROW(resolve("model.cnn_encoder_channels", "32,x,1,2"), UsageError);
-  EXPECT_THROW(resolve("rbm.nodes_per_partition", "16"), UsageError);  // 60-bit code does not fit
-  EXPECT_THROW(resolve("model.conditioning", "both"), UsageError);
-  EXPECT_NO_THROW(resolve("model.energy_code_widths", "auto"));
-}
-
-TEST(ModelConfig, LinearAnnealFollowsTheReferenceLaw) {
-  const LinearAnneal beta{1.0, 100.0, 0, 150};
-  EXPECT_DOUBLE_EQ(beta.at(0, 0, 10), 1.0);
-  EXPECT_DOUBLE_EQ(beta.at(1, 0, 10), 1.0);
-  EXPECT_NEAR(beta.at(76, 0, 10), 1.0 + 99.0 * 75.0 / 150.0, 1e-12);
-  EXPECT_DOUBLE_EQ(beta.at(400, 3, 10), 100.0);
-  const LinearAnneal slope{0.05, 0.0, 0, 150};
-  EXPECT_DOUBLE_EQ(slope.at(500, 0, 10), 0.0);
-}
-
-// ---------------------------------------------------------------------------
 // Cylinder padding
 
 TEST(CylinderPad, MarkedVoxelCrossesTheAlphaBoundaryAndTheCentre) {
@@ -177,24 +125,6 @@ TEST(CylinderPad, MarkedVoxelCrossesTheAlphaBoundaryAndTheCentre) {
 // ---------------------------------------------------------------------------
 // Layer plans and shapes
 
-TEST(Networks, Ds2LayerTablesMatchTheSpec) {
-  const auto grid = regular_grid(ds2(), "encoder");
-  EXPECT_EQ(grid, (std::array<int, 3>{45, 16, 9}));
-  const auto encoder = plan_cnn_encoder(grid, {32, 64, 128, 256}, 302, ConditionMode::concat);
-  ASSERT_EQ(encoder.size(), 5u);
-  const std::vector<std::array<int, 3>> shapes{{22, 16, 8}, {10, 16, 7}, {8, 8, 6}, {3, 3, 4}, {1, 1, 1}};
-  for (std::size_t i = 0; i < 5; ++i) EXPECT_EQ(encoder[i].out_shape, shapes[i]) << "stage " << i + 1;
-  EXPECT_EQ(encoder[3].in_channels, 129);
-  EXPECT_EQ(encoder[4].out_channels, 302);
-  EXPECT_EQ(encoder[4].stride, (std::array<int, 3>{1, 2, 2}));
-
-  const auto decoder = plan_cnn_decoder(grid, {512, 128, 64, 32}, 1208, ConditionMode::concat);
-  const std::vector<std::array<int, 3>> out{{3, 3, 2}, {9, 6, 3}, {19, 10, 5}, {41, 14, 7}, {45, 16, 9}};
-  for (std::size_t i = 0; i < 5; ++i) EXPECT_EQ(decoder[i].out_shape, out[i]) << "stage " << i + 1;
-  EXPECT_EQ(decoder[2].in_channels, 129);
-  EXPECT_EQ(decoder[1].kernel, (std::array<int, 3>{5, 4, 2}));
-}
-
 TEST(Networks, DescribeGivesTheLayerTables) {
   ModelConfig reference;
   reference.rbm.nodes_per_partition = 302;
@@ -206,18 +136,10 @@ TEST(Networks, DescribeGivesTheLayerTables) {
   if (std::getenv("QVAE_PRINT_DESCRIBE")) std::cout << text << std::endl;
 }
 
-TEST(Networks, Ds3PlansReachTheGrid) {
-  const auto grid = regular_grid(Geometry::builtin("ds3"), "encoder");
-  const auto encoder = plan_cnn_encoder(grid, {4, 4, 4, 4}, 10, ConditionMode::film);
-  EXPECT_EQ(encoder.back().out_shape, (std::array<int, 3>{1, 1, 1}));
-  const auto decoder = plan_cnn_decoder(grid, {4, 4, 4, 4}, 40, ConditionMode::none);
-  EXPECT_EQ(decoder.back().out_shape, grid);
-  if (std::getenv("QVAE_PRINT_DESCRIBE")) std::cout << format_stages(encoder) << "\n" << format_stages(decoder);
-}
-
 TEST(Networks, CnnRefusesTheIrregularDs1) {
   const Geometry photons = Geometry::builtin("ds1-photons");
-  for (auto [encoder, decoder] : {std::pair{NetworkKind::cnn, NetworkKind::fcn}, std::pair{NetworkKind::fcn, NetworkKind::cnn}}) {
+  for (auto [encoder, decoder] :
+       {std::pair{NetworkKind::cnn, NetworkKind::fcn}, std::pair{NetworkKind::fcn, NetworkKind::cnn}}) {
     const ModelConfig c = tiny_config(encoder, decoder, Conditioning::encoder_decoder, PriorConditioning::clamped);
     try {
       Qvae model(c, photons, tiny_prior());
@@ -230,8 +152,8 @@ TEST(Networks, CnnRefusesTheIrregularDs1) {
 }
 
 TEST(Networks, VoxelBiasShiftsExactlyItsOwnVoxelOfBothCnnOutputs) {
-  ModelConfig c = tiny_config(NetworkKind::cnn, NetworkKind::cnn, Conditioning::encoder_decoder,
-                              PriorConditioning::clamped);
+  ModelConfig c =
+      tiny_config(NetworkKind::cnn, NetworkKind::cnn, Conditioning::encoder_decoder, PriorConditioning::clamped);
   c.decoder_voxel_bias = true;
   torch::manual_seed(3);
   Decoder decoder(c, ds2());
@@ -329,7 +251,8 @@ TEST(Networks, VoxelPositionalEncodingFollowsTheReferenceFormula) {
   ASSERT_EQ(pe.size(0), 6480);
   auto f = [](int p, int d) {
     double s = 0;
-    for (int i = 0; i < d; ++i) s += (i % 2 ? std::cos(p * std::pow(1e4, -double(i) / d)) : std::sin(p * std::pow(1e4, -double(i) / d)));
+    for (int i = 0; i < d; ++i)
+      s += (i % 2 ? std::cos(p * std::pow(1e4, -double(i) / d)) : std::sin(p * std::pow(1e4, -double(i) / d)));
     return s;
   };
   const int z = 7, a = 5, r = 3;
@@ -345,7 +268,8 @@ TEST(Networks, LatentFeedbackScalarMatchesTheReference) {
   const torch::Tensor s = torch::rand({2, 302}, torch::kDouble);
   double expected = 0;
   for (int k = 0; k < 302; ++k)
-    expected += std::cos(k * 3.14159265358979323846 / 302) * s[0][k].item<double>() + std::sin(k * 3.14159265358979323846 / 302) * std::abs(1 - s[0][k].item<double>());
+    expected += std::cos(k * 3.14159265358979323846 / 302) * s[0][k].item<double>() +
+                std::sin(k * 3.14159265358979323846 / 302) * std::abs(1 - s[0][k].item<double>());
   expected *= 74.0 / (301.0 * std::sqrt(302.0));
   EXPECT_NEAR(latent_feedback_scalar(s)[0].item<double>(), expected, 1e-12);
 }
@@ -356,10 +280,10 @@ TEST(Networks, LatentFeedbackScalarMatchesTheReference) {
 TEST(Relaxation, SamplesLieInUnitIntervalAndTendToBernoulli) {
   const std::int64_t count = 20000;
   const std::vector<double> logit_values{-2.0, 0.0, 1.5};
-  const torch::Tensor logits =
-      torch::tensor(logit_values, torch::kFloat).repeat_interleave(count);
+  const torch::Tensor logits = torch::tensor(logit_values, torch::kFloat).repeat_interleave(count);
   const torch::Tensor rho =
-      philox_uniform(5, kPosteriorNoiseDomain, torch::zeros({1}, torch::kLong), 0, logits.numel(), torch::kFloat).view({-1});
+      philox_uniform(5, kPosteriorNoiseDomain, torch::zeros({1}, torch::kLong), 0, logits.numel(), torch::kFloat)
+          .view({-1});
   for (RelaxationKind kind : {RelaxationKind::gumbel, RelaxationKind::spike_exp, RelaxationKind::mixture_exp}) {
     double previous_soft = 1.0;
     for (double beta : {1.0, 10.0, 100.0, 1000.0}) {
@@ -373,8 +297,11 @@ TEST(Relaxation, SamplesLieInUnitIntervalAndTendToBernoulli) {
       if (beta == 1000.0) {
         EXPECT_LT(soft, 0.01) << to_string(kind);
         for (std::size_t i = 0; i < logit_values.size(); ++i) {
-          const double mean = zeta.slice(0, static_cast<std::int64_t>(i) * count, static_cast<std::int64_t>(i + 1) * count)
-                                  .to(torch::kDouble).mean().item<double>();
+          const double mean =
+              zeta.slice(0, static_cast<std::int64_t>(i) * count, static_cast<std::int64_t>(i + 1) * count)
+                  .to(torch::kDouble)
+                  .mean()
+                  .item<double>();
           const double p = 1.0 / (1.0 + std::exp(-logit_values[i]));
           EXPECT_NEAR(mean, p, 0.015) << to_string(kind) << " logit " << logit_values[i];
         }
@@ -460,8 +387,8 @@ TEST(Prior, KokkosGibbsKeepsTheClampedPartitionAndIsKeyedByChain) {
 }
 
 TEST(Prior, MakePriorBuildsPegasusOrReadsAnRbmFile) {
-  ModelConfig c = tiny_config(NetworkKind::cnn, NetworkKind::cnn, Conditioning::encoder_decoder,
-                              PriorConditioning::clamped);
+  ModelConfig c =
+      tiny_config(NetworkKind::cnn, NetworkKind::cnn, Conditioning::encoder_decoder, PriorConditioning::clamped);
   const qvae::par::Communicator comm;
   const auto pegasus = make_prior(c, 5, comm);
   EXPECT_EQ(pegasus->nodes(), 4 * kNodes);
@@ -489,8 +416,8 @@ TEST(Loss, AllTermsFiniteForAnEmptyAndA1TeVShower) {
     EXPECT_EQ(u[0].abs().sum().item<double>(), 0.0);
     EXPECT_GT(u[1].max().item<double>(), 5.0);
     for (std::int64_t row : {0, 1}) {
-      const ForwardOutput out = model->forward(u.slice(0, row, row + 1).clone(), energies.slice(0, row, row + 1),
-                                               {1.0, 0.05, keys_for(1)});
+      const ForwardOutput out =
+          model->forward(u.slice(0, row, row + 1).clone(), energies.slice(0, row, row + 1), {1.0, 0.05, keys_for(1)});
       const LossTerms terms = model->loss(out, model->negative_samples(out, keys_for(1)));
       for (const auto& [name, value] : terms.values()) EXPECT_TRUE(std::isfinite(value)) << name << " row " << row;
       model->zero_grad();
@@ -509,14 +436,15 @@ TEST(Loss, ReconstructionTermIsTheReferenceFormula) {
   const LossTerms terms = model->loss(out, model->negative_samples(out, keys_for(4)));
   const torch::Tensor expected = 0.01 * ((u - out.reconstruction).pow(2) * torch::exp(0.5 * u)).sum(1).mean();
   EXPECT_NEAR(terms.ae.item<double>(), expected.item<double>(), 1e-5 * expected.item<double>());
-  const torch::Tensor bce = torch::binary_cross_entropy_with_logits(out.hit_logits, (u > 0).to(torch::kFloat),
-                                                                    {}, {}, at::Reduction::None);
+  const torch::Tensor bce =
+      torch::binary_cross_entropy_with_logits(out.hit_logits, (u > 0).to(torch::kFloat), {}, {}, at::Reduction::None);
   EXPECT_NEAR(terms.hit.item<double>(), bce.sum(1).mean().item<double>(), 1e-3);
   EXPECT_NEAR(terms.kl.item<double>(), (terms.entropy + terms.pos_energy).item<double>(), 1e-4);
 }
 
 /// Total loss of a double-precision model at fixed noise and negative samples.
-torch::Tensor double_loss(Qvae& model, const torch::Tensor& u, const torch::Tensor& energies, const torch::Tensor& negative) {
+torch::Tensor double_loss(Qvae& model, const torch::Tensor& u, const torch::Tensor& energies,
+                          const torch::Tensor& negative) {
   const ForwardOutput out = model->forward(u, energies, {3.0, 0.05, keys_for(u.size(0))});
   return model->loss(out, negative).total;
 }
@@ -575,8 +503,8 @@ TEST(Loss, FiniteDifferenceGradientsOfATinyNetwork) {
 
 TEST(Loss, PositivePhaseReachesTheEncoderAndLeavesTheSamplerAlone) {
   for (RbmUpdate update : {RbmUpdate::centred_sgd, RbmUpdate::autograd}) {
-    ModelConfig c = tiny_config(NetworkKind::cnn, NetworkKind::cnn, Conditioning::encoder_decoder,
-                                PriorConditioning::clamped);
+    ModelConfig c =
+        tiny_config(NetworkKind::cnn, NetworkKind::cnn, Conditioning::encoder_decoder, PriorConditioning::clamped);
     c.rbm.update = update;
     const auto prior = tiny_prior();
     Qvae model(c, ds2(), prior);
@@ -618,8 +546,8 @@ TEST(Loss, RbmUpdatesChangeTheSharedBuffersInPlace) {
     const void* storage = prior->weights().data_ptr();
     const torch::Tensor before = prior->weights().detach().clone();
     const Showers& data = ds2_showers();
-    const ForwardOutput out = model->forward(model->reduce(data.showers, data.energies), data.energies,
-                                             {2.0, 0.05, keys_for(4)});
+    const ForwardOutput out =
+        model->forward(model->reduce(data.showers, data.energies), data.energies, {2.0, 0.05, keys_for(4)});
     const torch::Tensor negative = model->negative_samples(out, keys_for(4));
     if (update == RbmUpdate::autograd) {
       auto optimiser = model->make_prior_optimizer();
@@ -643,8 +571,8 @@ TEST(Loss, RbmUpdatesChangeTheSharedBuffersInPlace) {
 
 TEST(Generation, ShowersAreFiniteNonNegativeAndIndependentOfTheSplit) {
   for (PriorConditioning prior_conditioning : {PriorConditioning::clamped, PriorConditioning::none}) {
-    Qvae model(tiny_config(NetworkKind::cnn, NetworkKind::cnn, Conditioning::encoder_decoder, prior_conditioning), ds2(),
-               tiny_prior());
+    Qvae model(tiny_config(NetworkKind::cnn, NetworkKind::cnn, Conditioning::encoder_decoder, prior_conditioning),
+               ds2(), tiny_prior());
     {
       torch::NoGradGuard guard;  // an untrained energy head is mostly negative: shift it so showers are not empty
       for (auto& p : model->decoder()->named_parameters())
@@ -680,7 +608,8 @@ TEST(Generation, ShowersAreFiniteNonNegativeAndIndependentOfTheSplit) {
 // and layer shares; decoding scales every hit layer to the drawn total x share.
 TEST(LayerHead, TargetsAreTheShowersTotalAndSharesAndDecodingRestoresThem) {
   const Geometry geometry = Geometry::builtin("ds1-photons");
-  ModelConfig c = tiny_config(NetworkKind::fcn, NetworkKind::fcn, Conditioning::encoder_decoder, PriorConditioning::clamped);
+  ModelConfig c =
+      tiny_config(NetworkKind::fcn, NetworkKind::fcn, Conditioning::encoder_decoder, PriorConditioning::clamped);
   c.layer_energies = LayerEnergies::predicted;
   c.layer_head_hidden = {16};
   c.fraction_scale = 2;  // GFlash ds1 totals exceed E_inc
@@ -739,7 +668,8 @@ TEST(Checkpoint, SaveAndLoadRestoreNetworksAndPriorInPlace) {
   const auto prior = tiny_prior();
   Qvae model(c, ds2(), prior);
   const Showers& data = ds2_showers();
-  const ForwardOutput out = model->forward(model->reduce(data.showers, data.energies), data.energies, {2.0, 0.0, keys_for(4)});
+  const ForwardOutput out =
+      model->forward(model->reduce(data.showers, data.energies), data.energies, {2.0, 0.0, keys_for(4)});
   const torch::Tensor negative = model->negative_samples(out, keys_for(4));
   model->apply_prior_gradient(model->prior_gradient(out, negative));
   std::stringstream stream;

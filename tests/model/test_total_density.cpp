@@ -82,8 +82,8 @@ TEST(TotalDensity, DrawsFollowTheDensity) {
   const std::int64_t n = 40000;
   for (double e : {0.1, 0.8}) {
     const Moments m = grid_moments(density, e);
-    const torch::Tensor uniforms = philox_uniform(17, kGenerationTotalDomain, torch::arange(n, torch::kLong), 0, 3,
-                                                  torch::kDouble);
+    const torch::Tensor uniforms =
+        philox_uniform(17, kGenerationTotalDomain, torch::arange(n, torch::kLong), 0, 3, torch::kDouble);
     const torch::Tensor draws = density->sample(torch::full({n, 1}, e, torch::kDouble), uniforms).view({-1});
     const double mean = draws.mean().item<double>();
     const double variance = draws.var().item<double>();

@@ -181,8 +181,7 @@ TEST(Variates, GammaAndPoissonHaveTheirMeanAndVariance) {
     const Moments m = moments_of(draws);
     // Poisson: mean = variance = lambda; Var(s^2) ~ (lambda + 2 lambda^2)/N.
     EXPECT_LT(std::fabs(m.mean - mean) / std::sqrt(mean / kDraws), kZBound) << mean;
-    EXPECT_LT(std::fabs(m.sigma * m.sigma - mean) / std::sqrt((mean + 2.0 * mean * mean) / kDraws), kZBound)
-        << mean;
+    EXPECT_LT(std::fabs(m.sigma * m.sigma - mean) / std::sqrt((mean + 2.0 * mean * mean) / kDraws), kZBound) << mean;
   }
 }
 
@@ -239,7 +238,7 @@ TEST(GFlash, SameSeedEventEnergyIsBitIdenticalAndEventsDiffer) {
   const auto n = static_cast<std::size_t>(simulator.geometry().voxels());
   std::vector<double> a(n), b(n), c(n), d(n);
   simulator.simulate(99, 7, 5.0e4, a.data());
-  simulator.simulate(99, 8, 5.0e4, c.data());   // another event in between
+  simulator.simulate(99, 8, 5.0e4, c.data());  // another event in between
   simulator.simulate(99, 7, 5.0e4, b.data());
   EXPECT_EQ(std::memcmp(a.data(), b.data(), n * sizeof(double)), 0);
   EXPECT_NE(std::memcmp(a.data(), c.data(), n * sizeof(double)), 0);
@@ -307,8 +306,9 @@ TEST(GFlashPhysics, MeanProfileReproducesTheEffectiveMediumTable) {
   // Geant4 GFlash sampling formulas: T_sam, alpha_sam and <t> at 1, 10, 100, 1000 GeV,
   // quoted to 2-3 digits.
   const GFlashSimulator& simulator = ds2_simulator();
-  const struct { double e_mev, t_max, alpha, mean_depth; } table[] = {
-      {1e3, 3.43, 2.90, 5.23}, {1e4, 5.73, 4.03, 7.62}, {1e5, 8.03, 5.15, 9.96}, {1e6, 10.33, 6.28, 12.29}};
+  const struct {
+    double e_mev, t_max, alpha, mean_depth;
+  } table[] = {{1e3, 3.43, 2.90, 5.23}, {1e4, 5.73, 4.03, 7.62}, {1e5, 8.03, 5.15, 9.96}, {1e6, 10.33, 6.28, 12.29}};
   for (const auto& row : table) {
     const LongitudinalProfile p = simulator.mean_longitudinal_profile(row.e_mev);
     EXPECT_NEAR(p.t_max, row.t_max, 0.006) << row.e_mev;
@@ -319,8 +319,9 @@ TEST(GFlashPhysics, MeanProfileReproducesTheEffectiveMediumTable) {
   // times Geant4's rescale, which is 1 at the mean profile.
   const LongitudinalProfile mean = simulator.mean_longitudinal_profile(1e5);
   const double rm = simulator.parameters().moliere_radius_mm;
-  const struct { double tau, core_mm, tail_mm, weight; } radial[] = {
-      {0.5, 0.83, 8.27, 0.99}, {1.0, 1.22, 5.57, 0.89}, {2.0, 2.02, 8.14, 0.54}};
+  const struct {
+    double tau, core_mm, tail_mm, weight;
+  } radial[] = {{0.5, 0.83, 8.27, 0.99}, {1.0, 1.22, 5.57, 0.89}, {2.0, 2.02, 8.14, 0.54}};
   for (const auto& row : radial) {
     const RadialProfile r = simulator.radial_profile(1e5, mean, row.tau * mean.t_max);
     EXPECT_NEAR(r.core_radius * rm, row.core_mm, 0.006) << row.tau;
@@ -343,8 +344,9 @@ TEST(GFlashPhysics, MeanShowerDepthGrowsWithLogEnergyAsTheTable) {
   const GFlashSimulator& simulator = ds2_simulator();
   const double thickness = simulator.layer_boundaries_x0()[1];
   ASSERT_NEAR(thickness, 0.806, 0.001);
-  const struct { double e_mev, mean_depth_x0, systematic_layers; } table[] = {
-      {1e3, 5.23, 1.0}, {1e4, 7.62, 0.3}, {1e5, 9.96, 0.3}, {1e6, 12.29, 0.3}};
+  const struct {
+    double e_mev, mean_depth_x0, systematic_layers;
+  } table[] = {{1e3, 5.23, 1.0}, {1e4, 7.62, 0.3}, {1e5, 9.96, 0.3}, {1e6, 12.29, 0.3}};
   std::vector<double> measured;
   for (const auto& row : table) {
     std::vector<double> layers;
@@ -352,9 +354,9 @@ TEST(GFlashPhysics, MeanShowerDepthGrowsWithLogEnergyAsTheTable) {
     const Moments m = moments_of(layers);
     const double from_table = row.mean_depth_x0 / thickness - 0.5;
     const double from_model = expected_mean_layer(simulator, row.e_mev);
-    std::cout << "[ physics  ] E = " << row.e_mev / 1e3 << " GeV: mean layer " << m.mean << " +- "
-              << m.standard_error << " (model expectation " << from_model << ", table at mean profile "
-              << from_table << "), shower-to-shower sigma " << m.sigma << "\n";
+    std::cout << "[ physics  ] E = " << row.e_mev / 1e3 << " GeV: mean layer " << m.mean << " +- " << m.standard_error
+              << " (model expectation " << from_model << ", table at mean profile " << from_table
+              << "), shower-to-shower sigma " << m.sigma << "\n";
     EXPECT_LT(std::fabs(m.mean - from_model), kZBound * m.standard_error) << row.e_mev;
     EXPECT_LT(std::fabs(m.mean - from_table), kZBound * m.standard_error + row.systematic_layers) << row.e_mev;
     measured.push_back(m.mean);
@@ -379,8 +381,7 @@ TEST(GFlashPhysics, TotalEnergyResponseAndResolution) {
   // b = 0.01 and containment fluctuations.
   GFlashParameters no_constant_term;
   no_constant_term.constant_term = 0.0;
-  const GFlashSimulator simulators[] = {ds2_simulator(),
-                                        GFlashSimulator(Geometry::builtin("ds2"), no_constant_term)};
+  const GFlashSimulator simulators[] = {ds2_simulator(), GFlashSimulator(Geometry::builtin("ds2"), no_constant_term)};
   for (const GFlashSimulator& simulator : simulators) {
     const GFlashParameters& p = simulator.parameters();
     std::map<double, Moments> response;
@@ -391,9 +392,9 @@ TEST(GFlashPhysics, TotalEnergyResponseAndResolution) {
       const double containment = simulator.containment(e, simulator.mean_longitudinal_profile(e));
       const double expected_sigma =
           std::sqrt(p.sampling_term * p.sampling_term / (e / 1e3 * containment) + p.constant_term * p.constant_term);
-      std::cout << "[ physics  ] b = " << p.constant_term << ", E = " << e / 1e3 << " GeV: E_tot/E_inc mean "
-                << m.mean << " +- " << m.standard_error << " (containment " << containment << "), sigma/mean "
-                << m.sigma / m.mean << " (sampling + constant terms alone: " << expected_sigma << ")\n";
+      std::cout << "[ physics  ] b = " << p.constant_term << ", E = " << e / 1e3 << " GeV: E_tot/E_inc mean " << m.mean
+                << " +- " << m.standard_error << " (containment " << containment << "), sigma/mean " << m.sigma / m.mean
+                << " (sampling + constant terms alone: " << expected_sigma << ")\n";
       EXPECT_LT(std::fabs(m.mean - p.response_scale * containment), kZBound * m.standard_error + 0.01) << e;
       // ds2 contains an EM shower: < 10 % leaks past 36.3 X0 or 4.41 R_M,eff.
       EXPECT_GT(containment, 0.9) << e;
@@ -410,8 +411,8 @@ TEST(GFlashPhysics, TotalEnergyResponseAndResolution) {
     const double predicted = std::sqrt(p.sampling_term * p.sampling_term + p.constant_term * p.constant_term) /
                              std::sqrt(p.sampling_term * p.sampling_term / 100.0 + p.constant_term * p.constant_term);
     const double ratio = low / high, ratio_se = ratio / std::sqrt(1000.0);
-    std::cout << "[ physics  ] b = " << p.constant_term << ": resolution ratio 1 GeV / 100 GeV = " << ratio
-              << " +- " << ratio_se << " (sqrt(100) = 10; with b: " << predicted << ")\n";
+    std::cout << "[ physics  ] b = " << p.constant_term << ": resolution ratio 1 GeV / 100 GeV = " << ratio << " +- "
+              << ratio_se << " (sqrt(100) = 10; with b: " << predicted << ")\n";
     EXPECT_LT(ratio, predicted + kZBound * ratio_se);
     EXPECT_GT(ratio, 0.6 * predicted - kZBound * ratio_se);
   }
@@ -496,8 +497,8 @@ TEST(GFlashPhysics, OtherGeometriesRun) {
       ratio.push_back(total / e);
     }
     const Moments m = moments_of(ratio);
-    std::cout << "[ physics  ] " << name << ": layer thickness " << thickness << " X0, E_tot/E_inc at 65 GeV "
-              << m.mean << " +- " << m.standard_error << "\n";
+    std::cout << "[ physics  ] " << name << ": layer thickness " << thickness << " X0, E_tot/E_inc at 65 GeV " << m.mean
+              << " +- " << m.standard_error << "\n";
     // Same medium and the same 36.3 X0 depth: mostly contained; ds1's radial bins reach metres.
     EXPECT_GT(m.mean, 0.8) << name;
     EXPECT_LT(m.mean, 1.05) << name;

@@ -46,13 +46,13 @@ int main(int argc, char** argv) {
   showers.showers.resize(static_cast<std::size_t>(events * showers.voxels));
   qvae::sim::simulate_events(simulator, qvae::sim::EnergySpectrum{}, 1, 0, events, showers.incident_energies.data(),
                              showers.showers.data());
-  const qvae::train::BenchTrainResult r =
-      qvae::train::benchmark_training(request, showers, simulator.geometry(), comm);
+  const qvae::train::BenchTrainResult r = qvae::train::benchmark_training(request, showers, simulator.geometry(), comm);
   if (comm.is_root())
-    std::printf("{\"ranks\":%d,\"parameters\":%lld,\"batch\":%lld,\"steps\":%d,\"step_s\":%.3f,\"cpu_step_s\":%.3f,"
-                "\"showers_per_s\":%.2f,\"showers_per_s_dedicated\":%.2f,\"peak_rss_mb\":%.0f}\n",
-                comm.size(), static_cast<long long>(r.parameters), static_cast<long long>(request.batch_size),
-                request.batches, r.step_seconds, r.cpu_step_seconds, r.showers_per_s,
-                static_cast<double>(request.batch_size) / r.cpu_step_seconds, r.peak_rss_mb);
+    std::printf(
+        "{\"ranks\":%d,\"parameters\":%lld,\"batch\":%lld,\"steps\":%d,\"step_s\":%.3f,\"cpu_step_s\":%.3f,"
+        "\"showers_per_s\":%.2f,\"showers_per_s_dedicated\":%.2f,\"peak_rss_mb\":%.0f}\n",
+        comm.size(), static_cast<long long>(r.parameters), static_cast<long long>(request.batch_size), request.batches,
+        r.step_seconds, r.cpu_step_seconds, r.showers_per_s,
+        static_cast<double>(request.batch_size) / r.cpu_step_seconds, r.peak_rss_mb);
   return 0;
 }

@@ -54,9 +54,9 @@ TEST(FaultInjection, ParsesEntriesWithAnOptionalRank) {
 }
 
 TEST(FaultInjection, MalformedEntriesAreConfigErrors) {
-  for (const char* text : {"nan_loss", "nan_loss@1", "nan_los@1:2", "nan_loss@0:1", "nan_loss@1:-1", "nan_loss@1:2#",
-                           "nan_loss@1:2#x", "nan_loss@a:2", "nan_loss@1:2,", "nan_loss@1:2,,nan_grad@1:3",
-                           "nan_loss@1:2:3", "nan_loss@1:2#0#1"})
+  for (const char* text :
+       {"nan_loss", "nan_loss@1", "nan_los@1:2", "nan_loss@0:1", "nan_loss@1:-1", "nan_loss@1:2#", "nan_loss@1:2#x",
+        "nan_loss@a:2", "nan_loss@1:2,", "nan_loss@1:2,,nan_grad@1:3", "nan_loss@1:2:3", "nan_loss@1:2#0#1"})
     EXPECT_THROW(train::parse_fault_injection(text), core::UsageError) << text;
   // Through the config: one line naming the key.
   try {
@@ -144,10 +144,10 @@ TEST(StabilityGuard, ConfigKeysHaveDefaultsAndRangeChecks) {
   EXPECT_EQ(defaults.clip_grad_norm, 0.0);
   EXPECT_TRUE(defaults.faults.empty());
   const std::vector<std::pair<std::string, std::string>> bad = {{"train.max_bad_batches", "0"},
-                                                               {"train.max_rollbacks", "-1"},
-                                                               {"train.rollback_lr_factor", "0"},
-                                                               {"train.rollback_lr_factor", "1.5"},
-                                                               {"train.clip_grad_norm", "-1"}};
+                                                                {"train.max_rollbacks", "-1"},
+                                                                {"train.rollback_lr_factor", "0"},
+                                                                {"train.rollback_lr_factor", "1.5"},
+                                                                {"train.clip_grad_norm", "-1"}};
   for (const auto& [key, value] : bad)
     EXPECT_THROW(train::train_config_from(tiny_config({{key, value}})), core::UsageError) << key << " = " << value;
   EXPECT_THROW(tiny_config({{"train.max_bad_batches", "many"}}), core::UsageError);
@@ -156,8 +156,7 @@ TEST(StabilityGuard, ConfigKeysHaveDefaultsAndRangeChecks) {
 TEST(StabilityGuard, GuardKeysMayChangeOnResume) {
   const core::Config stored = tiny_config({{"train.max_rollbacks", "0"}, {"train.fault_injection", "nan_loss@2:0"}});
   const core::Config given = core::Config::resolve(
-      test_schema(), {},
-      {{"train.max_rollbacks", "2"}, {"train.fault_injection", ""}, {"train.clip_grad_norm", "1"}});
+      test_schema(), {}, {{"train.max_rollbacks", "2"}, {"train.fault_injection", ""}, {"train.clip_grad_norm", "1"}});
   const core::Config resumed = train::resume_config(test_schema(), given, stored.to_ini());
   EXPECT_EQ(resumed.get_int("train.max_rollbacks"), 2);
   EXPECT_EQ(resumed.get_string("train.fault_injection"), "");
@@ -179,8 +178,10 @@ TEST(StabilityGuard, OldHistoriesGetTheNewColumns) {
 
 /// Short runs: batches of 16 in micro-batches of 8 (one per rank), 8 validation events.
 std::vector<core::ConfigOverride> quick(std::vector<core::ConfigOverride> extra) {
-  std::vector<core::ConfigOverride> overrides = {{"train.batch_size", "16"},       {"train.micro_batch_size", "8"},
-                                                 {"train.val_max_events", "8"},    {"train.kl_warmup_ratio", "0"},
+  std::vector<core::ConfigOverride> overrides = {{"train.batch_size", "16"},
+                                                 {"train.micro_batch_size", "8"},
+                                                 {"train.val_max_events", "8"},
+                                                 {"train.kl_warmup_ratio", "0"},
                                                  {"run.progress", "off"}};
   overrides.insert(overrides.end(), extra.begin(), extra.end());
   return overrides;
@@ -198,7 +199,10 @@ train::TrainResult train_run(const SharedTempDir& dir, const std::string& name,
 }
 
 /// One value per rank.
-template <class T> std::vector<T> gathered(const par::Communicator& comm, T value) { return comm.allgather(value); }
+template <class T>
+std::vector<T> gathered(const par::Communicator& comm, T value) {
+  return comm.allgather(value);
+}
 
 class GuardedTraining : public ::testing::Test {
  protected:
@@ -227,14 +231,16 @@ SharedTempDir* GuardedTraining::dir_ = nullptr;
 // every rank (the decision is collective and a skipped batch changes nothing).
 TEST_F(GuardedTraining, ANanOnOneRankIsSkippedByEveryRank) {
   ASSERT_EQ(world.size(), 2) << "run under mpirun -np 2";
-  const train::TrainResult one = train_run(
-      dir(), "one-rank-faults",
-      {{"train.epochs", "1"}, {"train.max_batches_per_epoch", "4"}, {"train.fault_injection", "nan_loss@1:0#1,nan_grad@1:2#0"}},
-      world);
-  const train::TrainResult all = train_run(
-      dir(), "all-rank-faults",
-      {{"train.epochs", "1"}, {"train.max_batches_per_epoch", "4"}, {"train.fault_injection", "nan_loss@1:0,nan_grad@1:2"}},
-      world);
+  const train::TrainResult one = train_run(dir(), "one-rank-faults",
+                                           {{"train.epochs", "1"},
+                                            {"train.max_batches_per_epoch", "4"},
+                                            {"train.fault_injection", "nan_loss@1:0#1,nan_grad@1:2#0"}},
+                                           world);
+  const train::TrainResult all = train_run(dir(), "all-rank-faults",
+                                           {{"train.epochs", "1"},
+                                            {"train.max_batches_per_epoch", "4"},
+                                            {"train.fault_injection", "nan_loss@1:0,nan_grad@1:2"}},
+                                           world);
   for (const train::TrainResult* result : {&one, &all}) {
     EXPECT_EQ(result->epochs_done, 1);
     EXPECT_EQ(result->last_epoch.at("bad_batches"), 2.0);
@@ -255,7 +261,8 @@ TEST_F(GuardedTraining, ANanOnOneRankIsSkippedByEveryRank) {
   if (world.is_root()) {  // the history files carry the counts
     const std::string history = (dir().path / "one-rank-faults" / "history.h5").string();
     EXPECT_EQ(read_doubles(history, "bad_batches"), std::vector<double>{2.0});
-    EXPECT_EQ(io::get_int_attribute(io::File::open_serial(history), "/", "format_version"), train::kHistoryFormatVersion);
+    EXPECT_EQ(io::get_int_attribute(io::File::open_serial(history), "/", "format_version"),
+              train::kHistoryFormatVersion);
     std::ifstream csv((dir().path / "one-rank-faults" / "history.csv").string());
     std::string header;
     std::getline(csv, header);
@@ -273,15 +280,21 @@ TEST_F(GuardedTraining, ANanOnOneRankIsSkippedByEveryRank) {
 TEST_F(GuardedTraining, RollbacksRestoreTheCheckpointAndScaleTheLearningRate) {
   const train::TrainResult guarded =
       train_run(dir(), "rolled-back",
-                {{"train.epochs", "2"}, {"train.max_batches_per_epoch", "3"}, {"train.lr", "1e-3"},
-                 {"train.max_bad_batches", "2"}, {"train.rollback_lr_factor", "0.5"},
+                {{"train.epochs", "2"},
+                 {"train.max_batches_per_epoch", "3"},
+                 {"train.lr", "1e-3"},
+                 {"train.max_bad_batches", "2"},
+                 {"train.rollback_lr_factor", "0.5"},
                  {"train.fault_injection", "nan_loss@1:1,nan_grad@1:2,nan_loss@2:1#1,nan_grad@2:2#0"}},
                 world);
-  const train::TrainResult clean =
-      train_run(dir(), "clean-lower-lr",
-                {{"train.epochs", "2"}, {"train.max_batches_per_epoch", "3"}, {"train.lr", "5e-4"},
-                 {"train.lr_schedule", "step"}, {"train.lr_step_epochs", "1"}, {"train.lr_gamma", "0.5"}},
-                world);
+  const train::TrainResult clean = train_run(dir(), "clean-lower-lr",
+                                             {{"train.epochs", "2"},
+                                              {"train.max_batches_per_epoch", "3"},
+                                              {"train.lr", "5e-4"},
+                                              {"train.lr_schedule", "step"},
+                                              {"train.lr_step_epochs", "1"},
+                                              {"train.lr_gamma", "0.5"}},
+                                             world);
   EXPECT_EQ(guarded.epochs_done, 2);
   EXPECT_EQ(guarded.parameter_digest, clean.parameter_digest);
   EXPECT_TRUE(guarded.parameters_finite);
@@ -310,15 +323,19 @@ TEST_F(GuardedTraining, RollbacksRestoreTheCheckpointAndScaleTheLearningRate) {
 // micro-batch size, so validation continues the training chains (with other
 // sizes it restarts them and the checkpoint would not show the difference).
 TEST_F(GuardedTraining, ASkippedBatchLeavesPersistentChainsUntouched) {
-  const train::TrainResult skipped =
-      train_run(dir(), "pcd-skipped",
-                {{"train.epochs", "1"}, {"train.max_batches_per_epoch", "2"}, {"rbm.negative_chains", "pcd"},
-                 {"train.val_fraction", "0.2"}, {"train.val_max_events", "16"},
-                 {"train.fault_injection", "nan_grad@1:1#1"}},
-                world);
+  const train::TrainResult skipped = train_run(dir(), "pcd-skipped",
+                                               {{"train.epochs", "1"},
+                                                {"train.max_batches_per_epoch", "2"},
+                                                {"rbm.negative_chains", "pcd"},
+                                                {"train.val_fraction", "0.2"},
+                                                {"train.val_max_events", "16"},
+                                                {"train.fault_injection", "nan_grad@1:1#1"}},
+                                               world);
   const train::TrainResult shorter = train_run(dir(), "pcd-one-batch",
-                                               {{"train.epochs", "1"}, {"train.max_batches_per_epoch", "1"},
-                                                {"rbm.negative_chains", "pcd"}, {"train.val_fraction", "0.2"},
+                                               {{"train.epochs", "1"},
+                                                {"train.max_batches_per_epoch", "1"},
+                                                {"rbm.negative_chains", "pcd"},
+                                                {"train.val_fraction", "0.2"},
                                                 {"train.val_max_events", "16"}},
                                                world);
   EXPECT_EQ(skipped.last_epoch.at("bad_batches"), 1.0);
@@ -338,8 +355,11 @@ TEST_F(GuardedTraining, TooManyRollbacksFailWithTheLastCheckpointIntact) {
   bool failed = false;
   try {
     train_run(dir(), "diverged",
-              {{"train.epochs", "2"}, {"train.max_batches_per_epoch", "2"}, {"train.max_bad_batches", "1"},
-               {"train.max_rollbacks", "1"}, {"train.fault_injection", "nan_loss@2:1,nan_loss@2:1"}},
+              {{"train.epochs", "2"},
+               {"train.max_batches_per_epoch", "2"},
+               {"train.max_bad_batches", "1"},
+               {"train.max_rollbacks", "1"},
+               {"train.fault_injection", "nan_loss@2:1,nan_loss@2:1"}},
               world);
   } catch (const core::Error& e) {
     failed = true;
@@ -366,9 +386,9 @@ TEST_F(GuardedTraining, TooManyRollbacksFailWithTheLastCheckpointIntact) {
 // A tiny bound clips every batch; the scale comes from the summed gradient, so
 // both ranks still hold the same model.
 TEST_F(GuardedTraining, ClippingIsCountedAndTheSameOnEveryRank) {
-  const train::TrainResult clipped = train_run(
-      dir(), "clipped", {{"train.epochs", "1"}, {"train.max_batches_per_epoch", "2"}, {"train.clip_grad_norm", "1e-3"}},
-      world);
+  const train::TrainResult clipped =
+      train_run(dir(), "clipped",
+                {{"train.epochs", "1"}, {"train.max_batches_per_epoch", "2"}, {"train.clip_grad_norm", "1e-3"}}, world);
   EXPECT_EQ(clipped.last_epoch.at("clipped_batches"), 2.0);
   EXPECT_GT(clipped.last_epoch.at("grad_norm_max"), 1e-3);
   EXPECT_EQ(clipped.last_epoch.at("bad_batches"), 0.0);
@@ -378,10 +398,11 @@ TEST_F(GuardedTraining, ClippingIsCountedAndTheSameOnEveryRank) {
   EXPECT_EQ(digests[0], digests[1]);
   // A bound above every norm clips nothing.
   const double largest = clipped.last_epoch.at("grad_norm_max");
-  const train::TrainResult loose = train_run(
-      dir(), "loosely-clipped",
-      {{"train.epochs", "1"}, {"train.max_batches_per_epoch", "1"}, {"train.clip_grad_norm", std::to_string(1e3 * largest)}},
-      world);
+  const train::TrainResult loose = train_run(dir(), "loosely-clipped",
+                                             {{"train.epochs", "1"},
+                                              {"train.max_batches_per_epoch", "1"},
+                                              {"train.clip_grad_norm", std::to_string(1e3 * largest)}},
+                                             world);
   EXPECT_EQ(loose.last_epoch.at("clipped_batches"), 0.0);
 }
 

@@ -90,12 +90,15 @@ TEST(Checkpoints, NamesOrderAndIniText) {
 TEST(Checkpoints, ResumeKeepsTheStoredConfigAndRefusesChanges) {
   const core::Config stored = tiny_config({{"train.epochs", "2"}, {"train.lr", "0.001"}});
   // Raising the epochs is allowed; an unchanged explicit value too.
-  const core::Config longer = train::resume_config(test_schema(), core::Config::resolve(test_schema(), {}, {{"train.epochs", "5"}, {"train.lr", "1e-3"}}), stored.to_ini());
+  const core::Config longer = train::resume_config(
+      test_schema(), core::Config::resolve(test_schema(), {}, {{"train.epochs", "5"}, {"train.lr", "1e-3"}}),
+      stored.to_ini());
   EXPECT_EQ(longer.get_int("train.epochs"), 5);
   EXPECT_EQ(longer.get_int("rbm.nodes_per_partition"), 64);  // from the checkpoint, not the default 302
-  EXPECT_THROW(train::resume_config(test_schema(), core::Config::resolve(test_schema(), {}, {{"train.batch_size", "64"}}),
-                                    stored.to_ini()),
-               core::UsageError);
+  EXPECT_THROW(
+      train::resume_config(test_schema(), core::Config::resolve(test_schema(), {}, {{"train.batch_size", "64"}}),
+                           stored.to_ini()),
+      core::UsageError);
 }
 
 TEST(History, CsvRowsAndTruncate) {
@@ -129,8 +132,9 @@ TEST(DataParallel, AnyRankCountWithMicroBatchesEqualsOneRankWithTheWholeBatch) {
   const std::string data = (dir.path / "showers.h5").string();
   write_showers(data, 120, world);
   const std::vector<core::ConfigOverride> overrides = {
-      {"train.epochs", "1"},         {"train.batch_size", "16"}, {"train.micro_batch_size", "8"},
-      {"train.max_batches_per_epoch", "2"}, {"train.val_max_events", "8"}, {"train.kl_warmup_ratio", "0"},
+      {"train.epochs", "1"},           {"train.batch_size", "16"},
+      {"train.micro_batch_size", "8"}, {"train.max_batches_per_epoch", "2"},
+      {"train.val_max_events", "8"},   {"train.kl_warmup_ratio", "0"},
       {"run.progress", "off"}};
   train::TrainRequest request;
   request.schema = &test_schema();
@@ -150,8 +154,8 @@ TEST(DataParallel, AnyRankCountWithMicroBatchesEqualsOneRankWithTheWholeBatch) {
     const std::string b = (dir.path / "one-rank" / "checkpoint-0001.h5").string();
     expect_close(read_doubles(a, "rbm_biases"), read_doubles(b, "rbm_biases"), 1e-9, "rbm_biases");
     expect_close(read_doubles(a, "rbm_weights"), read_doubles(b, "rbm_weights"), 1e-9, "rbm_weights");
-    for (const char* column : {"train_loss", "train_ae_loss", "train_pos_energy", "val_loss", "val_ae_loss",
-                               "val_hit_loss", "val_entropy"})
+    for (const char* column :
+         {"train_loss", "train_ae_loss", "train_pos_energy", "val_loss", "val_ae_loss", "val_hit_loss", "val_entropy"})
       expect_close(read_doubles(a, std::string("history/") + column), read_doubles(b, std::string("history/") + column),
                    2e-5, column);
     // The RBM did move: the comparison is not trivially between initial states.
@@ -177,7 +181,8 @@ TEST(DataParallel, AnyRankCountWithMicroBatchesEqualsOneRankWithTheWholeBatch) {
     train::generate_showers(generate, self);
     const io::File f1 = io::File::open_serial((dir.path / "generated-1.h5").string());
     const io::File f2 = io::File::open_serial((dir.path / "generated-2.h5").string());
-    const std::vector<float> s1 = io::read_all<float>(f1, "showers", 6480), s2 = io::read_all<float>(f2, "showers", 6480);
+    const std::vector<float> s1 = io::read_all<float>(f1, "showers", 6480),
+                             s2 = io::read_all<float>(f2, "showers", 6480);
     const std::vector<double> e1 = io::read_all<double>(f1, "incident_energies", 1),
                               e2 = io::read_all<double>(f2, "incident_energies", 1);
     ASSERT_EQ(s1.size(), 37u * 6480u);
@@ -246,9 +251,13 @@ TEST(StreamedData, GzipChunkedFileTrainsToTheSameParametersWithinABoundedWindow)
   auto train = [&](const std::string& data, const std::string& out, const std::string& prefetch) {
     train::TrainRequest request;
     request.schema = &test_schema();
-    request.config = tiny_config({{"train.epochs", "1"}, {"train.batch_size", "16"}, {"train.micro_batch_size", "8"},
-                                  {"train.max_batches_per_epoch", "4"}, {"train.val_max_events", "24"},
-                                  {"train.prefetch_batches", prefetch}, {"run.progress", "off"}});
+    request.config = tiny_config({{"train.epochs", "1"},
+                                  {"train.batch_size", "16"},
+                                  {"train.micro_batch_size", "8"},
+                                  {"train.max_batches_per_epoch", "4"},
+                                  {"train.val_max_events", "24"},
+                                  {"train.prefetch_batches", prefetch},
+                                  {"run.progress", "off"}});
     request.data = data;
     request.out = (dir.path / out).string();
     request.command_line = "test_train";
@@ -284,9 +293,13 @@ TEST(DataParallel, PersistentChainsDependOnNeitherRankCountNorValidation) {
     request.schema = &test_schema();
     // Validation chunks of 8 rows (B / micro-batches) match the training micro-batch:
     // chains kept per micro-batch would be replaced by validation's.
-    request.config = tiny_config({{"train.epochs", "2"}, {"train.batch_size", "16"}, {"train.micro_batch_size", "8"},
-                                  {"train.max_batches_per_epoch", "3"}, {"train.val_max_events", val_events},
-                                  {"rbm.negative_chains", "pcd"}, {"run.progress", "off"}});
+    request.config = tiny_config({{"train.epochs", "2"},
+                                  {"train.batch_size", "16"},
+                                  {"train.micro_batch_size", "8"},
+                                  {"train.max_batches_per_epoch", "3"},
+                                  {"train.val_max_events", val_events},
+                                  {"rbm.negative_chains", "pcd"},
+                                  {"run.progress", "off"}});
     request.data = data;
     request.out = (dir.path / out).string();
     request.command_line = "test_train";
@@ -300,7 +313,8 @@ TEST(DataParallel, PersistentChainsDependOnNeitherRankCountNorValidation) {
     auto checkpoint = [&](const char* run) { return (dir.path / run / "checkpoint-0002.h5").string(); };
     for (const char* name : {"rbm_biases", "rbm_weights"}) {
       // Validation does not touch the chains: bit-identical updates.
-      EXPECT_EQ(read_doubles(checkpoint("two-ranks"), name), read_doubles(checkpoint("two-ranks-more-validation"), name))
+      EXPECT_EQ(read_doubles(checkpoint("two-ranks"), name),
+                read_doubles(checkpoint("two-ranks-more-validation"), name))
           << name;
       expect_close(read_doubles(checkpoint("two-ranks"), name), read_doubles(checkpoint("one-rank"), name), 1e-9, name);
     }
@@ -319,10 +333,16 @@ TEST(BestModel, LogLikelihoodRuleRecordsLlAndPicksItsMaximum) {
   write_showers(data, 120, world);
   train::TrainRequest request;
   request.schema = &test_schema();
-  request.config = tiny_config({{"train.epochs", "3"}, {"train.batch_size", "16"}, {"train.micro_batch_size", "8"},
-                                {"train.max_batches_per_epoch", "2"}, {"train.val_max_events", "16"},
-                                {"train.best", "ll"}, {"train.ll_every", "2"}, {"train.ll_chains", "32"},
-                                {"train.ll_temperatures", "50"}, {"run.progress", "off"}});
+  request.config = tiny_config({{"train.epochs", "3"},
+                                {"train.batch_size", "16"},
+                                {"train.micro_batch_size", "8"},
+                                {"train.max_batches_per_epoch", "2"},
+                                {"train.val_max_events", "16"},
+                                {"train.best", "ll"},
+                                {"train.ll_every", "2"},
+                                {"train.ll_chains", "32"},
+                                {"train.ll_temperatures", "50"},
+                                {"run.progress", "off"}});
   request.data = data;
   request.out = (dir.path / "run").string();
   request.command_line = "test_train";

@@ -73,7 +73,8 @@ inline void write_showers(const std::string& path, std::int64_t events, const pa
   data::write_calo_file(path, comm, simulator.geometry(), block, io::Provenance{"test_train", 11, ""}, settings);
 }
 
-template <class T> std::vector<T> read_dataset(const std::string& path, const std::string& name) {
+template <class T>
+std::vector<T> read_dataset(const std::string& path, const std::string& name) {
   const io::File file = io::File::open_serial(path);
   return io::read_all<T>(file, name, 0);
 }

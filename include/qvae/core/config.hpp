@@ -19,7 +19,7 @@ enum class ValueType { string, integer, unsigned_integer, real, boolean };
 const char* value_type_name(ValueType type) noexcept;
 
 struct ConfigKey {
-  std::string name;           ///< "section.key"
+  std::string name;  ///< "section.key"
   ValueType type = ValueType::string;
   std::string default_value;  ///< as written in an INI file
   std::string help;

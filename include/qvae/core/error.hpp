@@ -48,8 +48,7 @@ class RuntimeError : public Error {
 
 /// Joins the three parts of an error message: "<what>, <where>, <what to do>".
 /// Empty parts are skipped.
-std::string describe(const std::string& what, const std::string& where = {},
-                     const std::string& remedy = {});
+std::string describe(const std::string& what, const std::string& where = {}, const std::string& remedy = {});
 
 /// Folds any message onto one line (newlines and tabs become "; " / " ").
 std::string one_line(const std::string& message);

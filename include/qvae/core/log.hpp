@@ -38,14 +38,35 @@ std::string concat(const Parts&... parts) {
 }
 }  // namespace detail
 
-template <class... P> void trace(const P&... p) { if (enabled(Level::trace)) write(Level::trace, detail::concat(p...)); }
-template <class... P> void debug(const P&... p) { if (enabled(Level::debug)) write(Level::debug, detail::concat(p...)); }
-template <class... P> void info(const P&... p) { if (enabled(Level::info)) write(Level::info, detail::concat(p...)); }
-template <class... P> void warn(const P&... p) { if (enabled(Level::warn)) write(Level::warn, detail::concat(p...)); }
-template <class... P> void error(const P&... p) { if (enabled(Level::error)) write(Level::error, detail::concat(p...)); }
+template <class... P>
+void trace(const P&... p) {
+  if (enabled(Level::trace)) write(Level::trace, detail::concat(p...));
+}
+template <class... P>
+void debug(const P&... p) {
+  if (enabled(Level::debug)) write(Level::debug, detail::concat(p...));
+}
+template <class... P>
+void info(const P&... p) {
+  if (enabled(Level::info)) write(Level::info, detail::concat(p...));
+}
+template <class... P>
+void warn(const P&... p) {
+  if (enabled(Level::warn)) write(Level::warn, detail::concat(p...));
+}
+template <class... P>
+void error(const P&... p) {
+  if (enabled(Level::error)) write(Level::error, detail::concat(p...));
+}
 
 /// Rank-0-only variants for messages every rank would repeat.
-template <class... P> void info_root(const P&... p) { if (enabled(Level::info)) write(Level::info, detail::concat(p...), true); }
-template <class... P> void warn_root(const P&... p) { if (enabled(Level::warn)) write(Level::warn, detail::concat(p...), true); }
+template <class... P>
+void info_root(const P&... p) {
+  if (enabled(Level::info)) write(Level::info, detail::concat(p...), true);
+}
+template <class... P>
+void warn_root(const P&... p) {
+  if (enabled(Level::warn)) write(Level::warn, detail::concat(p...), true);
+}
 
 }  // namespace qvae::core::log

@@ -50,8 +50,10 @@ KOKKOS_INLINE_FUNCTION double u01_double(std::uint32_t hi, std::uint32_t lo) {
 class Philox {
  public:
   KOKKOS_INLINE_FUNCTION Philox(std::uint64_t seed, std::uint64_t stream, std::uint64_t counter = 0)
-      : key0_(static_cast<std::uint32_t>(seed)), key1_(static_cast<std::uint32_t>(seed >> 32)),
-        stream_(stream), counter_(counter) {}
+      : key0_(static_cast<std::uint32_t>(seed)),
+        key1_(static_cast<std::uint32_t>(seed >> 32)),
+        stream_(stream),
+        counter_(counter) {}
 
   /// The next 4 random words (one block); advances the counter by one.
   KOKKOS_INLINE_FUNCTION PhiloxBlock block() {

@@ -23,10 +23,10 @@ inline constexpr const char* kShowers = "showers";
 
 /// A block of consecutive events held by this rank.
 struct ShowerBlock {
-  std::int64_t first_event = 0;          ///< global index of the first row
+  std::int64_t first_event = 0;  ///< global index of the first row
   std::int64_t voxels = 0;
-  std::vector<double> incident_energies; ///< MeV, one per event
-  std::vector<float> showers;            ///< MeV, events x voxels, row-major
+  std::vector<double> incident_energies;  ///< MeV, one per event
+  std::vector<float> showers;             ///< MeV, events x voxels, row-major
   std::int64_t events() const { return static_cast<std::int64_t>(incident_energies.size()); }
   const float* shower(std::int64_t i) const { return showers.data() + i * voxels; }
   float* shower(std::int64_t i) { return showers.data() + i * voxels; }
@@ -38,7 +38,7 @@ struct BadValues {
   std::int64_t count = 0;
   std::int64_t first_row = -1;  ///< global row of the first bad value (-1: none)
   std::string first_dataset;
-  std::string first_what;       ///< e.g. "voxel 17 is NaN"
+  std::string first_what;  ///< e.g. "voxel 17 is NaN"
   bool any() const { return count > 0; }
 };
 /// Bad values of a block (rows numbered globally).

@@ -72,10 +72,10 @@ class ShowerStream {
   std::size_t depth_;
 
   mutable std::mutex mutex_;
-  std::condition_variable ready_;   ///< a request arrived, or the reader ended
-  std::condition_variable space_;   ///< a request was taken, or stop
+  std::condition_variable ready_;  ///< a request arrived, or the reader ended
+  std::condition_variable space_;  ///< a request was taken, or stop
   std::deque<StreamedRows> queue_;
-  std::int64_t held_rows_ = 0;      ///< rows in queue_ plus the request being read
+  std::int64_t held_rows_ = 0;  ///< rows in queue_ plus the request being read
   std::int64_t peak_rows_ = 0;
   std::int64_t taken_ = 0;
   bool stop_ = false;
@@ -83,7 +83,7 @@ class ShowerStream {
   std::exception_ptr error_;
   double wait_seconds_ = 0.0;
   double read_seconds_ = 0.0;
-  std::thread thread_;               ///< last member: started after everything it uses
+  std::thread thread_;  ///< last member: started after everything it uses
 };
 
 }  // namespace qvae::data

@@ -101,8 +101,7 @@ std::vector<std::int64_t> shuffle_events(const std::vector<std::int64_t>& events
 /// ranks get one extra) of epoch_permutation(n, seed, epoch).  The ranks'
 /// shards concatenated in rank order are that permutation for any rank count.
 /// Throws core::UsageError unless n >= 0 and 0 <= rank < ranks.
-std::vector<std::int64_t> shard_of_epoch(std::int64_t n, std::uint64_t seed, std::uint64_t epoch, int rank,
-                                         int ranks);
+std::vector<std::int64_t> shard_of_epoch(std::int64_t n, std::uint64_t seed, std::uint64_t epoch, int rank, int ranks);
 
 /// Equal batch counts on every rank, so every rank makes the same number of
 /// collective gradient steps.  Rule: each rank runs

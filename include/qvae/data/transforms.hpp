@@ -77,12 +77,12 @@ class LogitTransform {
 
   /// `rows` showers of `voxels_per_row` voxels each, row-major, with one
   /// incident energy per row.  The error names the event (row) and voxel.
-  void forward_rows(const float* showers, std::size_t rows, std::size_t voxels_per_row,
-                    const float* incident_energies, float* reduced) const;
+  void forward_rows(const float* showers, std::size_t rows, std::size_t voxels_per_row, const float* incident_energies,
+                    float* reduced) const;
   void forward_rows(const double* showers, std::size_t rows, std::size_t voxels_per_row,
                     const double* incident_energies, double* reduced) const;
-  void inverse_rows(const float* reduced, std::size_t rows, std::size_t voxels_per_row,
-                    const float* incident_energies, float* showers) const;
+  void inverse_rows(const float* reduced, std::size_t rows, std::size_t voxels_per_row, const float* incident_energies,
+                    float* showers) const;
   void inverse_rows(const double* reduced, std::size_t rows, std::size_t voxels_per_row,
                     const double* incident_energies, double* showers) const;
 

@@ -36,7 +36,7 @@ namespace qvae::dwave {
 
 /// Weighted moments of a sample of energies.
 struct EnergyMoments {
-  double weight = 0;    ///< Σ w (number of reads)
+  double weight = 0;  ///< Σ w (number of reads)
   double mean = 0;
   double variance = 0;  ///< central second moment
   double third = 0;     ///< central third moment κ₃
@@ -48,19 +48,19 @@ EnergyMoments weighted_moments(const std::vector<double>& values, const std::vec
 
 struct BetaIteration {
   int iteration = 0;
-  double beta = 0;           ///< β used in this iteration (programming scale or classical β)
+  double beta = 0;  ///< β used in this iteration (programming scale or classical β)
   double qpu_mean = 0, qpu_std = 0;
   double rbm_mean = 0, rbm_std = 0;
-  double statistic = 0;      ///< the matched difference (or β̂ for pseudolikelihood)
-  double threshold = 0;      ///< the stopping threshold it was compared with
+  double statistic = 0;  ///< the matched difference (or β̂ for pseudolikelihood)
+  double threshold = 0;  ///< the stopping threshold it was compared with
   double next_beta = 0;
-  std::string note;          ///< e.g. "converged", "linear step: ratio not positive"
+  std::string note;  ///< e.g. "converged", "linear step: ratio not positive"
 };
 
 struct BetaEstimate {
   BetaMethod method = BetaMethod::multiplicative;
   double beta_eff = 0;
-  double uncertainty = 0;    ///< one standard error (delta method / sandwich)
+  double uncertainty = 0;  ///< one standard error (delta method / sandwich)
   bool converged = false;
   std::vector<BetaIteration> history;
 };

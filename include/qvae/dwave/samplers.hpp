@@ -42,10 +42,10 @@ struct SampleRequest {
 struct SampleSet {
   std::int64_t rows = 0;
   std::int64_t units = 0;
-  std::vector<std::uint8_t> states;         ///< rows × units, 0/1 (−1 ↦ 0, +1 ↦ 1)
-  std::vector<std::int64_t> occurrences;    ///< per row (num_occurrences); they sum to reads
-  std::vector<double> energies;             ///< per row: programmed Ising energy E_prog(s)
-  std::int64_t pin_violations = 0;          ///< reads whose partition 0 missed the condition (then overwritten)
+  std::vector<std::uint8_t> states;       ///< rows × units, 0/1 (−1 ↦ 0, +1 ↦ 1)
+  std::vector<std::int64_t> occurrences;  ///< per row (num_occurrences); they sum to reads
+  std::vector<double> energies;           ///< per row: programmed Ising energy E_prog(s)
+  std::int64_t pin_violations = 0;        ///< reads whose partition 0 missed the condition (then overwritten)
 
   const std::uint8_t* state(std::int64_t row) const { return states.data() + row * units; }
 };

@@ -40,16 +40,16 @@ namespace qvae::dwave {
 
 struct ClientSettings {
   std::string endpoint = "https://cloud.dwavesys.com/sapi/";
-  std::string token;                 ///< never logged, never stored in outputs
+  std::string token;  ///< never logged, never stored in outputs
   double connect_timeout_s = 10;
-  double request_timeout_s = 60;     ///< per request, on top of the long-poll time
-  int long_poll_s = 30;              ///< timeout= of status polls (≤ 30; 0: plain polls)
+  double request_timeout_s = 60;  ///< per request, on top of the long-poll time
+  int long_poll_s = 30;           ///< timeout= of status polls (≤ 30; 0: plain polls)
   int max_retries = 6;
   double backoff_initial_s = 0.5;
   double backoff_max_s = 60;
-  double retry_after_max_s = 60;    ///< cap on a server's Retry-After
-  double retry_wait_max_s = 600;    ///< all retry waits of one request (or submission) together
-  std::uint64_t jitter_seed = 0;     ///< 0: from the clock
+  double retry_after_max_s = 60;  ///< cap on a server's Retry-After
+  double retry_wait_max_s = 600;  ///< all retry waits of one request (or submission) together
+  std::uint64_t jitter_seed = 0;  ///< 0: from the clock
 };
 
 /// Delay before retry `attempt` (0-based): min(max, initial·2^attempt)·(½ + ½u), u ∈ [0, 1).

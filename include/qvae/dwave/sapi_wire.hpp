@@ -45,16 +45,16 @@ std::vector<std::int32_t> decode_int32(const std::string& text, const std::strin
 struct SolverInfo {
   std::string name;
   std::string graph_id;
-  std::string status;                     ///< "ONLINE", ...
-  std::vector<std::int64_t> qubits;       ///< working qubits; order defines lin
+  std::string status;                                           ///< "ONLINE", ...
+  std::vector<std::int64_t> qubits;                             ///< working qubits; order defines lin
   std::vector<std::pair<std::int64_t, std::int64_t>> couplers;  ///< order defines quad
-  std::int64_t num_qubits = 0;            ///< total, the length of flux_biases
+  std::int64_t num_qubits = 0;                                  ///< total, the length of flux_biases
   std::set<std::string> parameters;
   std::vector<std::string> problem_types;
-  Ranges ranges;                          ///< h_range, j_range
-  std::int64_t max_reads = 0;             ///< num_reads_range upper bound (0: not given)
-  std::string topology;                   ///< topology.type
-  std::vector<int> shape;                 ///< topology.shape
+  Ranges ranges;               ///< h_range, j_range
+  std::int64_t max_reads = 0;  ///< num_reads_range upper bound (0: not given)
+  std::string topology;        ///< topology.type
+  std::vector<int> shape;      ///< topology.shape
 
   /// Whether a job may carry `parameter` (listed, or x_*).
   bool accepts_parameter(const std::string& parameter) const;
@@ -80,7 +80,7 @@ class QpLayout {
 
  private:
   std::size_t qubit_count_ = 0;
-  std::vector<std::int64_t> lin_node_;    ///< per solver qubit: machine node or −1
+  std::vector<std::int64_t> lin_node_;     ///< per solver qubit: machine node or −1
   std::vector<std::int64_t> quad_source_;  ///< per active solver coupler: machine coupler or −1
   std::map<std::int64_t, std::int64_t> node_of_qubit_;
 };

@@ -13,14 +13,14 @@ namespace qvae::dwave {
 /// The QPU path: SAPI client, solver, batching from rank 0, conditioning.
 struct QpuSettings {
   ClientSettings client;
-  std::string solver;                  ///< solver name (required for the dwave backend)
-  int batch_size = 20;                 ///< problems per POST (SAPI takes ≤ 20)
-  int max_in_flight = 100;             ///< submitted problems not yet answered
+  std::string solver;                     ///< solver name (required for the dwave backend)
+  int batch_size = 20;                    ///< problems per POST (SAPI takes ≤ 20)
+  int max_in_flight = 100;                ///< submitted problems not yet answered
   std::int64_t reads_per_problem = 1000;  ///< num_reads of one problem (also capped by the solver)
-  double job_timeout_s = 3600;         ///< all problems of one call answered within this
-  double flux_threshold = 25;          ///< |h_eq| pinning partition 0
-  std::string label = "qvae-hpc";      ///< problem labels: "<label> <tag> @<first read>" (see samplers.hpp)
-  std::uint64_t run_seed = 0;          ///< the run's seed, part of every label (set by make_sampler)
+  double job_timeout_s = 3600;            ///< all problems of one call answered within this
+  double flux_threshold = 25;             ///< |h_eq| pinning partition 0
+  std::string label = "qvae-hpc";         ///< problem labels: "<label> <tag> @<first read>" (see samplers.hpp)
+  std::uint64_t run_seed = 0;             ///< the run's seed, part of every label (set by make_sampler)
 };
 
 /// Simulated annealing (Metropolis, geometric β schedule, one sweep per β).
@@ -46,7 +46,7 @@ const char* to_string(BetaMethod method) noexcept;
 
 struct BetaSettings {
   BetaMethod method = BetaMethod::multiplicative;
-  double beta_initial = 4.0;       ///< β₀ (peggy.yaml: 4.0)
+  double beta_initial = 4.0;  ///< β₀ (peggy.yaml: 4.0)
   int max_iterations = 20;
   std::int64_t reads = 1000;       ///< QPU reads per iteration
   double stop_constant = 1.5;      ///< c of the stopping rule (peggy.yaml thrs_const)

@@ -54,11 +54,11 @@ inline constexpr std::uint32_t kSteinBootstrapDomain = 0xD303;
 /// A KDSD goodness-of-fit test of samples against p_β.
 struct KdsdTest {
   double beta = 0;
-  double statistic = 0;        ///< U-statistic estimate of KDSD (+∞ when some p(¬x)/p(x) > 1e12)
-  double std_error = 0;        ///< its standard error
+  double statistic = 0;  ///< U-statistic estimate of KDSD (+∞ when some p(¬x)/p(x) > 1e12)
+  double std_error = 0;  ///< its standard error
   double p_value = std::numeric_limits<double>::quiet_NaN();  ///< bootstrap p-value; NaN without bootstrap
-  std::int64_t samples = 0;    ///< W = Σ weights
-  std::int64_t bootstrap = 0;  ///< B
+  std::int64_t samples = 0;                                   ///< W = Σ weights
+  std::int64_t bootstrap = 0;                                 ///< B
 };
 
 /// The samples of one KDSD computation with everything that does not depend
@@ -113,8 +113,8 @@ class SteinDiscrepancy {
 };
 
 /// Collective: one KDSD test of `samples` against `machine` at β (convenience).
-KdsdTest kdsd_test(const rbm::BoltzmannMachine& machine, const SampleSet& samples, double beta,
-                   std::int64_t bootstrap, std::uint64_t seed, const par::Communicator& comm);
+KdsdTest kdsd_test(const rbm::BoltzmannMachine& machine, const SampleSet& samples, double beta, std::int64_t bootstrap,
+                   std::uint64_t seed, const par::Communicator& comm);
 
 /// Collective: β_eff = argmin_β KDSD(samples, p_β) without sampling the model.
 /// A geometric grid of 9 points over [β₀/8, 8β₀] (β₀ = settings.beta_initial;

@@ -39,7 +39,8 @@ class ClassifierInputBuilder {
 
 /// Collective: the input rows of the first `events` showers of `reader`, read
 /// `chunk_rows` per rank per step, gathered in event order on every rank.
-FeatureTable classifier_inputs(const data::CaloReader& reader, std::int64_t events, const ClassifierInputBuilder& builder,
-                               std::int64_t chunk_rows, const par::Communicator& comm);
+FeatureTable classifier_inputs(const data::CaloReader& reader, std::int64_t events,
+                               const ClassifierInputBuilder& builder, std::int64_t chunk_rows,
+                               const par::Communicator& comm);
 
 }  // namespace qvae::eval

@@ -58,21 +58,21 @@ double accuracy(const std::vector<double>& scores, const std::vector<double>& la
 
 /// One trained classifier's scores ("low" or "high" inputs).
 struct ClassifierResult {
-  std::string inputs;  ///< "low" | "high"
-  int features = 0;    ///< input vector length
+  std::string inputs;                 ///< "low" | "high"
+  int features = 0;                   ///< input vector length
   std::int64_t events_per_class = 0;  ///< used of each file (the smaller file's count)
   std::int64_t train_per_class = 0, test_per_class = 0, validation_per_class = 0;
   int hidden = 0, layers = 0, epochs = 0;
   std::int64_t batch_size = 0;
   double lr = 0;
   std::uint64_t seed = 0;
-  int best_epoch = 0;          ///< 1-based epoch with the best test accuracy
-  int epochs_run = 0;          ///< fewer than `epochs` when the test accuracy reached 1
+  int best_epoch = 0;  ///< 1-based epoch with the best test accuracy
+  int epochs_run = 0;  ///< fewer than `epochs` when the test accuracy reached 1
   double best_test_accuracy = 0;
   double auc = 0, jsd = 0, accuracy = 0;  ///< calibrated, on the validation set
   double auc_uncalibrated = 0, jsd_uncalibrated = 0, accuracy_uncalibrated = 0;
-  double auc_test = 0;         ///< uncalibrated, on the test set (the calibration set)
-  RocCurve roc;                ///< calibrated, validation set
+  double auc_test = 0;  ///< uncalibrated, on the test set (the calibration set)
+  RocCurve roc;         ///< calibrated, validation set
   std::vector<double> test_accuracy_per_epoch, train_loss_per_epoch;
   double seconds_inputs = 0, seconds_training = 0;
 };

@@ -70,10 +70,10 @@ struct FpdResult {
   double value = 0, error = 0;  ///< the fitted intercept and its error (not scaled by 10^3)
   double slope = 0;
   std::vector<std::int64_t> batch_sizes;
-  std::vector<double> mean_distances;  ///< per batch size
+  std::vector<double> mean_distances;             ///< per batch size
   std::int64_t min_samples = 0, max_samples = 0;  ///< as used
-  bool reduced = false;  ///< the sizes were scaled down to the available samples
-  std::string note;      ///< why, when reduced
+  bool reduced = false;                           ///< the sizes were scaled down to the available samples
+  std::string note;                               ///< why, when reduced
 };
 /// Collective when `comm` is given (work spread over its ranks; every rank gets
 /// the result).  Inputs must be normalised already and identical on every rank.

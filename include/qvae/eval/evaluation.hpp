@@ -75,7 +75,7 @@ struct ModelComparison {
   std::int64_t events = 0;  ///< showers encoded
   std::int64_t chains = 0;  ///< Gibbs chains
   int gibbs_sweeps = 0;
-  std::uint64_t seed = 0;   ///< of the chains
+  std::uint64_t seed = 0;  ///< of the chains
   bool partition0_clamped = false;
   EnergyComparison rbm_energy;
   ReconstructionComparison reconstruction;
@@ -98,10 +98,11 @@ struct Evaluation {
   int distance_features = 0;  ///< length of the cls-high vector
   std::optional<FpdResult> fpd;
   std::optional<KpdResult> kpd;
-  std::string distances_note;  ///< why FPD/KPD were not computed, when they were not
+  std::string distances_note;            ///< why FPD/KPD were not computed, when they were not
   std::optional<ModelComparison> model;  ///< with --model/--data: metrics.json "rbm_energy",
                                          ///< "reconstruction", "model_evaluation"; groups in histograms.h5
-  std::vector<ClassifierResult> classifiers;  ///< with --classifier: metrics.json "classifier", histograms.h5 classifier/
+  std::vector<ClassifierResult>
+      classifiers;  ///< with --classifier: metrics.json "classifier", histograms.h5 classifier/
   double seconds_features = 0, seconds_fpd = 0, seconds_kpd = 0, seconds_total = 0;
 };
 

@@ -42,7 +42,7 @@ enum class FeatureKind {
   etot_over_einc,  ///< E_tot / E_inc
   sparsity_total,  ///< fraction of zero voxels in the whole shower (the original study's convention)
   e_layer,
-  sparsity,        ///< per layer: 1 - mean(x > 0)
+  sparsity,  ///< per layer: 1 - mean(x > 0)
   ec_eta,
   ec_phi,
   ec_r,
@@ -54,7 +54,7 @@ enum class FeatureKind {
 const char* kind_name(FeatureKind kind);
 
 struct FeatureColumn {
-  std::string name;   ///< "e_tot", "etot_over_einc", "e_layer_12", "ec_eta_3", ...
+  std::string name;  ///< "e_tot", "etot_over_einc", "e_layer_12", "ec_eta_3", ...
   FeatureKind kind;
   int layer = -1;     ///< index into Geometry::layers(); -1 for shower-wide features
   int layer_id = -1;  ///< the layer's id in the binning XML (used in names)
@@ -106,8 +106,7 @@ class FeatureCalculator {
   /// (numpy casts the Python-float threshold to the array's float32), float64 in
   /// double.  NaN never survives.
   bool keeps(float voxel) const {
-    return summation_ == Summation::numpy_float32 ? voxel >= threshold32_
-                                                  : static_cast<double>(voxel) >= min_energy_;
+    return summation_ == Summation::numpy_float32 ? voxel >= threshold32_ : static_cast<double>(voxel) >= min_energy_;
   }
   /// Features of one shower into `row` (layout().size() values).
   void compute(const float* voxels, double incident_energy, double* row) const;
@@ -134,8 +133,8 @@ FeatureTable allgather_rows(const FeatureTable& local, const par::Communicator& 
 /// without its label column): which feature column and how it is transformed.
 struct ClsHighEntry {
   enum class Transform { log10, log10_offset, per_100, identity };
-  std::string name;  ///< "log10_e_inc", "log10_e_layer_3", "ec_eta_3/100", "sparsity_3", ...
-  int column;        ///< into FeatureLayout::columns()
+  std::string name;     ///< "log10_e_inc", "log10_e_layer_3", "ec_eta_3/100", "sparsity_3", ...
+  int column;           ///< into FeatureLayout::columns()
   Transform transform;  ///< log10(x), log10(x + 1e-8), x / 100 (mm -> the script's scale), x
 };
 /// The cls-high entries in evaluate.py's order: [log10 E_inc, log10(E_layer + 1e-8) per layer,

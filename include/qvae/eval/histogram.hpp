@@ -56,8 +56,8 @@ struct Histogram {
 /// (n_occupied = bins non-empty in either histogram).  S near its floor
 /// means "indistinguishable with these statistics".
 struct SeparationPower {
-  double value = 0;          ///< NaN when either histogram is empty
-  double floor = 0;          ///< NaN when either histogram is empty
+  double value = 0;  ///< NaN when either histogram is empty
+  double floor = 0;  ///< NaN when either histogram is empty
   int occupied_bins = 0;
   std::int64_t entries_a = 0, entries_b = 0;
 };

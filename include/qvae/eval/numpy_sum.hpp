@@ -16,9 +16,11 @@
 
 namespace qvae::eval {
 
-template <class T> T numpy_pairwise_sum(const T* x, std::int64_t n);
+template <class T>
+T numpy_pairwise_sum(const T* x, std::int64_t n);
 /// np.add.reduce over x[0..n): chunks of kNumpyBufferSize, each numpy_pairwise_sum'med.
-template <class T> T numpy_sum(const T* x, std::int64_t n);
+template <class T>
+T numpy_sum(const T* x, std::int64_t n);
 
 inline constexpr std::int64_t kNumpyBufferSize = 8192;
 

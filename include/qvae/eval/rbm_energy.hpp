@@ -18,9 +18,9 @@
 namespace qvae::eval {
 
 struct EnergyComparison {
-  Histogram encoded, gibbs;     ///< one linear binning over both sets' [min, max]
-  SeparationPower separation;   ///< with its finite-sample floor
-  double overlap = 0;           ///< sum_i min(p_i, q_i): 1 = identical shapes
+  Histogram encoded, gibbs;    ///< one linear binning over both sets' [min, max]
+  SeparationPower separation;  ///< with its finite-sample floor
+  double overlap = 0;          ///< sum_i min(p_i, q_i): 1 = identical shapes
   std::int64_t count_encoded = 0, count_gibbs = 0;
   double mean_encoded = 0, mean_gibbs = 0;
   double std_encoded = 0, std_gibbs = 0;  ///< population standard deviations

@@ -17,7 +17,7 @@ struct Layer {
   int id = 0;                   ///< layer id in the XML (ds1 skips empty ones)
   std::vector<double> r_edges;  ///< mm, ascending, first is 0
   int alpha_bins = 1;
-  std::int64_t first_voxel = 0; ///< index of this layer's first voxel
+  std::int64_t first_voxel = 0;  ///< index of this layer's first voxel
   int r_bins() const { return static_cast<int>(r_edges.size()) - 1; }
   std::int64_t voxels() const { return static_cast<std::int64_t>(r_bins()) * alpha_bins; }
 };

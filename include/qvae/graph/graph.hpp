@@ -23,10 +23,10 @@ Topology parse_topology(const std::string& name);
 /// Which member of a family: the generator's parameters.
 struct GraphShape {
   Topology topology = Topology::pegasus;
-  int m = 16;                ///< rows (chimera), size parameter (pegasus, zephyr)
-  int n = 16;                ///< columns (chimera only)
-  int t = 4;                 ///< shore size (chimera, zephyr); 12, the tile, for pegasus
-  bool fabric_only = true;   ///< pegasus only: drop the disconnected boundary qubits
+  int m = 16;               ///< rows (chimera), size parameter (pegasus, zephyr)
+  int n = 16;               ///< columns (chimera only)
+  int t = 4;                ///< shore size (chimera, zephyr); 12, the tile, for pegasus
+  bool fabric_only = true;  ///< pegasus only: drop the disconnected boundary qubits
 
   /// How many linear indices the family uses (node labels lie in [0, index_range())).
   std::int64_t index_range() const;
@@ -79,7 +79,7 @@ class Graph {
   GraphShape shape_;
   std::vector<std::int64_t> nodes_;
   std::vector<Edge> edges_;
-  std::vector<char> present_;                 // by linear index
+  std::vector<char> present_;                  // by linear index
   std::vector<std::int64_t> adjacency_start_;  // CSR by linear index, size index_range + 1
   std::vector<std::int64_t> adjacency_;
 };
@@ -116,17 +116,13 @@ struct PegasusCoord {
 /// Nice coordinates (t, y, x, u, k): t < 3, y, x < m-1, u < 2, k < 4.
 struct NiceCoord {
   int t = 0, y = 0, x = 0, u = 0, k = 0;
-  bool operator==(const NiceCoord& o) const {
-    return t == o.t && y == o.y && x == o.x && u == o.u && k == o.k;
-  }
+  bool operator==(const NiceCoord& o) const { return t == o.t && y == o.y && x == o.x && u == o.u && k == o.k; }
 };
 
 /// (u, w, k, j, z): u < 2, w < 2m+1, k < t, j < 2, z < m.
 struct ZephyrCoord {
   int u = 0, w = 0, k = 0, j = 0, z = 0;
-  bool operator==(const ZephyrCoord& o) const {
-    return u == o.u && w == o.w && k == o.k && j == o.j && z == o.z;
-  }
+  bool operator==(const ZephyrCoord& o) const { return u == o.u && w == o.w && k == o.k && j == o.j && z == o.z; }
 };
 
 class ChimeraCoordinates {

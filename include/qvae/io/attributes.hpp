@@ -31,8 +31,7 @@ double get_double_attribute(const File& file, const std::string& object, const s
 std::int64_t get_int_attribute(const File& file, const std::string& object, const std::string& name);
 std::uint64_t get_uint_attribute(const File& file, const std::string& object, const std::string& name);
 std::vector<double> get_double_array_attribute(const File& file, const std::string& object, const std::string& name);
-std::vector<std::int64_t> get_int_array_attribute(const File& file, const std::string& object,
-                                                  const std::string& name);
+std::vector<std::int64_t> get_int_array_attribute(const File& file, const std::string& object, const std::string& name);
 
 /// What every file the project writes records at its root: `qvae_version`,
 /// `created_by` (the command line), `seed` and `config` (the resolved INI).

@@ -30,8 +30,8 @@ struct WriteOptions {
 };
 
 struct IoReport {
-  bool collective = false;   ///< HDF5 did the transfer collectively on every rank
-  std::string cause;         ///< why not, when it was not (empty otherwise)
+  bool collective = false;  ///< HDF5 did the transfer collectively on every rank
+  std::string cause;        ///< why not, when it was not (empty otherwise)
 };
 
 /// Shape of dataset `name`; InputError if missing.
@@ -44,7 +44,8 @@ std::string stored_type(const File& file, const std::string& name);
 /// up front and filled by collective block writes, so large outputs can be
 /// streamed in steps.  On parallel files every rank calls write() the same
 /// number of times (a rank with nothing to write passes an empty block).
-template <class T> class RowWriter {
+template <class T>
+class RowWriter {
  public:
   /// Collective: creates the dataset; every rank passes the same arguments.
   RowWriter(File& file, const std::string& name, std::int64_t total_rows, std::int64_t cols,
@@ -66,16 +67,16 @@ template <class T> class RowWriter {
 /// — or (total rows) when `cols` is 0 — where total is the sum of local_rows
 /// over ranks, and writes this rank's rows at its offset (exclusive prefix sum).
 template <class T>
-IoReport write_rows(File& file, const std::string& name, const T* data, std::int64_t local_rows,
-                    std::int64_t cols, const WriteOptions& options = {});
+IoReport write_rows(File& file, const std::string& name, const T* data, std::int64_t local_rows, std::int64_t cols,
+                    const WriteOptions& options = {});
 
 /// Collective on parallel files.  Reads rows [block.offset, block.end()) of a
 /// dataset whose shape must be (N, expected_cols) — or (N) when expected_cols
 /// is 0 — into `out` (resized).  Float data converts between widths and
 /// integer data between widths; any other type mismatch is an InputError.
 template <class T>
-IoReport read_rows(const File& file, const std::string& name, const par::Block& block,
-                   std::int64_t expected_cols, std::vector<T>& out);
+IoReport read_rows(const File& file, const std::string& name, const par::Block& block, std::int64_t expected_cols,
+                   std::vector<T>& out);
 
 /// Reads the union of row runs `runs` (sorted by offset, disjoint, counts > 0)
 /// of a dataset shaped like read_rows expects, in one transfer: the rows land
@@ -92,6 +93,7 @@ IoReport read_row_runs(const File& file, const std::string& name, const std::vec
 void create_group(File& file, const std::string& name);
 
 /// Whole-dataset convenience for small data every rank needs (collective on parallel files).
-template <class T> std::vector<T> read_all(const File& file, const std::string& name, std::int64_t expected_cols);
+template <class T>
+std::vector<T> read_all(const File& file, const std::string& name, std::int64_t expected_cols);
 
 }  // namespace qvae::io

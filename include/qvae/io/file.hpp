@@ -43,7 +43,10 @@ class File {
 
  protected:
   File(std::string path, Handle handle, std::optional<par::Communicator> comm, bool writable)
-      : path_(std::move(path)), handle_(std::move(handle)), comm_(std::move(comm)), writable_(writable),
+      : path_(std::move(path)),
+        handle_(std::move(handle)),
+        comm_(std::move(comm)),
+        writable_(writable),
         uncaught_at_creation_(std::uncaught_exceptions()) {}
   /// True while an exception thrown after this file was opened unwinds the stack.
   bool unwinding() const { return std::uncaught_exceptions() > uncaught_at_creation_; }

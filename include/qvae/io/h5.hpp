@@ -76,14 +76,34 @@ Hdf5Library hdf5_library();
 std::string where_text(const std::string& path, const std::string& object = {});
 
 /// HDF5 type for a native C++ type (float, double, int32, int64, uint8).
-template <class T> hid_t native_type();
-template <> inline hid_t native_type<float>() { return H5T_NATIVE_FLOAT; }
-template <> inline hid_t native_type<double>() { return H5T_NATIVE_DOUBLE; }
-template <> inline hid_t native_type<std::int32_t>() { return H5T_NATIVE_INT32; }
-template <> inline hid_t native_type<std::int64_t>() { return H5T_NATIVE_INT64; }
-template <> inline hid_t native_type<std::uint8_t>() { return H5T_NATIVE_UINT8; }
-template <> inline hid_t native_type<std::uint64_t>() { return H5T_NATIVE_UINT64; }
+template <class T>
+hid_t native_type();
+template <>
+inline hid_t native_type<float>() {
+  return H5T_NATIVE_FLOAT;
+}
+template <>
+inline hid_t native_type<double>() {
+  return H5T_NATIVE_DOUBLE;
+}
+template <>
+inline hid_t native_type<std::int32_t>() {
+  return H5T_NATIVE_INT32;
+}
+template <>
+inline hid_t native_type<std::int64_t>() {
+  return H5T_NATIVE_INT64;
+}
+template <>
+inline hid_t native_type<std::uint8_t>() {
+  return H5T_NATIVE_UINT8;
+}
+template <>
+inline hid_t native_type<std::uint64_t>() {
+  return H5T_NATIVE_UINT64;
+}
 /// A readable name of a native type ("float32", "int64", ...).
-template <class T> const char* type_name();
+template <class T>
+const char* type_name();
 
 }  // namespace qvae::io

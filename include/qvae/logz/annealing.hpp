@@ -82,8 +82,8 @@ const char* to_string(ReverseStart start) noexcept;
 struct AnnealingSettings {
   std::int64_t chains = 1024;  ///< over all ranks
   std::int64_t sweeps_per_temperature = 1;
-  std::vector<double> betas;   ///< the schedule, β_0 = 0 … β_K = 1
-  std::uint64_t seed = 0;      ///< forward chains use it; reverse chains derive theirs
+  std::vector<double> betas;  ///< the schedule, β_0 = 0 … β_K = 1
+  std::uint64_t seed = 0;     ///< forward chains use it; reverse chains derive theirs
   rbm::SamplerFactory factory = rbm::make_kokkos_sampler;
   /// Called on every rank with the temperatures done so far (progress display).
   std::function<void(std::int64_t)> on_progress;
@@ -108,9 +108,8 @@ ReverseStartStates exact_start(const rbm::BoltzmannMachine& machine, std::uint64
                                const par::Communicator& comm);
 /// This rank's block of uniformly random states, to be equilibrated for
 /// `equilibration_sweeps` sweeps at β = 1 by the reverse sampler itself.
-ReverseStartStates equilibrated_start(const rbm::BoltzmannMachine& machine, std::uint64_t seed,
-                                      std::int64_t chains, std::int64_t equilibration_sweeps,
-                                      const par::Communicator& comm);
+ReverseStartStates equilibrated_start(const rbm::BoltzmannMachine& machine, std::uint64_t seed, std::int64_t chains,
+                                      std::int64_t equilibration_sweeps, const par::Communicator& comm);
 /// Chain c starts at data row c mod D; `rows` holds this rank's block
 /// [par::my_block(chains)) of those rows, N bytes each (see read_latents).
 ReverseStartStates data_start(rbm::ChainBlock rows);
@@ -120,11 +119,11 @@ struct AnnealingRun {
   Direction direction = Direction::forward;
   std::vector<double> log_weights;  ///< forward: log w_m; reverse: log r_m (all chains, same on every rank)
   std::vector<double> betas;
-  double log_z0 = 0;                ///< Σ softplus(b)
+  double log_z0 = 0;  ///< Σ softplus(b)
   std::int64_t sweeps_per_temperature = 1;
   std::uint64_t sampler_seed = 0;
-  double seconds = 0;               ///< slowest rank, annealing only
-  double start_seconds = 0;         ///< slowest rank, preparing start states (reverse)
+  double seconds = 0;        ///< slowest rank, annealing only
+  double start_seconds = 0;  ///< slowest rank, preparing start states (reverse)
   /// CPU time of the annealing loops, summed over ranks (no waits in collectives):
   /// the work a dedicated core per rank would take, whatever else loads the machine.
   double cpu_seconds = 0;

@@ -36,10 +36,10 @@ struct ExactOptions {
 
 struct ExactResult {
   double log_z = 0;
-  int analytic_partition = -1;     ///< the partition summed in closed form
+  int analytic_partition = -1;        ///< the partition summed in closed form
   std::int64_t enumerated_units = 0;  ///< log2 of the number of terms
-  double terms = 0;                ///< 2^enumerated_units
-  double seconds = 0;              ///< slowest rank
+  double terms = 0;                   ///< 2^enumerated_units
+  double seconds = 0;                 ///< slowest rank
 };
 
 /// Units the enumeration of `machine` visits (free units outside the largest

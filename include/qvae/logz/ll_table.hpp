@@ -19,9 +19,9 @@
 #include <vector>
 
 #include "qvae/logz/logz.hpp"
-#include "qvae/rbm/sampling.hpp"
 #include "qvae/par/communicator.hpp"
 #include "qvae/rbm/boltzmann_machine.hpp"
+#include "qvae/rbm/sampling.hpp"
 
 namespace qvae::logz {
 

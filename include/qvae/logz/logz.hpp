@@ -52,9 +52,9 @@ struct LogzRequest {
 /// the chains of each row; an unbiased p̂ of the annealing model, so the mean
 /// of log p̂ is a conservative (low) log-likelihood.
 struct RaiseResult {
-  std::int64_t rows = 0;          ///< data rows with at least one chain
-  double mean_log_likelihood = 0; ///< mean over rows of log p̂(v)
-  double std_error = 0;           ///< sd over rows / sqrt(rows)
+  std::int64_t rows = 0;           ///< data rows with at least one chain
+  double mean_log_likelihood = 0;  ///< mean over rows of log p̂(v)
+  double std_error = 0;            ///< sd over rows / sqrt(rows)
 };
 
 struct LogzReport {

@@ -23,13 +23,13 @@ inline constexpr std::uint32_t kBootstrapDomain = 0x7A03;
 /// Purposes of derived seeds.  Forward AIS runs under the user's seed itself,
 /// so `--method ais` and the AIS half of `--method both` agree.
 enum class SeedPurpose : std::uint64_t {
-  reverse_chains = 1,   ///< reverse AIS sweeps (and the equilibration of its start)
-  exact_start = 2,      ///< exact samples that start reverse AIS
-  bootstrap = 3,        ///< bootstrap resampling of per-chain log-weights
-  adaptive_pilot = 4,   ///< pilot chains of the adaptive schedule
-  gibbs_samples = 5,    ///< Gibbs samples of the LL table
-  random_model = 6,     ///< parameters of the random reference RBM of the LL table
-  random_model_logz = 7 ///< annealing runs of the random reference RBM
+  reverse_chains = 1,    ///< reverse AIS sweeps (and the equilibration of its start)
+  exact_start = 2,       ///< exact samples that start reverse AIS
+  bootstrap = 3,         ///< bootstrap resampling of per-chain log-weights
+  adaptive_pilot = 4,    ///< pilot chains of the adaptive schedule
+  gibbs_samples = 5,     ///< Gibbs samples of the LL table
+  random_model = 6,      ///< parameters of the random reference RBM of the LL table
+  random_model_logz = 7  ///< annealing runs of the random reference RBM
 };
 
 /// A 64-bit seed for one purpose, a pure function of (seed, purpose).

@@ -103,10 +103,10 @@ struct LossConfig {
   double hit_coefficient = 1.0;    ///< factor on the hit BCE
   double hit_alpha = 0.0;          ///< e^{alpha - gamma s_b}
   double hit_gamma = 0.0;
-  double hit_weight_power = 0.0;   ///< per-voxel BCE weight (1 + u)^p
-  double kl_weight = 1.0;          ///< gamma_KL on entropy + pos (+ neg with autograd)
-  double total_coefficient = 100.0;  ///< layer head: factor on the total energy's squared error (logit units)
-  double layer_coefficient = 10.0;   ///< layer head: factor on the layer fractions' cross-entropy
+  double hit_weight_power = 0.0;       ///< per-voxel BCE weight (1 + u)^p
+  double kl_weight = 1.0;              ///< gamma_KL on entropy + pos (+ neg with autograd)
+  double total_coefficient = 100.0;    ///< layer head: factor on the total energy's squared error (logit units)
+  double layer_coefficient = 10.0;     ///< layer head: factor on the layer fractions' cross-entropy
   double total_nll_coefficient = 1.0;  ///< total_energy = mixture: factor on -log p(U_tot | E_inc)
 };
 
@@ -124,14 +124,14 @@ struct PriorConfig {
   double init_bias_sigma = 1.0;      ///< N(0, sigma^2) biases
   RbmUpdate update = RbmUpdate::centred_sgd;
   double lr = 0.01;
-  double weight_decay = 0.0;         ///< gamma of theta <- theta (1 - gamma) + ... (Adam)
+  double weight_decay = 0.0;  ///< gamma of theta <- theta (1 - gamma) + ... (Adam)
   double adam_beta1 = 0.9;
   double adam_beta2 = 0.999;
   double adam_eps = 1e-8;
-  double mean_clamp = 1e-4;          ///< data/model means clamped to [c, 1 - c] in the centred gradient
-  int gibbs_steps = 3000;            ///< sweeps of the negative phase per batch
+  double mean_clamp = 1e-4;  ///< data/model means clamped to [c, 1 - c] in the centred gradient
+  int gibbs_steps = 3000;    ///< sweeps of the negative phase per batch
   NegativeChains negative_chains = NegativeChains::cd;
-  int generation_gibbs_steps = 3000; ///< sweeps before decoding a generated shower
+  int generation_gibbs_steps = 3000;  ///< sweeps before decoding a generated shower
 };
 
 /// Everything that defines a QVAE for a given geometry.
@@ -143,14 +143,14 @@ struct ModelConfig {
   VoxelPosEnc voxel_posenc = VoxelPosEnc::none;
   double voxel_posenc_scale = 1.0;
 
-  std::vector<int> cnn_encoder_channels{32, 64, 128, 256};   ///< encoder table (docs/model.md), convs 1-4
-  std::vector<int> cnn_decoder_channels{512, 128, 64, 32};   ///< decoder table: trunk 2, heads 2
+  std::vector<int> cnn_encoder_channels{32, 64, 128, 256};  ///< encoder table (docs/model.md), convs 1-4
+  std::vector<int> cnn_decoder_channels{512, 128, 64, 32};  ///< decoder table: trunk 2, heads 2
   std::vector<int> fcn_encoder_hidden{500, 450, 400, 350, 300};
   std::vector<int> fcn_decoder_hidden{800, 700, 600, 550, 500};  ///< last one per head
 
-  int energy_embedding_dim = 16;   ///< sin/cos embedding of ln E (additive, film)
-  double energy_log_min = 6.0;     ///< trans_energy a (ln MeV)
-  double energy_log_max = 14.0;    ///< trans_energy b
+  int energy_embedding_dim = 16;  ///< sin/cos embedding of ln E (additive, film)
+  double energy_log_min = 6.0;    ///< trans_energy a (ln MeV)
+  double energy_log_max = 14.0;   ///< trans_energy b
   /// Bits of floor(E), floor(sqrt(10E)), floor(e^10 ln E) in partition 0; all 0 = minimal for energy_code_max_mev.
   data::EnergyCodeWidths energy_code_widths{20, 20, 20};
   double energy_code_max_mev = 1e6;
@@ -158,11 +158,11 @@ struct ModelConfig {
   /// Voxels are transformed as fractions of fraction_scale x E_inc (>= 1);
   /// 0 = auto: `qvae train` fixes it from the training file (docs/model.md).
   double fraction_scale = 0.0;
-  double logit_clamp = 88.0;        ///< encoder logits clamped to +-this
+  double logit_clamp = 88.0;  ///< encoder logits clamped to +-this
 
   RelaxationKind relaxation = RelaxationKind::gumbel;
-  LinearAnneal beta{1.0, 100.0, 0, 150};   ///< relaxation inverse temperature
-  LinearAnneal slope{0.05, 0.0, 0, 150};   ///< LeakyReLU slope of the energy head in training
+  LinearAnneal beta{1.0, 100.0, 0, 150};  ///< relaxation inverse temperature
+  LinearAnneal slope{0.05, 0.0, 0, 150};  ///< LeakyReLU slope of the energy head in training
   HitGating hit_gating = HitGating::true_mask;
   /// CNN decoder: a learnt bias per voxel on both outputs (the FCN's output
   /// layers have one already).

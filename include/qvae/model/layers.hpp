@@ -13,6 +13,7 @@
 #include <torch/torch.h>
 
 #include "qvae/model/config.hpp"
+#include "qvae/model/network_plan.hpp"
 
 namespace qvae::geometry {
 class Geometry;
@@ -59,12 +60,6 @@ struct EnergyFeatures {
 EnergyFeatures energy_features(const torch::Tensor& incident_energies, double log_min, double log_max,
                                int embedding_dim, torch::Dtype dtype);
 
-/// What a conditioning point does with the energy.
-enum class ConditionMode { none, concat, add, film };
-/// The mode of the encoder's / decoder's conditioning point for a model.conditioning value.
-ConditionMode encoder_condition_mode(Conditioning conditioning);
-ConditionMode decoder_condition_mode(Conditioning conditioning);
-
 /// One conditioning point on features h of shape (B, C) or (B, C, ...):
 ///   concat: cat(h, scaled E broadcast)            -> C + 1 channels
 ///   add:    h + Linear(embedding)                 (broadcast over space)
@@ -94,30 +89,7 @@ torch::Tensor latent_feedback_scalar(const torch::Tensor& samples);
 /// f(p, d) = sum_{i<d} (i even ? sin : cos)(p 10000^(-i/d)); (V) double.
 torch::Tensor voxel_positional_encoding(const geometry::Geometry& geometry);
 
-/// One convolution stage of the 3-D CNN encoder, for the layer table.
-struct ConvStage {
-  int in_channels = 0;
-  int out_channels = 0;
-  std::array<int, 3> kernel{3, 3, 3};
-  std::array<int, 3> stride{1, 1, 1};
-  bool cylinder_padding = false;
-  bool batch_norm = true;
-  double prelu_init = 0.02;
-  std::array<int, 3> out_shape{0, 0, 0};  ///< (z, alpha, r) after the stage
-};
-
-/// One transposed-convolution stage of the 3-D CNN decoder, for the layer table.
-struct TransposedStage {
-  int in_channels = 0;
-  int out_channels = 0;
-  std::array<int, 3> kernel{3, 3, 3};
-  std::array<int, 3> stride{1, 1, 1};
-  bool post_pad = false;                  ///< cylinder_pad after the transposed conv
-  std::array<int, 3> out_shape{0, 0, 0};  ///< (z, alpha, r) after the stage (and its pad)
-};
-
-/// Formats stages as a markdown table (docs/model.md, `describe()` of the networks).
-std::string format_stages(const std::vector<ConvStage>& stages);
-std::string format_stages(const std::vector<TransposedStage>& stages);
+/// A (z, alpha, r) triple as LibTorch's kernel and stride argument.
+torch::ExpandingArray<3> expand3(const std::array<int, 3>& values);
 
 }  // namespace qvae::model

@@ -20,27 +20,9 @@
 #include "qvae/geometry/geometry.hpp"
 #include "qvae/model/config.hpp"
 #include "qvae/model/layers.hpp"
+#include "qvae/model/network_plan.hpp"
 
 namespace qvae::model {
-
-/// The (z, alpha, r) grid of a regular geometry.  UsageError (naming the
-/// geometry and suggesting model.encoder = fcn) when it is not regular.
-std::array<int, 3> regular_grid(const geometry::Geometry& geometry, const std::string& what);
-
-/// The encoder stages for a grid: convs 1-3 of the encoder table (cylinder padding),
-/// the energy conditioning point after conv 3 (concat adds a channel), conv 4
-/// without padding, extra stride-2 reductions while an extent exceeds 4 (none
-/// for ds2), then conv 5 of the table when it yields 1x1x1, else a conv whose kernel
-/// is the remaining extent.  UsageError when the grid is too small.
-std::vector<ConvStage> plan_cnn_encoder(const std::array<int, 3>& grid, const std::vector<int>& channels,
-                                        int latent_nodes, ConditionMode condition);
-/// The decoder stages for a grid: 2 trunk transposed convs from 1x1x1, the
-/// energy conditioning point, 3 head transposed convs with the periodic post-pad
-/// after heads 1 and 2 (the reference's newer `Decoder`, docs/model.md).  Per dimension the kernels and
-/// strides are those of the decoder table when they reach the grid (ds2), otherwise the
-/// closest plan (kernels 2..5, strides 1..2) that reaches it exactly.
-std::vector<TransposedStage> plan_cnn_decoder(const std::array<int, 3>& grid, const std::vector<int>& channels,
-                                              int latent_size, ConditionMode condition);
 
 // ---------------------------------------------------------------------------
 // Encoder levels

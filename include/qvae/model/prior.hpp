@@ -32,8 +32,8 @@ struct GibbsRequest {
   int sweeps = 1;
   bool clamp_partition0 = false;  ///< partition 0 keeps its initial values
   std::uint64_t seed = 0;
-  std::int64_t first_chain = 0;   ///< row b is chain first_chain + b (its Philox stream)
-  std::int64_t first_sweep = 0;   ///< sweep counter of every chain's first sweep
+  std::int64_t first_chain = 0;  ///< row b is chain first_chain + b (its Philox stream)
+  std::int64_t first_sweep = 0;  ///< sweep counter of every chain's first sweep
 };
 
 /// Ascent direction for the RBM parameters (the centred gradient), float64,

@@ -55,8 +55,8 @@ enum class NegativePhase { training, evaluation };
 
 /// Per-batch settings of the forward pass (annealed by the trainer).
 struct StepSettings {
-  double beta = 1.0;   ///< relaxation inverse temperature
-  double slope = 0.0;  ///< LeakyReLU slope of the energy output (training)
+  double beta = 1.0;               ///< relaxation inverse temperature
+  double slope = 0.0;              ///< LeakyReLU slope of the energy output (training)
   std::optional<NoiseKeys> noise;  ///< none: torch's generator
 };
 
@@ -91,8 +91,8 @@ struct LossTerms {
   /// total-energy term (squared error in logit units, or the mixture's negative
   /// log-likelihood) + layer-fraction cross-entropy; 0 without the head
   torch::Tensor layer;
-  torch::Tensor kl;          ///< entropy + pos_energy = KL(q || p) - log Z (the KL up to the prior's log Z)
-  torch::Tensor total;       ///< what is back-propagated (depends on rbm.update)
+  torch::Tensor kl;     ///< entropy + pos_energy = KL(q || p) - log Z (the KL up to the prior's log Z)
+  torch::Tensor total;  ///< what is back-propagated (depends on rbm.update)
   /// name -> value for logging: ae_loss, hit_loss, entropy, pos_energy, neg_energy, kl_loss, layer_loss, loss.
   std::map<std::string, double> values() const;
 };
@@ -192,7 +192,7 @@ class QvaeImpl : public torch::nn::Module {
   std::optional<data::BinaryEnergyCode> code_;
   Encoder encoder_{nullptr};
   Decoder decoder_{nullptr};
-  TotalEnergyDensity total_density_{nullptr};  ///< model.total_energy = mixture only
+  TotalEnergyDensity total_density_{nullptr};   ///< model.total_energy = mixture only
   torch::Tensor prior_biases_, prior_weights_;  ///< views shared with the sampler
   // centred_adam state and persistent chains (saved with the model)
   torch::Tensor adam_m_biases_, adam_v_biases_, adam_m_weights_, adam_v_weights_;

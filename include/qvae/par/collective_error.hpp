@@ -38,7 +38,8 @@ class CollectiveError : public core::Error {
 void agree(const Communicator& comm, std::exception_ptr local_error);
 
 /// Collective: runs `work` on every rank, then agree()s on its outcome.
-template <class Work> void run_agreed(const Communicator& comm, Work&& work) {
+template <class Work>
+void run_agreed(const Communicator& comm, Work&& work) {
   std::exception_ptr error;
   try {
     work();

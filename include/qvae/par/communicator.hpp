@@ -23,17 +23,48 @@ std::size_t message_limit();
 /// Sets message_limit() (>= 1); 0 restores the default.  Not thread-safe.
 void set_message_limit(std::size_t elements);
 
-template <class T> MPI_Datatype mpi_type();
-template <> inline MPI_Datatype mpi_type<char>() { return MPI_CHAR; }
-template <> inline MPI_Datatype mpi_type<std::uint8_t>() { return MPI_UINT8_T; }
-template <> inline MPI_Datatype mpi_type<int>() { return MPI_INT; }
-template <> inline MPI_Datatype mpi_type<unsigned>() { return MPI_UNSIGNED; }
-template <> inline MPI_Datatype mpi_type<long>() { return MPI_LONG; }
-template <> inline MPI_Datatype mpi_type<long long>() { return MPI_LONG_LONG; }
-template <> inline MPI_Datatype mpi_type<unsigned long>() { return MPI_UNSIGNED_LONG; }
-template <> inline MPI_Datatype mpi_type<unsigned long long>() { return MPI_UNSIGNED_LONG_LONG; }
-template <> inline MPI_Datatype mpi_type<float>() { return MPI_FLOAT; }
-template <> inline MPI_Datatype mpi_type<double>() { return MPI_DOUBLE; }
+template <class T>
+MPI_Datatype mpi_type();
+template <>
+inline MPI_Datatype mpi_type<char>() {
+  return MPI_CHAR;
+}
+template <>
+inline MPI_Datatype mpi_type<std::uint8_t>() {
+  return MPI_UINT8_T;
+}
+template <>
+inline MPI_Datatype mpi_type<int>() {
+  return MPI_INT;
+}
+template <>
+inline MPI_Datatype mpi_type<unsigned>() {
+  return MPI_UNSIGNED;
+}
+template <>
+inline MPI_Datatype mpi_type<long>() {
+  return MPI_LONG;
+}
+template <>
+inline MPI_Datatype mpi_type<long long>() {
+  return MPI_LONG_LONG;
+}
+template <>
+inline MPI_Datatype mpi_type<unsigned long>() {
+  return MPI_UNSIGNED_LONG;
+}
+template <>
+inline MPI_Datatype mpi_type<unsigned long long>() {
+  return MPI_UNSIGNED_LONG_LONG;
+}
+template <>
+inline MPI_Datatype mpi_type<float>() {
+  return MPI_FLOAT;
+}
+template <>
+inline MPI_Datatype mpi_type<double>() {
+  return MPI_DOUBLE;
+}
 
 class Communicator {
  public:
@@ -50,29 +81,49 @@ class Communicator {
 
   void barrier() const;
 
-  template <class T> T allreduce(T value, MPI_Op op) const {
+  template <class T>
+  T allreduce(T value, MPI_Op op) const {
     static_assert(std::is_arithmetic<T>::value, "allreduce of arithmetic values only");
     T out{};
     QVAE_CHECK_MPI(MPI_Allreduce(&value, &out, 1, mpi_type<T>(), op, get()));
     return out;
   }
-  template <class T> T sum(T value) const { return allreduce(value, MPI_SUM); }
-  template <class T> T max(T value) const { return allreduce(value, MPI_MAX); }
-  template <class T> T min(T value) const { return allreduce(value, MPI_MIN); }
+  template <class T>
+  T sum(T value) const {
+    return allreduce(value, MPI_SUM);
+  }
+  template <class T>
+  T max(T value) const {
+    return allreduce(value, MPI_MAX);
+  }
+  template <class T>
+  T min(T value) const {
+    return allreduce(value, MPI_MIN);
+  }
   /// True on every rank iff `flag` is true on every rank.
   bool all(bool flag) const { return min(flag ? 1 : 0) == 1; }
 
   /// In-place element-wise sum over ranks (any count: sent in pieces of at
   /// most message_limit() elements).
-  template <class T> void sum_in_place(T* data, std::size_t count) const { reduce_in_place(data, count, MPI_SUM); }
+  template <class T>
+  void sum_in_place(T* data, std::size_t count) const {
+    reduce_in_place(data, count, MPI_SUM);
+  }
 
   /// In-place element-wise maximum / minimum over ranks.
-  template <class T> void max_in_place(T* data, std::size_t count) const { reduce_in_place(data, count, MPI_MAX); }
-  template <class T> void min_in_place(T* data, std::size_t count) const { reduce_in_place(data, count, MPI_MIN); }
+  template <class T>
+  void max_in_place(T* data, std::size_t count) const {
+    reduce_in_place(data, count, MPI_MAX);
+  }
+  template <class T>
+  void min_in_place(T* data, std::size_t count) const {
+    reduce_in_place(data, count, MPI_MIN);
+  }
 
   /// In-place element-wise reduction over ranks with `op` (MPI_SUM, MPI_MAX,
   /// MPI_MIN, ...), in pieces of at most message_limit() elements.
-  template <class T> void reduce_in_place(T* data, std::size_t count, MPI_Op op) const {
+  template <class T>
+  void reduce_in_place(T* data, std::size_t count, MPI_Op op) const {
     for (std::size_t done = 0; done < count;) {
       const std::size_t piece = std::min(count - done, message_limit());
       QVAE_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, data + done, static_cast<int>(piece), mpi_type<T>(), op, get()));
@@ -89,21 +140,24 @@ class Communicator {
   std::int64_t exscan_sum(std::int64_t value) const;
 
   /// Broadcast of any count (in pieces of at most message_limit() elements).
-  template <class T> void broadcast(T* data, std::size_t count, int root = 0) const {
+  template <class T>
+  void broadcast(T* data, std::size_t count, int root = 0) const {
     for (std::size_t done = 0; done < count;) {
       const std::size_t piece = std::min(count - done, message_limit());
       QVAE_CHECK_MPI(MPI_Bcast(data + done, static_cast<int>(piece), mpi_type<T>(), root, get()));
       done += piece;
     }
   }
-  template <class T> T broadcast_value(T value, int root = 0) const {
+  template <class T>
+  T broadcast_value(T value, int root = 0) const {
     broadcast(&value, 1, root);
     return value;
   }
   void broadcast(std::string& text, int root = 0) const;
 
   /// Gathers one value from every rank onto every rank (rank order).
-  template <class T> std::vector<T> allgather(T value) const {
+  template <class T>
+  std::vector<T> allgather(T value) const {
     std::vector<T> out(static_cast<std::size_t>(size_));
     QVAE_CHECK_MPI(MPI_Allgather(&value, 1, mpi_type<T>(), out.data(), 1, mpi_type<T>(), get()));
     return out;
@@ -112,7 +166,8 @@ class Communicator {
   /// reduction over the result is the same for any rank count).  Blocks of
   /// any size: past message_limit() elements each rank's block is broadcast
   /// in pieces instead of one MPI_Allgatherv with int counts.
-  template <class T> std::vector<T> allgather_blocks(const std::vector<T>& local) const {
+  template <class T>
+  std::vector<T> allgather_blocks(const std::vector<T>& local) const {
     const std::vector<long long> counts = allgather(static_cast<long long>(local.size()));
     const std::vector<std::size_t> offsets = offsets_of(counts);
     std::vector<T> all(offsets.back());
@@ -131,7 +186,8 @@ class Communicator {
   }
   /// Every rank's block on `root`, one vector per rank in rank order (empty
   /// on the other ranks); any size, like allgather_blocks.
-  template <class T> std::vector<std::vector<T>> gather_blocks(const std::vector<T>& local, int root = 0) const {
+  template <class T>
+  std::vector<std::vector<T>> gather_blocks(const std::vector<T>& local, int root = 0) const {
     const std::vector<long long> counts = allgather(static_cast<long long>(local.size()));
     std::vector<std::vector<T>> blocks(rank_ == root ? static_cast<std::size_t>(size_) : 0);
     if (fits_one_message(counts)) {
@@ -139,8 +195,7 @@ class Communicator {
       std::vector<T> all(rank_ == root ? offsets_of(counts).back() : 0);
       QVAE_CHECK_MPI(MPI_Gatherv(local.data(), static_cast<int>(local.size()), mpi_type<T>(), all.data(), n.data(),
                                  at.data(), mpi_type<T>(), root, get()));
-      for (std::size_t r = 0; r < blocks.size(); ++r)
-        blocks[r].assign(all.begin() + at[r], all.begin() + at[r] + n[r]);
+      for (std::size_t r = 0; r < blocks.size(); ++r) blocks[r].assign(all.begin() + at[r], all.begin() + at[r] + n[r]);
       return blocks;
     }
     for (int r = 0; r < size_; ++r) {
@@ -155,7 +210,8 @@ class Communicator {
     return blocks;
   }
   /// The inverse of gather_blocks: `blocks[r]` (given on `root`) reaches rank r.
-  template <class T> std::vector<T> scatter_blocks(const std::vector<std::vector<T>>& blocks, int root = 0) const {
+  template <class T>
+  std::vector<T> scatter_blocks(const std::vector<std::vector<T>>& blocks, int root = 0) const {
     std::vector<long long> counts(static_cast<std::size_t>(size_), 0);
     if (rank_ == root)
       for (std::size_t r = 0; r < counts.size(); ++r) counts[r] = static_cast<long long>(blocks.at(r).size());
@@ -203,18 +259,20 @@ class Communicator {
     const std::vector<std::size_t> offsets = offsets_of(counts);
     return std::vector<int>(offsets.begin(), offsets.end() - 1);
   }
-  template <class T> void send_pieces(const T* data, std::size_t count, int to) const {
+  template <class T>
+  void send_pieces(const T* data, std::size_t count, int to) const {
     for (std::size_t done = 0; done < count;) {
       const std::size_t piece = std::min(count - done, message_limit());
       QVAE_CHECK_MPI(MPI_Send(data + done, static_cast<int>(piece), mpi_type<T>(), to, kPieceTag, get()));
       done += piece;
     }
   }
-  template <class T> void receive_pieces(T* data, std::size_t count, int from) const {
+  template <class T>
+  void receive_pieces(T* data, std::size_t count, int from) const {
     for (std::size_t done = 0; done < count;) {
       const std::size_t piece = std::min(count - done, message_limit());
-      QVAE_CHECK_MPI(MPI_Recv(data + done, static_cast<int>(piece), mpi_type<T>(), from, kPieceTag, get(),
-                              MPI_STATUS_IGNORE));
+      QVAE_CHECK_MPI(
+          MPI_Recv(data + done, static_cast<int>(piece), mpi_type<T>(), from, kPieceTag, get(), MPI_STATUS_IGNORE));
       done += piece;
     }
   }

@@ -7,7 +7,7 @@ namespace qvae::par {
 
 /// The MPI library this process runs on (`qvae version`).
 struct MpiLibrary {
-  std::string name;  ///< first line of MPI_Get_library_version, up to a comma
+  std::string name;          ///< first line of MPI_Get_library_version, up to a comma
   int major = 0, minor = 0;  ///< the MPI standard it implements
 };
 MpiLibrary mpi_library();

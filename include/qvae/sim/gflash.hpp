@@ -53,12 +53,12 @@ struct EnergySpectrum {
 /// sampling-calorimeter tuning.
 struct GFlashParameters {
   // --- Effective medium ------------------------------------------------------
-  double x0_mm = 4.219;                ///< X0,eff
-  double moliere_radius_mm = 9.48;     ///< R_M,eff: radial bins are converted with it
-  double critical_energy_mev = 9.44;   ///< E_c,eff: y = E/E_c,eff
-  double z_eff = 72.5;                 ///< Z_eff
-  double sampling_frequency = 2.482;   ///< F_S = X0,eff/(d_W + d_Si)
-  double e_hat = 0.704;                ///< e-hat = 1/(1 + 0.007 (Z_Si - Z_W))
+  double x0_mm = 4.219;               ///< X0,eff
+  double moliere_radius_mm = 9.48;    ///< R_M,eff: radial bins are converted with it
+  double critical_energy_mev = 9.44;  ///< E_c,eff: y = E/E_c,eff
+  double z_eff = 72.5;                ///< Z_eff
+  double sampling_frequency = 2.482;  ///< F_S = X0,eff/(d_W + d_Si)
+  double e_hat = 0.704;               ///< e-hat = 1/(1 + 0.007 (Z_Si - Z_W))
 
   // --- Depth of the readout layers ---------------------------------------------
   /// Thickness of one readout layer in X0,eff; layer i (index into
@@ -70,19 +70,19 @@ struct GFlashParameters {
   double calorimeter_depth_x0 = 36.27;  ///< 45 × 0.806 X0,eff (153 mm of ds2)
 
   // --- Longitudinal profile, homogeneous medium -------------------------------
-  double t_hom_offset = -0.812;     ///< <ln T_hom> = ln(ln y + t_hom_offset)
-  double alpha_hom_a1 = 0.81;       ///< <ln alpha_hom> = ln(a1 + (a2 + a3/Z) ln y)
+  double t_hom_offset = -0.812;  ///< <ln T_hom> = ln(ln y + t_hom_offset)
+  double alpha_hom_a1 = 0.81;    ///< <ln alpha_hom> = ln(a1 + (a2 + a3/Z) ln y)
   double alpha_hom_a2 = 0.458;
   double alpha_hom_a3 = 2.26;
   // --- ... sampling corrections and fluctuations (GFlashSamplingShowerTuning)
-  double t_sam_fs = -0.55;          ///< T_sam = T_hom + t_sam_fs/F_S + t_sam_ehat (1 - e-hat)
+  double t_sam_fs = -0.55;  ///< T_sam = T_hom + t_sam_fs/F_S + t_sam_ehat (1 - e-hat)
   double t_sam_ehat = -0.69;
-  double alpha_sam_fs = -0.476;     ///< alpha_sam = alpha_hom + alpha_sam_fs/F_S
-  double sigma_ln_t_c1 = -2.5;      ///< sigma(ln T) = 1/(c1 + c2 ln y)
+  double alpha_sam_fs = -0.476;  ///< alpha_sam = alpha_hom + alpha_sam_fs/F_S
+  double sigma_ln_t_c1 = -2.5;   ///< sigma(ln T) = 1/(c1 + c2 ln y)
   double sigma_ln_t_c2 = 1.25;
-  double sigma_ln_alpha_c1 = -0.82; ///< sigma(ln alpha) = 1/(c1 + c2 ln y)
+  double sigma_ln_alpha_c1 = -0.82;  ///< sigma(ln alpha) = 1/(c1 + c2 ln y)
   double sigma_ln_alpha_c2 = 0.79;
-  double rho_c1 = 0.784;            ///< rho(ln T, ln alpha) = c1 + c2 ln y
+  double rho_c1 = 0.784;  ///< rho(ln T, ln alpha) = c1 + c2 ln y
   double rho_c2 = -0.023;
   // Geant4 clamps.
   double sigma_max = 0.5;
@@ -91,14 +91,14 @@ struct GFlashParameters {
   double log_argument_min = 0.1;
 
   // --- Radial profile, E in GeV, tau = t/T rescaled as in Geant4 --------------
-  double rc_z1_a = 0.0251, rc_z1_b = 0.00319;       ///< z1 = a + b ln(E/GeV)
-  double rc_z2_a = 0.1162, rc_z2_b = -0.000381;     ///< z2 = a + b Z;  R_C = z1 + z2 tau
-  double rt_k1_a = 0.659, rt_k1_b = -0.00309;       ///< k1 = a + b Z
+  double rc_z1_a = 0.0251, rc_z1_b = 0.00319;    ///< z1 = a + b ln(E/GeV)
+  double rc_z2_a = 0.1162, rc_z2_b = -0.000381;  ///< z2 = a + b Z;  R_C = z1 + z2 tau
+  double rt_k1_a = 0.659, rt_k1_b = -0.00309;    ///< k1 = a + b Z
   double rt_k2 = 0.645, rt_k3 = -2.59;
-  double rt_k4_a = 0.3585, rt_k4_b = 0.0412;        ///< k4 = a + b ln(E/GeV)
-  double p_p1_a = 2.632, p_p1_b = -0.00094;         ///< p1 = a + b Z
-  double p_p2_a = 0.401, p_p2_b = 0.00187;          ///< p2 = a + b Z
-  double p_p3_a = 1.313, p_p3_b = -0.0686;          ///< p3 = a + b ln(E/GeV)
+  double rt_k4_a = 0.3585, rt_k4_b = 0.0412;  ///< k4 = a + b ln(E/GeV)
+  double p_p1_a = 2.632, p_p1_b = -0.00094;   ///< p1 = a + b Z
+  double p_p2_a = 0.401, p_p2_b = 0.00187;    ///< p2 = a + b Z
+  double p_p3_a = 1.313, p_p3_b = -0.0686;    ///< p3 = a + b ln(E/GeV)
   // Sampling corrections: R_C += c_ehat (1-e) + c_fs/F_S e^-tau, same for R_T;
   // p += (1-e)(p_ehat + p_fs/F_S e^{-(tau-1)^2}).
   double rc_sam_ehat = -0.0203, rc_sam_fs = 0.0397;
@@ -166,8 +166,8 @@ std::int64_t poisson_variate(qvae::core::Philox& rng, double mean);
 struct LongitudinalProfile {
   double t_max = 0.0;  ///< T, X0
   double alpha = 0.0;
-  double beta = 0.0;   ///< (alpha - 1)/T
-  double mean_ln_alpha = 0.0;  ///< <ln alpha> at this energy (enters tau)
+  double beta = 0.0;                                  ///< (alpha - 1)/T
+  double mean_ln_alpha = 0.0;                         ///< <ln alpha> at this energy (enters tau)
   double mean_depth() const { return alpha / beta; }  ///< <t> = alpha/beta, X0
 };
 

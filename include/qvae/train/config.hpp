@@ -36,11 +36,11 @@ enum class Stage {
 const char* to_string(Stage stage);
 
 struct TrainConfig {
-  std::string data;                   ///< training file (--data overrides)
-  std::string out = "run";            ///< output directory (--out overrides)
+  std::string data;         ///< training file (--data overrides)
+  std::string out = "run";  ///< output directory (--out overrides)
   int epochs = 10;
-  std::int64_t batch_size = 128;      ///< global batch B: the same for any rank count
-  std::int64_t micro_batch_size = 0;  ///< 0: one micro-batch per rank (B / ranks)
+  std::int64_t batch_size = 128;           ///< global batch B: the same for any rank count
+  std::int64_t micro_batch_size = 0;       ///< 0: one micro-batch per rank (B / ranks)
   std::int64_t max_batches_per_epoch = 0;  ///< 0: all full batches
   double lr = 1e-4;
   LrSchedule lr_schedule = LrSchedule::constant;
@@ -48,28 +48,28 @@ struct TrainConfig {
   int lr_step_epochs = 50;
   double lr_gamma = 0.5;
   double lr_min = 0.0;
-  double kl_warmup_ratio = 0.0;       ///< 0: gamma = loss.kl_weight from the first batch
-  int autoencoder_epochs = 0;         ///< > 0: two-stage training
+  double kl_warmup_ratio = 0.0;  ///< 0: gamma = loss.kl_weight from the first batch
+  int autoencoder_epochs = 0;    ///< > 0: two-stage training
   BestRule best = BestRule::val_loss;
   int ll_every = 5;
-  std::int64_t ll_chains = 256;        ///< train.best = ll: AIS and reverse-AIS chains
-  std::int64_t ll_temperatures = 1000; ///< train.best = ll: temperatures of each ladder
+  std::int64_t ll_chains = 256;         ///< train.best = ll: AIS and reverse-AIS chains
+  std::int64_t ll_temperatures = 1000;  ///< train.best = ll: temperatures of each ladder
   int keep_last = 3;
   SplitKind split = SplitKind::shuffled;
   double val_fraction = 0.1;
   double test_fraction = 0.1;
-  std::int64_t val_max_events = 0;    ///< 0: the whole validation split
-  double bucket_mb = 25.0;            ///< gradient allreduce bucket (PyTorch DDP's bucket_cap_mb)
-  bool overlap_exchange = true;       ///< start each bucket's sum during backward, as soon as it is final
-  int prefetch_batches = 2;           ///< batches of rows read ahead in the background (the memory window)
-  int threads = 0;                    ///< torch intra-op threads per rank; 0: LibTorch's default
+  std::int64_t val_max_events = 0;  ///< 0: the whole validation split
+  double bucket_mb = 25.0;          ///< gradient allreduce bucket (PyTorch DDP's bucket_cap_mb)
+  bool overlap_exchange = true;     ///< start each bucket's sum during backward, as soon as it is final
+  int prefetch_batches = 2;         ///< batches of rows read ahead in the background (the memory window)
+  int threads = 0;                  ///< torch intra-op threads per rank; 0: LibTorch's default
   // Stability guard (stability.hpp, docs/training.md "Stability guard").
-  int max_bad_batches = 5;            ///< consecutive skipped batches that trigger a rollback
-  int max_rollbacks = 3;              ///< rollbacks per run; one more streak fails (exit 4)
-  double rollback_lr_factor = 0.5;    ///< learning-rate factor per rollback
-  double clip_grad_norm = 0.0;        ///< global encoder/decoder gradient-norm bound; 0: off
-  std::string fault_injection;        ///< test hook, as given
-  std::vector<Fault> faults;          ///< fault_injection parsed
+  int max_bad_batches = 5;          ///< consecutive skipped batches that trigger a rollback
+  int max_rollbacks = 3;            ///< rollbacks per run; one more streak fails (exit 4)
+  double rollback_lr_factor = 0.5;  ///< learning-rate factor per rollback
+  double clip_grad_norm = 0.0;      ///< global encoder/decoder gradient-norm bound; 0: off
+  std::string fault_injection;      ///< test hook, as given
+  std::vector<Fault> faults;        ///< fault_injection parsed
 
   GuardLimits guard_limits() const { return {max_bad_batches, max_rollbacks, rollback_lr_factor}; }
 

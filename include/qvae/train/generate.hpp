@@ -24,15 +24,15 @@ inline constexpr std::uint32_t kGeneratedEnergyDomain = 0x7E01;
 
 struct GenerateRequest {
   const core::ConfigSchema* schema = nullptr;  ///< to read the checkpoint's config
-  std::string model;          ///< a checkpoint (DIR/best.h5) or a run directory (its best.h5)
-  std::int64_t events = -1;   ///< -1: all energies of energies_file
-  std::string energies_file;  ///< empty: log-uniform energies
-  double e_min = 1e3, e_max = 1e6;  ///< MeV
+  std::string model;                           ///< a checkpoint (DIR/best.h5) or a run directory (its best.h5)
+  std::int64_t events = -1;                    ///< -1: all energies of energies_file
+  std::string energies_file;                   ///< empty: log-uniform energies
+  double e_min = 1e3, e_max = 1e6;             ///< MeV
   std::uint64_t seed = 0;
   std::string out;
   std::int64_t chunk_events = 256;
-  int threads = 0;            ///< torch threads per rank (0: default)
-  int gibbs_sweeps = 0;       ///< prior sweeps per shower (0: the model's rbm.generation_gibbs_steps)
+  int threads = 0;       ///< torch threads per rank (0: default)
+  int gibbs_sweeps = 0;  ///< prior sweeps per shower (0: the model's rbm.generation_gibbs_steps)
   io::Provenance provenance;
   /// Called on every rank after each step: showers done over all ranks (from this rank's share), total.
   std::function<void(std::int64_t, std::int64_t)> on_progress;

@@ -27,12 +27,12 @@ inline constexpr const char* kLatentsFormat = "qvae-latents";
 inline constexpr std::int64_t kLatentsFormatVersion = 1;
 
 struct EncodeRequest {
-  std::string model;           ///< checkpoint or run directory
-  std::string data;            ///< CaloChallenge file
-  std::string out;             ///< qvae-latents file
-  std::int64_t events = -1;    ///< the first `events` showers (-1: all)
+  std::string model;         ///< checkpoint or run directory
+  std::string data;          ///< CaloChallenge file
+  std::string out;           ///< qvae-latents file
+  std::int64_t events = -1;  ///< the first `events` showers (-1: all)
   std::int64_t chunk_events = 256;
-  std::uint64_t seed = 0;      ///< posterior sampling noise, keyed by (seed, event)
+  std::uint64_t seed = 0;  ///< posterior sampling noise, keyed by (seed, event)
   io::Provenance provenance;
   /// Called on every rank after each step: showers done over all ranks (from this rank's share), total.
   std::function<void(std::int64_t, std::int64_t)> on_progress;
@@ -41,7 +41,7 @@ struct EncodeRequest {
 struct EncodeResult {
   std::string out, model;
   std::int64_t events = 0, nodes = 0;
-  double mean_energy = 0;      ///< mean prior energy E(z) of the codes (full model, 0/1 units)
+  double mean_energy = 0;  ///< mean prior energy E(z) of the codes (full model, 0/1 units)
   double seconds = 0;
 };
 

@@ -51,10 +51,10 @@ struct ModelMetricsRequest {
 
 /// Per-shower and per-chain values, in global order, identical on every rank.
 struct ModelMetricsSamples {
-  std::string model_path;     ///< the checkpoint read
+  std::string model_path;  ///< the checkpoint read
   std::string geometry;
   bool partition0_clamped = false;
-  std::int64_t events = 0;    ///< showers encoded
+  std::int64_t events = 0;  ///< showers encoded
   std::int64_t latent_nodes = 0;
   // per shower e
   std::vector<double> incident_energies;    ///< MeV
@@ -63,7 +63,7 @@ struct ModelMetricsSamples {
   std::vector<double> etot_reconstruction;  ///< sum of the reconstructed voxels, MeV
   std::vector<double> squared_error;        ///< mean over voxels of (x_rec - x)^2, MeV^2
   // per chain c
-  std::vector<double> gibbs_energies;       ///< E(z) of chain c's last state
+  std::vector<double> gibbs_energies;  ///< E(z) of chain c's last state
   double seconds_encode = 0, seconds_gibbs = 0;
 };
 

@@ -38,9 +38,9 @@ const char* to_string(FaultKind kind);
 /// One entry of train.fault_injection.
 struct Fault {
   FaultKind kind = FaultKind::nan_loss;
-  int epoch = 1;            ///< 1-based
-  std::int64_t batch = 0;   ///< 0-based within the epoch
-  int rank = -1;            ///< -1: every rank
+  int epoch = 1;           ///< 1-based
+  std::int64_t batch = 0;  ///< 0-based within the epoch
+  int rank = -1;           ///< -1: every rank
 };
 
 /// Parses train.fault_injection ("" = none).  UsageError (exit 2) naming the
@@ -75,21 +75,21 @@ class FaultSchedule {
 
 /// The guard's limits (from TrainConfig).
 struct GuardLimits {
-  int max_bad_batches = 5;           ///< consecutive bad batches that trigger a rollback
-  int max_rollbacks = 3;             ///< rollbacks allowed per run; one more streak fails
-  double rollback_lr_factor = 0.5;   ///< learning-rate factor per rollback
+  int max_bad_batches = 5;          ///< consecutive bad batches that trigger a rollback
+  int max_rollbacks = 3;            ///< rollbacks allowed per run; one more streak fails
+  double rollback_lr_factor = 0.5;  ///< learning-rate factor per rollback
 };
 
 /// The guard's state: checkpointed (dataset guard_state) so a resumed run
 /// continues it exactly; a rollback keeps it (it is about the run, not the model).
 struct GuardState {
-  double lr_scale = 1.0;                  ///< product of the rollback factors so far
-  int rollbacks = 0;                      ///< over the whole run
-  int consecutive_bad = 0;                ///< current streak of skipped batches
-  std::int64_t epoch_bad_batches = 0;     ///< history columns of the current epoch:
-  std::int64_t epoch_rollbacks = 0;       ///<   events as they happened (a rollback
-  std::int64_t epoch_clipped_batches = 0; ///<   does not erase them)
-  double epoch_grad_norm_max = 0.0;       ///< largest pre-clip gradient norm of an applied batch
+  double lr_scale = 1.0;                   ///< product of the rollback factors so far
+  int rollbacks = 0;                       ///< over the whole run
+  int consecutive_bad = 0;                 ///< current streak of skipped batches
+  std::int64_t epoch_bad_batches = 0;      ///< history columns of the current epoch:
+  std::int64_t epoch_rollbacks = 0;        ///<   events as they happened (a rollback
+  std::int64_t epoch_clipped_batches = 0;  ///<   does not erase them)
+  double epoch_grad_norm_max = 0.0;        ///< largest pre-clip gradient norm of an applied batch
 
   /// Starts the counters of a new epoch (the run-wide fields stay).
   void start_epoch();

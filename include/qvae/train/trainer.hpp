@@ -6,8 +6,8 @@
 // (train.micro_batch_size, default B / ranks) spread over ranks in contiguous
 // blocks.  A rank reads only the rows of its own micro-batches, streamed from
 // the file by a background reader train.prefetch_batches batches ahead
-// (data::ShowerStream; docs/training.md "Training data: streamed").  Each rank back-propagates its micro-batches' loss weighted by
-// events / B, then one fixed sequence of collectives per step sums
+// (data::ShowerStream; docs/training.md "Training data: streamed").  Each rank back-propagates its micro-batches' loss
+// weighted by events / B, then one fixed sequence of collectives per step sums
 //   1. the encoder/decoder gradients, packed in parameters() order into flat
 //      float32 buckets of train.bucket_mb (25 MB, PyTorch DDP's default), and
 //   2. one float64 buffer: loss sums, event count, the stop flag, the counts
@@ -49,15 +49,15 @@ struct TrainResult {
   std::string out_dir;
   int epochs_done = 0;
   int epochs_planned = 0;
-  bool interrupted = false;   ///< stopped by SIGTERM/SIGUSR1 with a resumable checkpoint
-  std::string checkpoint;     ///< the newest checkpoint written
-  std::string best;           ///< DIR/best.h5 (empty before the first epoch)
+  bool interrupted = false;  ///< stopped by SIGTERM/SIGUSR1 with a resumable checkpoint
+  std::string checkpoint;    ///< the newest checkpoint written
+  std::string best;          ///< DIR/best.h5 (empty before the first epoch)
   int best_epoch = 0;
   double best_metric = 0.0;
   std::string history_csv, history_h5;
   std::map<std::string, double> last_epoch;  ///< the final history row
   double seconds = 0.0;
-  double peak_rss_mb = 0.0;   ///< max over ranks
+  double peak_rss_mb = 0.0;  ///< max over ranks
   /// The most shower rows a rank's background reader held at once (read
   /// ahead, not yet used), max over ranks: bounded by train.prefetch_batches
   /// x the rank's rows per batch (or per validation chunk), whatever the file.
@@ -84,19 +84,19 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
 /// `qvae bench train`: timed training steps of the configured model on the
 /// given showers (every rank passes the same block), after one warm-up step.
 struct BenchTrainRequest {
-  core::Config config;        ///< [model] [rbm] [loss] (and train.bucket_mb)
+  core::Config config;           ///< [model] [rbm] [loss] (and train.bucket_mb)
   std::int64_t batch_size = 32;  ///< global
-  int batches = 3;            ///< timed steps
-  int threads = 1;            ///< torch threads per rank
+  int batches = 3;               ///< timed steps
+  int threads = 1;               ///< torch threads per rank
 };
 struct BenchTrainResult {
-  double seconds = 0.0;       ///< slowest rank's wall time of the timed steps
+  double seconds = 0.0;  ///< slowest rank's wall time of the timed steps
   double showers_per_s = 0.0;
   double step_seconds = 0.0;  ///< per step
   /// Slowest rank's process CPU time per step: the wall time per step on
   /// dedicated cores (MPI waits busy-poll, so they count), robust on a loaded machine.
   double cpu_step_seconds = 0.0;
-  double peak_rss_mb = 0.0;   ///< max over ranks
+  double peak_rss_mb = 0.0;  ///< max over ranks
   std::int64_t parameters = 0;
   /// Seconds per step by phase, the mean over ranks, in step order:
   /// setup, fetch, forward, gibbs, backward, statistics, agree (waiting for
