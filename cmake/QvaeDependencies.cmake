@@ -43,6 +43,7 @@ find_package(Torch REQUIRED)
 set_package_properties(Torch PROPERTIES TYPE REQUIRED PURPOSE "QVAE model and training (LibTorch 1.13)")
 
 find_package(Boost 1.74 REQUIRED COMPONENTS program_options)
+find_package(Eigen3 3.3 REQUIRED NO_MODULE)  # the FPD's eigen-solver (src/eval/linalg.cpp)
 find_package(nlohmann_json 3 REQUIRED)
 find_package(CURL REQUIRED)
 

@@ -11,7 +11,7 @@ packages=(
   libhdf5-openmpi-dev hdf5-tools
   libtorch-dev libopenblas0-pthread
   libtrilinos-kokkos-dev
-  libboost-program-options-dev
+  libboost-program-options-dev libeigen3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcurl4-openssl-dev nlohmann-json3-dev
   python3 python3-numpy python3-h5py python3-matplotlib

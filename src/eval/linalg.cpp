@@ -1,15 +1,24 @@
+// Dense linear algebra of the Fréchet distance on Eigen 3 (its symmetric
+// eigen-solver and pivoted LDLT); the fixed-order sums stay here because the
+// covariances must come out bit-identical on any rank count.
 #include "qvae/eval/linalg.hpp"
+
+#include <Eigen/Cholesky>
+#include <Eigen/Core>
+#include <Eigen/Eigenvalues>
 
 #include "vector_clones.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <numeric>
 #include <stdexcept>
+#include <string>
 
 namespace qvae::eval {
 namespace {
+
+using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 std::size_t at(int i, int j, int n) {
   return static_cast<std::size_t>(i) * static_cast<std::size_t>(n) + static_cast<std::size_t>(j);
@@ -20,212 +29,18 @@ void require_square(const std::vector<double>& a, int n, const char* who) {
     throw std::invalid_argument(std::string(who) + ": matrix is not n x n");
 }
 
-/// Implicit QL on a symmetric tridiagonal matrix (EISPACK tql2 as in JAMA):
-/// d = diagonal, e[i] = element (i-1, i) with e[0] unused.  On return d holds
-/// the eigenvalues, ascending; `vectors` (n x n row-major or nullptr) is
-/// multiplied by the rotations, so the eigenvectors of the original matrix
-/// come out when it enters holding the tridiagonalising transform.
-void tql2(std::vector<double>& d, std::vector<double>& e, int n, double* vectors) {
-  if (n == 0) return;
-  for (int i = 1; i < n; ++i) e[static_cast<std::size_t>(i) - 1] = e[static_cast<std::size_t>(i)];
-  e[static_cast<std::size_t>(n) - 1] = 0.0;
-  double f = 0.0, tst1 = 0.0;
-  const double eps = std::numeric_limits<double>::epsilon();
-  auto D = [&](int i) -> double& { return d[static_cast<std::size_t>(i)]; };
-  auto E = [&](int i) -> double& { return e[static_cast<std::size_t>(i)]; };
-  for (int l = 0; l < n; ++l) {
-    tst1 = std::max(tst1, std::abs(D(l)) + std::abs(E(l)));
-    int m = l;
-    while (m < n - 1 && std::abs(E(m)) > eps * tst1) ++m;
-    if (m > l) {
-      int iterations = 0;
-      do {
-        if (++iterations > 60 * n) throw std::runtime_error("symmetric eigenvalues: QL iteration did not converge");
-        double g = D(l);
-        double p = (D(l + 1) - g) / (2.0 * E(l));
-        double r = std::hypot(p, 1.0);
-        if (p < 0) r = -r;
-        D(l) = E(l) / (p + r);
-        D(l + 1) = E(l) * (p + r);
-        const double dl1 = D(l + 1);
-        double h = g - D(l);
-        for (int i = l + 2; i < n; ++i) D(i) -= h;
-        f += h;
-        p = D(m);
-        double c = 1.0, c2 = 1.0, c3 = 1.0, s = 0.0, s2 = 0.0;
-        const double el1 = E(l + 1);
-        for (int i = m - 1; i >= l; --i) {
-          c3 = c2;
-          c2 = c;
-          s2 = s;
-          g = c * E(i);
-          h = c * p;
-          r = std::hypot(p, E(i));
-          E(i + 1) = s * r;
-          s = E(i) / r;
-          c = p / r;
-          p = c * D(i) - s * g;
-          D(i + 1) = h + s * (c * g + s * D(i));
-          if (vectors) {
-            // Rotation of columns i and i+1 (vectors are stored transposed: rows).
-            double* vi = vectors + at(i, 0, n);
-            double* vi1 = vectors + at(i + 1, 0, n);
-            for (int k = 0; k < n; ++k) {
-              const double t = vi1[k];
-              vi1[k] = s * vi[k] + c * t;
-              vi[k] = c * vi[k] - s * t;
-            }
-          }
-        }
-        p = -s * s2 * c3 * el1 * E(l) / dl1;
-        E(l) = s * p;
-        D(l) = c * p;
-      } while (std::abs(E(l)) > eps * tst1);
-    }
-    D(l) += f;
-    E(l) = 0.0;
-  }
+Eigen::Map<const RowMatrix> view(const std::vector<double>& a, int n) { return {a.data(), n, n}; }
+
+/// Eigen's solver reads the lower triangle: the average of A and A^T makes every entry count.
+Eigen::MatrixXd symmetrised(const std::vector<double>& a, int n) {
+  const auto m = view(a, n);
+  return 0.5 * (m + m.transpose());
 }
 
-/// Householder reduction of a symmetric matrix to tridiagonal form, for
-/// eigenvalues only: d = diagonal, e[i] = element (i-1, i).  Reads and updates
-/// the lower triangle only, row-major, every inner loop contiguous.
-QVAE_VECTOR_CLONES void tridiagonalize(std::vector<double>& a, int n, std::vector<double>& d, std::vector<double>& e) {
-  d.assign(static_cast<std::size_t>(n), 0.0);
-  e.assign(static_cast<std::size_t>(n), 0.0);
-  std::vector<double> u(static_cast<std::size_t>(n)), p(static_cast<std::size_t>(n));
-  double* uu = u.data();
-  double* pp = p.data();
-  for (int i = n - 1; i > 0; --i) {
-    double* row = a.data() + at(i, 0, n);
-    d[static_cast<std::size_t>(i)] = row[i];
-    double scale = 0;
-    for (int k = 0; k < i; ++k) scale += std::abs(row[k]);
-    if (i == 1 || scale == 0) {
-      e[static_cast<std::size_t>(i)] = row[i - 1];
-      continue;
-    }
-    double sigma = 0;
-    for (int k = 0; k < i; ++k) {
-      uu[k] = row[k] / scale;
-      sigma += uu[k] * uu[k];
-    }
-    const double last = uu[i - 1];
-    const double g = last > 0 ? -std::sqrt(sigma) : std::sqrt(sigma);
-    e[static_cast<std::size_t>(i)] = scale * g;
-    const double h = sigma - last * g;  // |u|^2 / 2 once u[i-1] is updated
-    uu[i - 1] = last - g;
-    // p = B u / h from B's lower triangle: row j gives p_j (its part k <= j)
-    // and, by symmetry, p_k += B_jk u_j for k < j.
-    std::fill(pp, pp + i, 0.0);
-    for (int j = 0; j < i; ++j) {
-      const double* bj = a.data() + at(j, 0, n);
-      const double uj = uu[j];
-      pp[j] += dot(bj, uu, j) + bj[j] * uj;
-      for (int k = 0; k < j; ++k) pp[k] += bj[k] * uj;
-    }
-    double k_coefficient = 0;
-    for (int j = 0; j < i; ++j) {
-      pp[j] /= h;
-      k_coefficient += uu[j] * pp[j];
-    }
-    k_coefficient /= 2 * h;
-    for (int j = 0; j < i; ++j) pp[j] -= k_coefficient * uu[j];
-    // B <- B - u q^T - q u^T on the lower triangle (q is now in p).
-    for (int j = 0; j < i; ++j) {
-      double* bj = a.data() + at(j, 0, n);
-      const double uj = uu[j], qj = pp[j];
-      for (int k = 0; k <= j; ++k) bj[k] -= uj * pp[k] + qj * uu[k];
-    }
-  }
-  if (n > 0) d[0] = a[0];
-}
-
-/// EISPACK tred2 (as in JAMA): tridiagonalisation that also accumulates the
-/// orthogonal transform in `v` (n x n row-major, here in JAMA's V[row][col]).
-void tred2(std::vector<double>& v, int n, std::vector<double>& d, std::vector<double>& e) {
-  auto V = [&](int i, int j) -> double& { return v[at(i, j, n)]; };
-  d.assign(static_cast<std::size_t>(n), 0.0);
-  e.assign(static_cast<std::size_t>(n), 0.0);
-  auto D = [&](int i) -> double& { return d[static_cast<std::size_t>(i)]; };
-  auto E = [&](int i) -> double& { return e[static_cast<std::size_t>(i)]; };
-  for (int j = 0; j < n; ++j) D(j) = V(n - 1, j);
-  for (int i = n - 1; i > 0; --i) {
-    double scale = 0.0, h = 0.0;
-    for (int k = 0; k < i; ++k) scale += std::abs(D(k));
-    if (scale == 0.0) {
-      E(i) = D(i - 1);
-      for (int j = 0; j < i; ++j) {
-        D(j) = V(i - 1, j);
-        V(i, j) = 0.0;
-        V(j, i) = 0.0;
-      }
-    } else {
-      for (int k = 0; k < i; ++k) {
-        D(k) /= scale;
-        h += D(k) * D(k);
-      }
-      double f = D(i - 1);
-      double g = std::sqrt(h);
-      if (f > 0) g = -g;
-      E(i) = scale * g;
-      h -= f * g;
-      D(i - 1) = f - g;
-      for (int j = 0; j < i; ++j) E(j) = 0.0;
-      for (int j = 0; j < i; ++j) {
-        f = D(j);
-        V(j, i) = f;
-        g = E(j) + V(j, j) * f;
-        for (int k = j + 1; k <= i - 1; ++k) {
-          g += V(k, j) * D(k);
-          E(k) += V(k, j) * f;
-        }
-        E(j) = g;
-      }
-      f = 0.0;
-      for (int j = 0; j < i; ++j) {
-        E(j) /= h;
-        f += E(j) * D(j);
-      }
-      const double hh = f / (h + h);
-      for (int j = 0; j < i; ++j) E(j) -= hh * D(j);
-      for (int j = 0; j < i; ++j) {
-        f = D(j);
-        g = E(j);
-        for (int k = j; k <= i - 1; ++k) V(k, j) -= (f * E(k) + g * D(k));
-        D(j) = V(i - 1, j);
-        V(i, j) = 0.0;
-      }
-    }
-    D(i) = h;
-  }
-  for (int i = 0; i < n - 1; ++i) {
-    V(n - 1, i) = V(i, i);
-    V(i, i) = 1.0;
-    const double h = D(i + 1);
-    if (h != 0.0) {
-      for (int k = 0; k <= i; ++k) D(k) = V(k, i + 1) / h;
-      for (int j = 0; j <= i; ++j) {
-        double g = 0.0;
-        for (int k = 0; k <= i; ++k) g += V(k, i + 1) * V(k, j);
-        for (int k = 0; k <= i; ++k) V(k, j) -= g * D(k);
-      }
-    }
-    for (int k = 0; k <= i; ++k) V(k, i + 1) = 0.0;
-  }
-  for (int j = 0; j < n; ++j) {
-    D(j) = V(n - 1, j);
-    V(n - 1, j) = 0.0;
-  }
-  if (n > 0) V(n - 1, n - 1) = 1.0;
-  if (n > 0) E(0) = 0.0;
-}
-
-std::vector<double> transpose(const std::vector<double>& a, int rows, int cols) {
-  std::vector<double> t(a.size());
-  for (int i = 0; i < rows; ++i)
-    for (int j = 0; j < cols; ++j) t[at(j, i, rows)] = a[at(i, j, cols)];
-  return t;
+Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solve(const Eigen::MatrixXd& a, int options, const char* who) {
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver(a, options);
+  if (solver.info() != Eigen::Success) throw std::runtime_error(std::string(who) + ": the eigen-solver did not converge");
+  return solver;
 }
 
 }  // namespace
@@ -245,118 +60,56 @@ double dot(const double* a, const double* b, std::int64_t n) {
 
 std::vector<double> symmetric_eigenvalues(std::vector<double> a, int n) {
   require_square(a, n, "symmetric_eigenvalues");
-  std::vector<double> d, e;
-  tridiagonalize(a, n, d, e);
-  tql2(d, e, n, nullptr);
-  std::sort(d.begin(), d.end());
-  return d;
+  if (n == 0) return {};
+  const Eigen::VectorXd values = solve(symmetrised(a, n), Eigen::EigenvaluesOnly, "symmetric_eigenvalues").eigenvalues();
+  return {values.data(), values.data() + n};  // ascending
 }
 
 SymmetricEigen symmetric_eigen(std::vector<double> a, int n) {
   require_square(a, n, "symmetric_eigen");
-  std::vector<double> d, e;
-  tred2(a, n, d, e);
-  // tql2 rotates columns; keep the transform transposed so each rotation touches two rows.
-  std::vector<double> vt = transpose(a, n, n);
-  tql2(d, e, n, vt.data());
-  std::vector<int> order(static_cast<std::size_t>(n));
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int x, int y) { return d[static_cast<std::size_t>(x)] < d[static_cast<std::size_t>(y)]; });
   SymmetricEigen out;
-  out.values.resize(static_cast<std::size_t>(n));
+  if (n == 0) return out;
+  const auto solver = solve(symmetrised(a, n), Eigen::ComputeEigenvectors, "symmetric_eigen");
+  out.values.assign(solver.eigenvalues().data(), solver.eigenvalues().data() + n);
   out.vectors.resize(a.size());
-  for (int k = 0; k < n; ++k) {
-    const int src = order[static_cast<std::size_t>(k)];
-    out.values[static_cast<std::size_t>(k)] = d[static_cast<std::size_t>(src)];
-    for (int i = 0; i < n; ++i) out.vectors[at(i, k, n)] = vt[at(src, i, n)];
-  }
+  Eigen::Map<RowMatrix>(out.vectors.data(), n, n) = solver.eigenvectors();
   return out;
 }
 
 std::vector<double> sqrtm_psd(const std::vector<double>& a, int n) {
-  const SymmetricEigen eigen = symmetric_eigen(a, n);
+  require_square(a, n, "sqrtm_psd");
   std::vector<double> root(a.size(), 0.0);
-  for (int k = 0; k < n; ++k) {
-    const double s = std::sqrt(std::max(0.0, eigen.values[static_cast<std::size_t>(k)]));
-    if (s == 0) continue;
-    for (int i = 0; i < n; ++i) {
-      const double vik = eigen.vectors[at(i, k, n)] * s;
-      for (int j = 0; j < n; ++j) root[at(i, j, n)] += vik * eigen.vectors[at(j, k, n)];
-    }
-  }
+  if (n == 0) return root;
+  const auto solver = solve(symmetrised(a, n), Eigen::ComputeEigenvectors, "sqrtm_psd");
+  const Eigen::VectorXd s = solver.eigenvalues().cwiseMax(0.0).cwiseSqrt();
+  Eigen::Map<RowMatrix>(root.data(), n, n) =
+      solver.eigenvectors() * s.asDiagonal() * solver.eigenvectors().transpose();
   return root;
 }
 
-QVAE_VECTOR_CLONES double trace_sqrt_product(const std::vector<double>& a, const std::vector<double>& b, int n) {
+double trace_sqrt_product(const std::vector<double>& a, const std::vector<double>& b, int n) {
   require_square(a, n, "trace_sqrt_product");
   require_square(b, n, "trace_sqrt_product");
   if (n == 0) return 0.0;
-  // Left-looking pivoted Cholesky A = U^T U, U (rank x n) in A's own column order
-  // (row k is zero in the columns pivoted before it), stopping when the largest
-  // remaining diagonal is below LAPACK dpstrf's default tolerance n * eps * max diag.
-  std::vector<double> remaining(static_cast<std::size_t>(n));
-  std::vector<char> pivoted(static_cast<std::size_t>(n), 0);
-  double max_diagonal = 0;
-  for (int j = 0; j < n; ++j) {
-    remaining[static_cast<std::size_t>(j)] = a[at(j, j, n)];
-    max_diagonal = std::max(max_diagonal, a[at(j, j, n)]);
-  }
-  const double tolerance = n * std::numeric_limits<double>::epsilon() * max_diagonal;
-  std::vector<double> u;
-  int rank = 0;
-  for (int k = 0; k < n && max_diagonal > 0; ++k) {
-    int pivot = -1;
-    for (int j = 0; j < n; ++j)
-      if (!pivoted[static_cast<std::size_t>(j)] &&
-          (pivot < 0 || remaining[static_cast<std::size_t>(j)] > remaining[static_cast<std::size_t>(pivot)]))
-        pivot = j;
-    if (pivot < 0 || !(remaining[static_cast<std::size_t>(pivot)] > tolerance)) break;
-    u.resize(static_cast<std::size_t>(k + 1) * static_cast<std::size_t>(n));
-    double* row = u.data() + at(k, 0, n);
-    std::copy(a.begin() + static_cast<std::ptrdiff_t>(at(pivot, 0, n)),
-              a.begin() + static_cast<std::ptrdiff_t>(at(pivot, 0, n) + static_cast<std::size_t>(n)), row);
-    for (int m = 0; m < k; ++m) {
-      const double* previous = u.data() + at(m, 0, n);
-      const double coefficient = previous[pivot];
-      if (coefficient == 0) continue;
-      for (int j = 0; j < n; ++j) row[j] -= coefficient * previous[j];
-    }
-    const double diagonal = std::sqrt(remaining[static_cast<std::size_t>(pivot)]);
-    pivoted[static_cast<std::size_t>(pivot)] = 1;
-    for (int j = 0; j < n; ++j) {
-      if (j == pivot)
-        row[j] = diagonal;
-      else if (pivoted[static_cast<std::size_t>(j)])
-        row[j] = 0.0;
-      else {
-        row[j] /= diagonal;
-        remaining[static_cast<std::size_t>(j)] -= row[j] * row[j];
-      }
-    }
-    ++rank;
-  }
-  if (rank == 0) return 0.0;
-  // C = U B U^T (rank x rank): its eigenvalues are the non-zero ones of A B.
-  std::vector<double> w(static_cast<std::size_t>(rank) * static_cast<std::size_t>(n), 0.0);  // U B
-  for (int k = 0; k < rank; ++k) {
-    const double* uk = u.data() + at(k, 0, n);
-    double* wk = w.data() + at(k, 0, n);
-    for (int j = 0; j < n; ++j) {
-      const double coefficient = uk[j];
-      if (coefficient == 0) continue;
-      const double* bj = b.data() + at(j, 0, n);
-      for (int m = 0; m < n; ++m) wk[m] += coefficient * bj[m];
-    }
-  }
-  std::vector<double> c(static_cast<std::size_t>(rank) * static_cast<std::size_t>(rank));
-  for (int k = 0; k < rank; ++k)
-    for (int l = k; l < rank; ++l)
-      c[at(k, l, rank)] = c[at(l, k, rank)] = dot(w.data() + at(k, 0, n), u.data() + at(l, 0, n), n);
-  const std::vector<double> eigenvalues = symmetric_eigenvalues(std::move(c), rank);
-  double trace = 0;
-  for (double lambda : eigenvalues) trace += std::sqrt(std::max(0.0, lambda));
-  return trace;
+  // A = P^T L D L^T P (LDLT with diagonal pivoting: rank-revealing for a PSD A),
+  // so A = U^T U with U = D^(1/2) L^T P and the eigenvalues of A B are those of
+  // U B U^T = D^(1/2) L^T (P B P^T) L D^(1/2).  Pivots below LAPACK dpstrf's
+  // default tolerance n * eps * max(D) count as zero: singular covariances from
+  // constant features are fine.
+  // Eigen reports tiny negative pivots of a singular A as a numerical issue; they fall below the tolerance.
+  const Eigen::LDLT<Eigen::MatrixXd> ldlt(symmetrised(a, n));
+  const Eigen::VectorXd d = ldlt.vectorD();
+  const double tolerance = n * std::numeric_limits<double>::epsilon() * std::max(0.0, d.maxCoeff());
+  const Eigen::VectorXd root = d.unaryExpr([&](double v) { return v > tolerance ? std::sqrt(v) : 0.0; });
+  if (root.isZero(0.0)) return 0.0;
+  const Eigen::MatrixXd pb = ldlt.transpositionsP() * symmetrised(b, n);
+  const Eigen::MatrixXd pbp = ldlt.transpositionsP() * pb.transpose();  // P B P^T, B symmetric
+  // Two triangular products (half the work of dense ones), then the diagonal scaling.
+  const Eigen::MatrixXd pbpl = pbp * ldlt.matrixL();
+  const Eigen::MatrixXd c = root.asDiagonal() * (ldlt.matrixU() * pbpl) * root.asDiagonal();
+  const Eigen::VectorXd values =
+      solve(0.5 * (c + c.transpose()), Eigen::EigenvaluesOnly, "trace_sqrt_product").eigenvalues();
+  return values.cwiseMax(0.0).cwiseSqrt().sum();
 }
 
 double frechet_distance(const std::vector<double>& mean1, const std::vector<double>& cov1,

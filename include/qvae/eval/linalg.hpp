@@ -1,8 +1,8 @@
 // Small dense linear algebra for the Fréchet distance (docs/evaluation.md,
-// FPD): symmetric eigenvalues, the PSD matrix square root, Tr sqrt(A B) and
-// sample covariances.  Matrices are row-major n x n std::vector<double>.
-// Every routine runs serially in a fixed operation order, so the same inputs
-// give the same bits on any rank.
+// FPD): symmetric eigenvalues, the PSD matrix square root, Tr sqrt(A B) (on
+// Eigen 3) and sample covariances.  Matrices are row-major n x n
+// std::vector<double>.  Every routine runs serially in a fixed operation
+// order, so the same inputs give the same bits on any rank.
 #pragma once
 
 #include <cstdint>
@@ -10,15 +10,16 @@
 
 namespace qvae::eval {
 
-/// Eigenvalues (ascending) of a symmetric matrix: Householder tridiagonalisation,
-/// then implicit QL (EISPACK tql2).  The full matrix is read; it must be symmetric.
+/// Eigenvalues (ascending) of a symmetric matrix (Eigen's self-adjoint solver:
+/// Householder tridiagonalisation, then implicit symmetric QR).  The full matrix
+/// is read, as (A + A^T) / 2.
 std::vector<double> symmetric_eigenvalues(std::vector<double> a, int n);
 
 struct SymmetricEigen {
   std::vector<double> values;   ///< ascending
   std::vector<double> vectors;  ///< n x n, row-major; column k is the eigenvector of values[k]
 };
-/// Eigenvalues and eigenvectors of a symmetric matrix (EISPACK tred2 + tql2).
+/// Eigenvalues and eigenvectors of a symmetric matrix (the same solver).
 SymmetricEigen symmetric_eigen(std::vector<double> a, int n);
 
 /// The PSD square root V diag(sqrt(max(lambda, 0))) V^T of a symmetric matrix.
@@ -26,8 +27,8 @@ std::vector<double> sqrtm_psd(const std::vector<double>& a, int n);
 
 /// Tr sqrt(A B) for symmetric positive semi-definite A, B (sample covariances):
 /// the sum of square roots of the eigenvalues of A B, which are those of
-/// U B U^T for A = U^T U (pivoted Cholesky, rank-revealing, so singular
-/// covariances from constant features are fine).  This is the term
+/// U B U^T for A = U^T U (LDLT with diagonal pivoting, rank-revealing, so
+/// singular covariances from constant features are fine).  This is the term
 /// scipy.linalg.sqrtm(A.dot(B)).trace() computes in JetNet's Fréchet distance.
 double trace_sqrt_product(const std::vector<double>& a, const std::vector<double>& b, int n);
 
