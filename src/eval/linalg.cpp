@@ -39,7 +39,8 @@ Eigen::MatrixXd symmetrised(const std::vector<double>& a, int n) {
 
 Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solve(const Eigen::MatrixXd& a, int options, const char* who) {
   Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver(a, options);
-  if (solver.info() != Eigen::Success) throw std::runtime_error(std::string(who) + ": the eigen-solver did not converge");
+  if (solver.info() != Eigen::Success)
+    throw std::runtime_error(std::string(who) + ": the eigen-solver did not converge");
   return solver;
 }
 
@@ -61,7 +62,8 @@ double dot(const double* a, const double* b, std::int64_t n) {
 std::vector<double> symmetric_eigenvalues(std::vector<double> a, int n) {
   require_square(a, n, "symmetric_eigenvalues");
   if (n == 0) return {};
-  const Eigen::VectorXd values = solve(symmetrised(a, n), Eigen::EigenvaluesOnly, "symmetric_eigenvalues").eigenvalues();
+  const Eigen::VectorXd values =
+      solve(symmetrised(a, n), Eigen::EigenvaluesOnly, "symmetric_eigenvalues").eigenvalues();
   return {values.data(), values.data() + n};  // ascending
 }
 
@@ -82,8 +84,7 @@ std::vector<double> sqrtm_psd(const std::vector<double>& a, int n) {
   if (n == 0) return root;
   const auto solver = solve(symmetrised(a, n), Eigen::ComputeEigenvectors, "sqrtm_psd");
   const Eigen::VectorXd s = solver.eigenvalues().cwiseMax(0.0).cwiseSqrt();
-  Eigen::Map<RowMatrix>(root.data(), n, n) =
-      solver.eigenvectors() * s.asDiagonal() * solver.eigenvectors().transpose();
+  Eigen::Map<RowMatrix>(root.data(), n, n) = solver.eigenvectors() * s.asDiagonal() * solver.eigenvectors().transpose();
   return root;
 }
 

@@ -7,7 +7,6 @@
 
 #include "qvae/core/error.hpp"
 #include "qvae/sim/gflash.hpp"
-#include "sim_internal.hpp"
 
 namespace qvae::sim {
 
@@ -122,13 +121,11 @@ RadialProfile GFlashSimulator::radial_profile(double e_inc_mev, const Longitudin
 }
 
 double GFlashSimulator::containment(double e_inc_mev, const LongitudinalProfile& shower) const {
-  const double log_gamma_alpha = log_gamma(shower.alpha);
   double contained = 0.0, p_lower = 0.0;
   std::size_t ring = 0;
   for (int i = 0; i < geometry_.num_layers(); ++i) {
     const auto layer = static_cast<std::size_t>(i);
-    const double p_upper =
-        detail::lower_gamma_p(shower.alpha, shower.beta * layer_boundaries_x0_[layer + 1], log_gamma_alpha);
+    const double p_upper = regularized_lower_gamma(shower.alpha, shower.beta * layer_boundaries_x0_[layer + 1]);
     const RadialProfile radial = radial_profile(e_inc_mev, shower, layer_centres_x0_[layer]);
     double r_outer = 0.0;
     for (; ring < rings_.size() && rings_[ring].layer == i; ++ring) r_outer = rings_[ring].r_outer;
@@ -153,7 +150,6 @@ void GFlashSimulator::simulate(std::uint64_t seed, std::int64_t event, double e_
   const double z1 = rng.normal(), z2 = rng.normal(), z_constant = rng.normal();
   const LongitudinalProfile shower = longitudinal_profile(e_inc_mev, z1, z2);
   const double visible_energy = e_inc_mev * p.response_scale * std::max(0.0, 1.0 + p.constant_term * z_constant);
-  const double log_gamma_alpha = log_gamma(shower.alpha);
 
   // Spots: count ~ Poisson(E_voxel/spot_energy), energies Gamma(kappa, spot_energy/kappa).
   // Their sum has variance spot_energy (1 + 1/kappa) E = a^2 · 1 GeV · E: the sampling term.
@@ -170,8 +166,7 @@ void GFlashSimulator::simulate(std::uint64_t seed, std::int64_t event, double e_
   for (int i = 0; i < geometry_.num_layers(); ++i) {
     const auto layer = static_cast<std::size_t>(i);
     // Layer energy: E_vis [P(alpha, beta t_{k+1}) - P(alpha, beta t_k)].
-    const double p_upper =
-        detail::lower_gamma_p(shower.alpha, shower.beta * layer_boundaries_x0_[layer + 1], log_gamma_alpha);
+    const double p_upper = regularized_lower_gamma(shower.alpha, shower.beta * layer_boundaries_x0_[layer + 1]);
     const double layer_energy = visible_energy * (p_upper - p_lower);
     p_lower = p_upper;
     // Radial fractions F(r_{j+1}) - F(r_j) at the layer centre's tau.

@@ -1,79 +1,31 @@
-// Special functions and variates of the GFlash generator: ln Gamma, the
+// Special functions and variates of the GFlash generator: ln Gamma and the
 // regularised lower incomplete gamma P(a, x) (layer energies are P
-// differences), Gamma variates (sampling fluctuations) and Poisson
-// variates (spot counts).
+// differences) from Boost.Math; Gamma variates (sampling fluctuations) and
+// Poisson variates (spot counts) drawn from the project's Philox streams.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 
+#include <boost/math/special_functions/gamma.hpp>
+
 #include "qvae/sim/gflash.hpp"
-#include "sim_internal.hpp"
 
 namespace qvae::sim {
 
 namespace {
-constexpr double kPi = 3.141592653589793238462643;
-constexpr double kHalfLogTwoPi = 0.918938533204672741780329736;
-constexpr double kEpsilon = 1e-15;
-constexpr int kMaxIterations = 10000;
+// Double precision throughout: Boost's default policy evaluates double
+// arguments in long double, an accuracy the simulator does not need.
+using DoublePolicy = boost::math::policies::policy<boost::math::policies::promote_double<false>>;
 }  // namespace
 
-double log_gamma(double x) {
-  // Lanczos approximation, g = 7 and 9 coefficients (Numerical Recipes 3rd ed., section 6.1,
-  // Wikipedia "Lanczos approximation"); reflection below 1/2.
-  static constexpr double kCoefficients[9] = {0.99999999999980993,  676.5203681218851,     -1259.1392167224028,
-                                              771.32342877765313,   -176.61502916214059,   12.507343278686905,
-                                              -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7};
-  if (x < 0.5) return std::log(kPi / std::fabs(std::sin(kPi * x))) - log_gamma(1.0 - x);
-  const double z = x - 1.0;
-  double sum = kCoefficients[0];
-  for (int i = 1; i < 9; ++i) sum += kCoefficients[i] / (z + i);
-  const double t = z + 7.5;
-  return kHalfLogTwoPi + (z + 0.5) * std::log(t) - t + std::log(sum);
-}
-
-namespace detail {
-
-double lower_gamma_p(double a, double x, double log_gamma_a) {
-  if (!(x > 0.0)) return 0.0;
-  if (std::isinf(x)) return 1.0;
-  // x^a e^-x / Gamma(a): the common prefactor of both expansions.
-  const double log_prefactor = a * std::log(x) - x - log_gamma_a;
-  if (x < a + 1.0) {
-    // Series: P = x^a e^-x / Gamma(a+1) · sum_n x^n / ((a+1)...(a+n)); converges fast for x < a+1.
-    double term = 1.0 / a, sum = term, denominator = a;
-    for (int n = 0; n < kMaxIterations; ++n) {
-      denominator += 1.0;
-      term *= x / denominator;
-      sum += term;
-      if (std::fabs(term) < std::fabs(sum) * kEpsilon) break;
-    }
-    return std::min(1.0, sum * std::exp(log_prefactor));
-  }
-  // Continued fraction for Q = 1 - P (modified Lentz), converges fast for x > a+1.
-  constexpr double kTiny = 1e-300;
-  double b = x + 1.0 - a, c = 1.0 / kTiny, d = 1.0 / b, h = d;
-  for (int i = 1; i < kMaxIterations; ++i) {
-    const double an = -i * (i - a);
-    b += 2.0;
-    d = an * d + b;
-    if (std::fabs(d) < kTiny) d = kTiny;
-    c = b + an / c;
-    if (std::fabs(c) < kTiny) c = kTiny;
-    d = 1.0 / d;
-    const double delta = d * c;
-    h *= delta;
-    if (std::fabs(delta - 1.0) < kEpsilon) break;
-  }
-  return std::max(0.0, 1.0 - std::exp(log_prefactor) * h);
-}
-
-}  // namespace detail
+double log_gamma(double x) { return boost::math::lgamma(x, DoublePolicy()); }
 
 double regularized_lower_gamma(double a, double x) {
   if (!(a > 0.0) || std::isnan(x)) return std::numeric_limits<double>::quiet_NaN();
-  return detail::lower_gamma_p(a, x, log_gamma(a));
+  if (!(x > 0.0)) return 0.0;
+  if (std::isinf(x)) return 1.0;
+  return boost::math::gamma_p(a, x, DoublePolicy());
 }
 
 double gamma_variate(core::Philox& rng, double shape) {

@@ -152,10 +152,9 @@ void add_sim_keys(qvae::core::ConfigSchema& schema);
 GFlashParameters parameters_from(const qvae::core::Config& config);
 
 /// Regularised lower incomplete gamma P(a, x) = gamma(a, x)/Gamma(a), a > 0,
-/// x >= 0: series for x < a + 1, Lentz continued fraction for Q otherwise;
-/// relative accuracy ~1e-14.
+/// x >= 0 (Boost.Math gamma_p in double precision); NaN for a <= 0.
 double regularized_lower_gamma(double a, double x);
-/// ln Gamma(x) for x > 0 (Lanczos, g = 7, 9 terms; ~1e-15 relative).
+/// ln Gamma(x) for x > 0 (Boost.Math lgamma in double precision).
 double log_gamma(double x);
 /// Gamma(shape, 1) variate by Marsaglia-Tsang (shape < 1 via the U^{1/shape} boost).
 double gamma_variate(qvae::core::Philox& rng, double shape);
