@@ -8,17 +8,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include "qvae/core/choices.hpp"
 #include "qvae/core/error.hpp"
 #include "qvae/core/log.hpp"
 
 namespace qvae::dwave {
 
 BetaMethod parse_beta_method(const std::string& name) {
-  for (BetaMethod method : {BetaMethod::ml, BetaMethod::linear, BetaMethod::multiplicative, BetaMethod::variance,
-                            BetaMethod::pseudolikelihood, BetaMethod::stein})
-    if (name == to_string(method)) return method;
-  throw core::UsageError(core::describe("unknown beta method '" + name + "'", "--method",
-                                        "use ml, linear, multiplicative, variance, pseudolikelihood or stein"));
+  return core::parse_choice(name,
+                            {BetaMethod::ml, BetaMethod::linear, BetaMethod::multiplicative, BetaMethod::variance,
+                             BetaMethod::pseudolikelihood, BetaMethod::stein},
+                            "--method");
 }
 
 const char* to_string(BetaMethod method) noexcept {

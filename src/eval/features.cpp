@@ -5,6 +5,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "qvae/core/choices.hpp"
 #include "qvae/core/error.hpp"
 #include "qvae/eval/numpy_sum.hpp"
 #include "qvae/par/mpi_check.hpp"
@@ -29,10 +30,7 @@ bool is_alpha_kind(FeatureKind kind) {
 }  // namespace
 
 Summation parse_summation(const std::string& text) {
-  if (text == "numpy") return Summation::numpy_float32;
-  if (text == "float64") return Summation::float64;
-  throw core::UsageError(core::describe("unknown summation '" + text + "'", "--sums",
-                                        "use numpy (evaluate.py's float32 sums) or float64"));
+  return core::parse_choice(text, {Summation::numpy_float32, Summation::float64}, "--sums");
 }
 
 const char* to_string(Summation summation) noexcept {

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "qvae/core/choices.hpp"
 #include "qvae/core/error.hpp"
 #include "qvae/core/philox.hpp"
 #include "qvae/core/resource_usage.hpp"
@@ -145,11 +146,7 @@ std::vector<double> CouplingEnergy::evaluate(const rbm::ChainBlock& chains) cons
 const char* to_string(Direction direction) noexcept { return direction == Direction::forward ? "forward" : "reverse"; }
 
 ReverseStart parse_reverse_start(const std::string& text) {
-  if (text == "exact") return ReverseStart::exact;
-  if (text == "data") return ReverseStart::data;
-  if (text == "chains") return ReverseStart::chains;
-  throw core::UsageError(core::describe("unknown reverse start '" + text + "'", "--reverse-start",
-                                        "use exact (small models), data (with --latents) or chains"));
+  return core::parse_choice(text, {ReverseStart::exact, ReverseStart::data, ReverseStart::chains}, "--reverse-start");
 }
 
 const char* to_string(ReverseStart start) noexcept {

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "qvae/core/choices.hpp"
 #include "qvae/core/error.hpp"
 #include "qvae/core/stopwatch.hpp"
 #include "qvae/logz/log_sum_exp.hpp"
@@ -13,11 +14,7 @@
 namespace qvae::logz {
 
 Method parse_method(const std::string& text) {
-  if (text == "exact") return Method::exact;
-  if (text == "ais") return Method::ais;
-  if (text == "rais") return Method::rais;
-  if (text == "both") return Method::both;
-  throw core::UsageError(core::describe("unknown method '" + text + "'", "--method", "use exact, ais, rais or both"));
+  return core::parse_choice(text, {Method::exact, Method::ais, Method::rais, Method::both}, "--method");
 }
 
 const char* to_string(Method method) noexcept {

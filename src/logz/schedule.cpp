@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "qvae/core/choices.hpp"
 #include "qvae/core/error.hpp"
 #include "qvae/logz/annealing.hpp"
 #include "qvae/logz/random_streams.hpp"
@@ -11,11 +12,8 @@
 namespace qvae::logz {
 
 ScheduleKind parse_schedule_kind(const std::string& text) {
-  if (text == "linear") return ScheduleKind::linear;
-  if (text == "piecewise") return ScheduleKind::piecewise;
-  if (text == "adaptive") return ScheduleKind::adaptive;
-  throw core::UsageError(
-      core::describe("unknown schedule '" + text + "'", "--schedule", "use linear, piecewise or adaptive"));
+  return core::parse_choice(text, {ScheduleKind::linear, ScheduleKind::piecewise, ScheduleKind::adaptive},
+                            "--schedule");
 }
 
 const char* to_string(ScheduleKind kind) noexcept {

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "qvae/core/choices.hpp"
 #include "qvae/core/config.hpp"
 #include "qvae/core/error.hpp"
 
@@ -101,12 +102,7 @@ void require(bool ok, const std::string& what, const std::string& remedy) {
   if (!ok) throw core::UsageError(core::describe(what, "in the [model]/[rbm]/[loss] settings", remedy));
 }
 
-template <typename Enum>
-Enum parse_choice(const std::string& text, std::initializer_list<Enum> values, const std::string& key) {
-  for (Enum value : values)
-    if (text == to_string(value)) return value;
-  throw core::UsageError(core::describe("unknown value '" + text + "' of " + key, "", "see `qvae config`"));
-}
+using core::parse_choice;
 
 }  // namespace
 

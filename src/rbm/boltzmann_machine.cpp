@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "qvae/core/choices.hpp"
 #include "qvae/core/error.hpp"
 #include "qvae/core/philox.hpp"
 #include "qvae/rbm/random_streams.hpp"
@@ -10,10 +11,7 @@
 namespace qvae::rbm {
 
 BetaScope parse_beta_scope(const std::string& text) {
-  if (text == "couplings") return BetaScope::couplings;
-  if (text == "all") return BetaScope::all;
-  throw core::UsageError(core::describe("unknown beta scope '" + text + "'", "--beta-scope",
-                                        "use 'couplings' (scale W only) or 'all' (scale W and b)"));
+  return core::parse_choice(text, {BetaScope::couplings, BetaScope::all}, "--beta-scope");
 }
 
 const char* to_string(BetaScope scope) noexcept { return scope == BetaScope::all ? "all" : "couplings"; }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "qvae/core/choices.hpp"
 #include "qvae/core/config.hpp"
 #include "qvae/core/error.hpp"
 
@@ -125,12 +126,7 @@ namespace {
 using core::ConfigKey;
 using core::ValueType;
 
-template <typename Enum>
-Enum parse_choice(const std::string& text, std::initializer_list<Enum> values, const std::string& key) {
-  for (Enum value : values)
-    if (text == to_string(value)) return value;
-  throw core::UsageError(core::describe("unknown value '" + text + "' of " + key, "", "see `qvae config show`"));
-}
+using core::parse_choice;
 
 }  // namespace
 
