@@ -12,6 +12,7 @@
 #include "qvae/core/progress.hpp"
 #include "qvae/data/calo_file.hpp"
 #include "qvae/par/collective_error.hpp"
+#include "qvae/par/partition.hpp"
 
 namespace qvae::cli {
 
@@ -44,15 +45,14 @@ int run_inspect(Context& context) {
 
   const par::Block mine = par::my_block(reader->events(), comm);
   // Every rank must take part in every collective read: agree on the step count.
-  const std::int64_t steps = comm.max((mine.count + chunk - 1) / chunk);
+  const par::CollectiveChunks chunks(mine, chunk, comm);
   double e_min = std::numeric_limits<double>::infinity(), e_max = -e_min, ratio_sum = 0;
   std::int64_t good_rows = 0, zeros = 0, voxels_seen = 0, done = 0;
   data::BadValues bad_local;
   core::Progress progress("inspect", static_cast<std::uint64_t>(reader->events()), "showers", comm.is_root(),
                           cli.run().progress, cli.run().progress_interval_s);
-  for (std::int64_t step = 0; step < steps; ++step) {
-    const std::int64_t begin = std::min(mine.offset + step * chunk, mine.end());
-    const data::ShowerBlock block = reader->read({begin, std::min(chunk, mine.end() - begin)});
+  for (std::int64_t step = 0; step < chunks.steps(); ++step) {
+    const data::ShowerBlock block = reader->read(chunks[step]);
     const data::BadValues bad = data::find_bad_values(block);
     if (bad.any() && !bad_local.any())
       bad_local = bad;

@@ -13,6 +13,7 @@
 #include "qvae/core/stopwatch.hpp"
 #include "qvae/data/calo_file.hpp"
 #include "qvae/par/collective_error.hpp"
+#include "qvae/par/partition.hpp"
 #include "qvae/sim/gflash.hpp"
 
 namespace qvae::cli {
@@ -99,7 +100,7 @@ int run_simulate(Context& context) {
   const geometry::Geometry& geometry = simulator->geometry();
   const std::int64_t voxels = geometry.voxels();
   const par::Block mine = par::my_block(events, comm);
-  const std::int64_t steps = comm.max((mine.count + step_events - 1) / step_events);
+  const par::CollectiveChunks chunks(mine, step_events, comm);
   std::optional<data::CaloWriter> writer;
   par::run_agreed(comm, [&] {
     writer.emplace(out, comm, geometry, events, io::Provenance{context.command_line, seed, cli.config_ini()}, settings);
@@ -111,9 +112,9 @@ int run_simulate(Context& context) {
   block.voxels = voxels;
   std::int64_t done = 0;
   const core::Stopwatch t0;
-  for (std::int64_t step = 0; step < steps; ++step) {
-    block.first_event = std::min(mine.offset + step * step_events, mine.end());
-    const std::int64_t n = std::min(step_events, mine.end() - block.first_event);
+  for (std::int64_t step = 0; step < chunks.steps(); ++step) {
+    block.first_event = chunks[step].offset;
+    const std::int64_t n = chunks[step].count;
     block.incident_energies.resize(static_cast<std::size_t>(n));
     block.showers.resize(static_cast<std::size_t>(n * voxels));
     sim::simulate_events(*simulator, spectrum, seed, block.first_event, n, block.incident_energies.data(),

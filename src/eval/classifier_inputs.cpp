@@ -53,11 +53,8 @@ FeatureTable classifier_inputs(const data::CaloReader& reader, std::int64_t even
   local.first_event = mine.offset;
   local.values.reserve(static_cast<std::size_t>(mine.count * local.cols));
   // Every rank takes part in every collective read: agree on the step count.
-  const std::int64_t steps = comm.max((mine.count + chunk_rows - 1) / chunk_rows);
-  for (std::int64_t step = 0; step < steps; ++step) {
-    const std::int64_t begin = std::min(mine.offset + step * chunk_rows, mine.end());
-    builder.append(reader.read_checked({begin, std::min(chunk_rows, mine.end() - begin)}), local);
-  }
+  const par::CollectiveChunks chunks(mine, chunk_rows, comm);
+  for (std::int64_t step = 0; step < chunks.steps(); ++step) builder.append(reader.read_checked(chunks[step]), local);
   return allgather_rows(local, comm);
 }
 

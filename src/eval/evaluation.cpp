@@ -120,10 +120,9 @@ FileFeatures stream_features(const data::CaloReader& reader, const FeatureCalcul
   out.table.first_event = mine.offset;
   out.table.values.reserve(static_cast<std::size_t>(mine.count * out.table.cols));
   // Every rank takes part in every collective read: agree on the step count.
-  const std::int64_t steps = comm.max((mine.count + chunk - 1) / chunk);
-  for (std::int64_t step = 0; step < steps; ++step) {
-    const std::int64_t begin = std::min(mine.offset + step * chunk, mine.end());
-    const data::ShowerBlock block = reader.read_checked({begin, std::min(chunk, mine.end() - begin)});
+  const par::CollectiveChunks chunks(mine, chunk, comm);
+  for (std::int64_t step = 0; step < chunks.steps(); ++step) {
+    const data::ShowerBlock block = reader.read_checked(chunks[step]);
     calculator.append(block, out.table);
     for (float v : block.showers)
       if (calculator.keeps(v)) out.max_voxel = std::max(out.max_voxel, static_cast<double>(v));
@@ -137,10 +136,9 @@ void stream_voxel_spectrum(const data::CaloReader& reader, const par::Communicat
                            const FeatureCalculator& calculator, Histogram& histogram, core::Progress& progress,
                            std::int64_t& done) {
   const par::Block mine = par::my_block(reader.events(), comm);
-  const std::int64_t steps = comm.max((mine.count + chunk - 1) / chunk);
-  for (std::int64_t step = 0; step < steps; ++step) {
-    const std::int64_t begin = std::min(mine.offset + step * chunk, mine.end());
-    const data::ShowerBlock block = reader.read({begin, std::min(chunk, mine.end() - begin)});
+  const par::CollectiveChunks chunks(mine, chunk, comm);
+  for (std::int64_t step = 0; step < chunks.steps(); ++step) {
+    const data::ShowerBlock block = reader.read(chunks[step]);
     // Zeroed voxels (below the threshold) fall below the first edge and are not counted,
     // as in evaluate.py, where they are 0 and the log bins start at min_energy.
     for (float v : block.showers)

@@ -2,6 +2,7 @@
 
 #include "qvae/par/partition.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <climits>
 #include <stdexcept>
@@ -68,6 +69,17 @@ Block block_partition(std::int64_t total, int part, int parts) {
   b.count = base + (part < extra ? 1 : 0);
   b.offset = part * base + std::min<std::int64_t>(part, extra);
   return b;
+}
+
+CollectiveChunks::CollectiveChunks(Block mine, std::int64_t chunk, const Communicator& comm)
+    : mine_(mine), chunk_(chunk), steps_(0) {
+  if (chunk < 1) throw std::invalid_argument("qvae::par::CollectiveChunks: chunk must be >= 1");
+  steps_ = comm.max((mine.count + chunk - 1) / chunk);
+}
+
+Block CollectiveChunks::operator[](std::int64_t step) const {
+  const std::int64_t begin = std::min(mine_.offset + step * chunk_, mine_.end());
+  return Block{begin, std::min(chunk_, mine_.end() - begin)};
 }
 
 Block my_block(std::int64_t total, const Communicator& comm) {

@@ -7,6 +7,7 @@
 #include "qvae/core/log.hpp"
 #include "qvae/data/transforms.hpp"
 #include "qvae/par/collective_error.hpp"
+#include "qvae/par/partition.hpp"
 
 namespace qvae::train {
 namespace {
@@ -28,13 +29,12 @@ FileScan scan_file(const data::CaloReader& reader, const par::Communicator& comm
   scan.fractions.reserve(static_cast<std::size_t>(scan.mine.count));
   const std::int64_t rows_per_block = scan_block_rows(scan.voxels);
   // Every rank makes the same number of (collective) reads; the last ones may be empty.
-  const std::int64_t rounds = comm.max((scan.mine.count + rows_per_block - 1) / rows_per_block);
+  const par::CollectiveChunks rounds(scan.mine, rows_per_block, comm);
   data::BadValues bad;
   double largest = 0.0;
   std::int64_t where = -1;
-  for (std::int64_t round = 0; round < rounds; ++round) {
-    const std::int64_t offset = std::min(scan.mine.offset + round * rows_per_block, scan.mine.end());
-    const data::ShowerBlock block = reader.read(par::Block{offset, std::min(rows_per_block, scan.mine.end() - offset)});
+  for (std::int64_t round = 0; round < rounds.steps(); ++round) {
+    const data::ShowerBlock block = reader.read(rounds[round]);
     const data::BadValues found = data::find_bad_values(block);
     if (found.any() && !bad.any())
       bad = found;

@@ -65,15 +65,16 @@ EncodeResult encode_latents(const EncodeRequest& request, const core::ConfigSche
   const torch::Tensor node_index = torch::tensor(node_of_latent, torch::kLong);
 
   const par::Block mine = par::block_partition(events, comm.rank(), comm.size());
-  const std::int64_t steps = comm.max((mine.count + request.chunk_events - 1) / request.chunk_events);
+  const par::CollectiveChunks chunks(mine, request.chunk_events, comm);
+  const std::int64_t steps = chunks.steps();
   std::vector<std::uint8_t> latents(static_cast<std::size_t>(mine.count * nodes));
   std::vector<double> energies(static_cast<std::size_t>(mine.count)), incident(static_cast<std::size_t>(mine.count));
   torch::NoGradGuard no_grad;
   const core::Stopwatch start;
   for (std::int64_t s = 0; s < steps; ++s) {
     // Every rank reads in every step (the read is collective); a finished rank reads nothing.
-    const std::int64_t first = std::min(mine.count, s * request.chunk_events);
-    const par::Block rows{mine.offset + first, std::min(request.chunk_events, mine.count - first)};
+    const par::Block rows = chunks[s];
+    const std::int64_t first = rows.offset - mine.offset;  // this rank's local row
     data::ShowerBlock block;
     par::run_agreed(comm, [&] { block = reader->read_checked(rows); });
     if (rows.count == 0) {

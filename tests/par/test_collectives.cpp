@@ -1,6 +1,8 @@
 // Runs under mpirun -np 2 (also correct on any rank count).
 #include <gtest/gtest.h>
 
+#include <stdexcept>
+
 #include "qvae/core/error.hpp"
 #include "qvae/par/collective_error.hpp"
 #include "qvae/par/communicator.hpp"
@@ -88,4 +90,26 @@ TEST(MpiCheck, AFailedCallBecomesARuntimeErrorNamingTheCall) {
   } catch (const core::RuntimeError& e) {
     EXPECT_NE(std::string(e.what()).find("MPI_Bcast"), std::string::npos) << e.what();
   }
+}
+
+TEST(CollectiveChunks, EveryRankTakesTheSameStepsAndThePiecesTileItsBlock) {
+  par::Communicator comm;
+  for (std::int64_t total : {0, 1, 7, 10, 23}) {
+    for (std::int64_t chunk : {1, 3, 64}) {
+      const par::Block mine = par::my_block(total, comm);
+      const par::CollectiveChunks chunks(mine, chunk, comm);
+      EXPECT_EQ(comm.min(chunks.steps()), comm.max(chunks.steps())) << total << " " << chunk;
+      EXPECT_GE(chunks.steps() * chunk, mine.count);
+      std::int64_t next = mine.offset;
+      for (std::int64_t step = 0; step < chunks.steps(); ++step) {
+        const par::Block piece = chunks[step];
+        EXPECT_EQ(piece.offset, next) << "step " << step;  // contiguous, in order, empty ones at the end
+        EXPECT_LE(piece.count, chunk);
+        EXPECT_GE(piece.count, 0);
+        next = piece.end();
+      }
+      EXPECT_EQ(next, mine.end());
+    }
+  }
+  EXPECT_THROW(par::CollectiveChunks(par::Block{0, 5}, 0, comm), std::invalid_argument);
 }
