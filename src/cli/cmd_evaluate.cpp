@@ -15,6 +15,7 @@
 #include "qvae/core/atomic_file.hpp"
 #include "qvae/core/error.hpp"
 #include "qvae/core/json_output.hpp"
+#include "qvae/core/lists.hpp"
 #include "qvae/eval/evaluation.hpp"
 #include "qvae/io/file.hpp"
 #include "qvae/par/collective_error.hpp"
@@ -24,19 +25,8 @@ namespace qvae::cli {
 namespace {
 
 std::vector<double> parse_edges(const std::string& text) {
-  std::vector<double> values;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    char* end = nullptr;
-    const double v = std::strtod(item.c_str(), &end);
-    if (item.empty() || *end != '\0')
-      throw core::UsageError(core::describe("energy edge '" + item + "' is not a number",
-                                            "qvae evaluate --energy-edges",
-                                            "write MeV values, e.g. --energy-edges 1e3,1e4,1e5,1e6"));
-    values.push_back(v);
-  }
-  return values;
+  return core::parse_list<double>(text, "qvae evaluate --energy-edges",
+                                  "write MeV values, e.g. --energy-edges 1e3,1e4,1e5,1e6");
 }
 
 /// The histograms and statistics of the model-side per-shower values (each rank

@@ -9,6 +9,7 @@
 #include "cli.hpp"
 #include "qvae/core/error.hpp"
 #include "qvae/core/json_output.hpp"
+#include "qvae/core/lists.hpp"
 #include "qvae/core/progress.hpp"
 #include "qvae/core/stopwatch.hpp"
 #include "qvae/data/calo_file.hpp"
@@ -20,17 +21,12 @@ namespace qvae::cli {
 namespace {
 
 std::vector<double> parse_energy_list(const std::string& text) {
-  std::vector<double> values;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    char* end = nullptr;
-    const double v = std::strtod(item.c_str(), &end);
-    if (item.empty() || *end != '\0' || !(v > 0))
-      throw core::UsageError(core::describe("energy '" + item + "' is not a positive number of MeV",
-                                            "qvae simulate --energies", "write e.g. --energies 256,512,1024 or ds1"));
-    values.push_back(v);
-  }
+  const std::string remedy = "write e.g. --energies 256,512,1024 or ds1";
+  const std::vector<double> values = core::parse_list<double>(text, "qvae simulate --energies", remedy);
+  for (double v : values)
+    if (!(v > 0))
+      throw core::UsageError(core::describe("energy " + std::to_string(v) + " is not a positive number of MeV",
+                                            "qvae simulate --energies", remedy));
   return values;
 }
 

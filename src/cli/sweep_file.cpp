@@ -16,20 +16,6 @@ namespace {
 constexpr std::uint32_t kSweepStreamDomain = 0x5EE9;
 }  // namespace
 
-std::string trim(const std::string& text) {
-  const auto begin = text.find_first_not_of(" \t");
-  if (begin == std::string::npos) return "";
-  return text.substr(begin, text.find_last_not_of(" \t") - begin + 1);
-}
-
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> items;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) items.push_back(trim(item));
-  return items;
-}
-
 namespace {
 
 /// A whole-string number of a sweep file; anything else is a UsageError naming `where`.

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "qvae/core/config.hpp"
+#include "qvae/core/lists.hpp"
 #include "qvae/core/philox.hpp"
 
 namespace qvae::cli {
@@ -18,8 +19,8 @@ namespace qvae::cli {
 /// far more jobs than any array, and small enough to plan in memory.
 inline constexpr std::int64_t kMaxSweepPoints = 100000;
 
-std::string trim(const std::string& text);
-std::vector<std::string> split_list(const std::string& text);
+using core::split_list;
+using core::trim;
 
 /// A [random] entry: uniform(a, b) | loguniform(a, b) | int(a, b) | choice(x, y, ...).
 struct Distribution {

@@ -8,6 +8,7 @@
 #include "qvae/core/choices.hpp"
 #include "qvae/core/config.hpp"
 #include "qvae/core/error.hpp"
+#include "qvae/core/lists.hpp"
 
 namespace qvae::model {
 
@@ -113,25 +114,11 @@ double auto_fraction_scale(double max_fraction) {
 }
 
 std::vector<int> parse_int_list(const std::string& text, const std::string& key) {
-  std::vector<int> values;
-  std::stringstream stream(text);
-  std::string item;
-  while (std::getline(stream, item, ',')) {
-    item.erase(std::remove_if(item.begin(), item.end(), [](unsigned char c) { return std::isspace(c); }), item.end());
-    std::size_t used = 0;
-    long value = 0;
-    try {
-      value = std::stol(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (item.empty() || used != item.size() || value <= 0 || value > 1000000)
-      throw core::UsageError(core::describe(key + " has '" + text + "'", "",
-                                            "give a comma-separated list of positive integers, e.g. 32,64,128"));
-    values.push_back(static_cast<int>(value));
-  }
-  if (values.empty())
-    throw core::UsageError(core::describe(key + " is empty", "", "give a comma-separated list of positive integers"));
+  const std::string remedy = "give a comma-separated list of positive integers, e.g. 32,64,128";
+  const std::vector<int> values = core::parse_list<int>(text, key, remedy);
+  if (values.empty()) throw core::UsageError(core::describe(key + " is empty", "", remedy));
+  for (int value : values)
+    if (value <= 0 || value > 1000000) throw core::UsageError(core::describe(key + " has '" + text + "'", "", remedy));
   return values;
 }
 
