@@ -19,6 +19,7 @@
 #include "qvae/core/atomic_file.hpp"
 #include "qvae/core/error.hpp"
 #include "qvae/core/json_output.hpp"
+#include "qvae/core/lists.hpp"
 #include "qvae/core/philox.hpp"
 #include "qvae/par/collective_error.hpp"
 #include "sweep_file.hpp"
@@ -146,9 +147,9 @@ nlohmann::json last_csv_row(const fs::path& path) {
   std::string header, line, last;
   if (!std::getline(in, header)) return nullptr;
   while (std::getline(in, line))
-    if (!trim(line).empty()) last = line;
+    if (!core::trim(line).empty()) last = line;
   if (last.empty()) return nullptr;
-  const auto names = split_list(header), values = split_list(last);
+  const auto names = core::split_list(header), values = core::split_list(last);
   nlohmann::json row = nlohmann::json::object();
   for (std::size_t i = 0; i < names.size() && i < values.size(); ++i) {
     char* end = nullptr;

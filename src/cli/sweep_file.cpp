@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "qvae/core/error.hpp"
+#include "qvae/core/lists.hpp"
 
 namespace fs = std::filesystem;
 
@@ -71,7 +72,7 @@ SweepFile parse_sweep_file(std::istream& in, const std::string& path) {
   std::string line, section;
   for (int number = 1; std::getline(in, line); ++number) {
     const std::string where = path + ":" + std::to_string(number);
-    line = trim(line.substr(0, line.find('#')));
+    line = core::trim(line.substr(0, line.find('#')));
     if (line.empty()) continue;
     if (line.front() == '[') {
       if (line.back() != ']') throw core::UsageError(core::describe("malformed section header", where));
@@ -84,7 +85,7 @@ SweepFile parse_sweep_file(std::istream& in, const std::string& path) {
     const auto eq = line.find('=');
     if (eq == std::string::npos || section.empty())
       throw core::UsageError(core::describe("expected 'key = value' under a section", where));
-    const std::string key = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
+    const std::string key = core::trim(line.substr(0, eq)), value = core::trim(line.substr(eq + 1));
     if (section == "sweep") {
       if (key == "mode")
         sweep.mode = value;
@@ -97,20 +98,20 @@ SweepFile parse_sweep_file(std::istream& in, const std::string& path) {
       else if (key == "arguments")
         sweep.arguments = value;
       else if (key == "base")
-        sweep.base_configs = split_list(value);
+        sweep.base_configs = core::split_list(value);
       else
         throw core::UsageError(core::describe("unknown [sweep] key '" + key + "'", where,
                                               "use mode, draws, seed, command, arguments, base"));
     } else if (section == "grid") {
-      sweep.grid.emplace_back(key, split_list(value));
+      sweep.grid.emplace_back(key, core::split_list(value));
       if (sweep.grid.back().second.empty())
         throw core::UsageError(core::describe("grid key '" + key + "' has no values", where, "list values a, b, c"));
     } else {
       const auto open = value.find('('), close = value.rfind(')');
-      Distribution d{key, trim(value.substr(0, open)), {}};
+      Distribution d{key, core::trim(value.substr(0, open)), {}};
       if (open == std::string::npos || close == std::string::npos || close < open)
         throw core::UsageError(core::describe("expected kind(args) for '" + key + "'", where));
-      d.args = split_list(value.substr(open + 1, close - open - 1));
+      d.args = core::split_list(value.substr(open + 1, close - open - 1));
       const bool two = d.kind == "uniform" || d.kind == "loguniform" || d.kind == "int";
       if ((two && d.args.size() != 2) || (d.kind == "choice" && d.args.empty()) || (!two && d.kind != "choice"))
         throw core::UsageError(core::describe("bad distribution '" + value + "'", where,

@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "qvae/core/config.hpp"
-#include "qvae/core/lists.hpp"
 #include "qvae/core/philox.hpp"
 
 namespace qvae::cli {
@@ -18,9 +17,6 @@ namespace qvae::cli {
 /// The most points one sweep may expand to (grid product or random draws):
 /// far more jobs than any array, and small enough to plan in memory.
 inline constexpr std::int64_t kMaxSweepPoints = 100000;
-
-using core::split_list;
-using core::trim;
 
 /// A [random] entry: uniform(a, b) | loguniform(a, b) | int(a, b) | choice(x, y, ...).
 struct Distribution {

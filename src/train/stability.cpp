@@ -5,10 +5,10 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
-#include <sstream>
 #include <utility>
 
 #include "qvae/core/error.hpp"
+#include "qvae/core/lists.hpp"
 
 namespace qvae::train {
 
@@ -26,12 +26,6 @@ const char* to_string(FaultKind kind) {
 
 namespace {
 
-std::string trimmed(const std::string& text) {
-  const auto first = text.find_first_not_of(" \t");
-  if (first == std::string::npos) return {};
-  return text.substr(first, text.find_last_not_of(" \t") - first + 1);
-}
-
 /// A whole-string non-negative decimal integer, or -1.
 std::int64_t non_negative_integer(const std::string& text) {
   if (text.empty() || text.size() > 12) return -1;
@@ -44,13 +38,10 @@ std::int64_t non_negative_integer(const std::string& text) {
 
 std::vector<Fault> parse_fault_injection(const std::string& text) {
   std::vector<Fault> faults;
-  if (trimmed(text).empty()) return faults;
-  std::stringstream in(text);
-  std::string entry;
-  // getline drops a trailing empty entry ("a,"): check the last character separately.
-  const bool trailing_comma = trimmed(text).back() == ',';
-  while (std::getline(in, entry, ',')) {
-    const std::string item = trimmed(entry);
+  if (core::trim(text).empty()) return faults;
+  // split_list drops a trailing empty entry ("a,"): check the last character separately.
+  const bool trailing_comma = core::trim(text).back() == ',';
+  for (const std::string& item : core::split_list(text)) {
     auto malformed = [&](const std::string& why) {
       return core::UsageError(core::describe("train.fault_injection entry '" + item + "' is malformed (" + why + ")",
                                              "in the [train] settings",
