@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "qvae/core/config.hpp"
+#include "qvae/core/config_binder.hpp"
 #include "qvae/core/error.hpp"
 
 namespace qvae::classifier {
@@ -24,58 +24,42 @@ void ClassifierSettings::validate() const {
   require(chunk_rows >= 1, "classifier.chunk_rows must be >= 1", "e.g. 1024");
 }
 
-void add_classifier_keys(core::ConfigSchema& schema) {
-  using core::ValueType;
-  schema.add({"classifier.hidden", ValueType::integer, "2048", "classifier test: width of the hidden layers", {}});
-  schema.add({"classifier.layers",
-              ValueType::integer,
-              "2",
-              "classifier test: hidden-to-hidden layers after the input layer",
-              {}});
-  schema.add({"classifier.epochs",
-              ValueType::integer,
-              "50",
-              "classifier test: training epochs (the epoch with the best test accuracy is kept)",
-              {}});
-  schema.add({"classifier.batch_size",
-              ValueType::integer,
-              "1000",
-              "classifier test: global mini-batch, split over ranks",
-              {}});
-  schema.add({"classifier.lr", ValueType::real, "2e-4", "classifier test: Adam learning rate", {}});
-  schema.add(
-      {"classifier.train_fraction", ValueType::real, "0.6", "classifier test: training share of each class", {}});
-  schema.add({"classifier.test_fraction",
-              ValueType::real,
-              "0.2",
-              "classifier test: test share of each class (best epoch, calibration); the rest validates",
-              {}});
-  schema.add({"classifier.seed",
-              ValueType::unsigned_integer,
-              "42",
-              "classifier test: seed of the weights, the split and the shuffling",
-              {}});
-  schema.add(
-      {"classifier.threads", ValueType::integer, "0", "classifier test: LibTorch threads per rank (0 = default)", {}});
-  schema.add({"classifier.chunk_rows",
-              ValueType::integer,
-              "1024",
-              "classifier test: showers read per rank per step while building inputs",
-              {}});
+namespace {
+
+/// The [classifier] keys, each bound to its ClassifierSettings member (whose default it takes).
+const core::ConfigBinder<ClassifierSettings>& classifier_keys() {
+  static const core::ConfigBinder<ClassifierSettings> keys = [] {
+    core::ConfigBinder<ClassifierSettings> k;
+    k.value("classifier.hidden", "classifier test: width of the hidden layers", &ClassifierSettings::hidden)
+        .value("classifier.layers", "classifier test: hidden-to-hidden layers after the input layer",
+               &ClassifierSettings::layers)
+        .value("classifier.epochs", "classifier test: training epochs (the epoch with the best test accuracy is kept)",
+               &ClassifierSettings::epochs)
+        .value("classifier.batch_size", "classifier test: global mini-batch, split over ranks",
+               &ClassifierSettings::batch_size)
+        .value("classifier.lr", "classifier test: Adam learning rate", &ClassifierSettings::lr)
+        .value("classifier.train_fraction", "classifier test: training share of each class",
+               &ClassifierSettings::train_fraction)
+        .value("classifier.test_fraction",
+               "classifier test: test share of each class (best epoch, calibration); the rest validates",
+               &ClassifierSettings::test_fraction)
+        .value("classifier.seed", "classifier test: seed of the weights, the split and the shuffling",
+               &ClassifierSettings::seed)
+        .value("classifier.threads", "classifier test: LibTorch threads per rank (0 = default)",
+               &ClassifierSettings::threads)
+        .value("classifier.chunk_rows", "classifier test: showers read per rank per step while building inputs",
+               &ClassifierSettings::chunk_rows);
+    return k;
+  }();
+  return keys;
 }
 
+}  // namespace
+
+void add_classifier_keys(core::ConfigSchema& schema) { classifier_keys().add_keys(schema); }
+
 ClassifierSettings classifier_settings_from(const core::Config& config) {
-  ClassifierSettings s;
-  s.hidden = static_cast<int>(config.get_int("classifier.hidden"));
-  s.layers = static_cast<int>(config.get_int("classifier.layers"));
-  s.epochs = static_cast<int>(config.get_int("classifier.epochs"));
-  s.batch_size = config.get_int("classifier.batch_size");
-  s.lr = config.get_real("classifier.lr");
-  s.train_fraction = config.get_real("classifier.train_fraction");
-  s.test_fraction = config.get_real("classifier.test_fraction");
-  s.seed = config.get_uint("classifier.seed");
-  s.threads = static_cast<int>(config.get_int("classifier.threads"));
-  s.chunk_rows = config.get_int("classifier.chunk_rows");
+  ClassifierSettings s = classifier_keys().read(config);
   s.validate();
   return s;
 }

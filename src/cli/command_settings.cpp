@@ -1,9 +1,6 @@
 #include "command_settings.hpp"
 
-#include <cmath>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <stdexcept>
 
 #include "qvae/core/error.hpp"
@@ -36,37 +33,6 @@ bool value_type(const po::value_semantic* semantic, core::ValueType& type) {
   return true;
 }
 
-/// The shortest decimal that reads back as `value`.
-std::string shortest_real(double value) {
-  char text[32];
-  if (value == std::floor(value) && std::fabs(value) < 1e15) {  // "600", not "6e+02"
-    std::snprintf(text, sizeof text, "%.0f", value);
-    return text;
-  }
-  for (int digits = 1; digits <= 17; ++digits) {
-    std::snprintf(text, sizeof text, "%.*g", digits, value);
-    if (std::strtod(text, nullptr) == value) break;
-  }
-  return text;
-}
-
-/// A resolved key's value as option text.
-std::string config_text(const core::Config& config, const core::ConfigKey& key) {
-  switch (key.type) {
-    case core::ValueType::string:
-      return config.get_string(key.name);
-    case core::ValueType::integer:
-      return std::to_string(config.get_int(key.name));
-    case core::ValueType::unsigned_integer:
-      return std::to_string(config.get_uint(key.name));
-    case core::ValueType::real:
-      return shortest_real(config.get_real(key.name));
-    case core::ValueType::boolean:
-      return config.get_bool(key.name) ? "true" : "false";
-  }
-  throw std::logic_error("qvae::cli::config_text: unknown value type");
-}
-
 }  // namespace
 
 std::string setting_text(const boost::any& value) {
@@ -74,7 +40,7 @@ std::string setting_text(const boost::any& value) {
   if (const auto* v = boost::any_cast<int>(&value)) return std::to_string(*v);
   if (const auto* v = boost::any_cast<std::int64_t>(&value)) return std::to_string(*v);
   if (const auto* v = boost::any_cast<std::uint64_t>(&value)) return std::to_string(*v);
-  if (const auto* v = boost::any_cast<double>(&value)) return shortest_real(*v);
+  if (const auto* v = boost::any_cast<double>(&value)) return core::real_text(*v);
   if (const auto* v = boost::any_cast<bool>(&value)) return *v ? "true" : "false";
   throw std::logic_error("qvae::cli::setting_text: an option type a config key cannot hold");
 }
@@ -110,7 +76,7 @@ void apply_settings(const std::vector<OptionSetting>& settings, const po::option
     if (given) {
       config.set(name, setting_text(values[setting.option].value()), "command line");
     } else if (config.source(name) != "default") {
-      const std::string text = config_text(config, setting.key);
+      const std::string& text = config.text(name);
       if (!setting.is_switch)
         tokens.push_back("--" + setting.option + "=" + text);
       else if (text == "true")

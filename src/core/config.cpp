@@ -3,16 +3,19 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <limits>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
 #include "qvae/core/error.hpp"
+#include "qvae/core/lists.hpp"
 
 namespace po = boost::program_options;
 
@@ -235,6 +238,12 @@ double Config::get_real(const std::string& key) const {
 }
 bool Config::get_bool(const std::string& key) const { return entry(key, ValueType::boolean).value == "true"; }
 
+const std::string& Config::text(const std::string& key) const {
+  const auto it = entries_.find(key);
+  if (it == entries_.end()) throw std::logic_error("qvae::core::Config: key '" + key + "' is not in the schema");
+  return it->second.value;
+}
+
 const std::string& Config::source(const std::string& key) const {
   const auto it = entries_.find(key);
   if (it == entries_.end()) throw std::logic_error("qvae::core::Config: key '" + key + "' is not in the schema");
@@ -283,6 +292,37 @@ nlohmann::json Config::to_json() const {
     }
   }
   return out;
+}
+
+std::vector<ConfigOverride> parse_ini_text(const std::string& ini) {
+  std::vector<ConfigOverride> pairs;
+  std::istringstream in(ini);
+  std::string line, section;
+  while (std::getline(in, line)) {
+    line = trim(line);
+    if (line.empty() || line[0] == '#' || line[0] == ';') continue;
+    if (line.front() == '[' && line.back() == ']') {
+      section = trim(line.substr(1, line.size() - 2));
+      continue;
+    }
+    const auto equals = line.find('=');
+    if (equals == std::string::npos) continue;
+    pairs.push_back({section + "." + trim(line.substr(0, equals)), trim(line.substr(equals + 1))});
+  }
+  return pairs;
+}
+
+std::string real_text(double value) {
+  char text[32];
+  if (value == std::floor(value) && std::fabs(value) < 1e15) {  // "600", not "6e+02"
+    std::snprintf(text, sizeof text, "%.0f", value);
+    return text;
+  }
+  for (int digits = 1; digits <= 17; ++digits) {
+    std::snprintf(text, sizeof text, "%.*g", digits, value);
+    if (std::strtod(text, nullptr) == value) break;
+  }
+  return text;
 }
 
 }  // namespace qvae::core

@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "qvae/core/alert.hpp"
+#include "qvae/core/choices.hpp"
 #include "qvae/core/error.hpp"
 
 namespace qvae::core::log {
@@ -18,13 +19,9 @@ std::mutex g_write_mutex;
 constexpr const char* kNames[] = {"trace", "debug", "info", "warn", "error", "off"};
 }  // namespace
 
-Level parse_level(const std::string& name) {
-  for (int i = 0; i <= static_cast<int>(Level::off); ++i)
-    if (name == kNames[i]) return static_cast<Level>(i);
-  throw UsageError(describe("unknown log level '" + name + "'", "use one of trace, debug, info, warn, error, off"));
-}
+Level parse_level(const std::string& name) { return parse_choice(name, kLevels, "run.log_level"); }
 
-const char* level_name(Level level) noexcept { return kNames[static_cast<int>(level)]; }
+const char* to_string(Level level) noexcept { return kNames[static_cast<int>(level)]; }
 void set_level(Level level) noexcept { g_level = static_cast<int>(level); }
 Level level() noexcept { return static_cast<Level>(g_level.load()); }
 void set_rank(int rank_, int size_) noexcept {
@@ -46,7 +43,7 @@ void write(Level level_, const std::string& message, bool root_only) {
   if (g_rank.load() >= 0 && g_size.load() > 1)
     line += " r" + std::to_string(g_rank.load()) + "/" + std::to_string(g_size.load());
   line += ' ';
-  line += level_name(level_);
+  line += to_string(level_);
   line += "] ";
   line += message;
   line += '\n';

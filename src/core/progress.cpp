@@ -6,18 +6,27 @@
 #include <cstdio>
 #include <sstream>
 
+#include "qvae/core/choices.hpp"
 #include "qvae/core/error.hpp"
 #include "qvae/core/log.hpp"
 
 namespace qvae::core {
 
-ProgressMode parse_progress_mode(const std::string& text) {
-  if (text == "auto") return ProgressMode::automatic;
-  if (text == "bar") return ProgressMode::bar;
-  if (text == "lines") return ProgressMode::lines;
-  if (text == "off") return ProgressMode::off;
-  throw UsageError(describe("unknown progress mode '" + text + "'", "run.progress", "use auto, bar, lines or off"));
+const char* to_string(ProgressMode mode) noexcept {
+  switch (mode) {
+    case ProgressMode::automatic:
+      return "auto";
+    case ProgressMode::bar:
+      return "bar";
+    case ProgressMode::lines:
+      return "lines";
+    case ProgressMode::off:
+      return "off";
+  }
+  return "?";
 }
+
+ProgressMode parse_progress_mode(const std::string& text) { return parse_choice(text, kProgressModes, "run.progress"); }
 
 std::string format_duration(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "--:--";

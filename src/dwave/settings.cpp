@@ -6,20 +6,11 @@
 #include <fstream>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
-
-#include "qvae/core/choices.hpp"
+#include "qvae/core/config_binder.hpp"
 #include "qvae/core/error.hpp"
 #include "qvae/core/log.hpp"
 
 namespace qvae::dwave {
-
-BetaMethod parse_beta_method(const std::string& name) {
-  return core::parse_choice(name,
-                            {BetaMethod::ml, BetaMethod::linear, BetaMethod::multiplicative, BetaMethod::variance,
-                             BetaMethod::pseudolikelihood, BetaMethod::stein},
-                            "--method");
-}
 
 const char* to_string(BetaMethod method) noexcept {
   switch (method) {
@@ -40,116 +31,85 @@ const char* to_string(BetaMethod method) noexcept {
 }
 
 namespace {
-using core::ValueType;
-// One table: the keys, their types, defaults (equal to the struct defaults; a test checks) and help.
-const core::ConfigKey kKeys[] = {
-    {"dwave.endpoint",
-     ValueType::string,
-     "https://cloud.dwavesys.com/sapi/",
-     "SAPI base URL (https; http only to loopback)",
-     {}},
-    {"dwave.solver", ValueType::string, "", "solver name, e.g. Advantage_system4.1", {}},
-    {"dwave.token_file",
-     ValueType::string,
-     "",
-     "file holding the SAPI token (mode 600); empty: env DWAVE_API_TOKEN",
-     {}},
-    {"dwave.connect_timeout_s", ValueType::real, "10", "TCP/TLS connect timeout, s", {}},
-    {"dwave.request_timeout_s", ValueType::real, "60", "timeout of one request, s (long polls add long_poll_s)", {}},
-    {"dwave.long_poll_s", ValueType::integer, "30", "timeout= of status polls, s (0..30; 0: plain polls)", {}},
-    {"dwave.job_timeout_s", ValueType::real, "3600", "all problems of one call must be answered within this, s", {}},
-    {"dwave.max_retries",
-     ValueType::integer,
-     "6",
-     "retries of a request on 429, 5xx, timeouts, malformed replies (submissions: see docs/dwave.md)",
-     {}},
-    {"dwave.backoff_initial_s", ValueType::real, "0.5", "first retry delay, s (doubles, with jitter)", {}},
-    {"dwave.backoff_max_s", ValueType::real, "60", "largest retry delay, s (exponential backoff)", {}},
-    {"dwave.retry_after_max_s", ValueType::real, "60", "cap on a server's Retry-After, s", {}},
-    {"dwave.retry_wait_max_s", ValueType::real, "600", "most seconds one request (or submission) waits in retries", {}},
-    {"dwave.batch_size", ValueType::integer, "20", "problems per POST (1..20)", {}},
-    {"dwave.max_in_flight", ValueType::integer, "100", "submitted problems not yet answered (rank 0)", {}},
-    {"dwave.reads_per_problem", ValueType::integer, "1000", "num_reads of one problem (also capped by the solver)", {}},
-    {"dwave.label", ValueType::string, "qvae-hpc", "problem label prefix (\"<label> <unique tag> @<first read>\")", {}},
-    {"dwave.flux_threshold", ValueType::real, "25", "|h| equivalent of the flux biases pinning partition 0", {}},
-    {"dwave.anneal_sweeps", ValueType::integer, "1000", "simulated annealing: sweeps (one per beta)", {}},
-    {"dwave.anneal_beta_start", ValueType::real, "0.1", "simulated annealing: first beta (programmed energy)", {}},
-    {"dwave.anneal_beta_end", ValueType::real, "1", "simulated annealing: last beta (programmed energy)", {}},
-    {"dwave.gibbs_beta", ValueType::real, "1", "Gibbs stand-in QPU: its inverse temperature", {}},
-    {"dwave.gibbs_sweeps", ValueType::integer, "200", "Gibbs stand-in QPU: sweeps per read", {}},
-    {"dwave.beta_method",
-     ValueType::string,
-     "multiplicative",
-     "beta_eff method",
-     {"ml", "linear", "multiplicative", "variance", "pseudolikelihood", "stein"}},
-    {"dwave.beta_initial", ValueType::real, "4", "beta_eff: starting beta", {}},
-    {"dwave.beta_iterations", ValueType::integer, "20", "beta_eff: most iterations", {}},
-    {"dwave.beta_reads", ValueType::integer, "1000", "beta_eff: device reads per iteration", {}},
-    {"dwave.beta_stop_constant", ValueType::real, "1.5", "beta_eff: c of the stopping rule (docs/dwave.md)", {}},
-    {"dwave.beta_rbm_chains", ValueType::integer, "1000", "beta_eff: classical Gibbs chains", {}},
-    {"dwave.beta_rbm_sweeps", ValueType::integer, "200", "beta_eff: classical Gibbs sweeps", {}},
-};
 
-/// Reads typed values of the dwave section from Config::to_json(); absent keys keep defaults.
-class Section {
- public:
-  explicit Section(const core::Config& config) {
-    const nlohmann::json all = config.to_json();
-    if (all.contains("dwave")) values_ = all["dwave"];
-  }
-  template <class T>
-  void get(const char* key, T& out) const {
-    if (values_.is_object() && values_.contains(key)) out = values_[key].get<T>();
-  }
+constexpr BetaMethod kBetaMethods[] = {BetaMethod::ml,       BetaMethod::linear,           BetaMethod::multiplicative,
+                                       BetaMethod::variance, BetaMethod::pseudolikelihood, BetaMethod::stein};
 
- private:
-  nlohmann::json values_;
-};
+/// The [dwave] keys, each bound to its DwaveSettings member (whose default it takes).
+const core::ConfigBinder<DwaveSettings>& dwave_keys() {
+  static const core::ConfigBinder<DwaveSettings> keys = [] {
+    core::ConfigBinder<DwaveSettings> k;
+    k.value("dwave.endpoint", "SAPI base URL (https; http only to loopback)", &DwaveSettings::qpu, &QpuSettings::client,
+            &ClientSettings::endpoint)
+        .value("dwave.solver", "solver name, e.g. Advantage_system4.1", &DwaveSettings::qpu, &QpuSettings::solver)
+        .value("dwave.token_file", "file holding the SAPI token (mode 600); empty: env DWAVE_API_TOKEN",
+               &DwaveSettings::token_file)
+        .value("dwave.connect_timeout_s", "TCP/TLS connect timeout, s", &DwaveSettings::qpu, &QpuSettings::client,
+               &ClientSettings::connect_timeout_s)
+        .value("dwave.request_timeout_s", "timeout of one request, s (long polls add long_poll_s)", &DwaveSettings::qpu,
+               &QpuSettings::client, &ClientSettings::request_timeout_s)
+        .value("dwave.long_poll_s", "timeout= of status polls, s (0..30; 0: plain polls)", &DwaveSettings::qpu,
+               &QpuSettings::client, &ClientSettings::long_poll_s)
+        .value("dwave.job_timeout_s", "all problems of one call must be answered within this, s", &DwaveSettings::qpu,
+               &QpuSettings::job_timeout_s)
+        .value("dwave.max_retries",
+               "retries of a request on 429, 5xx, timeouts, malformed replies (submissions: see docs/dwave.md)",
+               &DwaveSettings::qpu, &QpuSettings::client, &ClientSettings::max_retries)
+        .value("dwave.backoff_initial_s", "first retry delay, s (doubles, with jitter)", &DwaveSettings::qpu,
+               &QpuSettings::client, &ClientSettings::backoff_initial_s)
+        .value("dwave.backoff_max_s", "largest retry delay, s (exponential backoff)", &DwaveSettings::qpu,
+               &QpuSettings::client, &ClientSettings::backoff_max_s)
+        .value("dwave.retry_after_max_s", "cap on a server's Retry-After, s", &DwaveSettings::qpu, &QpuSettings::client,
+               &ClientSettings::retry_after_max_s)
+        .value("dwave.retry_wait_max_s", "most seconds one request (or submission) waits in retries",
+               &DwaveSettings::qpu, &QpuSettings::client, &ClientSettings::retry_wait_max_s)
+        .value("dwave.batch_size", "problems per POST (1..20)", &DwaveSettings::qpu, &QpuSettings::batch_size)
+        .value("dwave.max_in_flight", "submitted problems not yet answered (rank 0)", &DwaveSettings::qpu,
+               &QpuSettings::max_in_flight)
+        .value("dwave.reads_per_problem", "num_reads of one problem (also capped by the solver)", &DwaveSettings::qpu,
+               &QpuSettings::reads_per_problem)
+        .value("dwave.label", "problem label prefix (\"<label> <unique tag> @<first read>\")", &DwaveSettings::qpu,
+               &QpuSettings::label)
+        .value("dwave.flux_threshold", "|h| equivalent of the flux biases pinning partition 0", &DwaveSettings::qpu,
+               &QpuSettings::flux_threshold)
+        .value("dwave.anneal_sweeps", "simulated annealing: sweeps (one per beta)", &DwaveSettings::anneal,
+               &AnnealSettings::sweeps)
+        .value("dwave.anneal_beta_start", "simulated annealing: first beta (programmed energy)", &DwaveSettings::anneal,
+               &AnnealSettings::beta_start)
+        .value("dwave.anneal_beta_end", "simulated annealing: last beta (programmed energy)", &DwaveSettings::anneal,
+               &AnnealSettings::beta_end)
+        .value("dwave.gibbs_beta", "Gibbs stand-in QPU: its inverse temperature", &DwaveSettings::gibbs,
+               &GibbsQpuSettings::beta)
+        .value("dwave.gibbs_sweeps", "Gibbs stand-in QPU: sweeps per read", &DwaveSettings::gibbs,
+               &GibbsQpuSettings::sweeps)
+        .choice("dwave.beta_method", "beta_eff method", kBetaMethods, &DwaveSettings::beta, &BetaSettings::method)
+        .value("dwave.beta_initial", "beta_eff: starting beta", &DwaveSettings::beta, &BetaSettings::beta_initial)
+        .value("dwave.beta_iterations", "beta_eff: most iterations", &DwaveSettings::beta,
+               &BetaSettings::max_iterations)
+        .value("dwave.beta_reads", "beta_eff: device reads per iteration", &DwaveSettings::beta, &BetaSettings::reads)
+        .value("dwave.beta_stop_constant", "beta_eff: c of the stopping rule (docs/dwave.md)", &DwaveSettings::beta,
+               &BetaSettings::stop_constant)
+        .value("dwave.beta_rbm_chains", "beta_eff: classical Gibbs chains", &DwaveSettings::beta,
+               &BetaSettings::rbm_chains)
+        .value("dwave.beta_rbm_sweeps", "beta_eff: classical Gibbs sweeps", &DwaveSettings::beta,
+               &BetaSettings::rbm_sweeps);
+    return k;
+  }();
+  return keys;
+}
 
 void require(bool ok, const char* key, const std::string& rule) {
   if (!ok) throw core::UsageError(core::describe(std::string("dwave.") + key + " must be " + rule, "[dwave] config"));
 }
 }  // namespace
 
-void add_dwave_keys(core::ConfigSchema& schema) {
-  for (const core::ConfigKey& key : kKeys) schema.add(key);
-}
+void add_dwave_keys(core::ConfigSchema& schema) { dwave_keys().add_keys(schema); }
+
+BetaMethod parse_beta_method(const std::string& name) { return core::parse_choice(name, kBetaMethods, "--method"); }
 
 DwaveSettings dwave_settings_from(const core::Config& config) {
-  DwaveSettings s;
-  const Section section(config);
-  ClientSettings& client = s.qpu.client;
-  section.get("endpoint", client.endpoint);
-  section.get("solver", s.qpu.solver);
-  section.get("token_file", s.token_file);
-  section.get("connect_timeout_s", client.connect_timeout_s);
-  section.get("request_timeout_s", client.request_timeout_s);
-  section.get("long_poll_s", client.long_poll_s);
-  section.get("job_timeout_s", s.qpu.job_timeout_s);
-  section.get("max_retries", client.max_retries);
-  section.get("backoff_initial_s", client.backoff_initial_s);
-  section.get("backoff_max_s", client.backoff_max_s);
-  section.get("retry_after_max_s", client.retry_after_max_s);
-  section.get("retry_wait_max_s", client.retry_wait_max_s);
-  section.get("batch_size", s.qpu.batch_size);
-  section.get("max_in_flight", s.qpu.max_in_flight);
-  section.get("reads_per_problem", s.qpu.reads_per_problem);
-  section.get("label", s.qpu.label);
-  section.get("flux_threshold", s.qpu.flux_threshold);
-  section.get("anneal_sweeps", s.anneal.sweeps);
-  section.get("anneal_beta_start", s.anneal.beta_start);
-  section.get("anneal_beta_end", s.anneal.beta_end);
-  section.get("gibbs_beta", s.gibbs.beta);
-  section.get("gibbs_sweeps", s.gibbs.sweeps);
-  std::string method = to_string(s.beta.method);
-  section.get("beta_method", method);
-  s.beta.method = parse_beta_method(method);
-  section.get("beta_initial", s.beta.beta_initial);
-  section.get("beta_iterations", s.beta.max_iterations);
-  section.get("beta_reads", s.beta.reads);
-  section.get("beta_stop_constant", s.beta.stop_constant);
-  section.get("beta_rbm_chains", s.beta.rbm_chains);
-  section.get("beta_rbm_sweeps", s.beta.rbm_sweeps);
+  DwaveSettings s = dwave_keys().read(config);
+  const ClientSettings& client = s.qpu.client;
 
   require(client.connect_timeout_s > 0, "connect_timeout_s", "> 0");
   require(client.request_timeout_s > 0, "request_timeout_s", "> 0");

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "qvae/core/choices.hpp"
 #include "qvae/core/error.hpp"
 
 namespace qvae::graph {
@@ -21,11 +22,7 @@ std::string to_string(Topology topology) {
 }
 
 Topology parse_topology(const std::string& name) {
-  if (name == "chimera") return Topology::chimera;
-  if (name == "pegasus") return Topology::pegasus;
-  if (name == "zephyr") return Topology::zephyr;
-  throw core::UsageError(
-      core::describe("unknown topology '" + name + "'", "--topology", "use chimera, pegasus or zephyr"));
+  return core::parse_choice(name, {Topology::chimera, Topology::pegasus, Topology::zephyr}, "--topology");
 }
 
 std::int64_t GraphShape::index_range() const {

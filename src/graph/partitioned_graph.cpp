@@ -8,6 +8,7 @@
 #include <array>
 #include <stdexcept>
 
+#include "qvae/core/choices.hpp"
 #include "qvae/core/error.hpp"
 
 namespace qvae::graph {
@@ -115,18 +116,9 @@ ColourScheme default_scheme(Topology topology) {
 }
 
 ColourScheme parse_scheme(const std::string& name, Topology topology) {
-  ColourScheme scheme;
   if (name.empty() || name == "default") return default_scheme(topology);
-  if (name == "region")
-    scheme = ColourScheme::region;
-  else if (name == "four_color")
-    scheme = ColourScheme::four_color;
-  else if (name == "checkerboard")
-    scheme = ColourScheme::checkerboard;
-  else
-    throw core::UsageError(
-        core::describe("unknown scheme '" + name + "'", "--scheme",
-                       "use region or four_color (pegasus), four_color (zephyr), checkerboard (chimera)"));
+  const ColourScheme scheme = core::parse_choice(
+      name, {ColourScheme::region, ColourScheme::four_color, ColourScheme::checkerboard}, "--scheme");
   if (!defined_for(scheme, topology))
     throw core::UsageError(core::describe("scheme " + name + " is not defined for " + to_string(topology), "--scheme",
                                           "use " + to_string(default_scheme(topology)) +

@@ -3,10 +3,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <sstream>
+#include <stdexcept>
 
-#include "qvae/core/choices.hpp"
-#include "qvae/core/config.hpp"
+#include "qvae/core/config_binder.hpp"
 #include "qvae/core/error.hpp"
 #include "qvae/core/lists.hpp"
 
@@ -83,27 +84,15 @@ double LinearAnneal::at(int epoch, std::int64_t batch, std::int64_t batches_per_
 
 namespace {
 
-using core::ConfigKey;
-using core::ValueType;
-
 std::string join(const std::vector<int>& values) {
   std::ostringstream os;
   for (std::size_t i = 0; i < values.size(); ++i) os << (i ? "," : "") << values[i];
   return os.str();
 }
 
-std::string real(double value) {
-  std::ostringstream os;
-  os.precision(15);
-  os << value;
-  return os.str();
-}
-
 void require(bool ok, const std::string& what, const std::string& remedy) {
   if (!ok) throw core::UsageError(core::describe(what, "in the [model]/[rbm]/[loss] settings", remedy));
 }
-
-using core::parse_choice;
 
 }  // namespace
 
@@ -183,232 +172,214 @@ void ModelConfig::validate() const {
   }
 }
 
-void add_model_keys(core::ConfigSchema& schema) {
-  const ModelConfig d;  // the documented defaults
-  auto add = [&](const char* name, ValueType type, std::string value, const char* help,
-                 std::vector<std::string> choices = {}) {
-    schema.add(ConfigKey{name, type, std::move(value), help, std::move(choices)});
-  };
-  // [model] architecture
-  add("model.encoder", ValueType::string, "cnn",
-      "encoder: hierarchical 3-D CNN with periodic/centre padding (regular geometries) or MLP", {"cnn", "fcn"});
-  add("model.decoder", ValueType::string, "cnn", "decoder: 3-D transposed CNN with two heads, or MLP with two heads",
-      {"cnn", "fcn"});
-  add("model.conditioning", ValueType::string, "encoder+decoder",
-      "how E_inc enters the networks: none, encoder (concat), encoder+decoder (concat), additive, film",
-      {"none", "encoder", "encoder+decoder", "additive", "film"});
-  add("model.prior_conditioning", ValueType::string, "clamped",
-      "clamped: partition 0 holds the binary energy code; none: all partitions are encoded", {"clamped", "none"});
-  add("model.voxel_posenc", ValueType::string, "none", "sin/cos positional encoding of (layer, alpha, r) added to u",
-      {"none", "sincos"});
-  add("model.voxel_posenc_scale", ValueType::real, real(d.voxel_posenc_scale),
-      "factor on the voxel positional encoding");
-  add("model.cnn_encoder_channels", ValueType::string, join(d.cnn_encoder_channels),
-      "output channels of encoder convs 1-4");
-  add("model.cnn_decoder_channels", ValueType::string, join(d.cnn_decoder_channels),
-      "output channels of the decoder's 2 trunk and 2 head transposed convs");
-  add("model.fcn_encoder_hidden", ValueType::string, join(d.fcn_encoder_hidden),
-      "hidden widths of each MLP encoder level");
-  add("model.fcn_decoder_hidden", ValueType::string, join(d.fcn_decoder_hidden),
-      "hidden widths of the MLP decoder; the last one is duplicated per head");
-  add("model.energy_embedding_dim", ValueType::integer, std::to_string(d.energy_embedding_dim),
-      "dimension of the sin/cos embedding of ln E (additive, film)");
-  add("model.energy_log_min", ValueType::real, real(d.energy_log_min), "a of trans_energy (ln E - a)/(b - a)");
-  add("model.energy_log_max", ValueType::real, real(d.energy_log_max), "b of trans_energy (ln E - a)/(b - a)");
-  add("model.energy_code_widths", ValueType::string, "20,20,20",
-      "bits of floor(E), floor(sqrt(10E)), floor(e^10 ln E) in partition 0, or auto (minimal for energy_code_max_mev)");
-  add("model.energy_code_max_mev", ValueType::real, real(d.energy_code_max_mev),
-      "largest incident energy the code must represent without wrapping, MeV");
-  add("model.logit_r", ValueType::real, real(d.logit_r), "R of the reduce/logit transform");
-  add("model.fraction_scale", ValueType::string, "auto",
-      "voxels enter the logit transform as fractions of this x E_inc (>= 1); auto: qvae train takes the smallest "
-      "power of two covering the training file's largest E_vox/E_inc");
-  add("model.logit_clamp", ValueType::real, real(d.logit_clamp), "encoder logits are clamped to +-this");
-  add("model.relaxation", ValueType::string, "gumbel", "relaxation of the posterior samples",
-      {"gumbel", "spike_exp", "mixture_exp"});
-  add("model.beta_start", ValueType::real, real(d.beta.start), "relaxation beta at the start of annealing");
-  add("model.beta_end", ValueType::real, real(d.beta.end), "relaxation beta at the end of annealing");
-  add("model.slope_start", ValueType::real, real(d.slope.start), "LeakyReLU slope of the energy output at the start");
-  add("model.slope_end", ValueType::real, real(d.slope.end), "LeakyReLU slope at the end of annealing");
-  add("model.anneal_epoch_start", ValueType::integer, std::to_string(d.beta.epoch_start),
-      "annealing of beta and slope starts after this epoch");
-  add("model.anneal_epoch_end", ValueType::integer, std::to_string(d.beta.epoch_end),
-      "annealing reaches beta_end and slope_end at this epoch");
-  add("model.layer_energies", ValueType::string, "none",
-      "predicted: a decoder head predicts every layer's energy and decoded showers are scaled layer by layer to it",
-      {"none", "predicted"});
-  add("model.layer_head_hidden", ValueType::string, join(d.layer_head_hidden),
-      "hidden widths of the layer-energy head (MLP on the latent and the scaled energy)");
-  add("model.total_energy", ValueType::string, "latent",
-      "with predicted layer energies, where a shower's total comes from: latent (the layer head reads it off the "
-      "latent, so the prior must carry it) or mixture (a Gaussian mixture p(U_tot | E_inc) beside the decoder; the "
-      "layer head is conditioned on U_tot: the data's in training, a draw at generation)",
-      {"latent", "mixture"});
-  add("model.total_mixture_components", ValueType::integer, std::to_string(d.total_mixture_components),
-      "Gaussian components of the total-energy mixture");
-  add("model.total_mixture_hidden", ValueType::string, join(d.total_mixture_hidden),
-      "hidden widths of the MLP from the scaled ln E_inc to the mixture's weights, means and widths");
-  add("model.hit_gating", ValueType::string, "true_mask",
-      "training output: energies times the true hit mask (teacher forcing) or times relaxed hit samples",
-      {"true_mask", "smoothed"});
-  add("model.decoder_voxel_bias", ValueType::boolean, d.decoder_voxel_bias ? "true" : "false",
-      "CNN decoder: add a learnt bias per voxel to the hit logits and the energy outputs; transposed convolutions "
-      "give the voxels at the alpha seam and at the outer r ring fewer contributions than their neighbours, and "
-      "this lets the model correct what they cannot");
-  add("model.hit_smoothing_beta", ValueType::real, real(d.hit_smoothing_beta),
-      "beta of sigmoid(beta (hits + noise)) when hit_gating = smoothed");
+namespace {
 
-  // [rbm] the prior as the model uses it
-  add("rbm.partitions", ValueType::integer, std::to_string(d.rbm.partitions), "partitions K of the Boltzmann machine");
-  add("rbm.nodes_per_partition", ValueType::integer, std::to_string(d.rbm.nodes_per_partition), "nodes per partition");
-  add("rbm.topology", ValueType::string, d.rbm.topology, "hardware graph the couplings follow",
-      {"pegasus", "zephyr", "chimera"});
-  add("rbm.graph_size", ValueType::integer, std::to_string(d.rbm.graph_size), "m of the hardware graph");
-  add("rbm.graph_t", ValueType::integer, std::to_string(d.rbm.graph_t), "shore size t (zephyr, chimera)");
-  add("rbm.scheme", ValueType::string, d.rbm.scheme,
-      "colouring scheme of the partition selection (default per topology)");
-  add("rbm.file", ValueType::string, "", "start from this qvae-rbm file instead of a fresh prior");
-  add("rbm.init_weight_sigma", ValueType::real, real(d.rbm.init_weight_sigma), "std of the initial couplings");
-  add("rbm.init_bias_sigma", ValueType::real, real(d.rbm.init_bias_sigma), "std of the initial biases");
-  add("rbm.update", ValueType::string, "centred_sgd",
-      "RBM training: centred gradient with SGD or Adam ascent, or autograd through the negative phase",
-      {"centred_sgd", "centred_adam", "autograd"});
-  add("rbm.lr", ValueType::real, real(d.rbm.lr), "learning rate of the RBM update");
-  add("rbm.weight_decay", ValueType::real, real(d.rbm.weight_decay), "gamma in theta <- theta (1 - gamma) + step");
-  add("rbm.adam_beta1", ValueType::real, real(d.rbm.adam_beta1), "Adam beta1 (centred_adam)");
-  add("rbm.adam_beta2", ValueType::real, real(d.rbm.adam_beta2), "Adam beta2 (centred_adam)");
-  add("rbm.adam_eps", ValueType::real, real(d.rbm.adam_eps), "Adam epsilon (centred_adam)");
-  add("rbm.mean_clamp", ValueType::real, real(d.rbm.mean_clamp), "means clamped to [c, 1-c] in the centred gradient");
-  add("rbm.gibbs_steps", ValueType::integer, std::to_string(d.rbm.gibbs_steps),
-      "block-Gibbs sweeps of the negative phase");
-  add("rbm.negative_chains", ValueType::string, "cd",
-      "negative-phase chains start from the posterior samples (cd), persist (pcd) or start at random",
-      {"cd", "pcd", "random"});
-  add("rbm.generation_gibbs_steps", ValueType::integer, std::to_string(d.rbm.generation_gibbs_steps),
-      "block-Gibbs sweeps before decoding a generated shower");
+using Binder = core::ConfigBinder<ModelConfig>;
 
-  // [loss]
-  add("loss.mse_coefficient", ValueType::real, real(d.loss.mse_coefficient), "coefficient of the weighted MSE");
-  add("loss.mse_weight", ValueType::real, real(d.loss.mse_weight), "w of the exp(w u) voxel weight");
-  add("loss.mse_interpolation", ValueType::real, real(d.loss.mse_interpolation),
-      "lambda of (1 - lambda + lambda sigma^2)");
-  add("loss.hit_coefficient", ValueType::real, real(d.loss.hit_coefficient), "factor on the hit BCE");
-  add("loss.total_coefficient", ValueType::real, real(d.loss.total_coefficient),
-      "layer head: factor on the squared error of the total energy in logit units (1/(2 sigma^2) for a relative "
-      "precision sigma)");
-  add("loss.layer_coefficient", ValueType::real, real(d.loss.layer_coefficient),
-      "layer head: factor on the cross-entropy of the layer fractions");
-  add("loss.total_nll_coefficient", ValueType::real, real(d.loss.total_nll_coefficient),
-      "model.total_energy = mixture: factor on the negative log-likelihood of the data's total under the mixture");
-  add("loss.hit_alpha", ValueType::real, real(d.loss.hit_alpha),
-      "alpha of the per-event hit weight e^(alpha - gamma s)");
-  add("loss.hit_gamma", ValueType::real, real(d.loss.hit_gamma),
-      "gamma of the per-event hit weight (s = zero fraction)");
-  add("loss.hit_weight_power", ValueType::real, real(d.loss.hit_weight_power), "p of the voxel BCE weight (1 + u)^p");
-  add("loss.kl_weight", ValueType::real, real(d.loss.kl_weight), "gamma_KL on the KL terms");
+std::function<std::string(const ModelConfig&)> int_list_text(std::vector<int> ModelConfig::*member) {
+  return [member](const ModelConfig& m) { return join(m.*member); };
+}
+std::function<void(ModelConfig&, const std::string&)> int_list_parser(const char* key,
+                                                                      std::vector<int> ModelConfig::*member) {
+  return [key, member](ModelConfig& m, const std::string& text) { m.*member = parse_int_list(text, key); };
 }
 
-ModelConfig model_config_from(const core::Config& config) {
-  ModelConfig m;
-  m.encoder = parse_choice(config.get_string("model.encoder"), {NetworkKind::fcn, NetworkKind::cnn}, "model.encoder");
-  m.decoder = parse_choice(config.get_string("model.decoder"), {NetworkKind::fcn, NetworkKind::cnn}, "model.decoder");
-  m.conditioning = parse_choice(config.get_string("model.conditioning"),
-                                {Conditioning::none, Conditioning::encoder, Conditioning::encoder_decoder,
-                                 Conditioning::additive, Conditioning::film},
-                                "model.conditioning");
-  m.prior_conditioning =
-      parse_choice(config.get_string("model.prior_conditioning"), {PriorConditioning::clamped, PriorConditioning::none},
-                   "model.prior_conditioning");
-  m.voxel_posenc = parse_choice(config.get_string("model.voxel_posenc"), {VoxelPosEnc::none, VoxelPosEnc::sincos},
-                                "model.voxel_posenc");
-  m.voxel_posenc_scale = config.get_real("model.voxel_posenc_scale");
-  m.cnn_encoder_channels =
-      parse_int_list(config.get_string("model.cnn_encoder_channels"), "model.cnn_encoder_channels");
-  m.cnn_decoder_channels =
-      parse_int_list(config.get_string("model.cnn_decoder_channels"), "model.cnn_decoder_channels");
-  m.fcn_encoder_hidden = parse_int_list(config.get_string("model.fcn_encoder_hidden"), "model.fcn_encoder_hidden");
-  m.fcn_decoder_hidden = parse_int_list(config.get_string("model.fcn_decoder_hidden"), "model.fcn_decoder_hidden");
-  m.energy_embedding_dim = static_cast<int>(config.get_int("model.energy_embedding_dim"));
-  m.energy_log_min = config.get_real("model.energy_log_min");
-  m.energy_log_max = config.get_real("model.energy_log_max");
-  const std::string widths = config.get_string("model.energy_code_widths");
-  if (widths == "auto") {
+std::string energy_code_widths_text(const ModelConfig& m) {
+  const data::EnergyCodeWidths& w = m.energy_code_widths;
+  return w.total() == 0 ? "auto" : join({w.linear, w.sqrt, w.log});
+}
+void parse_energy_code_widths(ModelConfig& m, const std::string& text) {
+  if (text == "auto") {
     m.energy_code_widths = {0, 0, 0};
-  } else {
-    const auto bits = parse_int_list(widths, "model.energy_code_widths");
-    require(bits.size() == 3, "model.energy_code_widths needs 3 values or auto", "e.g. 20,20,20");
-    m.energy_code_widths = {bits[0], bits[1], bits[2]};
+    return;
   }
-  m.energy_code_max_mev = config.get_real("model.energy_code_max_mev");
-  m.logit_r = config.get_real("model.logit_r");
-  const std::string scale = config.get_string("model.fraction_scale");
-  if (scale == "auto") {
+  const auto bits = parse_int_list(text, "model.energy_code_widths");
+  require(bits.size() == 3, "model.energy_code_widths needs 3 values or auto", "e.g. 20,20,20");
+  m.energy_code_widths = {bits[0], bits[1], bits[2]};
+}
+
+std::string fraction_scale_text(const ModelConfig& m) {
+  return m.fraction_scale == 0 ? "auto" : core::real_text(m.fraction_scale);
+}
+void parse_fraction_scale(ModelConfig& m, const std::string& text) {
+  if (text == "auto") {
     m.fraction_scale = 0.0;
-  } else {
-    try {
-      std::size_t used = 0;
-      m.fraction_scale = std::stod(scale, &used);
-      if (used != scale.size()) throw std::invalid_argument(scale);
-    } catch (const std::exception&) {
-      throw core::UsageError(core::describe("model.fraction_scale = '" + scale + "' is neither auto nor a number", "",
-                                            "use auto or a number >= 1"));
-    }
+    return;
   }
-  m.logit_clamp = config.get_real("model.logit_clamp");
-  m.relaxation = parse_choice(config.get_string("model.relaxation"),
-                              {RelaxationKind::gumbel, RelaxationKind::spike_exp, RelaxationKind::mixture_exp},
-                              "model.relaxation");
-  const int epoch_start = static_cast<int>(config.get_int("model.anneal_epoch_start"));
-  const int epoch_end = static_cast<int>(config.get_int("model.anneal_epoch_end"));
-  m.beta = {config.get_real("model.beta_start"), config.get_real("model.beta_end"), epoch_start, epoch_end};
-  m.slope = {config.get_real("model.slope_start"), config.get_real("model.slope_end"), epoch_start, epoch_end};
-  m.layer_energies = parse_choice(config.get_string("model.layer_energies"),
-                                  {LayerEnergies::none, LayerEnergies::predicted}, "model.layer_energies");
-  m.layer_head_hidden = parse_int_list(config.get_string("model.layer_head_hidden"), "model.layer_head_hidden");
-  m.total_energy = parse_choice(config.get_string("model.total_energy"), {TotalEnergy::latent, TotalEnergy::mixture},
-                                "model.total_energy");
-  m.total_mixture_components = static_cast<int>(config.get_int("model.total_mixture_components"));
-  m.total_mixture_hidden =
-      parse_int_list(config.get_string("model.total_mixture_hidden"), "model.total_mixture_hidden");
-  m.hit_gating = parse_choice(config.get_string("model.hit_gating"), {HitGating::true_mask, HitGating::smoothed},
-                              "model.hit_gating");
-  m.hit_smoothing_beta = config.get_real("model.hit_smoothing_beta");
-  m.decoder_voxel_bias = config.get_bool("model.decoder_voxel_bias");
+  try {
+    std::size_t used = 0;
+    m.fraction_scale = std::stod(text, &used);
+    if (used != text.size()) throw std::invalid_argument(text);
+  } catch (const std::exception&) {
+    throw core::UsageError(core::describe("model.fraction_scale = '" + text + "' is neither auto nor a number", "",
+                                          "use auto or a number >= 1"));
+  }
+}
 
-  m.rbm.partitions = static_cast<int>(config.get_int("rbm.partitions"));
-  m.rbm.nodes_per_partition = static_cast<int>(config.get_int("rbm.nodes_per_partition"));
-  m.rbm.topology = config.get_string("rbm.topology");
-  m.rbm.graph_size = static_cast<int>(config.get_int("rbm.graph_size"));
-  m.rbm.graph_t = static_cast<int>(config.get_int("rbm.graph_t"));
-  m.rbm.scheme = config.get_string("rbm.scheme");
-  m.rbm.file = config.get_string("rbm.file");
-  m.rbm.init_weight_sigma = config.get_real("rbm.init_weight_sigma");
-  m.rbm.init_bias_sigma = config.get_real("rbm.init_bias_sigma");
-  m.rbm.update = parse_choice(config.get_string("rbm.update"),
-                              {RbmUpdate::centred_sgd, RbmUpdate::centred_adam, RbmUpdate::autograd}, "rbm.update");
-  m.rbm.lr = config.get_real("rbm.lr");
-  m.rbm.weight_decay = config.get_real("rbm.weight_decay");
-  m.rbm.adam_beta1 = config.get_real("rbm.adam_beta1");
-  m.rbm.adam_beta2 = config.get_real("rbm.adam_beta2");
-  m.rbm.adam_eps = config.get_real("rbm.adam_eps");
-  m.rbm.mean_clamp = config.get_real("rbm.mean_clamp");
-  m.rbm.gibbs_steps = static_cast<int>(config.get_int("rbm.gibbs_steps"));
-  m.rbm.negative_chains =
-      parse_choice(config.get_string("rbm.negative_chains"),
-                   {NegativeChains::cd, NegativeChains::pcd, NegativeChains::random}, "rbm.negative_chains");
-  m.rbm.generation_gibbs_steps = static_cast<int>(config.get_int("rbm.generation_gibbs_steps"));
+/// The [model], [rbm] and [loss] keys, each bound to its ModelConfig member (whose default it takes).
+const Binder& model_keys() {
+  static const Binder keys = [] {
+    Binder k;
+    k.choice("model.encoder", "encoder: hierarchical 3-D CNN with periodic/centre padding (regular geometries) or MLP",
+             {NetworkKind::cnn, NetworkKind::fcn}, &ModelConfig::encoder)
+        .choice("model.decoder", "decoder: 3-D transposed CNN with two heads, or MLP with two heads",
+                {NetworkKind::cnn, NetworkKind::fcn}, &ModelConfig::decoder)
+        .choice("model.conditioning",
+                "how E_inc enters the networks: none, encoder (concat), encoder+decoder (concat), additive, film",
+                {Conditioning::none, Conditioning::encoder, Conditioning::encoder_decoder, Conditioning::additive,
+                 Conditioning::film},
+                &ModelConfig::conditioning)
+        .choice("model.prior_conditioning",
+                "clamped: partition 0 holds the binary energy code; none: all partitions are encoded",
+                {PriorConditioning::clamped, PriorConditioning::none}, &ModelConfig::prior_conditioning)
+        .choice("model.voxel_posenc", "sin/cos positional encoding of (layer, alpha, r) added to u",
+                {VoxelPosEnc::none, VoxelPosEnc::sincos}, &ModelConfig::voxel_posenc)
+        .value("model.voxel_posenc_scale", "factor on the voxel positional encoding", &ModelConfig::voxel_posenc_scale)
+        .text("model.cnn_encoder_channels", "output channels of encoder convs 1-4",
+              int_list_text(&ModelConfig::cnn_encoder_channels),
+              int_list_parser("model.cnn_encoder_channels", &ModelConfig::cnn_encoder_channels))
+        .text("model.cnn_decoder_channels", "output channels of the decoder's 2 trunk and 2 head transposed convs",
+              int_list_text(&ModelConfig::cnn_decoder_channels),
+              int_list_parser("model.cnn_decoder_channels", &ModelConfig::cnn_decoder_channels))
+        .text("model.fcn_encoder_hidden", "hidden widths of each MLP encoder level",
+              int_list_text(&ModelConfig::fcn_encoder_hidden),
+              int_list_parser("model.fcn_encoder_hidden", &ModelConfig::fcn_encoder_hidden))
+        .text("model.fcn_decoder_hidden", "hidden widths of the MLP decoder; the last one is duplicated per head",
+              int_list_text(&ModelConfig::fcn_decoder_hidden),
+              int_list_parser("model.fcn_decoder_hidden", &ModelConfig::fcn_decoder_hidden))
+        .value("model.energy_embedding_dim", "dimension of the sin/cos embedding of ln E (additive, film)",
+               &ModelConfig::energy_embedding_dim)
+        .value("model.energy_log_min", "a of trans_energy (ln E - a)/(b - a)", &ModelConfig::energy_log_min)
+        .value("model.energy_log_max", "b of trans_energy (ln E - a)/(b - a)", &ModelConfig::energy_log_max)
+        .text("model.energy_code_widths",
+              "bits of floor(E), floor(sqrt(10E)), floor(e^10 ln E) in partition 0, or auto (minimal for "
+              "energy_code_max_mev)",
+              energy_code_widths_text, parse_energy_code_widths)
+        .value("model.energy_code_max_mev", "largest incident energy the code must represent without wrapping, MeV",
+               &ModelConfig::energy_code_max_mev)
+        .value("model.logit_r", "R of the reduce/logit transform", &ModelConfig::logit_r)
+        .text("model.fraction_scale",
+              "voxels enter the logit transform as fractions of this x E_inc (>= 1); auto: qvae train takes the "
+              "smallest power of two covering the training file's largest E_vox/E_inc",
+              fraction_scale_text, parse_fraction_scale)
+        .value("model.logit_clamp", "encoder logits are clamped to +-this", &ModelConfig::logit_clamp)
+        .choice("model.relaxation", "relaxation of the posterior samples",
+                {RelaxationKind::gumbel, RelaxationKind::spike_exp, RelaxationKind::mixture_exp},
+                &ModelConfig::relaxation)
+        .value("model.beta_start", "relaxation beta at the start of annealing", &ModelConfig::beta,
+               &LinearAnneal::start)
+        .value("model.beta_end", "relaxation beta at the end of annealing", &ModelConfig::beta, &LinearAnneal::end)
+        .value("model.slope_start", "LeakyReLU slope of the energy output at the start", &ModelConfig::slope,
+               &LinearAnneal::start)
+        .value("model.slope_end", "LeakyReLU slope at the end of annealing", &ModelConfig::slope, &LinearAnneal::end)
+        .value("model.anneal_epoch_start", "annealing of beta and slope starts after this epoch", &ModelConfig::beta,
+               &LinearAnneal::epoch_start)
+        .value("model.anneal_epoch_end", "annealing reaches beta_end and slope_end at this epoch", &ModelConfig::beta,
+               &LinearAnneal::epoch_end)
+        .choice("model.layer_energies",
+                "predicted: a decoder head predicts every layer's energy and decoded showers are scaled layer by layer "
+                "to it",
+                {LayerEnergies::none, LayerEnergies::predicted}, &ModelConfig::layer_energies)
+        .text("model.layer_head_hidden",
+              "hidden widths of the layer-energy head (MLP on the latent and the scaled energy)",
+              int_list_text(&ModelConfig::layer_head_hidden),
+              int_list_parser("model.layer_head_hidden", &ModelConfig::layer_head_hidden))
+        .choice(
+            "model.total_energy",
+            "with predicted layer energies, where a shower's total comes from: latent (the layer head reads it off the "
+            "latent, so the prior must carry it) or mixture (a Gaussian mixture p(U_tot | E_inc) beside the decoder; "
+            "the "
+            "layer head is conditioned on U_tot: the data's in training, a draw at generation)",
+            {TotalEnergy::latent, TotalEnergy::mixture}, &ModelConfig::total_energy)
+        .value("model.total_mixture_components", "Gaussian components of the total-energy mixture",
+               &ModelConfig::total_mixture_components)
+        .text("model.total_mixture_hidden",
+              "hidden widths of the MLP from the scaled ln E_inc to the mixture's weights, means and widths",
+              int_list_text(&ModelConfig::total_mixture_hidden),
+              int_list_parser("model.total_mixture_hidden", &ModelConfig::total_mixture_hidden))
+        .choice("model.hit_gating",
+                "training output: energies times the true hit mask (teacher forcing) or times relaxed hit samples",
+                {HitGating::true_mask, HitGating::smoothed}, &ModelConfig::hit_gating)
+        .value(
+            "model.decoder_voxel_bias",
+            "CNN decoder: add a learnt bias per voxel to the hit logits and the energy outputs; transposed "
+            "convolutions "
+            "give the voxels at the alpha seam and at the outer r ring fewer contributions than their neighbours, and "
+            "this lets the model correct what they cannot",
+            &ModelConfig::decoder_voxel_bias)
+        .value("model.hit_smoothing_beta", "beta of sigmoid(beta (hits + noise)) when hit_gating = smoothed",
+               &ModelConfig::hit_smoothing_beta)
+        .value("rbm.partitions", "partitions K of the Boltzmann machine", &ModelConfig::rbm, &PriorConfig::partitions)
+        .value("rbm.nodes_per_partition", "nodes per partition", &ModelConfig::rbm, &PriorConfig::nodes_per_partition)
+        .value("rbm.topology", "hardware graph the couplings follow", &ModelConfig::rbm, &PriorConfig::topology)
+        .among({"pegasus", "zephyr", "chimera"})
+        .value("rbm.graph_size", "m of the hardware graph", &ModelConfig::rbm, &PriorConfig::graph_size)
+        .value("rbm.graph_t", "shore size t (zephyr, chimera)", &ModelConfig::rbm, &PriorConfig::graph_t)
+        .value("rbm.scheme", "colouring scheme of the partition selection (default per topology)", &ModelConfig::rbm,
+               &PriorConfig::scheme)
+        .value("rbm.file", "start from this qvae-rbm file instead of a fresh prior", &ModelConfig::rbm,
+               &PriorConfig::file)
+        .value("rbm.init_weight_sigma", "std of the initial couplings", &ModelConfig::rbm,
+               &PriorConfig::init_weight_sigma)
+        .value("rbm.init_bias_sigma", "std of the initial biases", &ModelConfig::rbm, &PriorConfig::init_bias_sigma)
+        .choice("rbm.update",
+                "RBM training: centred gradient with SGD or Adam ascent, or autograd through the negative phase",
+                {RbmUpdate::centred_sgd, RbmUpdate::centred_adam, RbmUpdate::autograd}, &ModelConfig::rbm,
+                &PriorConfig::update)
+        .value("rbm.lr", "learning rate of the RBM update", &ModelConfig::rbm, &PriorConfig::lr)
+        .value("rbm.weight_decay", "gamma in theta <- theta (1 - gamma) + step", &ModelConfig::rbm,
+               &PriorConfig::weight_decay)
+        .value("rbm.adam_beta1", "Adam beta1 (centred_adam)", &ModelConfig::rbm, &PriorConfig::adam_beta1)
+        .value("rbm.adam_beta2", "Adam beta2 (centred_adam)", &ModelConfig::rbm, &PriorConfig::adam_beta2)
+        .value("rbm.adam_eps", "Adam epsilon (centred_adam)", &ModelConfig::rbm, &PriorConfig::adam_eps)
+        .value("rbm.mean_clamp", "means clamped to [c, 1-c] in the centred gradient", &ModelConfig::rbm,
+               &PriorConfig::mean_clamp)
+        .value("rbm.gibbs_steps", "block-Gibbs sweeps of the negative phase", &ModelConfig::rbm,
+               &PriorConfig::gibbs_steps)
+        .choice("rbm.negative_chains",
+                "negative-phase chains start from the posterior samples (cd), persist (pcd) or start at random",
+                {NegativeChains::cd, NegativeChains::pcd, NegativeChains::random}, &ModelConfig::rbm,
+                &PriorConfig::negative_chains)
+        .value("rbm.generation_gibbs_steps", "block-Gibbs sweeps before decoding a generated shower", &ModelConfig::rbm,
+               &PriorConfig::generation_gibbs_steps)
+        .value("loss.mse_coefficient", "coefficient of the weighted MSE", &ModelConfig::loss,
+               &LossConfig::mse_coefficient)
+        .value("loss.mse_weight", "w of the exp(w u) voxel weight", &ModelConfig::loss, &LossConfig::mse_weight)
+        .value("loss.mse_interpolation", "lambda of (1 - lambda + lambda sigma^2)", &ModelConfig::loss,
+               &LossConfig::mse_interpolation)
+        .value("loss.hit_coefficient", "factor on the hit BCE", &ModelConfig::loss, &LossConfig::hit_coefficient)
+        .value(
+            "loss.total_coefficient",
+            "layer head: factor on the squared error of the total energy in logit units (1/(2 sigma^2) for a relative "
+            "precision sigma)",
+            &ModelConfig::loss, &LossConfig::total_coefficient)
+        .value("loss.layer_coefficient", "layer head: factor on the cross-entropy of the layer fractions",
+               &ModelConfig::loss, &LossConfig::layer_coefficient)
+        .value(
+            "loss.total_nll_coefficient",
+            "model.total_energy = mixture: factor on the negative log-likelihood of the data's total under the mixture",
+            &ModelConfig::loss, &LossConfig::total_nll_coefficient)
+        .value("loss.hit_alpha", "alpha of the per-event hit weight e^(alpha - gamma s)", &ModelConfig::loss,
+               &LossConfig::hit_alpha)
+        .value("loss.hit_gamma", "gamma of the per-event hit weight (s = zero fraction)", &ModelConfig::loss,
+               &LossConfig::hit_gamma)
+        .value("loss.hit_weight_power", "p of the voxel BCE weight (1 + u)^p", &ModelConfig::loss,
+               &LossConfig::hit_weight_power)
+        .value("loss.kl_weight", "gamma_KL on the KL terms", &ModelConfig::loss, &LossConfig::kl_weight);
+    return k;
+  }();
+  return keys;
+}
 
-  m.loss.mse_coefficient = config.get_real("loss.mse_coefficient");
-  m.loss.mse_weight = config.get_real("loss.mse_weight");
-  m.loss.mse_interpolation = config.get_real("loss.mse_interpolation");
-  m.loss.hit_coefficient = config.get_real("loss.hit_coefficient");
-  m.loss.layer_coefficient = config.get_real("loss.layer_coefficient");
-  m.loss.total_coefficient = config.get_real("loss.total_coefficient");
-  m.loss.total_nll_coefficient = config.get_real("loss.total_nll_coefficient");
-  m.loss.hit_alpha = config.get_real("loss.hit_alpha");
-  m.loss.hit_gamma = config.get_real("loss.hit_gamma");
-  m.loss.hit_weight_power = config.get_real("loss.hit_weight_power");
-  m.loss.kl_weight = config.get_real("loss.kl_weight");
+}  // namespace
+
+void add_model_keys(core::ConfigSchema& schema) { model_keys().add_keys(schema); }
+
+ModelConfig model_config_from(const core::Config& config) {
+  ModelConfig m = model_keys().read(config);
+  // One pair of keys times both anneals.
+  m.slope.epoch_start = m.beta.epoch_start;
+  m.slope.epoch_end = m.beta.epoch_end;
   m.validate();
   return m;
 }

@@ -6,7 +6,7 @@
 #include <sstream>
 #include <string>
 
-#include "qvae/core/config.hpp"
+#include "qvae/core/config_binder.hpp"
 #include "qvae/core/error.hpp"
 #include "qvae/core/philox.hpp"
 #include "qvae/sim/gflash.hpp"
@@ -25,35 +25,39 @@ void require(bool ok, const std::string& what, const std::string& remedy) {
   if (!ok) throw core::UsageError(core::describe(what, "in the [sim] parameters", remedy));
 }
 
-/// The tunable keys: name, member, help.  One table drives add_sim_keys and parameters_from.
-struct TunableKey {
-  const char* name;
-  double GFlashParameters::*member;
-  const char* help;
-};
-
-constexpr TunableKey kTunableKeys[] = {
-    {"sim.x0_mm", &GFlashParameters::x0_mm, "effective radiation length X0,eff of the W/Si medium, mm"},
-    {"sim.moliere_radius_mm", &GFlashParameters::moliere_radius_mm, "effective Moliere radius R_M,eff, mm"},
-    {"sim.critical_energy_mev", &GFlashParameters::critical_energy_mev, "effective critical energy E_c,eff, MeV"},
-    {"sim.z_eff", &GFlashParameters::z_eff, "effective atomic number Z_eff"},
-    {"sim.sampling_frequency", &GFlashParameters::sampling_frequency, "sampling frequency F_S = X0,eff/(d_W + d_Si)"},
-    {"sim.e_hat", &GFlashParameters::e_hat, "e-hat = 1/(1 + 0.007 (Z_active - Z_passive))"},
-    {"sim.layer_thickness_x0", &GFlashParameters::layer_thickness_x0,
-     "readout layer thickness in X0,eff (ds2: 0.806); 0 = calorimeter_depth_x0 / number of layers"},
-    {"sim.calorimeter_depth_x0", &GFlashParameters::calorimeter_depth_x0,
-     "total depth in X0,eff used when layer_thickness_x0 = 0 (ds2: 45 x 0.806)"},
-    {"sim.response_scale", &GFlashParameters::response_scale,
-     "mean visible energy (CaloChallenge scale) per deposited MeV"},
-    {"sim.sampling_term", &GFlashParameters::sampling_term, "stochastic term a of sigma/E = a/sqrt(E/GeV)"},
-    {"sim.constant_term", &GFlashParameters::constant_term, "constant term b of the energy resolution"},
-    {"sim.spot_energy_mev", &GFlashParameters::spot_energy_mev,
-     "mean visible energy of one spot (hit), MeV; below sampling_term^2 x 1000 MeV; sets the sparsity"},
-    {"sim.dense_spot_count", &GFlashParameters::dense_spot_count,
-     "expected spots per voxel above which one moment-matched Gamma replaces spot counting"},
-    {"sim.readout_threshold_mev", &GFlashParameters::readout_threshold_mev,
-     "voxel energies below this are set to 0, MeV (CaloChallenge: 0.01515)"},
-};
+/// The [sim] keys, each bound to its GFlashParameters member (whose default it takes).
+const core::ConfigBinder<GFlashParameters>& sim_keys() {
+  static const core::ConfigBinder<GFlashParameters> keys = [] {
+    core::ConfigBinder<GFlashParameters> k;
+    k.value("sim.x0_mm", "effective radiation length X0,eff of the W/Si medium, mm", &GFlashParameters::x0_mm)
+        .value("sim.moliere_radius_mm", "effective Moliere radius R_M,eff, mm", &GFlashParameters::moliere_radius_mm)
+        .value("sim.critical_energy_mev", "effective critical energy E_c,eff, MeV",
+               &GFlashParameters::critical_energy_mev)
+        .value("sim.z_eff", "effective atomic number Z_eff", &GFlashParameters::z_eff)
+        .value("sim.sampling_frequency", "sampling frequency F_S = X0,eff/(d_W + d_Si)",
+               &GFlashParameters::sampling_frequency)
+        .value("sim.e_hat", "e-hat = 1/(1 + 0.007 (Z_active - Z_passive))", &GFlashParameters::e_hat)
+        .value("sim.layer_thickness_x0",
+               "readout layer thickness in X0,eff (ds2: 0.806); 0 = calorimeter_depth_x0 / number of layers",
+               &GFlashParameters::layer_thickness_x0)
+        .value("sim.calorimeter_depth_x0", "total depth in X0,eff used when layer_thickness_x0 = 0 (ds2: 45 x 0.806)",
+               &GFlashParameters::calorimeter_depth_x0)
+        .value("sim.response_scale", "mean visible energy (CaloChallenge scale) per deposited MeV",
+               &GFlashParameters::response_scale)
+        .value("sim.sampling_term", "stochastic term a of sigma/E = a/sqrt(E/GeV)", &GFlashParameters::sampling_term)
+        .value("sim.constant_term", "constant term b of the energy resolution", &GFlashParameters::constant_term)
+        .value("sim.spot_energy_mev",
+               "mean visible energy of one spot (hit), MeV; below sampling_term^2 x 1000 MeV; sets the sparsity",
+               &GFlashParameters::spot_energy_mev)
+        .value("sim.dense_spot_count",
+               "expected spots per voxel above which one moment-matched Gamma replaces spot counting",
+               &GFlashParameters::dense_spot_count)
+        .value("sim.readout_threshold_mev", "voxel energies below this are set to 0, MeV (CaloChallenge: 0.01515)",
+               &GFlashParameters::readout_threshold_mev);
+    return k;
+  }();
+  return keys;
+}
 
 }  // namespace
 
@@ -136,15 +140,10 @@ void GFlashParameters::validate() const {
           "CaloChallenge ds2/ds3 use 0.01515");
 }
 
-void add_sim_keys(core::ConfigSchema& schema) {
-  const GFlashParameters defaults;
-  for (const TunableKey& key : kTunableKeys)
-    schema.add({key.name, core::ValueType::real, format_real(defaults.*(key.member)), key.help, {}});
-}
+void add_sim_keys(core::ConfigSchema& schema) { sim_keys().add_keys(schema); }
 
 GFlashParameters parameters_from(const core::Config& config) {
-  GFlashParameters parameters;
-  for (const TunableKey& key : kTunableKeys) parameters.*(key.member) = config.get_real(key.name);
+  const GFlashParameters parameters = sim_keys().read(config);
   parameters.validate();
   return parameters;
 }

@@ -99,30 +99,6 @@ void replace_with_link(const std::string& target, const std::string& link_path) 
   }
 }
 
-std::vector<core::ConfigOverride> parse_ini_text(const std::string& ini) {
-  std::vector<core::ConfigOverride> pairs;
-  std::istringstream in(ini);
-  std::string line, section;
-  auto trim = [](std::string text) {
-    const auto first = text.find_first_not_of(" \t\r");
-    if (first == std::string::npos) return std::string();
-    const auto last = text.find_last_not_of(" \t\r");
-    return text.substr(first, last - first + 1);
-  };
-  while (std::getline(in, line)) {
-    line = trim(line);
-    if (line.empty() || line[0] == '#' || line[0] == ';') continue;
-    if (line.front() == '[' && line.back() == ']') {
-      section = trim(line.substr(1, line.size() - 2));
-      continue;
-    }
-    const auto equals = line.find('=');
-    if (equals == std::string::npos) continue;
-    pairs.push_back({section + "." + trim(line.substr(0, equals)), trim(line.substr(equals + 1))});
-  }
-  return pairs;
-}
-
 namespace {
 
 bool may_change_on_resume(const std::string& key) {
@@ -150,10 +126,10 @@ bool same_value(const core::ConfigKey& key, const std::string& a, const std::str
 
 core::Config resume_config(const core::ConfigSchema& schema, const core::Config& given, const std::string& stored_ini) {
   std::map<std::string, std::string> stored;
-  for (const auto& pair : parse_ini_text(stored_ini))
+  for (const auto& pair : core::parse_ini_text(stored_ini))
     if (schema.find(pair.key)) stored[pair.key] = pair.value;
   std::map<std::string, std::string> now;
-  for (const auto& pair : parse_ini_text(given.to_ini())) now[pair.key] = pair.value;
+  for (const auto& pair : core::parse_ini_text(given.to_ini())) now[pair.key] = pair.value;
 
   std::vector<core::ConfigOverride> merged;
   for (const core::ConfigKey& key : schema.keys()) {

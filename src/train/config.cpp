@@ -4,8 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "qvae/core/choices.hpp"
-#include "qvae/core/config.hpp"
+#include "qvae/core/config_binder.hpp"
 #include "qvae/core/error.hpp"
 
 namespace qvae::train {
@@ -123,150 +122,84 @@ void TrainConfig::validate() const {
 
 namespace {
 
-using core::ConfigKey;
-using core::ValueType;
-
-using core::parse_choice;
+/// The [train] keys, each bound to its TrainConfig member (whose default it takes).
+const core::ConfigBinder<TrainConfig>& train_keys() {
+  static const core::ConfigBinder<TrainConfig> keys = [] {
+    core::ConfigBinder<TrainConfig> k;
+    k.value("train.data", "training data: a CaloChallenge file (--data overrides)", &TrainConfig::data)
+        .value("train.out", "output directory of checkpoints and history (--out overrides)", &TrainConfig::out)
+        .value("train.epochs", "epochs to train (a resumed run may raise it)", &TrainConfig::epochs)
+        .value("train.batch_size", "global batch: split over ranks, same update for any rank count",
+               &TrainConfig::batch_size)
+        .value("train.micro_batch_size",
+               "events per forward pass (BatchNorm statistics); 0 = batch_size / ranks.  Fix it for results "
+               "independent of the rank count",
+               &TrainConfig::micro_batch_size)
+        .value("train.max_batches_per_epoch", "cap on batches per epoch (0 = all)", &TrainConfig::max_batches_per_epoch)
+        .value("train.lr", "Adam learning rate of encoder and decoder", &TrainConfig::lr)
+        .choice("train.lr_schedule", "learning-rate schedule per epoch",
+                {LrSchedule::constant, LrSchedule::step, LrSchedule::exponential, LrSchedule::cosine},
+                &TrainConfig::lr_schedule)
+        .value("train.lr_warmup_epochs", "linear warm-up epochs before the schedule", &TrainConfig::lr_warmup_epochs)
+        .value("train.lr_step_epochs", "step/exponential: epochs per factor lr_gamma", &TrainConfig::lr_step_epochs)
+        .value("train.lr_gamma", "step/exponential: decay factor", &TrainConfig::lr_gamma)
+        .value("train.lr_min", "cosine: final learning rate", &TrainConfig::lr_min)
+        .value("train.kl_warmup_ratio",
+               "KL weight warm-up: gamma = min(step / (ratio * all steps), loss.kl_weight); 0 = off",
+               &TrainConfig::kl_warmup_ratio)
+        .value("train.autoencoder_epochs",
+               "two-stage training: first N epochs encoder+decoder only, then the prior alone (0 = joint)",
+               &TrainConfig::autoencoder_epochs)
+        .choice("train.best", "rule for DIR/best.h5", {BestRule::val_loss, BestRule::recon_chi2, BestRule::ll},
+                &TrainConfig::best)
+        .value("train.ll_every",
+               "train.best = ll: log-likelihood of the encoded validation codes (AIS + reverse AIS) every k epochs and "
+               "at the last epoch",
+               &TrainConfig::ll_every)
+        .value("train.ll_chains", "train.best = ll: chains of each annealing direction", &TrainConfig::ll_chains)
+        .value("train.ll_temperatures", "train.best = ll: temperatures of each ladder", &TrainConfig::ll_temperatures)
+        .value("train.keep_last", "epoch checkpoints kept (plus best.h5)", &TrainConfig::keep_last)
+        .choice("train.split", "train/validation/test split of the events",
+                {SplitKind::shuffled, SplitKind::contiguous, SplitKind::stratified}, &TrainConfig::split)
+        .value("train.val_fraction", "validation share of the events", &TrainConfig::val_fraction)
+        .value("train.test_fraction", "test share of the events (never used in training)", &TrainConfig::test_fraction)
+        .value("train.val_max_events", "validate on at most this many events (0 = all)", &TrainConfig::val_max_events)
+        .value("train.bucket_mb", "gradient allreduce bucket size in MB", &TrainConfig::bucket_mb)
+        .value("train.overlap_exchange",
+               "start each gradient bucket's sum over ranks during backward as soon as its gradients are final (false: "
+               "after the whole backward); the parameters are the same either way",
+               &TrainConfig::overlap_exchange)
+        .value("train.prefetch_batches",
+               "batches of training rows each rank reads ahead in the background while it computes; a rank holds at "
+               "most this many batches of its own rows (plus the one in use), never the file",
+               &TrainConfig::prefetch_batches)
+        .value("train.threads", "LibTorch threads per rank (0 = LibTorch's default)", &TrainConfig::threads)
+        .value("train.max_bad_batches",
+               "stability guard: consecutive batches with a non-finite loss or gradient (each skipped) that roll "
+               "training back to the last good checkpoint",
+               &TrainConfig::max_bad_batches)
+        .value("train.max_rollbacks",
+               "stability guard: rollbacks per run; the next streak of bad batches ends the run (exit 4)",
+               &TrainConfig::max_rollbacks)
+        .value("train.rollback_lr_factor", "stability guard: the learning rate is multiplied by this at every rollback",
+               &TrainConfig::rollback_lr_factor)
+        .value("train.clip_grad_norm", "clip the global encoder/decoder gradient norm to this (0 = off)",
+               &TrainConfig::clip_grad_norm)
+        .value("train.fault_injection",
+               "test hook: KIND@EPOCH:BATCH[#RANK],... with KIND nan_loss, nan_grad or data_error (EPOCH from 1, BATCH "
+               "from 0; #RANK on the command line only, INI files treat # as a comment)",
+               &TrainConfig::fault_injection);
+    return k;
+  }();
+  return keys;
+}
 
 }  // namespace
 
-void add_train_keys(core::ConfigSchema& schema) {
-  schema.add({"train.data", ValueType::string, "", "training data: a CaloChallenge file (--data overrides)", {}});
-  schema.add(
-      {"train.out", ValueType::string, "run", "output directory of checkpoints and history (--out overrides)", {}});
-  schema.add({"train.epochs", ValueType::integer, "10", "epochs to train (a resumed run may raise it)", {}});
-  schema.add({"train.batch_size",
-              ValueType::integer,
-              "128",
-              "global batch: split over ranks, same update for any rank count",
-              {}});
-  schema.add({"train.micro_batch_size",
-              ValueType::integer,
-              "0",
-              "events per forward pass (BatchNorm statistics); 0 = batch_size / ranks.  Fix it for results "
-              "independent of the rank count",
-              {}});
-  schema.add({"train.max_batches_per_epoch", ValueType::integer, "0", "cap on batches per epoch (0 = all)", {}});
-  schema.add({"train.lr", ValueType::real, "1e-4", "Adam learning rate of encoder and decoder", {}});
-  schema.add({"train.lr_schedule",
-              ValueType::string,
-              "constant",
-              "learning-rate schedule per epoch",
-              {"constant", "step", "exponential", "cosine"}});
-  schema.add({"train.lr_warmup_epochs", ValueType::integer, "0", "linear warm-up epochs before the schedule", {}});
-  schema.add({"train.lr_step_epochs", ValueType::integer, "50", "step/exponential: epochs per factor lr_gamma", {}});
-  schema.add({"train.lr_gamma", ValueType::real, "0.5", "step/exponential: decay factor", {}});
-  schema.add({"train.lr_min", ValueType::real, "0", "cosine: final learning rate", {}});
-  schema.add({"train.kl_warmup_ratio",
-              ValueType::real,
-              "0",
-              "KL weight warm-up: gamma = min(step / (ratio * all steps), loss.kl_weight); 0 = off",
-              {}});
-  schema.add({"train.autoencoder_epochs",
-              ValueType::integer,
-              "0",
-              "two-stage training: first N epochs encoder+decoder only, then the prior alone (0 = joint)",
-              {}});
-  schema.add({"train.best", ValueType::string, "val_loss", "rule for DIR/best.h5", {"val_loss", "recon_chi2", "ll"}});
-  schema.add({"train.ll_every",
-              ValueType::integer,
-              "5",
-              "train.best = ll: log-likelihood of the encoded validation codes (AIS + reverse AIS) every k epochs "
-              "and at the last epoch",
-              {}});
-  schema.add({"train.ll_chains", ValueType::integer, "256", "train.best = ll: chains of each annealing direction", {}});
-  schema.add({"train.ll_temperatures", ValueType::integer, "1000", "train.best = ll: temperatures of each ladder", {}});
-  schema.add({"train.keep_last", ValueType::integer, "3", "epoch checkpoints kept (plus best.h5)", {}});
-  schema.add({"train.split",
-              ValueType::string,
-              "shuffled",
-              "train/validation/test split of the events",
-              {"shuffled", "contiguous", "stratified"}});
-  schema.add({"train.val_fraction", ValueType::real, "0.1", "validation share of the events", {}});
-  schema.add({"train.test_fraction", ValueType::real, "0.1", "test share of the events (never used in training)", {}});
-  schema.add({"train.val_max_events", ValueType::integer, "0", "validate on at most this many events (0 = all)", {}});
-  schema.add({"train.bucket_mb", ValueType::real, "25", "gradient allreduce bucket size in MB", {}});
-  schema.add({"train.overlap_exchange",
-              ValueType::boolean,
-              "true",
-              "start each gradient bucket's sum over ranks during backward as soon as its gradients are final "
-              "(false: after the whole backward); the parameters are the same either way",
-              {}});
-  schema.add({"train.prefetch_batches",
-              ValueType::integer,
-              "2",
-              "batches of training rows each rank reads ahead in the background while it computes; a rank holds "
-              "at most this many batches of its own rows (plus the one in use), never the file",
-              {}});
-  schema.add({"train.threads", ValueType::integer, "0", "LibTorch threads per rank (0 = LibTorch's default)", {}});
-  schema.add({"train.max_bad_batches",
-              ValueType::integer,
-              "5",
-              "stability guard: consecutive batches with a non-finite loss or gradient (each skipped) that roll "
-              "training back to the last good checkpoint",
-              {}});
-  schema.add({"train.max_rollbacks",
-              ValueType::integer,
-              "3",
-              "stability guard: rollbacks per run; the next streak of bad batches ends the run (exit 4)",
-              {}});
-  schema.add({"train.rollback_lr_factor",
-              ValueType::real,
-              "0.5",
-              "stability guard: the learning rate is multiplied by this at every rollback",
-              {}});
-  schema.add({"train.clip_grad_norm",
-              ValueType::real,
-              "0",
-              "clip the global encoder/decoder gradient norm to this (0 = off)",
-              {}});
-  schema.add(
-      {"train.fault_injection",
-       ValueType::string,
-       "",
-       "test hook: KIND@EPOCH:BATCH[#RANK],... with KIND nan_loss, nan_grad or data_error (EPOCH from 1, BATCH from 0; "
-       "#RANK on the command line only, INI files treat # as a comment)",
-       {}});
-}
+void add_train_keys(core::ConfigSchema& schema) { train_keys().add_keys(schema); }
 
 TrainConfig train_config_from(const core::Config& config) {
-  TrainConfig t;
-  t.data = config.get_string("train.data");
-  t.out = config.get_string("train.out");
-  t.epochs = static_cast<int>(config.get_int("train.epochs"));
-  t.batch_size = config.get_int("train.batch_size");
-  t.micro_batch_size = config.get_int("train.micro_batch_size");
-  t.max_batches_per_epoch = config.get_int("train.max_batches_per_epoch");
-  t.lr = config.get_real("train.lr");
-  t.lr_schedule = parse_choice(config.get_string("train.lr_schedule"),
-                               {LrSchedule::constant, LrSchedule::step, LrSchedule::exponential, LrSchedule::cosine},
-                               "train.lr_schedule");
-  t.lr_warmup_epochs = static_cast<int>(config.get_int("train.lr_warmup_epochs"));
-  t.lr_step_epochs = static_cast<int>(config.get_int("train.lr_step_epochs"));
-  t.lr_gamma = config.get_real("train.lr_gamma");
-  t.lr_min = config.get_real("train.lr_min");
-  t.kl_warmup_ratio = config.get_real("train.kl_warmup_ratio");
-  t.autoencoder_epochs = static_cast<int>(config.get_int("train.autoencoder_epochs"));
-  t.best = parse_choice(config.get_string("train.best"), {BestRule::val_loss, BestRule::recon_chi2, BestRule::ll},
-                        "train.best");
-  t.ll_every = static_cast<int>(config.get_int("train.ll_every"));
-  t.ll_chains = config.get_int("train.ll_chains");
-  t.ll_temperatures = config.get_int("train.ll_temperatures");
-  t.keep_last = static_cast<int>(config.get_int("train.keep_last"));
-  t.split = parse_choice(config.get_string("train.split"),
-                         {SplitKind::shuffled, SplitKind::contiguous, SplitKind::stratified}, "train.split");
-  t.val_fraction = config.get_real("train.val_fraction");
-  t.test_fraction = config.get_real("train.test_fraction");
-  t.val_max_events = config.get_int("train.val_max_events");
-  t.bucket_mb = config.get_real("train.bucket_mb");
-  t.overlap_exchange = config.get_bool("train.overlap_exchange");
-  t.prefetch_batches = static_cast<int>(config.get_int("train.prefetch_batches"));
-  t.threads = static_cast<int>(config.get_int("train.threads"));
-  t.max_bad_batches = static_cast<int>(config.get_int("train.max_bad_batches"));
-  t.max_rollbacks = static_cast<int>(config.get_int("train.max_rollbacks"));
-  t.rollback_lr_factor = config.get_real("train.rollback_lr_factor");
-  t.clip_grad_norm = config.get_real("train.clip_grad_norm");
-  t.fault_injection = config.get_string("train.fault_injection");
+  TrainConfig t = train_keys().read(config);
   t.faults = parse_fault_injection(t.fault_injection);
   t.validate();
   return t;

@@ -26,7 +26,7 @@ TrainedModel load_trained_model(const std::string& model_or_run_dir, const core:
     io::require_format(file, kCheckpointFormat, kCheckpointFormatVersion);
     // Keys this build does not know (from a newer qvae) are left out, not refused.
     std::vector<core::ConfigOverride> stored;
-    for (const auto& pair : parse_ini_text(io::get_string_attribute(file, "/", "config")))
+    for (const auto& pair : core::parse_ini_text(io::get_string_attribute(file, "/", "config")))
       if (schema.find(pair.key)) stored.push_back(pair);
     config = core::Config::resolve(schema, {}, stored);
     geometry = geometry::Geometry::builtin(io::get_string_attribute(file, "/", "geometry"));

@@ -66,7 +66,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     train::resume_config(schema(), given, stored_ini);
     // ... and load_trained_model, which keeps the stored keys it knows.
     std::vector<core::ConfigOverride> stored;
-    for (const auto& pair : train::parse_ini_text(stored_ini))
+    for (const auto& pair : core::parse_ini_text(stored_ini))
       if (schema().find(pair.key)) stored.push_back(pair);
     core::Config::resolve(schema(), {}, stored);
     geometry::Geometry::builtin(io::get_string_attribute(file, "/", "geometry"));

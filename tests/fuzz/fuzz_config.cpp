@@ -58,7 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     from_file.to_json().dump();
     // What a checkpoint stores must resolve to the same configuration.
     const std::string stored = from_file.to_ini();
-    const core::Config reread = core::Config::resolve(schema(), {}, train::parse_ini_text(stored));
+    const core::Config reread = core::Config::resolve(schema(), {}, core::parse_ini_text(stored));
     if (reread.to_ini() != stored) {
       std::fprintf(stderr, "fuzz_config: FINDING: the INI round trip changed\n%s\ninto\n%s\n", stored.c_str(),
                    reread.to_ini().c_str());

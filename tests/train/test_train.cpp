@@ -81,7 +81,7 @@ TEST(Checkpoints, NamesOrderAndIniText) {
   EXPECT_FALSE(train::parse_checkpoint_name("best.h5").has_value());
   EXPECT_TRUE((train::CheckpointPosition{3, 0}) < (train::CheckpointPosition{3, 12}));
   EXPECT_TRUE((train::CheckpointPosition{3, 12}) < (train::CheckpointPosition{4, 0}));
-  const auto pairs = train::parse_ini_text("[train]\nepochs = 4\n\n[run]\nseed = 7\n");
+  const auto pairs = core::parse_ini_text("[train]\nepochs = 4\n\n[run]\nseed = 7\n");
   ASSERT_EQ(pairs.size(), 2u);
   EXPECT_EQ(pairs[0].key, "train.epochs");
   EXPECT_EQ(pairs[1].value, "7");

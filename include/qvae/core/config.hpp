@@ -58,6 +58,10 @@ class Config {
   std::uint64_t get_uint(const std::string& key) const;
   double get_real(const std::string& key) const;
   bool get_bool(const std::string& key) const;
+  /// Whether the schema this config was resolved with has `key`.
+  bool has(const std::string& key) const { return entries_.count(key) != 0; }
+  /// The value as stored (normalised spelling, any type), e.g. to hand it back to an option parser.
+  const std::string& text(const std::string& key) const;
   /// "default", the INI file path, or "command line".
   const std::string& source(const std::string& key) const;
   /// A value the program resolved itself (e.g. an `auto` setting fixed from
@@ -81,9 +85,17 @@ class Config {
   std::vector<std::string> order_;
 };
 
+/// The "section.key = value" pairs of an INI text written by Config::to_ini(), e.g. the config stored in an
+/// output file.  Unlike a config file, a value keeps everything after its '=' ('#' included: a stored
+/// train.fault_injection may name a rank); only whole lines starting with '#' or ';' are comments.
+std::vector<ConfigOverride> parse_ini_text(const std::string& ini);
+
 /// Parses a value as `type`; throws UsageError mentioning `key` and `source` if it does not parse.
 /// Returns the normalised spelling (booleans become "true"/"false").
 std::string normalise_value(const ConfigKey& key, const std::string& value, const std::string& source);
+
+/// The shortest decimal that reads back as `value` ("600", "0.1", "1e-07"): how reals are written as config text.
+std::string real_text(double value);
 
 /// Edit distance (insert, delete, substitute) between two strings.
 std::size_t edit_distance(const std::string& a, const std::string& b);

@@ -15,7 +15,9 @@ enum class Level : int { trace = 0, debug = 1, info = 2, warn = 3, error = 4, of
 
 /// Parses "trace|debug|info|warn|error|off"; throws UsageError naming the choices.
 Level parse_level(const std::string& name);
-const char* level_name(Level level) noexcept;
+const char* to_string(Level level) noexcept;
+/// Every level, least severe first.
+inline constexpr Level kLevels[] = {Level::trace, Level::debug, Level::info, Level::warn, Level::error, Level::off};
 
 void set_level(Level level) noexcept;
 Level level() noexcept;

@@ -14,6 +14,9 @@ namespace qvae::core {
 enum class ProgressMode { automatic, bar, lines, off };
 /// "auto" | "bar" | "lines" | "off"; throws UsageError otherwise.
 ProgressMode parse_progress_mode(const std::string& text);
+const char* to_string(ProgressMode mode) noexcept;
+inline constexpr ProgressMode kProgressModes[] = {ProgressMode::automatic, ProgressMode::bar, ProgressMode::lines,
+                                                  ProgressMode::off};
 
 class Progress {
  public:

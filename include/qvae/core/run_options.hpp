@@ -13,7 +13,7 @@ namespace qvae::core {
 void add_run_keys(ConfigSchema& schema);
 
 struct RunOptions {
-  std::uint64_t seed = 0;
+  std::uint64_t seed = 12345;
   log::Level log_level = log::Level::info;
   ProgressMode progress = ProgressMode::automatic;
   double progress_interval_s = 5.0;

@@ -77,7 +77,4 @@ void replace_with_link(const std::string& target, const std::string& link_path);
 /// naming the first other key that differs.
 core::Config resume_config(const core::ConfigSchema& schema, const core::Config& given, const std::string& stored_ini);
 
-/// "key = value" pairs of an INI text as written by core::Config::to_ini().
-std::vector<core::ConfigOverride> parse_ini_text(const std::string& ini);
-
 }  // namespace qvae::train
