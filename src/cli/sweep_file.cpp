@@ -22,13 +22,9 @@ namespace {
 /// A whole-string number of a sweep file; anything else is a UsageError naming `where`.
 template <class T>
 T parse_number(const std::string& text, const std::string& what, const std::string& where) {
-  T value{};
-  std::istringstream in(text);
-  const bool negative_unsigned = std::is_unsigned<T>::value && text.find('-') != std::string::npos;
-  if (negative_unsigned || !(in >> value) || !(in >> std::ws).eof() ||
-      (std::is_floating_point<T>::value && !std::isfinite(static_cast<double>(value))))
-    throw core::UsageError(core::describe(what + " '" + text + "' is not a valid number", where));
-  return value;
+  const std::optional<T> value = core::to_number<T>(text);
+  if (!value) throw core::UsageError(core::describe(what + " '" + text + "' is not a valid number", where));
+  return *value;
 }
 
 /// Checks a [random] distribution's arguments once, so draws never fail.
@@ -39,8 +35,8 @@ void check_arguments(const Distribution& d, const std::string& where) {
     if (d.kind == "loguniform" && (lo <= 0 || hi <= 0))
       throw core::UsageError(core::describe("loguniform bounds must be > 0", where));
   } else if (d.kind == "int") {
-    const auto lo = parse_number<long long>(d.args[0], "int bound", where);
-    const auto hi = parse_number<long long>(d.args[1], "int bound", where);
+    const auto lo = parse_number<std::int64_t>(d.args[0], "int bound", where);
+    const auto hi = parse_number<std::int64_t>(d.args[1], "int bound", where);
     // hi - lo + 1 must fit: bounds within +-2^61 and ordered.
     constexpr long long kLimit = 1LL << 61;
     if (lo > hi || lo < -kLimit || hi > kLimit)

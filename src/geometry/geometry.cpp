@@ -3,16 +3,16 @@
 #include <boost/property_tree/ptree.hpp>
 #include <boost/property_tree/xml_parser.hpp>
 
-#include <charconv>
 #include <cmath>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
-#include <string_view>
 #include <utility>
 
 #include "embedded_binnings.hpp"
 #include "qvae/core/error.hpp"
+#include "qvae/core/lists.hpp"
 
 // Coordinates follow CaloChallenge's code/XMLHandler.py operation by operation
 // so that they agree with evaluate.py to the last bit where libm allows:
@@ -38,21 +38,12 @@ using core::InputError;
 
 constexpr double pi = 3.14159265358979323846;  // == Python's math.pi as a double
 
-std::string_view trim(std::string_view text) {
-  const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
-  while (!text.empty() && blank(text.front())) text.remove_prefix(1);
-  while (!text.empty() && blank(text.back())) text.remove_suffix(1);
-  return text;
-}
-
-/// Parses a whole token as T (locale-independent); false if anything is left over.
+/// A whole attribute value as T, blanks around it allowed (as Python's int() and float() do, "+5" too).
 template <class T>
-bool parse_number(std::string_view token, T& value) {
-  token = trim(token);
-  if (!token.empty() && token.front() == '+') token.remove_prefix(1);  // Python accepts "+5"
-  const char* end = token.data() + token.size();
-  const auto [stop, ec] = std::from_chars(token.data(), end, value);
-  return !token.empty() && ec == std::errc() && stop == end;
+bool parse_number(const std::string& token, T& value) {
+  const std::optional<T> parsed = core::to_number<T>(core::trim(token));
+  if (parsed) value = *parsed;
+  return parsed.has_value();
 }
 
 [[noreturn]] void reject(const std::string& what, const std::string& where) {
@@ -61,18 +52,15 @@ bool parse_number(std::string_view token, T& value) {
 
 std::vector<double> parse_r_edges(const std::string& csv, const std::string& where) {
   std::vector<double> edges;
-  std::string_view rest = csv;
-  while (true) {
-    const std::size_t comma = rest.find(',');
-    const std::string_view token = rest.substr(0, comma);
+  const std::string list = core::trim(csv);
+  if (list.empty() || list.back() == ',') reject("r_edges \"" + csv + "\" has an empty value", where);
+  const std::vector<std::string> tokens = core::split_list(list);
+  for (const std::string& token : tokens) {
     double value = 0;
-    if (!parse_number(token, value) || !std::isfinite(value))
-      reject("r_edges value '" + std::string(trim(token)) + "' is not a number", where);
-    if (value < 0) reject("r_edges value " + std::string(trim(token)) + " is negative", where);
+    if (!parse_number(token, value)) reject("r_edges value '" + token + "' is not a number", where);
+    if (value < 0) reject("r_edges value " + token + " is negative", where);
     if (!edges.empty() && value <= edges.back()) reject("r_edges \"" + csv + "\" are not strictly ascending", where);
     edges.push_back(value);
-    if (comma == std::string_view::npos) break;
-    rest.remove_prefix(comma + 1);
   }
   return edges;
 }
