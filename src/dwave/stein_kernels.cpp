@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "qvae/core/cpu_dispatch.hpp"
+
 namespace qvae::dwave::stein_kernels {
 namespace {
 
@@ -150,44 +152,44 @@ void full_tiles_portable(const PairKernel& k, std::int64_t first, std::int64_t l
   for (std::int64_t t = first; t < last; ++t) full_tile(k, t, dots, boot, projected, out + (t - first) * stride);
 }
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define QVAE_STEIN_X86_DISPATCH 1
+using TriangleTiles = void (*)(const PairKernel&, std::int64_t, std::int64_t, double*, double*);
+using FullTiles = void (*)(const PairKernel&, std::int64_t, std::int64_t, double*, const BootstrapSigns&, double*,
+                           double*, std::int64_t);
+
+#if QVAE_X86_DISPATCH
 // The same kernels compiled for AVX2 + FMA + POPCNT, chosen at run time.
-__attribute__((target("avx2,fma,popcnt"))) void triangle_tiles_avx2(const PairKernel& k, std::int64_t first,
-                                                                    std::int64_t last, double* dots, double* out) {
+QVAE_TARGET("avx2,fma,popcnt")
+void triangle_tiles_avx2(const PairKernel& k, std::int64_t first, std::int64_t last, double* dots, double* out) {
   for (std::int64_t t = first; t < last; ++t) out[t - first] = triangle_tile(k, t, dots);
 }
-__attribute__((target("avx2,fma,popcnt"))) void full_tiles_avx2(const PairKernel& k, std::int64_t first,
-                                                                std::int64_t last, double* dots,
-                                                                const BootstrapSigns& boot, double* projected,
-                                                                double* out, std::int64_t stride) {
+QVAE_TARGET("avx2,fma,popcnt")
+void full_tiles_avx2(const PairKernel& k, std::int64_t first, std::int64_t last, double* dots,
+                     const BootstrapSigns& boot, double* projected, double* out, std::int64_t stride) {
   for (std::int64_t t = first; t < last; ++t) full_tile(k, t, dots, boot, projected, out + (t - first) * stride);
 }
-bool use_avx2() {
-  static const bool supported = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("popcnt");
-  }();
-  return supported;
-}
-#else
-#define QVAE_STEIN_X86_DISPATCH 0
 #endif
 
 }  // namespace
 
 void triangle_tiles(const PairKernel& k, std::int64_t first, std::int64_t last, double* dots, double* out) {
-#if QVAE_STEIN_X86_DISPATCH
-  if (use_avx2()) return triangle_tiles_avx2(k, first, last, dots, out);
+#if QVAE_X86_DISPATCH
+  static const core::DispatchedKernel<TriangleTiles> kernel(
+      triangle_tiles_avx2, triangle_tiles_portable,
+      {core::CpuFeature::avx2, core::CpuFeature::fma, core::CpuFeature::popcnt});
+#else
+  static const core::DispatchedKernel<TriangleTiles> kernel(triangle_tiles_portable);
 #endif
-  triangle_tiles_portable(k, first, last, dots, out);
+  kernel.get()(k, first, last, dots, out);
 }
 void full_tiles(const PairKernel& k, std::int64_t first, std::int64_t last, double* dots, const BootstrapSigns& boot,
                 double* projected, double* out, std::int64_t stride) {
-#if QVAE_STEIN_X86_DISPATCH
-  if (use_avx2()) return full_tiles_avx2(k, first, last, dots, boot, projected, out, stride);
+#if QVAE_X86_DISPATCH
+  static const core::DispatchedKernel<FullTiles> kernel(
+      full_tiles_avx2, full_tiles_portable, {core::CpuFeature::avx2, core::CpuFeature::fma, core::CpuFeature::popcnt});
+#else
+  static const core::DispatchedKernel<FullTiles> kernel(full_tiles_portable);
 #endif
-  full_tiles_portable(k, first, last, dots, boot, projected, out, stride);
+  kernel.get()(k, first, last, dots, boot, projected, out, stride);
 }
 
 par::Block triangle_block(std::int64_t tiles, int rank, int ranks) {

@@ -6,9 +6,9 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "qvae/core/cpu_dispatch.hpp"
 #include "qvae/core/philox.hpp"
 #include "qvae/eval/linalg.hpp"
-#include "vector_clones.hpp"
 
 namespace qvae::eval {
 namespace {

@@ -7,13 +7,13 @@
 #include <Eigen/Core>
 #include <Eigen/Eigenvalues>
 
-#include "vector_clones.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
 #include <string>
+
+#include "qvae/core/cpu_dispatch.hpp"
 
 namespace qvae::eval {
 namespace {

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "qvae/core/choices.hpp"
+#include "qvae/core/cpu_dispatch.hpp"
 #include "qvae/core/error.hpp"
 #include "qvae/core/philox.hpp"
 #include "qvae/core/resource_usage.hpp"
@@ -71,28 +72,28 @@ inline const UnalignedDouble4* lanes_of(const double* tile, std::int64_t unit) {
 
 void energy_tile_portable(const EnergyTileArgs& args) { QVAE_LOGZ_TILE_BODY }
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if QVAE_X86_DISPATCH
 // The same arithmetic: products are exact (a factor is 0 or 1), so contracted
 // multiply-adds give the same bits as separate ones.
-__attribute__((target("avx2,fma"))) void energy_tile_avx2(const EnergyTileArgs& args) { QVAE_LOGZ_TILE_BODY }
+QVAE_TARGET("avx2,fma") void energy_tile_avx2(const EnergyTileArgs& args) { QVAE_LOGZ_TILE_BODY }
 #endif
 #undef QVAE_LOGZ_TILE_BODY
 
 using EnergyTileKernel = void (*)(const EnergyTileArgs&);
-bool portable_energy_kernel_forced = false;
-EnergyTileKernel energy_tile_kernel() {
-#if defined(__x86_64__) && defined(__GNUC__)
-  static const EnergyTileKernel best = __builtin_cpu_supports("avx2") ? energy_tile_avx2 : energy_tile_portable;
-  return portable_energy_kernel_forced ? energy_tile_portable : best;
+core::DispatchedKernel<EnergyTileKernel>& energy_tile_kernel() {
+#if QVAE_X86_DISPATCH
+  static core::DispatchedKernel<EnergyTileKernel> kernel(energy_tile_avx2, energy_tile_portable,
+                                                         {core::CpuFeature::avx2, core::CpuFeature::fma});
 #else
-  return energy_tile_portable;
+  static core::DispatchedKernel<EnergyTileKernel> kernel(energy_tile_portable);
 #endif
+  return kernel;
 }
 
 }  // namespace
 
 namespace detail {
-void force_portable_energy_kernel(bool portable) { portable_energy_kernel_forced = portable; }
+void force_portable_energy_kernel(bool portable) { energy_tile_kernel().force_portable(portable); }
 }  // namespace detail
 
 CouplingEnergy::CouplingEnergy(const rbm::BoltzmannMachine& machine) : units_(machine.num_nodes()) {
@@ -117,7 +118,7 @@ CouplingEnergy::CouplingEnergy(const rbm::BoltzmannMachine& machine) : units_(ma
 void CouplingEnergy::evaluate(const rbm::ChainBlock& chains, double* out) const {
   if (chains.units != units_)
     throw std::invalid_argument("qvae::logz::CouplingEnergy: chains of another width than the machine");
-  const EnergyTileKernel kernel = energy_tile_kernel();
+  const EnergyTileKernel kernel = energy_tile_kernel().get();
   std::vector<double> tile(static_cast<std::size_t>(units_ * kEnergyLanes));
   double values[kEnergyLanes];
   EnergyTileArgs args{tile.data(), units_, first_.data(), neighbour_.data(), weight_.data(), values};

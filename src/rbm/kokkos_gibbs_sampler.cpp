@@ -7,13 +7,11 @@
 #include "qvae/rbm/kokkos_gibbs_sampler.hpp"
 
 #include <algorithm>
-#include <atomic>
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#define QVAE_RBM_X86_DISPATCH 1
+#include "qvae/core/cpu_dispatch.hpp"
+
+#if QVAE_X86_DISPATCH
 #include <immintrin.h>
-#else
-#define QVAE_RBM_X86_DISPATCH 0
 #endif
 
 namespace qvae::rbm {
@@ -59,11 +57,10 @@ void sweep_tile_portable(const TileSweepArgs& args, std::int64_t tile) {
   sweep_tile<kHostLanes, PortablePhiloxLanes>(args, tile);
 }
 
-#if QVAE_RBM_X86_DISPATCH
+#if QVAE_X86_DISPATCH
 /// The 32x32 -> 64-bit products of Philox for 8 lanes: even lanes directly,
 /// odd lanes shifted down, then the high and low halves blended back.
-__attribute__((target("avx2"))) inline void multiply_high_low(__m256i a, __m256i multiplier, __m256i& high,
-                                                              __m256i& low) {
+QVAE_TARGET("avx2") inline void multiply_high_low(__m256i a, __m256i multiplier, __m256i& high, __m256i& low) {
   const __m256i even = _mm256_mul_epu32(a, multiplier);
   const __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), multiplier);
   low = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
@@ -72,10 +69,10 @@ __attribute__((target("avx2"))) inline void multiply_high_low(__m256i a, __m256i
 
 /// core::philox4x32_10 for kHostLanes lanes with AVX2 (GCC's own vectorisation
 /// of the widening products shuffles too much: 3x slower).  Same bits.
-__attribute__((target("avx2"))) void philox_lanes_avx2(const std::uint32_t* counter_lo, const std::uint32_t* counter_hi,
-                                                       const std::uint32_t* stream_lo, const std::uint32_t* stream_hi,
-                                                       std::uint32_t key0, std::uint32_t key1,
-                                                       std::uint32_t (*words)[kHostLanes]) {
+QVAE_TARGET("avx2")
+void philox_lanes_avx2(const std::uint32_t* counter_lo, const std::uint32_t* counter_hi, const std::uint32_t* stream_lo,
+                       const std::uint32_t* stream_hi, std::uint32_t key0, std::uint32_t key1,
+                       std::uint32_t (*words)[kHostLanes]) {
   const __m256i multiplier0 = _mm256_set1_epi32(static_cast<int>(0xD2511F53u));
   const __m256i multiplier1 = _mm256_set1_epi32(static_cast<int>(0xCD9E8D57u));
   for (int lane = 0; lane < kHostLanes; lane += 8) {
@@ -115,14 +112,10 @@ struct Avx2PhiloxLanes {
 };
 
 /// The same tile kernel with AVX2 code generation for the loops over chains.
-__attribute__((target("avx2"))) void sweep_tile_avx2(const TileSweepArgs& args, std::int64_t tile) {
+QVAE_TARGET("avx2") void sweep_tile_avx2(const TileSweepArgs& args, std::int64_t tile) {
   sweep_tile<kHostLanes, Avx2PhiloxLanes>(args, tile);
 }
 
-bool cpu_has_avx2() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2");
-}
 #endif
 
 using PhiloxLanesFunction = void (*)(const std::uint32_t*, const std::uint32_t*, const std::uint32_t*,
@@ -134,39 +127,39 @@ void philox_lanes_portable(const std::uint32_t* counter_lo, const std::uint32_t*
   PortablePhiloxLanes::generate<kHostLanes>(counter_lo, counter_hi, stream_lo, stream_hi, key0, key1, words);
 }
 
-std::atomic<bool> portable_forced{false};
-
-PhiloxLanesFunction host_philox_lanes() {
-#if QVAE_RBM_X86_DISPATCH
-  static const PhiloxLanesFunction best = cpu_has_avx2() ? philox_lanes_avx2 : philox_lanes_portable;
-  return portable_forced.load() ? philox_lanes_portable : best;
+core::DispatchedKernel<PhiloxLanesFunction>& philox_lanes_kernel() {
+#if QVAE_X86_DISPATCH
+  static core::DispatchedKernel<PhiloxLanesFunction> kernel(philox_lanes_avx2, philox_lanes_portable,
+                                                            {core::CpuFeature::avx2});
 #else
-  return philox_lanes_portable;
+  static core::DispatchedKernel<PhiloxLanesFunction> kernel(philox_lanes_portable);
 #endif
+  return kernel;
 }
+
+core::DispatchedKernel<HostTileKernel>& tile_kernel() {
+#if QVAE_X86_DISPATCH
+  static core::DispatchedKernel<HostTileKernel> kernel(sweep_tile_avx2, sweep_tile_portable, {core::CpuFeature::avx2});
+#else
+  static core::DispatchedKernel<HostTileKernel> kernel(sweep_tile_portable);
+#endif
+  return kernel;
+}
+
+PhiloxLanesFunction host_philox_lanes() { return philox_lanes_kernel().get(); }
 
 }  // namespace
 
-HostTileKernel host_tile_kernel() {
-#if QVAE_RBM_X86_DISPATCH
-  static const HostTileKernel best = cpu_has_avx2() ? sweep_tile_avx2 : sweep_tile_portable;
-  return portable_forced.load() ? sweep_tile_portable : best;
-#else
-  return sweep_tile_portable;
-#endif
-}
+HostTileKernel host_tile_kernel() { return tile_kernel().get(); }
 
-void force_portable_host_kernel(bool portable) { portable_forced.store(portable); }
+void force_portable_host_kernel(bool portable) {
+  tile_kernel().force_portable(portable);
+  philox_lanes_kernel().force_portable(portable);
+}
 
 }  // namespace detail
 
-std::string host_kernel_isa() {
-#if QVAE_RBM_X86_DISPATCH
-  return detail::cpu_has_avx2() && !detail::portable_forced.load() ? "avx2" : "portable";
-#else
-  return "portable";
-#endif
-}
+std::string host_kernel_isa() { return detail::tile_kernel().fast() ? "avx2" : "portable"; }
 
 void gibbs_uniforms(const BoltzmannMachine& machine, std::uint64_t seed, std::int64_t first_chain, std::int64_t count,
                     const std::int64_t* sweeps_done, int partition, float* out) {
