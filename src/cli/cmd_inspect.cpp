@@ -83,15 +83,14 @@ int run_inspect(Context& context) {
   ratio_sum = comm.sum(ratio_sum);
   good_rows = comm.sum(good_rows), zeros = comm.sum(zeros), voxels_seen = comm.sum(voxels_seen);
 
-  auto finite_or_null = [](double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(); };
   const nlohmann::json summary = {
       {"file", reader->path()},
       {"events", reader->events()},
       {"voxels", reader->geometry().voxels()},
       {"geometry", reader->geometry().name()},
       {"shower_dtype", reader->shower_dtype()},
-      {"e_inc_min", finite_or_null(e_min)},
-      {"e_inc_max", finite_or_null(e_max)},
+      {"e_inc_min", core::finite_or_null(e_min)},
+      {"e_inc_max", core::finite_or_null(e_max)},
       {"mean_etot_over_einc",
        good_rows ? nlohmann::json(ratio_sum / static_cast<double>(good_rows)) : nlohmann::json()},
       {"zero_fraction",

@@ -1,15 +1,17 @@
 #include "qvae/eval/classifier_metrics.hpp"
+#include "qvae/core/json_output.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <stdexcept>
 
-#include "json_values.hpp"
 #include "qvae/io/attributes.hpp"
 #include "qvae/io/dataset.hpp"
 
 namespace qvae::eval {
+
+using core::finite_or_null;
 namespace {
 
 void require_pairs(std::size_t a, std::size_t b, const char* where) {

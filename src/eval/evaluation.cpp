@@ -3,6 +3,7 @@
 // histograms, separation powers, FPD/KPD (metrics_json and the histograms file:
 // evaluation_report.cpp).
 #include "qvae/eval/evaluation.hpp"
+#include "qvae/core/json_output.hpp"
 
 #include <unistd.h>
 
@@ -15,7 +16,6 @@
 #include <limits>
 #include <sstream>
 
-#include "json_values.hpp"
 #include "qvae/core/error.hpp"
 #include "qvae/core/log.hpp"
 #include "qvae/core/stopwatch.hpp"
@@ -27,6 +27,8 @@
 #include "qvae/par/partition.hpp"
 
 namespace qvae::eval {
+
+using core::finite_or_null;
 namespace {
 
 constexpr double kInfinity = std::numeric_limits<double>::infinity();

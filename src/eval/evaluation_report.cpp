@@ -5,12 +5,14 @@
 #include <string>
 #include <vector>
 
-#include "json_values.hpp"
+#include "qvae/core/json_output.hpp"
 #include "qvae/eval/evaluation.hpp"
 #include "qvae/io/dataset.hpp"
 #include "qvae/io/file.hpp"
 
 namespace qvae::eval {
+
+using core::finite_or_null;
 
 namespace {
 

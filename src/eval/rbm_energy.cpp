@@ -1,4 +1,5 @@
 #include "qvae/eval/rbm_energy.hpp"
+#include "qvae/core/json_output.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -9,6 +10,8 @@
 #include "qvae/io/dataset.hpp"
 
 namespace qvae::eval {
+
+using core::finite_or_null;
 namespace {
 
 struct Moments {
@@ -32,8 +35,6 @@ Moments moments(const std::vector<double>& values) {
   m.deviation = std::sqrt(square / static_cast<double>(values.size()));
   return m;
 }
-
-nlohmann::json finite_or_null(double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(); }
 
 EnergyComparison compare_in_order(const std::vector<double>& encoded, const std::vector<double>& gibbs, int bins) {
   double lo = std::numeric_limits<double>::infinity(), hi = -lo;

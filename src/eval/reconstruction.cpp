@@ -1,4 +1,5 @@
 #include "qvae/eval/reconstruction.hpp"
+#include "qvae/core/json_output.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -6,11 +7,12 @@
 #include <stdexcept>
 #include <tuple>
 
-#include "json_values.hpp"
 #include "qvae/io/attributes.hpp"
 #include "qvae/io/dataset.hpp"
 
 namespace qvae::eval {
+
+using core::finite_or_null;
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
