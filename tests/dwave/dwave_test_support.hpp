@@ -22,31 +22,13 @@
 #include "qvae/core/philox.hpp"
 #include "qvae/graph/partitioned_graph.hpp"
 #include "qvae/rbm/boltzmann_machine.hpp"
+#include "random_machine.hpp"
 
 extern char** environ;
 
 namespace qvae::dwave::testing {
 
-/// K partitions × n nodes, each cross-partition pair a coupler with
-/// probability `density`; weights N(0, w²), biases N(0, b²); no qubits.
-inline rbm::BoltzmannMachine random_machine(int partitions, int per_partition, double density, double weight_sigma,
-                                            double bias_sigma, std::uint64_t seed) {
-  graph::PartitionedGraph graph;
-  graph.topology = "test";
-  graph.description = "random";
-  graph.partitions = partitions;
-  const int n = partitions * per_partition;
-  for (int i = 0; i < n; ++i) graph.partition.push_back(i / per_partition);
-  core::Philox pick(seed, 1);
-  for (int i = 0; i < n; ++i)
-    for (int j = i + 1; j < n; ++j)
-      if (graph.partition[i] != graph.partition[j] && pick.uniform() < density) graph.couplers.push_back({i, j});
-  rbm::BoltzmannMachine machine(graph);
-  core::Philox values(seed, 2);
-  for (int i = 0; i < n; ++i) machine.biases()[i] = bias_sigma * values.normal();
-  for (std::int64_t e = 0; e < machine.num_couplers(); ++e) machine.weights()[e] = weight_sigma * values.normal();
-  return machine;
-}
+using qvae::testing::random_machine;
 
 /// A 4-partite machine on Pegasus P(size) with hardware qubits (the region scheme).
 inline rbm::BoltzmannMachine pegasus_machine(int size, int per_partition, double sigma, std::uint64_t seed) {

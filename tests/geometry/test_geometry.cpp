@@ -2,8 +2,10 @@
 
 #include <cmath>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "error_message.hpp"
 #include "qvae/core/error.hpp"
 #include "qvae/geometry/geometry.hpp"
 
@@ -19,13 +21,7 @@ const std::string data_dir = std::string(QVAE_TEST_DATA_DIR) + "/calochallenge/"
 /// Runs `action`, expects an InputError, and returns its message.
 template <class F>
 std::string input_error_of(F&& action) {
-  try {
-    action();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no InputError thrown";
-  return {};
+  return qvae::testing::error_message<InputError>(std::forward<F>(action));
 }
 
 std::string one_layer_xml(const std::string& r_edges, const std::string& alpha) {

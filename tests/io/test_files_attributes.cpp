@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "error_message.hpp"
 #include "qvae/io/attributes.hpp"
 #include "qvae/io/dataset.hpp"
 
@@ -27,12 +28,7 @@ std::string write_small_file(const std::string& name) {
 
 template <class F>
 std::string input_error(F&& f) {
-  try {
-    f();
-  } catch (const core::InputError& e) {
-    return e.what();
-  }
-  return "no InputError";
+  return qvae::testing::error_message<core::InputError>(std::forward<F>(f));
 }
 
 }  // namespace

@@ -12,30 +12,11 @@
 #include "qvae/core/philox.hpp"
 #include "qvae/rbm/boltzmann_machine.hpp"
 #include "qvae/rbm/sampler.hpp"
+#include "random_machine.hpp"
 
 namespace qvae::rbm::testing {
 
-/// K partitions × n nodes, nodes numbered partition by partition; each
-/// cross-partition pair is a coupler with probability `density`; weights
-/// N(0, weight_sigma²), biases N(0, bias_sigma²).  Deterministic in `seed`.
-inline BoltzmannMachine random_machine(int partitions, int nodes_per_partition, double density, double weight_sigma,
-                                       double bias_sigma, std::uint64_t seed) {
-  graph::PartitionedGraph graph;
-  graph.topology = "test";
-  graph.description = "random " + std::to_string(partitions) + "x" + std::to_string(nodes_per_partition);
-  graph.partitions = partitions;
-  const int n = partitions * nodes_per_partition;
-  for (int i = 0; i < n; ++i) graph.partition.push_back(i / nodes_per_partition);
-  core::Philox pick(seed, 1);
-  for (int i = 0; i < n; ++i)
-    for (int j = i + 1; j < n; ++j)
-      if (graph.partition[i] != graph.partition[j] && pick.uniform() < density) graph.couplers.push_back({i, j});
-  BoltzmannMachine machine(graph);
-  core::Philox values(seed, 2);
-  for (int i = 0; i < n; ++i) machine.biases()[i] = bias_sigma * values.normal();
-  for (std::int64_t e = 0; e < machine.num_couplers(); ++e) machine.weights()[e] = weight_sigma * values.normal();
-  return machine;
-}
+using qvae::testing::random_machine;
 
 /// Exact first and second moments of p_β(z) ∝ exp(−scaled_energy(z)), optionally
 /// conditioned on fixed values of some nodes (fixed[i] = -1: free).
