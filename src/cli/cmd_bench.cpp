@@ -194,9 +194,9 @@ void declare_bench_options(po::options_description& options) {
       "start-temps", po::value<std::int64_t>()->default_value(1000), "logz: first K of the convergence search")(
       "equilibration-sweeps", po::value<std::int64_t>()->default_value(1000), "logz: sweeps before reverse AIS")(
       "converge-seconds", po::value<double>()->default_value(600),
-      "logz: time limit of the convergence search (0 skips)")("target-gap", po::value<double>()->default_value(0.1),
-                                                              "logz: |AIS - RAIS| target, nats")(
-      "target-stderr", po::value<double>()->default_value(0.05), "logz: bootstrap error target, nats")(
+      "logz: time limit of the convergence search (0 skips)")(
+      "target-gap", po::value<double>()->default_value(0.1, "0.1"), "logz: |AIS - RAIS| target, nats")(
+      "target-stderr", po::value<double>()->default_value(0.05, "0.05"), "logz: bootstrap error target, nats")(
       "batch-size", po::value<std::int64_t>()->default_value(32), "train: global batch size (split over ranks)")(
       "batches", po::value<int>()->default_value(3), "train: timed optimiser steps after one warm-up step")(
       "threads", po::value<int>()->default_value(1), "train: LibTorch intra-op threads per rank");

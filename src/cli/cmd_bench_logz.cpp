@@ -34,11 +34,6 @@
 namespace qvae::cli {
 namespace {
 
-template <class T>
-T option_or(const po::variables_map& values, const char* name, T fallback) {
-  return values.count(name) ? values[name].as<T>() : fallback;
-}
-
 struct RateRun {
   double seconds = 0, cpu_seconds = 0, steps_per_s = 0;
   std::vector<double> log_weights;
@@ -60,21 +55,21 @@ RateRun forward_rate(const rbm::BoltzmannMachine& machine, const logz::Annealing
 int bench_logz(Context& context, CommandLine& cli) {
   const po::variables_map& values = cli.values();
   const par::Communicator& comm = context.world;
-  const std::int64_t chains = option_or<std::int64_t>(values, "chains", 1024);
-  const std::int64_t rate_temps = option_or<std::int64_t>(values, "temps", 200);
-  const std::int64_t sweeps_per_temp = option_or<std::int64_t>(values, "sweeps-per-temp", 1);
-  const std::int64_t start_temps = option_or<std::int64_t>(values, "start-temps", 1000);
-  const std::int64_t equilibration = option_or<std::int64_t>(values, "equilibration-sweeps", 1000);
-  const double converge_seconds = option_or<double>(values, "converge-seconds", 600.0);
-  const double target_gap = option_or<double>(values, "target-gap", 0.1);
-  const double target_stderr = option_or<double>(values, "target-stderr", 0.05);
-  const double weight_sigma = option_or<double>(values, "weight-sigma", 2.0);
-  const double bias_sigma = option_or<double>(values, "bias-sigma", 1.0);
-  const std::string schedule_name = option_or<std::string>(values, "schedule", "adaptive");
+  const std::int64_t chains = values["chains"].as<std::int64_t>();
+  const std::int64_t rate_temps = values["temps"].as<std::int64_t>();
+  const std::int64_t sweeps_per_temp = values["sweeps-per-temp"].as<std::int64_t>();
+  const std::int64_t start_temps = values["start-temps"].as<std::int64_t>();
+  const std::int64_t equilibration = values["equilibration-sweeps"].as<std::int64_t>();
+  const double converge_seconds = values["converge-seconds"].as<double>();
+  const double target_gap = values["target-gap"].as<double>();
+  const double target_stderr = values["target-stderr"].as<double>();
+  const double weight_sigma = values["weight-sigma"].as<double>();
+  const double bias_sigma = values["bias-sigma"].as<double>();
+  const std::string schedule_name = values["schedule"].as<std::string>();
   graph::SelectionRequest selection;
-  selection.topology = option_or<std::string>(values, "topology", "pegasus");
-  selection.size = option_or<int>(values, "size", 16);
-  selection.nodes_per_partition = option_or<int>(values, "nodes-per-partition", 302);
+  selection.topology = values["topology"].as<std::string>();
+  selection.size = values["size"].as<int>();
+  selection.nodes_per_partition = values["nodes-per-partition"].as<int>();
   selection.scheme = "";  // the topology's default (pegasus: region, as the reference models)
   const std::uint64_t seed = cli.run().seed;
 

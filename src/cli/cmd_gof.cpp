@@ -122,7 +122,10 @@ int run_gof(Context& context) {
   core::log::info_root("gof: ", samples.rows, " samples x ", samples.units, " nodes on ", comm.size(), " ranks");
 
   const core::Stopwatch start;
-  const dwave::KdsdTest test = discrepancy->test(beta, bootstrap, seed);
+  PhaseProgress progress(cli, comm, "gof", "tiles");
+  const dwave::KdsdTest test =
+      discrepancy->test(beta, bootstrap, seed, [&](std::int64_t done, std::int64_t total) { progress(done, total); });
+  progress.finish();
   const double seconds = comm.max(start.seconds());
 
   const bool decided = bootstrap > 0;

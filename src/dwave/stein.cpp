@@ -194,7 +194,8 @@ double SteinDiscrepancy::statistic(double beta) const {
   return sum / (w * (w - 1));
 }
 
-SteinDiscrepancy::FullPass SteinDiscrepancy::full_pass(double beta, std::int64_t bootstrap, std::uint64_t seed) const {
+SteinDiscrepancy::FullPass SteinDiscrepancy::full_pass(double beta, std::int64_t bootstrap, std::uint64_t seed,
+                                                       const TileProgress& on_progress) const {
   if (bootstrap < 0)
     throw core::UsageError(core::describe("a negative number of bootstrap replicates", "kernel Stein discrepancy"));
   FullPass pass;
@@ -234,7 +235,15 @@ SteinDiscrepancy::FullPass SteinDiscrepancy::full_pass(double beta, std::int64_t
   std::vector<double> dots(static_cast<std::size_t>(kTileRows * padded_rows_));
   std::vector<double> projected(static_cast<std::size_t>(kTileRows * kPanel));
   std::vector<double> local(static_cast<std::size_t>(mine.count * stride), 0.0);
-  full_tiles(k, mine.offset, mine.end(), dots.data(), boot, projected.data(), local.data(), stride);
+  // In steps, so a long test can report progress; each tile is computed alone, so the bits do not change.
+  const std::int64_t step =
+      on_progress ? std::max<std::int64_t>(1, mine.count / 100) : std::max<std::int64_t>(1, mine.count);
+  for (std::int64_t first = mine.offset; first < mine.end(); first += step) {
+    const std::int64_t last = std::min(first + step, mine.end());
+    full_tiles(k, first, last, dots.data(), boot, projected.data(), local.data() + (first - mine.offset) * stride,
+               stride);
+    if (on_progress) on_progress(last - mine.offset, mine.count);
+  }
   const std::vector<double> all = comm_.allgather_blocks(local);  // tile order
 
   const double w = static_cast<double>(sample_count_);
@@ -257,8 +266,9 @@ SteinDiscrepancy::FullPass SteinDiscrepancy::full_pass(double beta, std::int64_t
   return pass;
 }
 
-KdsdTest SteinDiscrepancy::test(double beta, std::int64_t bootstrap, std::uint64_t seed) const {
-  const FullPass pass = full_pass(beta, bootstrap, seed);
+KdsdTest SteinDiscrepancy::test(double beta, std::int64_t bootstrap, std::uint64_t seed,
+                                const TileProgress& on_progress) const {
+  const FullPass pass = full_pass(beta, bootstrap, seed, on_progress);
   KdsdTest result;
   result.beta = beta;
   result.samples = sample_count_;
@@ -289,7 +299,7 @@ KdsdTest SteinDiscrepancy::test(double beta, std::int64_t bootstrap, std::uint64
 }
 
 SteinDiscrepancy::Projections SteinDiscrepancy::projections(double beta) const {
-  const FullPass pass = full_pass(beta, 0, 0);
+  const FullPass pass = full_pass(beta, 0, 0, {});
   Projections out;
   out.statistic = pass.statistic;
   if (pass.overflow) return out;

@@ -38,6 +38,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <vector>
 
@@ -82,9 +83,12 @@ class SteinDiscrepancy {
   /// probability below rows·N·1e-12 — and would drown the sums in rounding.
   double statistic(double beta) const;
 
+  /// Told (tiles done, tiles) of this rank's share as the pair sums advance.
+  using TileProgress = std::function<void(std::int64_t, std::int64_t)>;
+
   /// Collective: statistic, standard error and — with bootstrap > 0 — the
   /// wild-bootstrap p-value at β.
-  KdsdTest test(double beta, std::int64_t bootstrap, std::uint64_t seed) const;
+  KdsdTest test(double beta, std::int64_t bootstrap, std::uint64_t seed, const TileProgress& on_progress = {}) const;
 
   /// Collective: the U-statistic from all ordered pairs and the first-order
   /// projection of every row, h1(x_a) = Σ_{j ≠ an item of a} κ(x_a, x_j)/(W − 1)
@@ -101,7 +105,7 @@ class SteinDiscrepancy {
   struct BetaTerms;
   struct FullPass;
   BetaTerms beta_terms(double beta) const;
-  FullPass full_pass(double beta, std::int64_t bootstrap, std::uint64_t seed) const;
+  FullPass full_pass(double beta, std::int64_t bootstrap, std::uint64_t seed, const TileProgress& on_progress) const;
 
   par::Communicator comm_;
   std::int64_t rows_ = 0, units_ = 0, padded_rows_ = 0, words_ = 0, sample_count_ = 0;
