@@ -1,11 +1,11 @@
 #include "qvae/eval/classifier_metrics.hpp"
-#include "qvae/core/json_output.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <stdexcept>
 
+#include "qvae/core/json_output.hpp"
 #include "qvae/io/attributes.hpp"
 #include "qvae/io/dataset.hpp"
 

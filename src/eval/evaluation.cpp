@@ -3,7 +3,6 @@
 // histograms, separation powers, FPD/KPD (metrics_json and the histograms file:
 // evaluation_report.cpp).
 #include "qvae/eval/evaluation.hpp"
-#include "qvae/core/json_output.hpp"
 
 #include <unistd.h>
 
@@ -17,6 +16,7 @@
 #include <sstream>
 
 #include "qvae/core/error.hpp"
+#include "qvae/core/json_output.hpp"
 #include "qvae/core/log.hpp"
 #include "qvae/core/stopwatch.hpp"
 #include "qvae/data/calo_file.hpp"

@@ -35,6 +35,29 @@ Binning Binning::linear(double lo, double hi, int bins) {
   return Binning{numpy_linspace(lo, hi, bins + 1), false};
 }
 
+Binning Binning::linear_over(const std::vector<double>& a, const std::vector<double>& b, int bins, double widen) {
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  for (const auto* set : {&a, &b})
+    for (double x : *set)
+      if (std::isfinite(x)) lo = std::min(lo, x), hi = std::max(hi, x);
+  if (!(lo <= hi)) lo = 0, hi = 1;
+  if (hi == lo) lo -= widen * std::abs(lo) + 0.5, hi += widen * std::abs(hi) + 0.5;
+  return linear(lo, hi, bins);
+}
+
+SampleMoments sample_moments(const std::vector<double>& values) {
+  SampleMoments m{static_cast<std::int64_t>(values.size()), std::numeric_limits<double>::quiet_NaN(),
+                  std::numeric_limits<double>::quiet_NaN()};
+  if (values.empty()) return m;
+  double sum = 0;
+  for (double v : values) sum += v;
+  m.mean = sum / static_cast<double>(values.size());
+  double square = 0;
+  for (double v : values) square += (v - m.mean) * (v - m.mean);
+  m.deviation = std::sqrt(square / static_cast<double>(values.size()));
+  return m;
+}
+
 Binning Binning::log_edges(double lo, double hi, int edge_count) {
   if (edge_count < 2 || !(lo > 0) || !(hi > lo))
     throw std::invalid_argument("Binning::log_edges: need edge_count >= 2 and 0 < lo < hi");

@@ -1,11 +1,11 @@
 #include "qvae/eval/rbm_energy.hpp"
-#include "qvae/core/json_output.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
 
+#include "qvae/core/json_output.hpp"
 #include "qvae/io/attributes.hpp"
 #include "qvae/io/dataset.hpp"
 
@@ -14,36 +14,8 @@ namespace qvae::eval {
 using core::finite_or_null;
 namespace {
 
-struct Moments {
-  std::int64_t count = 0;
-  double mean = std::numeric_limits<double>::quiet_NaN();
-  double deviation = std::numeric_limits<double>::quiet_NaN();  ///< population sd
-};
-
-/// Two passes over the values in their given (global) order: the mean, then the
-/// squared deviations from it.  No E[x²] − E[x]² cancellation (energies are
-/// large and close together), and the same order gives the same bits.
-Moments moments(const std::vector<double>& values) {
-  Moments m;
-  m.count = static_cast<std::int64_t>(values.size());
-  if (values.empty()) return m;
-  double sum = 0;
-  for (double v : values) sum += v;
-  m.mean = sum / static_cast<double>(values.size());
-  double square = 0;
-  for (double v : values) square += (v - m.mean) * (v - m.mean);
-  m.deviation = std::sqrt(square / static_cast<double>(values.size()));
-  return m;
-}
-
 EnergyComparison compare_in_order(const std::vector<double>& encoded, const std::vector<double>& gibbs, int bins) {
-  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-  for (const auto* set : {&encoded, &gibbs})
-    for (double e : *set)
-      if (std::isfinite(e)) lo = std::min(lo, e), hi = std::max(hi, e);
-  if (!(lo <= hi)) lo = 0, hi = 1;                                               // no finite energies anywhere
-  if (hi == lo) lo -= 0.5 * std::abs(lo) + 0.5, hi += 0.5 * std::abs(hi) + 0.5;  // one value
-  const Binning binning = Binning::linear(lo, hi, bins);
+  const Binning binning = Binning::linear_over(encoded, gibbs, bins, 0.5);
   EnergyComparison out;
   out.encoded = Histogram(binning);
   out.gibbs = Histogram(binning);
@@ -51,7 +23,7 @@ EnergyComparison compare_in_order(const std::vector<double>& encoded, const std:
   for (double e : gibbs) out.gibbs.fill(e);
   out.separation = separation_power(out.encoded.counts, out.gibbs.counts);
   out.overlap = overlap(out.encoded.counts, out.gibbs.counts);
-  const Moments a = moments(encoded), b = moments(gibbs);
+  const SampleMoments a = sample_moments(encoded), b = sample_moments(gibbs);
   out.count_encoded = a.count, out.mean_encoded = a.mean, out.std_encoded = a.deviation;
   out.count_gibbs = b.count, out.mean_gibbs = b.mean, out.std_gibbs = b.deviation;
   return out;

@@ -1,35 +1,17 @@
 #include "qvae/eval/reconstruction.hpp"
-#include "qvae/core/json_output.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
-#include <tuple>
 
+#include "qvae/core/json_output.hpp"
 #include "qvae/io/attributes.hpp"
 #include "qvae/io/dataset.hpp"
 
 namespace qvae::eval {
 
 using core::finite_or_null;
-namespace {
-
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-/// Mean and population standard deviation, two passes in the given order.
-std::pair<double, double> mean_and_std(const std::vector<double>& values) {
-  if (values.empty()) return {kNaN, kNaN};
-  double sum = 0;
-  for (double v : values) sum += v;
-  const double mean = sum / static_cast<double>(values.size());
-  double squares = 0;
-  for (double v : values) squares += (v - mean) * (v - mean);
-  return {mean, std::sqrt(squares / static_cast<double>(values.size()))};
-}
-
-}  // namespace
-
 ReconstructionComparison compare_reconstruction(const ReconstructedShowers& showers, int bins) {
   const std::size_t n = showers.incident_energies.size();
   if (showers.etot_data.size() != n || showers.etot_reconstruction.size() != n || showers.squared_error.size() != n)
@@ -37,7 +19,8 @@ ReconstructionComparison compare_reconstruction(const ReconstructedShowers& show
   if (bins < 1) throw std::invalid_argument("compare_reconstruction: need bins >= 1");
   ReconstructionComparison out;
   out.showers = static_cast<std::int64_t>(n);
-  std::tie(out.mse_mean, out.mse_std) = mean_and_std(showers.squared_error);
+  const SampleMoments mse = sample_moments(showers.squared_error);
+  out.mse_mean = mse.mean, out.mse_std = mse.deviation;
 
   std::vector<double> relative_errors, ratio_data, ratio_reconstruction;
   for (std::size_t i = 0; i < n; ++i) {
@@ -47,16 +30,10 @@ ReconstructionComparison compare_reconstruction(const ReconstructedShowers& show
     ratio_reconstruction.push_back(reconstruction / showers.incident_energies[i]);
   }
   out.etot_showers = static_cast<std::int64_t>(relative_errors.size());
-  std::tie(out.etot_relative_error_mean, out.etot_relative_error_std) = mean_and_std(relative_errors);
+  const SampleMoments relative = sample_moments(relative_errors);
+  out.etot_relative_error_mean = relative.mean, out.etot_relative_error_std = relative.deviation;
 
-  // One linear binning over both sets' finite range, widened if it is a point.
-  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-  for (const auto* set : {&ratio_data, &ratio_reconstruction})
-    for (double r : *set)
-      if (std::isfinite(r)) lo = std::min(lo, r), hi = std::max(hi, r);
-  if (!(lo <= hi)) lo = 0, hi = 1;
-  if (hi == lo) lo -= 0.05 * std::abs(lo) + 0.5, hi += 0.05 * std::abs(hi) + 0.5;
-  const Binning binning = Binning::linear(lo, hi, bins);
+  const Binning binning = Binning::linear_over(ratio_data, ratio_reconstruction, bins, 0.05);
   out.data = Histogram(binning);
   out.reconstruction = Histogram(binning);
   for (double r : ratio_data) out.data.fill(r);

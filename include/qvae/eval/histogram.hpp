@@ -27,6 +27,10 @@ struct Binning {
 
   /// numpy.linspace(lo, hi, bins + 1).
   static Binning linear(double lo, double hi, int bins);
+  /// `bins` equal bins over the finite values of both `a` and `b` (so their
+  /// histograms compare bin by bin); a single value x is widened by
+  /// widen·|x| + 0.5 on each side, and no finite value at all gives [0, 1].
+  static Binning linear_over(const std::vector<double>& a, const std::vector<double>& b, int bins, double widen);
   /// numpy.logspace(log10(lo), log10(hi), edge_count): edge_count - 1 bins, as
   /// evaluate.py's `np.logspace(np.log10(min_energy), np.log10(max), 40)` (39 bins).
   static Binning log_edges(double lo, double hi, int edge_count);
@@ -77,6 +81,17 @@ struct ChiSquared {
   double per_bin() const;  ///< value / occupied_bins; NaN when no bin is occupied
 };
 ChiSquared chi_squared(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b);
+
+/// Count, mean and population standard deviation (NaN when empty).
+struct SampleMoments {
+  std::int64_t count = 0;
+  double mean;
+  double deviation;
+};
+/// Two passes over the values in their given (global) order: the mean, then the
+/// squared deviations from it.  No E[x²] − E[x]² cancellation (energies are
+/// large and close together), and the same order gives the same bits.
+SampleMoments sample_moments(const std::vector<double>& values);
 
 /// Two histograms of one binning as group `group` of a histograms file:
 /// `edges`, `<first_name>` and `<second_name>` counts and a `label` attribute.
