@@ -3,7 +3,6 @@
 // requests go to rank 0, which batches them; a rank's results equal those of a
 // single-rank run and do not depend on batch size, in-flight limit or problem size.
 #include <gtest/gtest.h>
-#include <mpi.h>
 
 #include <memory>
 
@@ -20,15 +19,7 @@ using testing::SapiTestServer;
 
 /// Every rank's block of samples, gathered on every rank in rank order.
 std::vector<std::uint8_t> gather_states(const rbm::SampleResult& result, const par::Communicator& comm) {
-  const std::vector<long long> sizes = comm.allgather(static_cast<long long>(result.chains.local.states.size()));
-  std::vector<int> counts, offsets;
-  int total = 0;
-  for (long long s : sizes)
-    offsets.push_back(total), counts.push_back(static_cast<int>(s)), total += static_cast<int>(s);
-  std::vector<std::uint8_t> all(static_cast<std::size_t>(total));
-  MPI_Allgatherv(result.chains.local.states.data(), static_cast<int>(result.chains.local.states.size()), MPI_UINT8_T,
-                 all.data(), counts.data(), offsets.data(), MPI_UINT8_T, comm.get());
-  return all;
+  return comm.allgather_blocks(result.chains.local.states);
 }
 
 TEST(DwaveMpi, OfflineRequestsThroughRootEqualLocalAndSingleRank) {

@@ -26,6 +26,7 @@
 #include "qvae/par/communicator.hpp"
 #include "qvae/rbm/rbm_file.hpp"
 #include "qvae/sim/gflash.hpp"
+#include "simulated_showers.hpp"
 
 namespace {
 
@@ -57,20 +58,8 @@ std::shared_ptr<Prior> tiny_prior(std::uint64_t seed = 7) {
   return std::make_shared<Prior>(random_machine(4, kNodes, 0.05, seed, 0.1, 0.1));
 }
 
-/// GFlash showers (MeV) on a geometry, one per energy.
-struct Showers {
-  torch::Tensor showers;   // (B, V) float
-  torch::Tensor energies;  // (B) double
-};
-
-Showers simulate(const Geometry& geometry, const std::vector<double>& energies) {
-  const qvae::sim::GFlashSimulator simulator(geometry, qvae::sim::GFlashParameters{});
-  torch::Tensor showers = torch::zeros({static_cast<std::int64_t>(energies.size()), geometry.voxels()}, torch::kDouble);
-  for (std::size_t i = 0; i < energies.size(); ++i)
-    simulator.simulate(11, static_cast<std::int64_t>(i), energies[i],
-                       showers.data_ptr<double>() + static_cast<std::int64_t>(i) * geometry.voxels());
-  return {showers.to(torch::kFloat), torch::tensor(energies, torch::kDouble)};
-}
+using qvae::testing::simulate;
+using Showers = qvae::testing::Showers;
 
 const Geometry& ds2() {
   static const Geometry geometry = Geometry::builtin("ds2");

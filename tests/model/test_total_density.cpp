@@ -16,6 +16,7 @@
 #include "qvae/model/qvae.hpp"
 #include "qvae/model/relaxation.hpp"
 #include "qvae/sim/gflash.hpp"
+#include "simulated_showers.hpp"
 
 namespace {
 
@@ -102,17 +103,8 @@ TEST(TotalDensity, ConfigNeedsPredictedLayerEnergies) {
   EXPECT_THROW(c.validate(), qvae::core::UsageError);
 }
 
-struct Data {
-  torch::Tensor showers, energies;
-};
-Data simulate(const Geometry& geometry, const std::vector<double>& energies) {
-  const qvae::sim::GFlashSimulator simulator(geometry, qvae::sim::GFlashParameters{});
-  torch::Tensor showers = torch::zeros({static_cast<std::int64_t>(energies.size()), geometry.voxels()}, torch::kDouble);
-  for (std::size_t i = 0; i < energies.size(); ++i)
-    simulator.simulate(11, static_cast<std::int64_t>(i), energies[i],
-                       showers.data_ptr<double>() + static_cast<std::int64_t>(i) * geometry.voxels());
-  return {showers.to(torch::kFloat), torch::tensor(energies, torch::kDouble)};
-}
+using qvae::testing::simulate;
+using Data = qvae::testing::Showers;
 
 // In training the layer head sees the data's total, which it passes through
 // as its column 0, and the loss's total term is the density's NLL.
