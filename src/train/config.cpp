@@ -44,6 +44,7 @@ const char* to_string(SplitKind kind) {
   }
   return "?";
 }
+const char* to_string(ExchangePrecision precision) { return precision == ExchangePrecision::bf16 ? "bf16" : "fp32"; }
 const char* to_string(Stage stage) {
   switch (stage) {
     case Stage::joint:
@@ -169,6 +170,11 @@ const core::ConfigBinder<TrainConfig>& train_keys() {
                "start each gradient bucket's sum over ranks during backward as soon as its gradients are final (false: "
                "after the whole backward); the parameters are the same either way",
                &TrainConfig::overlap_exchange)
+        .choice("train.exchange_precision",
+                "precision of the gradient sums over ranks: fp32 (exact, the same parameters for any rank count) or "
+                "bf16 (half the bytes on the wire, each value and partial sum rounded to 8 bits of mantissa; "
+                "parameters then depend slightly on the rank count)",
+                {ExchangePrecision::fp32, ExchangePrecision::bf16}, &TrainConfig::exchange_precision)
         .value("train.prefetch_batches",
                "batches of training rows each rank reads ahead in the background while it computes; a rank holds at "
                "most this many batches of its own rows (plus the one in use), never the file",

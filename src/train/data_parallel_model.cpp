@@ -59,7 +59,8 @@ DataParallelModel::DataParallelModel(const model::ModelConfig& model_config, con
   model_->train();
   adam_ = std::make_unique<torch::optim::Adam>(model_->parameters(), torch::optim::AdamOptions(train_config.lr));
   if (model_config.rbm.update == model::RbmUpdate::autograd) prior_optimizer_ = model_->make_prior_optimizer();
-  buckets_ = std::make_unique<GradientBuckets>(model_->parameters(), train_config.bucket_mb, comm_);
+  buckets_ = std::make_unique<GradientBuckets>(model_->parameters(), train_config.bucket_mb,
+                                               train_config.exchange_precision == ExchangePrecision::bf16, comm_);
   for (const auto& item : model_->named_buffers()) {
     const std::string& name = item.key();
     if (ends_with(name, "running_mean") || ends_with(name, "running_var")) running_stats_.push_back(item.value());

@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "qvae/core/bfloat16.hpp"
 #include "qvae/par/pending_sum.hpp"
 #include "qvae/train/stability.hpp"
 
@@ -17,15 +18,18 @@ namespace qvae::train {
 
 struct GradientBuckets::State {
   struct Bucket {
-    torch::Tensor buffer;              ///< float32, contiguous
-    std::vector<std::size_t> members;  ///< parameter indices, in buffer order
-    std::size_t final_count = 0;       ///< members whose gradient is final (armed backward)
+    torch::Tensor buffer;                 ///< float32, contiguous
+    std::vector<std::size_t> members;     ///< parameter indices, in buffer order
+    std::size_t final_count = 0;          ///< members whose gradient is final (armed backward)
+    std::vector<std::uint16_t> bfloat16;  ///< the buffer as sent, when the exchange is in bfloat16
+    bool in_bfloat16 = false;             ///< a bfloat16 sum started and not yet written back
     par::PendingSum sum;
   };
 
-  explicit State(const par::Communicator& communicator) : comm(communicator) {}
+  State(const par::Communicator& communicator, bool compress) : comm(communicator), bfloat16(compress) {}
 
   par::Communicator comm;
+  bool bfloat16 = false;
   std::vector<torch::Tensor> parameters;
   std::vector<const float*> views;  ///< where each parameter's .grad must stay
   std::vector<std::size_t> bucket_of;
@@ -65,8 +69,25 @@ struct GradientBuckets::State {
     const float* values = bucket.buffer.data_ptr<float>();
     const std::int64_t count = bucket.buffer.numel();
     for (std::int64_t i = 0; i < count && finite; ++i) finite = std::isfinite(values[i]);
-    if (comm.size() > 1)
+    if (comm.size() == 1) return;
+    if (!bfloat16) {
       bucket.sum = par::start_sum_in_place(comm, bucket.buffer.data_ptr<float>(), static_cast<std::size_t>(count));
+      return;
+    }
+    bucket.bfloat16.resize(static_cast<std::size_t>(count));
+    for (std::int64_t i = 0; i < count; ++i)
+      bucket.bfloat16[static_cast<std::size_t>(i)] = core::to_bfloat16(values[i]);
+    bucket.in_bfloat16 = true;
+    bucket.sum = par::start_bfloat16_sum_in_place(comm, bucket.bfloat16.data(), bucket.bfloat16.size());
+  }
+
+  /// Waits for a bucket's sum and, for a bfloat16 one, writes it back into the gradients.
+  void finish(Bucket& bucket) {
+    bucket.sum.wait();
+    if (!bucket.in_bfloat16) return;
+    float* values = bucket.buffer.data_ptr<float>();
+    for (std::size_t i = 0; i < bucket.bfloat16.size(); ++i) values[i] = core::from_bfloat16(bucket.bfloat16[i]);
+    bucket.in_bfloat16 = false;
   }
 
   /// Starts every bucket, in order, whose gradients are all final.
@@ -86,9 +107,9 @@ struct GradientBuckets::State {
   }
 };
 
-GradientBuckets::GradientBuckets(const std::vector<torch::Tensor>& parameters, double bucket_mb,
+GradientBuckets::GradientBuckets(const std::vector<torch::Tensor>& parameters, double bucket_mb, bool bfloat16,
                                  const par::Communicator& comm)
-    : state_(std::make_shared<State>(comm)) {
+    : state_(std::make_shared<State>(comm, bfloat16)) {
   State& s = *state_;
   s.parameters = parameters;
   const std::size_t n = parameters.size();
@@ -149,6 +170,7 @@ void GradientBuckets::zero() {
   State& s = *state_;
   for (auto& b : s.buckets) {
     b.sum.wait();
+    b.in_bfloat16 = false;  // a sum nobody waited for: its values are discarded with the gradients
     b.buffer.zero_();
   }
   s.armed = false;
@@ -167,7 +189,7 @@ void GradientBuckets::start_remaining() {
 }
 
 void GradientBuckets::wait() {
-  for (auto& b : state_->buckets) b.sum.wait();
+  for (auto& b : state_->buckets) state_->finish(b);
   if (state_->moved)
     throw std::logic_error("GradientBuckets: the gradient of parameter " + std::to_string(*state_->moved) +
                            " no longer lies in its bucket (was .grad replaced?)");

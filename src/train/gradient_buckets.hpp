@@ -26,7 +26,10 @@ namespace qvae::train {
 class GradientBuckets {
  public:
   /// `parameters` (float32) get their .grad set to zeroed views of the buckets.
-  GradientBuckets(const std::vector<torch::Tensor>& parameters, double bucket_mb, const par::Communicator& comm);
+  /// With `bfloat16`, each bucket is summed over ranks as bfloat16 (half the
+  /// bytes; values rounded) and written back as float32 when wait() returns.
+  GradientBuckets(const std::vector<torch::Tensor>& parameters, double bucket_mb, bool bfloat16,
+                  const par::Communicator& comm);
   ~GradientBuckets();
   GradientBuckets(const GradientBuckets&) = delete;
   GradientBuckets& operator=(const GradientBuckets&) = delete;

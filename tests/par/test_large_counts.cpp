@@ -5,9 +5,12 @@
 // than the limit on its own.  Run on 1, 2 and 3 ranks.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
+#include "qvae/core/bfloat16.hpp"
 #include "qvae/par/communicator.hpp"
 #include "qvae/par/pending_sum.hpp"
 
@@ -95,6 +98,43 @@ TEST_P(LargeCounts, PendingSumsEqualBlockingSumsWhateverTheirCompletionOrder) {
     const par::PendingSum unwaited = par::start_sum_in_place(comm, ones.data(), ones.size());
   }
   comm.barrier();
+}
+
+// A bfloat16 sum rounds each rank's value and each partial sum once (2^-9
+// relative of at most sum|x_r| each), so it lies within ranks x 2^-8 x sum|x_r|
+// of the exact sum; small integers and their sums are exact; a NaN anywhere
+// reaches every rank.
+TEST_P(LargeCounts, BfloatSumsLieWithinTheirRoundingOfTheExactSums) {
+  par::Communicator comm;
+  const LimitFor limit(GetParam());
+  const std::size_t n = 29;
+  std::vector<std::uint16_t> values(n), integers(n, core::to_bfloat16(static_cast<float>(comm.rank() + 1)));
+  std::vector<double> exact(n, 0.0), magnitude(n, 0.0);
+  auto value_of = [](int rank, std::size_t i) {
+    return static_cast<float>((rank + 1) * (i % 2 ? -1.0 : 1.0) * (1.0 + 0.013 * static_cast<double>(i)) *
+                              std::ldexp(1.0, static_cast<int>(i % 7) - 3));
+  };
+  for (std::size_t i = 0; i < n; ++i) {
+    values[i] = core::to_bfloat16(value_of(comm.rank(), i));
+    for (int r = 0; r < comm.size(); ++r)
+      exact[i] += static_cast<double>(value_of(r, i)), magnitude[i] += std::abs(static_cast<double>(value_of(r, i)));
+  }
+  std::vector<std::uint16_t> poisoned(3, core::to_bfloat16(1.0f));
+  if (comm.rank() == comm.size() - 1) poisoned[1] = core::to_bfloat16(std::numeric_limits<float>::quiet_NaN());
+  par::PendingSum a = par::start_bfloat16_sum_in_place(comm, values.data(), n);
+  par::PendingSum b = par::start_bfloat16_sum_in_place(comm, integers.data(), n);
+  par::PendingSum c = par::start_bfloat16_sum_in_place(comm, poisoned.data(), poisoned.size());
+  c.wait();
+  b.wait();
+  a.wait();
+  const double bound = comm.size() * std::ldexp(1.0, -8);
+  for (std::size_t i = 0; i < n; ++i) {
+    EXPECT_LE(std::abs(static_cast<double>(core::from_bfloat16(values[i])) - exact[i]), bound * magnitude[i])
+        << "element " << i;
+    EXPECT_EQ(core::from_bfloat16(integers[i]), static_cast<float>(comm.size() * (comm.size() + 1) / 2));
+  }
+  EXPECT_EQ(core::from_bfloat16(poisoned[0]), static_cast<float>(comm.size()));
+  EXPECT_TRUE(std::isnan(core::from_bfloat16(poisoned[1])));
 }
 
 // 1 and 3 elements per message force the piecewise paths; 0 is the default limit.

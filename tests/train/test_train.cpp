@@ -234,6 +234,42 @@ TEST(DataParallel, OverlappedGradientExchangeGivesTheParametersOfTheExchangeAfte
   EXPECT_GE(world.max(overlapped.buckets_started_in_backward), 2 * (overlapped.gradient_buckets - 2));
 }
 
+// train.exchange_precision = bf16 sums the gradients in bfloat16: every rank
+// still ends with the same parameters (the sum is commutative bit for bit, so
+// MPI hands every rank the same result), one rank exchanges nothing and so
+// matches fp32 exactly, several ranks round and differ from fp32.
+TEST(DataParallel, OverlappedBfloatExchangeKeepsEveryRankOnTheSameParameters) {
+  const par::Communicator world;
+  SharedTempDir dir(world, "bf16");
+  const std::string data = (dir.path / "showers.h5").string();
+  write_showers(data, 64, world);
+  auto train_with = [&](const std::string& precision) {
+    train::TrainRequest request;
+    request.schema = &test_schema();
+    request.config = tiny_config({{"train.epochs", "1"},
+                                  {"train.batch_size", "16"},
+                                  {"train.micro_batch_size", "8"},
+                                  {"train.max_batches_per_epoch", "2"},
+                                  {"train.val_max_events", "8"},
+                                  {"train.bucket_mb", "0.05"},
+                                  {"train.exchange_precision", precision},
+                                  {"run.progress", "off"}});
+    request.data = data;
+    request.out = (dir.path / ("exchange-" + precision)).string();
+    request.command_line = "test_train";
+    return train::run_training(request, world);
+  };
+  const train::TrainResult exact = train_with("fp32");
+  const train::TrainResult rounded = train_with("bf16");
+  EXPECT_TRUE(rounded.parameters_finite);
+  const auto digest = static_cast<std::int64_t>(rounded.parameter_digest >> 1);
+  EXPECT_EQ(world.min(digest), world.max(digest)) << "ranks diverged";
+  if (world.size() == 1)
+    EXPECT_EQ(rounded.parameter_digest, exact.parameter_digest);
+  else
+    EXPECT_NE(rounded.parameter_digest, exact.parameter_digest);
+}
+
 // Training streams each rank's rows of every batch from the file: a
 // gzip-chunked copy of the data trains to exactly the same parameters as the
 // contiguous file, and the background reader never holds more than

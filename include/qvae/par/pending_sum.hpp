@@ -11,6 +11,7 @@
 #include <mpi.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "qvae/par/communicator.hpp"
@@ -36,6 +37,7 @@ class PendingSum {
 
  private:
   friend PendingSum start_sum_in_place(const Communicator& comm, float* data, std::size_t count);
+  friend PendingSum start_bfloat16_sum_in_place(const Communicator& comm, std::uint16_t* data, std::size_t count);
   std::vector<MPI_Request> requests_;
 };
 
@@ -43,5 +45,11 @@ class PendingSum {
 /// `comm` (in pieces of at most message_limit() elements).  `data` must stay
 /// valid and untouched until the sum completes.
 PendingSum start_sum_in_place(const Communicator& comm, float* data, std::size_t count);
+
+/// The same for bfloat16 values (core/bfloat16.hpp): each value and each
+/// partial sum is rounded to bfloat16 (2^-9 relative), so the result lies
+/// within ranks x 2^-8 x sum|x_r| of the exact sum.  Half the bytes of a
+/// float32 sum; the reduction order is MPI's, fixed for a given rank count.
+PendingSum start_bfloat16_sum_in_place(const Communicator& comm, std::uint16_t* data, std::size_t count);
 
 }  // namespace qvae::par

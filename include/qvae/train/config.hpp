@@ -26,6 +26,9 @@ enum class SplitKind { shuffled, contiguous, stratified };
 const char* to_string(LrSchedule kind);
 const char* to_string(BestRule kind);
 const char* to_string(SplitKind kind);
+/// Precision of the gradient sums over ranks: exact float32, or bfloat16 (half the bytes, rounded).
+enum class ExchangePrecision { fp32, bf16 };
+const char* to_string(ExchangePrecision precision);
 
 /// What one epoch trains (docs/training.md "Schedules", train.autoencoder_epochs).
 enum class Stage {
@@ -61,8 +64,9 @@ struct TrainConfig {
   std::int64_t val_max_events = 0;  ///< 0: the whole validation split
   double bucket_mb = 25.0;          ///< gradient allreduce bucket (PyTorch DDP's bucket_cap_mb)
   bool overlap_exchange = true;     ///< start each bucket's sum during backward, as soon as it is final
-  int prefetch_batches = 2;         ///< batches of rows read ahead in the background (the memory window)
-  int threads = 0;                  ///< torch intra-op threads per rank; 0: LibTorch's default
+  ExchangePrecision exchange_precision = ExchangePrecision::fp32;
+  int prefetch_batches = 2;  ///< batches of rows read ahead in the background (the memory window)
+  int threads = 0;           ///< torch intra-op threads per rank; 0: LibTorch's default
   // Stability guard (stability.hpp, docs/training.md "Stability guard").
   int max_bad_batches = 5;          ///< consecutive skipped batches that trigger a rollback
   int max_rollbacks = 3;            ///< rollbacks per run; one more streak fails (exit 4)
