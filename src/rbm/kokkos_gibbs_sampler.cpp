@@ -7,6 +7,8 @@
 #include "qvae/rbm/kokkos_gibbs_sampler.hpp"
 
 #include <algorithm>
+#include <stdexcept>
+#include <string>
 
 #include "qvae/core/cpu_dispatch.hpp"
 
@@ -53,8 +55,9 @@ SparseLayout sparse_layout(const BoltzmannMachine& machine) {
 
 namespace {
 
+template <int Lanes>
 void sweep_tile_portable(const TileSweepArgs& args, std::int64_t tile) {
-  sweep_tile<kHostLanes, PortablePhiloxLanes>(args, tile);
+  sweep_tile<Lanes, PortablePhiloxLanes>(args, tile);
 }
 
 #if QVAE_X86_DISPATCH
@@ -67,15 +70,17 @@ QVAE_TARGET("avx2") inline void multiply_high_low(__m256i a, __m256i multiplier,
   high = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
 }
 
-/// core::philox4x32_10 for kHostLanes lanes with AVX2 (GCC's own vectorisation
-/// of the widening products shuffles too much: 3x slower).  Same bits.
+/// core::philox4x32_10 for Lanes lanes (a multiple of 8) with AVX2 (GCC's own
+/// vectorisation of the widening products shuffles too much: 3x slower).  Same bits.
+template <int Lanes>
 QVAE_TARGET("avx2")
 void philox_lanes_avx2(const std::uint32_t* counter_lo, const std::uint32_t* counter_hi, const std::uint32_t* stream_lo,
                        const std::uint32_t* stream_hi, std::uint32_t key0, std::uint32_t key1,
-                       std::uint32_t (*words)[kHostLanes]) {
+                       std::uint32_t (*words)[Lanes]) {
+  static_assert(Lanes % 8 == 0, "the AVX2 Philox runs 8 lanes at a time");
   const __m256i multiplier0 = _mm256_set1_epi32(static_cast<int>(0xD2511F53u));
   const __m256i multiplier1 = _mm256_set1_epi32(static_cast<int>(0xCD9E8D57u));
-  for (int lane = 0; lane < kHostLanes; lane += 8) {
+  for (int lane = 0; lane < Lanes; lane += 8) {
     __m256i c0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(counter_lo + lane));
     __m256i c1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(counter_hi + lane));
     __m256i c2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(stream_lo + lane));
@@ -106,14 +111,15 @@ struct Avx2PhiloxLanes {
   static void generate(const std::uint32_t* counter_lo, const std::uint32_t* counter_hi, const std::uint32_t* stream_lo,
                        const std::uint32_t* stream_hi, std::uint32_t key0, std::uint32_t key1,
                        std::uint32_t (*words)[Lanes]) {
-    static_assert(Lanes == kHostLanes, "the AVX2 Philox serves host tiles");
-    philox_lanes_avx2(counter_lo, counter_hi, stream_lo, stream_hi, key0, key1, words);
+    philox_lanes_avx2<Lanes>(counter_lo, counter_hi, stream_lo, stream_hi, key0, key1, words);
   }
 };
 
 /// The same tile kernel with AVX2 code generation for the loops over chains.
-QVAE_TARGET("avx2") void sweep_tile_avx2(const TileSweepArgs& args, std::int64_t tile) {
-  sweep_tile<kHostLanes, Avx2PhiloxLanes>(args, tile);
+template <int Lanes>
+QVAE_TARGET("avx2")
+void sweep_tile_avx2(const TileSweepArgs& args, std::int64_t tile) {
+  sweep_tile<Lanes, Avx2PhiloxLanes>(args, tile);
 }
 
 #endif
@@ -129,7 +135,7 @@ void philox_lanes_portable(const std::uint32_t* counter_lo, const std::uint32_t*
 
 core::DispatchedKernel<PhiloxLanesFunction>& philox_lanes_kernel() {
 #if QVAE_X86_DISPATCH
-  static core::DispatchedKernel<PhiloxLanesFunction> kernel(philox_lanes_avx2, philox_lanes_portable,
+  static core::DispatchedKernel<PhiloxLanesFunction> kernel(philox_lanes_avx2<kHostLanes>, philox_lanes_portable,
                                                             {core::CpuFeature::avx2});
 #else
   static core::DispatchedKernel<PhiloxLanesFunction> kernel(philox_lanes_portable);
@@ -137,11 +143,13 @@ core::DispatchedKernel<PhiloxLanesFunction>& philox_lanes_kernel() {
   return kernel;
 }
 
+template <int Lanes>
 core::DispatchedKernel<HostTileKernel>& tile_kernel() {
 #if QVAE_X86_DISPATCH
-  static core::DispatchedKernel<HostTileKernel> kernel(sweep_tile_avx2, sweep_tile_portable, {core::CpuFeature::avx2});
+  static core::DispatchedKernel<HostTileKernel> kernel(sweep_tile_avx2<Lanes>, sweep_tile_portable<Lanes>,
+                                                       {core::CpuFeature::avx2});
 #else
-  static core::DispatchedKernel<HostTileKernel> kernel(sweep_tile_portable);
+  static core::DispatchedKernel<HostTileKernel> kernel(sweep_tile_portable<Lanes>);
 #endif
   return kernel;
 }
@@ -150,16 +158,30 @@ PhiloxLanesFunction host_philox_lanes() { return philox_lanes_kernel().get(); }
 
 }  // namespace
 
-HostTileKernel host_tile_kernel() { return tile_kernel().get(); }
+int host_lanes_for(std::int64_t chains) { return chains <= 16 ? 16 : chains <= 32 ? 32 : kHostLanes; }
+
+HostTileKernel host_tile_kernel(int lanes) {
+  switch (lanes) {
+    case 16:
+      return tile_kernel<16>().get();
+    case 32:
+      return tile_kernel<32>().get();
+    case kHostLanes:
+      return tile_kernel<kHostLanes>().get();
+  }
+  throw std::invalid_argument("qvae::rbm::detail::host_tile_kernel: no kernel for " + std::to_string(lanes) + " lanes");
+}
 
 void force_portable_host_kernel(bool portable) {
-  tile_kernel().force_portable(portable);
+  tile_kernel<16>().force_portable(portable);
+  tile_kernel<32>().force_portable(portable);
+  tile_kernel<kHostLanes>().force_portable(portable);
   philox_lanes_kernel().force_portable(portable);
 }
 
 }  // namespace detail
 
-std::string host_kernel_isa() { return detail::tile_kernel().fast() ? "avx2" : "portable"; }
+std::string host_kernel_isa() { return detail::tile_kernel<detail::kHostLanes>().fast() ? "avx2" : "portable"; }
 
 void gibbs_uniforms(const BoltzmannMachine& machine, std::uint64_t seed, std::int64_t first_chain, std::int64_t count,
                     const std::int64_t* sweeps_done, int partition, float* out) {

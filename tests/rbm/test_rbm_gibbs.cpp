@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "qvae/core/error.hpp"
 #include "qvae/core/philox.hpp"
@@ -210,23 +211,51 @@ TEST(KokkosGibbs, ChainTrajectoryDoesNotDependOnItsBlock) {
   EXPECT_EQ(joined, expected.states);
 }
 
+TEST(KokkosGibbs, TileWidthFollowsTheChainCountWithoutChangingABit) {
+  // Blocks of 9, 23 and 68 chains run in tiles of 16, 32 and 64 lanes; together
+  // they are the 100 chains of one sampler with 64-lane tiles.
+  EXPECT_EQ(detail::host_lanes_for(9), 16);
+  EXPECT_EQ(detail::host_lanes_for(23), 32);
+  EXPECT_EQ(detail::host_lanes_for(68), 64);
+  const BoltzmannMachine machine = random_machine(4, 6, 0.5, 1.0, 0.5, 23);
+  SamplerSettings settings;
+  settings.seed = 9;
+  std::unique_ptr<Sampler> whole = make_kokkos_sampler(machine, settings);
+  whole->set_chains(random_chains(machine.num_nodes(), 9, 0, 100));
+  whole->sweep(25);
+  std::vector<std::uint8_t> joined;
+  std::vector<std::int64_t> joined_sweeps;
+  for (const auto& [first, count] : {std::pair<std::int64_t, std::int64_t>{0, 9}, {9, 23}, {32, 68}}) {
+    std::unique_ptr<Sampler> sampler = make_kokkos_sampler(machine, settings);
+    sampler->set_chains(random_chains(machine.num_nodes(), 9, first, count));
+    sampler->sweep(25);
+    const ChainBlock out = sampler->chains();
+    joined.insert(joined.end(), out.states.begin(), out.states.end());
+    joined_sweeps.insert(joined_sweeps.end(), out.sweeps.begin(), out.sweeps.end());
+  }
+  EXPECT_EQ(joined, whole->chains().states);
+  EXPECT_EQ(joined_sweeps, whole->chains().sweeps);
+}
+
 TEST(KokkosGibbs, PortableAndAvx2KernelsGiveTheSameBits) {
   const BoltzmannMachine machine = random_machine(4, 7, 0.5, 1.0, 0.5, 18);
   SamplerSettings settings;
   settings.seed = 3;
-  auto run = [&] {
-    std::unique_ptr<Sampler> sampler = make_kokkos_sampler(machine, settings);
-    sampler->set_chains(random_chains(machine.num_nodes(), 3, 5, 70));
-    sampler->sweep(30);
-    return sampler->chains();
-  };
-  const ChainBlock best = run();
-  const std::string isa = host_kernel_isa();
-  detail::force_portable_host_kernel(true);
-  const ChainBlock portable = run();
-  EXPECT_EQ(host_kernel_isa(), "portable");
-  detail::force_portable_host_kernel(false);
-  EXPECT_EQ(best.states, portable.states) << "host kernel " << isa;
+  for (const std::int64_t chains : {5, 20, 70}) {  // tiles of 16, 32 and 64 lanes
+    auto run = [&] {
+      std::unique_ptr<Sampler> sampler = make_kokkos_sampler(machine, settings);
+      sampler->set_chains(random_chains(machine.num_nodes(), 3, 5, chains));
+      sampler->sweep(30);
+      return sampler->chains();
+    };
+    const ChainBlock best = run();
+    const std::string isa = host_kernel_isa();
+    detail::force_portable_host_kernel(true);
+    const ChainBlock portable = run();
+    EXPECT_EQ(host_kernel_isa(), "portable");
+    detail::force_portable_host_kernel(false);
+    EXPECT_EQ(best.states, portable.states) << "host kernel " << isa << ", " << chains << " chains";
+  }
 }
 
 TEST(KokkosGibbs, UniformsAreTheDocumentedPhiloxWords) {

@@ -20,11 +20,17 @@
 namespace qvae::rbm {
 namespace detail {
 
-/// Chains per tile of the host kernel.
+/// Chains per tile of the host kernel at most (and of the shared uniform generator).
 inline constexpr int kHostLanes = 64;
+/// Chains per tile of the host kernel for `chains` chains: 16, 32 or 64.  A
+/// tile costs about the same whatever share of its lanes holds chains, so
+/// few chains (a rank's share of a small batch) get narrow tiles.  The lane
+/// width changes neither a chain's random stream nor its arithmetic, so the
+/// samples are the same bits for every width.
+int host_lanes_for(std::int64_t chains);
 using HostTileKernel = void (*)(const TileSweepArgs&, std::int64_t tile);
-/// The host tile kernel for this CPU, chosen once.
-HostTileKernel host_tile_kernel();
+/// The host tile kernel of `lanes` (16, 32 or 64) chains for this CPU, chosen once.
+HostTileKernel host_tile_kernel(int lanes);
 /// Tests: run the portable host kernel and Philox even where AVX2 exists
 /// (both must give the same bits).
 void force_portable_host_kernel(bool portable);
@@ -83,7 +89,6 @@ class KokkosGibbsSampler final : public Sampler {
   using memory_space = MemorySpace;
   static constexpr bool kOnHost = std::is_same<typename ExecutionSpace::memory_space, Kokkos::HostSpace>::value &&
                                   std::is_same<MemorySpace, Kokkos::HostSpace>::value;
-  static constexpr int kLanes = kOnHost ? detail::kHostLanes : 1;
 
   KokkosGibbsSampler(const BoltzmannMachine& machine, SamplerSettings settings, ExecutionSpace space = {})
       : Sampler(machine, settings), space_(space), layout_(detail::sparse_layout(machine)) {
@@ -113,26 +118,27 @@ class KokkosGibbsSampler final : public Sampler {
  protected:
   void load_chains(const ChainBlock& chains) override {
     const std::int64_t units = static_cast<std::int64_t>(layout_.node_of_unit.size());
-    tiles_ = (chains.count + kLanes - 1) / kLanes;
+    lanes_ = kOnHost ? detail::host_lanes_for(chains.count) : 1;
+    tiles_ = (chains.count + lanes_ - 1) / lanes_;
     chain_offset_ = chains.first_chain;
-    // Host: tile-major blocks (units × Lanes); device: chain fastest over all chains.
-    tile_stride_ = kLanes > 1 ? units * kLanes : 1;
-    unit_stride_ = kLanes > 1 ? kLanes : tiles_;
+    // Host: tile-major blocks (units × lanes); device: chain fastest over all chains.
+    tile_stride_ = lanes_ > 1 ? units * lanes_ : 1;
+    unit_stride_ = lanes_ > 1 ? lanes_ : tiles_;
     state_ =
-        Kokkos::View<float*, MemorySpace>("qvae::rbm::chain_states", static_cast<std::size_t>(tiles_ * units * kLanes));
+        Kokkos::View<float*, MemorySpace>("qvae::rbm::chain_states", static_cast<std::size_t>(tiles_ * units * lanes_));
     sweeps_done_ =
-        Kokkos::View<std::int64_t*, MemorySpace>("qvae::rbm::chain_sweeps", static_cast<std::size_t>(tiles_ * kLanes));
+        Kokkos::View<std::int64_t*, MemorySpace>("qvae::rbm::chain_sweeps", static_cast<std::size_t>(tiles_ * lanes_));
     auto state = Kokkos::create_mirror_view(state_);
     auto done = Kokkos::create_mirror_view(sweeps_done_);
     for (std::int64_t c = 0; c < chains.count; ++c) {
       const std::uint8_t* row = chains.state(c);
-      const std::int64_t tile = c / kLanes, lane = c % kLanes;
+      const std::int64_t tile = c / lanes_, lane = c % lanes_;
       for (std::int64_t unit = 0; unit < units; ++unit)
         state(tile * tile_stride_ + unit * unit_stride_ + lane) =
             row[layout_.node_of_unit[static_cast<std::size_t>(unit)]] ? 1.0f : 0.0f;
       done(c) = chains.sweeps[static_cast<std::size_t>(c)];
     }
-    for (std::int64_t c = chains.count; c < tiles_ * kLanes; ++c) done(c) = 0;  // padding lanes
+    for (std::int64_t c = chains.count; c < tiles_ * lanes_; ++c) done(c) = 0;  // padding lanes
     Kokkos::deep_copy(state_, state);
     Kokkos::deep_copy(sweeps_done_, done);
     chain_total_ = chains.count;
@@ -150,7 +156,7 @@ class KokkosGibbsSampler final : public Sampler {
     chains.sweeps.resize(static_cast<std::size_t>(chain_total_));
     for (std::int64_t c = 0; c < chain_total_; ++c) {
       std::uint8_t* row = chains.state(c);
-      const std::int64_t tile = c / kLanes, lane = c % kLanes;
+      const std::int64_t tile = c / lanes_, lane = c % lanes_;
       for (std::int64_t unit = 0; unit < units; ++unit)
         row[layout_.node_of_unit[static_cast<std::size_t>(unit)]] =
             state(tile * tile_stride_ + unit * unit_stride_ + lane) != 0.0f ? 1 : 0;
@@ -198,12 +204,12 @@ class KokkosGibbsSampler final : public Sampler {
     args.sweeps = sweeps;
     const Kokkos::RangePolicy<ExecutionSpace, Kokkos::IndexType<std::int64_t>> tiles(space_, 0, tiles_);
     if constexpr (kOnHost) {
-      const detail::HostTileKernel kernel = detail::host_tile_kernel();
+      const detail::HostTileKernel kernel = detail::host_tile_kernel(lanes_);
       Kokkos::parallel_for("qvae::rbm::KokkosGibbsSampler::sweep_tiles", tiles,
                            [=](const std::int64_t tile) { kernel(args, tile); });
     } else {
       Kokkos::parallel_for("qvae::rbm::KokkosGibbsSampler::sweep_tiles", tiles,
-                           detail::PortableSweepFunctor<ExecutionSpace, kLanes>{args});
+                           detail::PortableSweepFunctor<ExecutionSpace, 1>{args});
     }
     space_.fence();
   }
@@ -226,6 +232,7 @@ class KokkosGibbsSampler final : public Sampler {
   Kokkos::View<float*, MemorySpace> state_;
   Kokkos::View<std::int64_t*, MemorySpace> sweeps_done_;
   std::int64_t tiles_ = 0, chain_offset_ = 0, chain_total_ = 0, tile_stride_ = 0, unit_stride_ = 0;
+  int lanes_ = 1;  ///< chains per tile
 };
 
 extern template class KokkosGibbsSampler<Kokkos::DefaultHostExecutionSpace>;
