@@ -198,6 +198,26 @@ TEST(DataParallel, AnyRankCountWithMicroBatchesEqualsOneRankWithTheWholeBatch) {
   world.barrier();
 }
 
+/// Two steps of the tiny model on a 64-shower file, batches of 16 in
+/// micro-batches of 8, small gradient buckets; `setting` = `value` on top.
+train::TrainResult two_small_steps(const par::Communicator& world, const SharedTempDir& dir, const std::string& data,
+                                   const std::string& setting, const std::string& value) {
+  train::TrainRequest request;
+  request.schema = &test_schema();
+  request.config = tiny_config({{"train.epochs", "1"},
+                                {"train.batch_size", "16"},
+                                {"train.micro_batch_size", "8"},
+                                {"train.max_batches_per_epoch", "2"},
+                                {"train.val_max_events", "8"},
+                                {"train.bucket_mb", "0.05"},
+                                {setting, value},
+                                {"run.progress", "off"}});
+  request.data = data;
+  request.out = (dir.path / (setting + "-" + value)).string();
+  request.command_line = "test_train";
+  return train::run_training(request, world);
+}
+
 // The gradient sums that overlap backward (each bucket started as soon as its
 // gradients are final) give exactly the parameters of the sums started after
 // backward, on 1, 2 and 3 ranks; with small buckets most of them do start
@@ -207,24 +227,8 @@ TEST(DataParallel, OverlappedGradientExchangeGivesTheParametersOfTheExchangeAfte
   SharedTempDir dir(world, "overlap");
   const std::string data = (dir.path / "showers.h5").string();
   write_showers(data, 64, world);
-  auto train_with = [&](const std::string& overlap) {
-    train::TrainRequest request;
-    request.schema = &test_schema();
-    request.config = tiny_config({{"train.epochs", "1"},
-                                  {"train.batch_size", "16"},
-                                  {"train.micro_batch_size", "8"},
-                                  {"train.max_batches_per_epoch", "2"},
-                                  {"train.val_max_events", "8"},
-                                  {"train.bucket_mb", "0.05"},
-                                  {"train.overlap_exchange", overlap},
-                                  {"run.progress", "off"}});
-    request.data = data;
-    request.out = (dir.path / ("overlap-" + overlap)).string();
-    request.command_line = "test_train";
-    return train::run_training(request, world);
-  };
-  const train::TrainResult after = train_with("false");
-  const train::TrainResult overlapped = train_with("true");
+  const train::TrainResult after = two_small_steps(world, dir, data, "train.overlap_exchange", "false");
+  const train::TrainResult overlapped = two_small_steps(world, dir, data, "train.overlap_exchange", "true");
   EXPECT_EQ(overlapped.parameter_digest, after.parameter_digest);
   EXPECT_TRUE(overlapped.parameters_finite);
   EXPECT_GT(overlapped.gradient_buckets, 3);
@@ -243,24 +247,8 @@ TEST(DataParallel, OverlappedBfloatExchangeKeepsEveryRankOnTheSameParameters) {
   SharedTempDir dir(world, "bf16");
   const std::string data = (dir.path / "showers.h5").string();
   write_showers(data, 64, world);
-  auto train_with = [&](const std::string& precision) {
-    train::TrainRequest request;
-    request.schema = &test_schema();
-    request.config = tiny_config({{"train.epochs", "1"},
-                                  {"train.batch_size", "16"},
-                                  {"train.micro_batch_size", "8"},
-                                  {"train.max_batches_per_epoch", "2"},
-                                  {"train.val_max_events", "8"},
-                                  {"train.bucket_mb", "0.05"},
-                                  {"train.exchange_precision", precision},
-                                  {"run.progress", "off"}});
-    request.data = data;
-    request.out = (dir.path / ("exchange-" + precision)).string();
-    request.command_line = "test_train";
-    return train::run_training(request, world);
-  };
-  const train::TrainResult exact = train_with("fp32");
-  const train::TrainResult rounded = train_with("bf16");
+  const train::TrainResult exact = two_small_steps(world, dir, data, "train.exchange_precision", "fp32");
+  const train::TrainResult rounded = two_small_steps(world, dir, data, "train.exchange_precision", "bf16");
   EXPECT_TRUE(rounded.parameters_finite);
   const auto digest = static_cast<std::int64_t>(rounded.parameter_digest >> 1);
   EXPECT_EQ(world.min(digest), world.max(digest)) << "ranks diverged";
