@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <optional>
 #include <sstream>
-#include <stdexcept>
 
 #include "qvae/core/config_binder.hpp"
 #include "qvae/core/error.hpp"
@@ -206,14 +206,11 @@ void parse_fraction_scale(ModelConfig& m, const std::string& text) {
     m.fraction_scale = 0.0;
     return;
   }
-  try {
-    std::size_t used = 0;
-    m.fraction_scale = std::stod(text, &used);
-    if (used != text.size()) throw std::invalid_argument(text);
-  } catch (const std::exception&) {
+  const std::optional<double> scale = core::to_number<double>(text);
+  if (!scale)
     throw core::UsageError(core::describe("model.fraction_scale = '" + text + "' is neither auto nor a number", "",
                                           "use auto or a number >= 1"));
-  }
+  m.fraction_scale = *scale;
 }
 
 /// The [model], [rbm] and [loss] keys, each bound to its ModelConfig member (whose default it takes).
