@@ -57,10 +57,12 @@ DataParallelModel::DataParallelModel(const model::ModelConfig& model_config, con
   torch::manual_seed(seed);
   model_ = model::Qvae(model_config, geometry, model::make_prior(model_config, seed, comm));
   model_->train();
-  adam_ = std::make_unique<torch::optim::Adam>(model_->parameters(), torch::optim::AdamOptions(train_config.lr));
   if (model_config.rbm.update == model::RbmUpdate::autograd) prior_optimizer_ = model_->make_prior_optimizer();
   buckets_ = std::make_unique<GradientBuckets>(model_->parameters(), train_config.bucket_mb,
                                                train_config.exchange_precision == ExchangePrecision::bf16, comm_);
+  AdamSettings adam;
+  adam.lr = train_config.lr;
+  optimizer_ = std::make_unique<ShardedAdam>(model_->parameters(), *buckets_, adam, comm_);
   for (const auto& item : model_->named_buffers()) {
     const std::string& name = item.key();
     if (ends_with(name, "running_mean") || ends_with(name, "running_var")) running_stats_.push_back(item.value());
@@ -292,7 +294,7 @@ StepReport DataParallelModel::step(const std::int64_t* batch, std::int64_t batch
   } else {
     restore(stats_before);
   }
-  if (trains_networks) adam_->step();
+  if (trains_networks) optimizer_->step();
   if (trains_prior) {
     if (centred) {
       model_->apply_prior_gradient(

@@ -23,6 +23,7 @@
 #include "qvae/par/partition.hpp"
 #include "qvae/train/config.hpp"
 #include "qvae/train/stability.hpp"
+#include "sharded_adam.hpp"
 
 namespace qvae::train {
 
@@ -80,7 +81,7 @@ struct StepTimes {
   double agree = 0.0;       ///< the agreed-failure check: waiting for the slowest rank's local work
   double pack = 0.0;        ///< persistent chains shared; gradient sums started after backward (no overlap)
   double exchange = 0.0;    ///< waiting for the gradient sums, the statistics allreduce
-  double update = 0.0;      ///< clipping, Adam and the RBM update
+  double update = 0.0;      ///< clipping, Adam on this rank's block, the parameters' allgather, the RBM update
   int steps = 0;
   /// Gradient buckets whose sum started while backward was still running.
   std::int64_t buckets_started_in_backward = 0;
@@ -104,13 +105,12 @@ class DataParallelModel {
                     const TrainConfig& train_config, std::uint64_t seed, const par::Communicator& comm);
 
   model::Qvae& model() { return model_; }
-  torch::optim::Adam& adam() { return *adam_; }
+  /// The encoder/decoder optimiser (its state sharded over ranks).
+  ShardedAdam& optimizer() { return *optimizer_; }
   torch::optim::Optimizer* prior_optimizer() { return prior_optimizer_.get(); }
   std::int64_t parameter_count() const;
 
-  void set_lr(double lr) {
-    for (auto& group : adam_->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
-  }
+  void set_lr(double lr) { optimizer_->set_lr(lr); }
 
   /// Rank 0's parameters, buffers and prior on every rank (docs/training.md "How a step is distributed").
   void broadcast_from_root();
@@ -190,7 +190,6 @@ class DataParallelModel {
   par::Communicator comm_;
   model::Qvae model_{nullptr};
   std::shared_ptr<model::Prior> prior_ptr_;
-  std::unique_ptr<torch::optim::Adam> adam_;
   std::unique_ptr<torch::optim::Optimizer> prior_optimizer_;
   std::vector<torch::Tensor> running_stats_, batch_counters_;
   torch::Tensor latent_of_node_;
@@ -199,6 +198,8 @@ class DataParallelModel {
   /// The encoder/decoder gradients and their exchange (declared last: its
   /// hooks go before the model does).
   std::unique_ptr<GradientBuckets> buckets_;
+  /// Reads and writes the buckets (declared after them: it goes first).
+  std::unique_ptr<ShardedAdam> optimizer_;
 };
 
 }  // namespace qvae::train

@@ -217,6 +217,14 @@ void GradientBuckets::scale(float factor) {
 
 std::size_t GradientBuckets::bucket_count() const { return state_->buckets.size(); }
 
+float* GradientBuckets::bucket_data(std::size_t b) { return state_->buckets.at(b).buffer.data_ptr<float>(); }
+
+std::int64_t GradientBuckets::bucket_size(std::size_t b) const { return state_->buckets.at(b).buffer.numel(); }
+
+const std::vector<std::size_t>& GradientBuckets::bucket_members(std::size_t b) const {
+  return state_->buckets.at(b).members;
+}
+
 std::size_t GradientBuckets::started_during_backward() const { return state_->during_backward; }
 
 }  // namespace qvae::train

@@ -60,6 +60,13 @@ class GradientBuckets {
   void scale(float factor);
 
   std::size_t bucket_count() const;
+  /// The buckets' buffers one after the other are the flat gradient: the
+  /// parameters in reverse order, each row-major, whatever train.bucket_mb is.
+  /// Bucket `b` holds the parameters bucket_members(b) (indices into the
+  /// constructor's list, in buffer order) in bucket_size(b) floats.
+  float* bucket_data(std::size_t b);
+  std::int64_t bucket_size(std::size_t b) const;
+  const std::vector<std::size_t>& bucket_members(std::size_t b) const;
   /// Buckets whose sums started during backward in the last exchange.
   std::size_t started_during_backward() const;
 

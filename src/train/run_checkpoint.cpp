@@ -6,8 +6,10 @@
 #include <fstream>
 #include <functional>
 #include <istream>
+#include <optional>
 #include <streambuf>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "qvae/core/atomic_file.hpp"
@@ -112,52 +114,107 @@ void load_archive(Target& target, const io::File& file, const std::string& name)
   torch::load(target, in);
 }
 
+/// The encoder/decoder Adam moments in the checkpoint: float32 datasets
+/// over the flat parameter vector (docs/formats.md), whatever the rank count.
+constexpr const char* kFirstMoments = "optimizer_exp_avg";
+constexpr const char* kSecondMoments = "optimizer_exp_avg_sq";
+constexpr const char* kOptimizerSteps = "optimizer_steps";
+/// Elements of a rank's moments in one message to rank 0 (16 MB).
+constexpr std::size_t kMomentPieceElements = std::size_t{1} << 22;
+
+/// Collective: each rank's block of the moments goes to rank 0 in bounded
+/// pieces, which rank 0 writes into `file` as they arrive, so no rank ever
+/// holds more than its own block.  A failure on rank 0 is thrown there after
+/// every piece has arrived (no rank is left blocked), for run_agreed to share.
+void write_optimizer_moments(io::OutputFile* file, const ShardedAdam& optimizer, const par::Communicator& comm) {
+  for (const auto& [name, values] : {std::make_pair(kFirstMoments, &optimizer.first_moments()),
+                                     std::make_pair(kSecondMoments, &optimizer.second_moments())}) {
+    std::optional<io::RowWriter<float>> writer;
+    comm.stream_blocks_to_root(
+        values->data(), values->size(), kMomentPieceElements,
+        [&, name = name](int rank, std::size_t offset, const float* piece, std::size_t count) {
+          if (!writer) writer.emplace(*file, name, optimizer.flat_size(), 0);
+          const std::int64_t start = par::block_partition(optimizer.flat_size(), rank, comm.size()).offset;
+          writer->write(par::Block{start + static_cast<std::int64_t>(offset), static_cast<std::int64_t>(count)}, piece);
+        });
+  }
+}
+
+/// This rank's block of the moments (format 3), or the whole torch::optim::Adam
+/// archive of formats 1 and 2, from which it takes its block.
+void load_optimizer(const io::File& file, const std::string& path, DataParallelModel& trainer) {
+  ShardedAdam& optimizer = trainer.optimizer();
+  if (!file.has(kFirstMoments)) {
+    torch::optim::Adam legacy(trainer.model()->parameters(), torch::optim::AdamOptions(optimizer.lr()));
+    load_archive(legacy, file, "optimizer_state");
+    optimizer.restore(legacy);
+    return;
+  }
+  std::vector<float> first, second;
+  for (const auto& [name, out] : {std::make_pair(kFirstMoments, &first), std::make_pair(kSecondMoments, &second)}) {
+    const std::int64_t rows = io::dataset_shape(file, name).rows();
+    if (rows != optimizer.flat_size())
+      throw core::InputError(core::describe(name + std::string(" holds ") + std::to_string(rows) + " moments for " +
+                                                std::to_string(optimizer.flat_size()) + " network parameters",
+                                            io::where_text(path, name), "resume with the run's own configuration"));
+    io::read_rows(file, name, optimizer.shard(), 0, *out);
+  }
+  optimizer.restore(io::get_int_attribute(file, "/", kOptimizerSteps), std::move(first), std::move(second));
+}
+
 }  // namespace
 
 void write_checkpoint(const std::string& path, DataParallelModel& trainer, const RunState& state,
                       const CheckpointContext& context, const par::Communicator& comm) {
   model::Qvae& model = trainer.model();
   const bool root = comm.is_root();
+  // Rank 0 writes the file in three agreed phases (the moments need every
+  // rank); a failure anywhere leaves no file, as the temporary is removed.
+  std::optional<io::OutputFile> file;
   par::run_agreed(comm, [&] {
     if (!root) return;
-    io::OutputFile file = io::OutputFile::create_serial(path);
-    io::write_provenance(file, context.provenance);
-    io::set_format(file, kCheckpointFormat, kCheckpointFormatVersion);
-    io::set_attribute(file, "/", "geometry", context.geometry);
-    io::set_attribute(file, "/", "data_file", context.data_file);
-    io::set_attribute(file, "/", "train_events", context.train_events);
-    io::set_attribute(file, "/", "epochs_done", static_cast<std::int64_t>(state.position.epochs_done));
-    io::set_attribute(file, "/", "batches_done", state.position.batches_done);
-    io::set_attribute(file, "/", "ranks", static_cast<std::int64_t>(comm.size()));
-    io::set_attribute(file, "/", "best_metric", state.best_metric);
-    io::set_attribute(file, "/", "best_epoch", static_cast<std::int64_t>(state.best_epoch));
-    io::set_attribute(file, "/", "best_rule", context.best_rule);
-    io::set_attribute(file, "/", "elapsed_s", state.elapsed_s);
-    write_archive(file, "model_state", path, [&](const std::string& to) { torch::save(model, to); });
-    write_archive(file, "optimizer_state", path, [&](const std::string& to) { torch::save(trainer.adam(), to); });
+    file.emplace(io::OutputFile::create_serial(path));
+    io::write_provenance(*file, context.provenance);
+    io::set_format(*file, kCheckpointFormat, kCheckpointFormatVersion);
+    io::set_attribute(*file, "/", "geometry", context.geometry);
+    io::set_attribute(*file, "/", "data_file", context.data_file);
+    io::set_attribute(*file, "/", "train_events", context.train_events);
+    io::set_attribute(*file, "/", "epochs_done", static_cast<std::int64_t>(state.position.epochs_done));
+    io::set_attribute(*file, "/", "batches_done", state.position.batches_done);
+    io::set_attribute(*file, "/", "ranks", static_cast<std::int64_t>(comm.size()));
+    io::set_attribute(*file, "/", "best_metric", state.best_metric);
+    io::set_attribute(*file, "/", "best_epoch", static_cast<std::int64_t>(state.best_epoch));
+    io::set_attribute(*file, "/", "best_rule", context.best_rule);
+    io::set_attribute(*file, "/", "elapsed_s", state.elapsed_s);
+    io::set_attribute(*file, "/", kOptimizerSteps, trainer.optimizer().steps());
+    write_archive(*file, "model_state", path, [&](const std::string& to) { torch::save(model, to); });
     if (auto* prior_optimizer = trainer.prior_optimizer())
-      write_archive(file, "prior_optimizer_state", path,
+      write_archive(*file, "prior_optimizer_state", path,
                     [&](const std::string& to) { torch::save(*prior_optimizer, to); });
+  });
+  par::run_agreed(comm, [&] { write_optimizer_moments(root ? &*file : nullptr, trainer.optimizer(), comm); });
+  par::run_agreed(comm, [&] {
+    if (!root) return;
     std::vector<double> partial(state.partial_sums.begin(), state.partial_sums.end());
     partial.push_back(state.partial_events);
     partial.push_back(state.partial_seconds);
-    io::write_rows<double>(file, "partial_sums", partial.data(), static_cast<std::int64_t>(partial.size()), 0);
+    io::write_rows<double>(*file, "partial_sums", partial.data(), static_cast<std::int64_t>(partial.size()), 0);
     const std::vector<double> guard = state.guard.encode();
-    io::write_rows<double>(file, "guard_state", guard.data(), static_cast<std::int64_t>(guard.size()), 0);
+    io::write_rows<double>(*file, "guard_state", guard.data(), static_cast<std::int64_t>(guard.size()), 0);
     const model::Prior& prior = model->prior();
     const torch::Tensor biases = prior.biases().detach().contiguous();
     const torch::Tensor weights = prior.weights().detach().contiguous();
-    io::write_rows<double>(file, "rbm_biases", biases.data_ptr<double>(), biases.numel(), 0);
-    io::write_rows<double>(file, "rbm_weights", weights.data_ptr<double>(), weights.numel(), 0);
+    io::write_rows<double>(*file, "rbm_biases", biases.data_ptr<double>(), biases.numel(), 0);
+    io::write_rows<double>(*file, "rbm_weights", weights.data_ptr<double>(), weights.numel(), 0);
     std::vector<std::int64_t> couplers;
     for (const auto& edge : prior.machine().couplers()) {
       couplers.push_back(edge.first);
       couplers.push_back(edge.second);
     }
-    io::write_rows<std::int64_t>(file, "rbm_couplers", couplers.data(), static_cast<std::int64_t>(couplers.size() / 2),
+    io::write_rows<std::int64_t>(*file, "rbm_couplers", couplers.data(), static_cast<std::int64_t>(couplers.size() / 2),
                                  2);
-    state.history.store(file, "history");
-    file.commit();
+    state.history.store(*file, "history");
+    file->commit();
   });
 }
 
@@ -165,7 +222,7 @@ void load_checkpoint(const std::string& path, DataParallelModel& trainer, RunSta
   const io::File file = io::File::open_serial(path);
   io::require_format(file, kCheckpointFormat, kCheckpointFormatVersion);
   load_archive(trainer.model(), file, "model_state");
-  load_archive(trainer.adam(), file, "optimizer_state");
+  load_optimizer(file, path, trainer);
   if (auto* prior_optimizer = trainer.prior_optimizer()) load_archive(*prior_optimizer, file, "prior_optimizer_state");
   state.position.epochs_done = static_cast<int>(io::get_int_attribute(file, "/", "epochs_done"));
   state.position.batches_done = io::get_int_attribute(file, "/", "batches_done");

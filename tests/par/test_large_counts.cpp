@@ -5,9 +5,11 @@
 // than the limit on its own.  Run on 1, 2 and 3 ranks.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <stdexcept>
 #include <vector>
 
 #include "qvae/core/bfloat16.hpp"
@@ -45,6 +47,72 @@ TEST_P(LargeCounts, AllgatherBlocksConcatenatesInRankOrder) {
     expected.insert(expected.end(), b.begin(), b.end());
   }
   EXPECT_EQ(comm.allgather_blocks(block_of(comm.rank())), expected);
+}
+
+TEST_P(LargeCounts, AllgatherInPlaceFillsEveryRanksBlockWhereItBelongs) {
+  par::Communicator comm;
+  const LimitFor limit(GetParam());
+  std::vector<long long> counts;
+  std::vector<std::int64_t> expected;
+  for (int r = 0; r < comm.size(); ++r) {
+    const auto b = block_of(r);
+    counts.push_back(static_cast<long long>(b.size()));
+    expected.insert(expected.end(), b.begin(), b.end());
+  }
+  std::vector<std::int64_t> data(expected.size(), -1);  // only this rank's block is filled before
+  std::size_t offset = 0;
+  for (int r = 0; r < comm.rank(); ++r) offset += static_cast<std::size_t>(counts[static_cast<std::size_t>(r)]);
+  const auto mine = block_of(comm.rank());
+  std::copy(mine.begin(), mine.end(), data.begin() + static_cast<std::ptrdiff_t>(offset));
+  comm.allgather_in_place(data.data(), counts);
+  EXPECT_EQ(data, expected);
+}
+
+TEST_P(LargeCounts, StreamedBlocksReachTheRootInRankOrderAndPieces) {
+  par::Communicator comm;
+  const LimitFor limit(GetParam());
+  const auto mine = block_of(comm.rank());
+  std::vector<std::int64_t> received;
+  std::size_t largest_piece = 0;
+  int last_rank = -1;
+  comm.stream_blocks_to_root(mine.data(), mine.size(), 2,
+                             [&](int rank, std::size_t offset, const std::int64_t* values, std::size_t count) {
+                               EXPECT_GE(rank, last_rank);
+                               last_rank = rank;
+                               const auto block = block_of(rank);
+                               for (std::size_t i = 0; i < count; ++i) EXPECT_EQ(values[i], block[offset + i]);
+                               received.insert(received.end(), values, values + count);
+                               largest_piece = std::max(largest_piece, count);
+                             });
+  if (!comm.is_root()) {
+    EXPECT_TRUE(received.empty());
+    return;
+  }
+  std::vector<std::int64_t> expected;
+  for (int r = 0; r < comm.size(); ++r) {
+    const auto b = block_of(r);
+    expected.insert(expected.end(), b.begin(), b.end());
+  }
+  EXPECT_EQ(received, expected);
+  EXPECT_LE(largest_piece, std::min<std::size_t>(2, par::message_limit()));
+}
+
+TEST_P(LargeCounts, AFailingConsumerOnTheRootStillDrainsEverySender) {
+  par::Communicator comm;
+  const LimitFor limit(GetParam());
+  const auto mine = block_of(comm.rank());
+  int calls = 0;
+  auto fail_first = [&](int, std::size_t, const std::int64_t*, std::size_t) {
+    ++calls;
+    throw std::runtime_error("disk full");
+  };
+  if (comm.is_root()) {
+    EXPECT_THROW(comm.stream_blocks_to_root(mine.data(), mine.size(), 1, fail_first), std::runtime_error);
+    EXPECT_EQ(calls, 1);  // later pieces are received and dropped
+  } else {
+    EXPECT_NO_THROW(comm.stream_blocks_to_root(mine.data(), mine.size(), 1, fail_first));
+  }
+  comm.barrier();  // every sender returned: nothing is left blocked
 }
 
 TEST_P(LargeCounts, GatherAndScatterBlocksAreInverses) {

@@ -6,7 +6,9 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -164,25 +166,76 @@ class Communicator {
   }
   /// Concatenates every rank's block onto every rank, in rank order (so a
   /// reduction over the result is the same for any rank count).  Blocks of
-  /// any size: past message_limit() elements each rank's block is broadcast
-  /// in pieces instead of one MPI_Allgatherv with int counts.
+  /// any size, like allgather_in_place.
   template <class T>
   std::vector<T> allgather_blocks(const std::vector<T>& local) const {
     const std::vector<long long> counts = allgather(static_cast<long long>(local.size()));
     const std::vector<std::size_t> offsets = offsets_of(counts);
     std::vector<T> all(offsets.back());
+    std::copy(local.begin(), local.end(), all.begin() + static_cast<std::ptrdiff_t>(offsets[rank_]));
+    allgather_in_place(all.data(), counts);
+    return all;
+  }
+  /// In place: rank r's block, counts[r] elements at offset counts[0] + ...
+  /// + counts[r - 1] of `data` on rank r, reaches the same place on every
+  /// rank (`counts` the same everywhere).  Any size: past message_limit()
+  /// elements each block is broadcast in pieces instead of one
+  /// MPI_Allgatherv with int counts and displacements.
+  template <class T>
+  void allgather_in_place(T* data, const std::vector<long long>& counts) const {
     if (fits_one_message(counts)) {
       const std::vector<int> n = as_int(counts), at = as_int_offsets(counts);
-      QVAE_CHECK_MPI(MPI_Allgatherv(local.data(), static_cast<int>(local.size()), mpi_type<T>(), all.data(), n.data(),
-                                    at.data(), mpi_type<T>(), get()));
-      return all;
+      QVAE_CHECK_MPI(
+          MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, n.data(), at.data(), mpi_type<T>(), get()));
+      return;
     }
+    const std::vector<std::size_t> offsets = offsets_of(counts);
+    for (int r = 0; r < size_; ++r)
+      broadcast(data + offsets[static_cast<std::size_t>(r)],
+                static_cast<std::size_t>(counts[static_cast<std::size_t>(r)]), r);
+  }
+  /// Every rank's block reaches `root` in rank order, in pieces of at most
+  /// `piece` elements, each handed to consume(rank, offset in its block,
+  /// values, count) as it arrives (the root's own block too), so the root
+  /// never holds more than one piece of another rank's block: what writing a
+  /// sharded state into one file needs.  An exception from `consume` does not
+  /// stop the transfer — the remaining pieces are received and dropped, so no
+  /// sender is left blocked — and the first one is rethrown on the root at the end.
+  template <class T, class Consume>
+  void stream_blocks_to_root(const T* local, std::size_t count, std::size_t piece, Consume&& consume,
+                             int root = 0) const {
+    const std::vector<long long> counts = allgather(static_cast<long long>(count));
+    piece = std::max<std::size_t>(1, std::min(piece, message_limit()));
+    if (rank_ != root) {
+      send_pieces(local, count, root, piece);
+      return;
+    }
+    std::exception_ptr failure;
+    auto hand = [&](int from, std::size_t offset, const T* values, std::size_t n) {
+      if (failure) return;
+      try {
+        consume(from, offset, values, n);
+      } catch (...) {
+        failure = std::current_exception();
+      }
+    };
+    std::vector<T> buffer;
     for (int r = 0; r < size_; ++r) {
-      T* block = all.data() + offsets[static_cast<std::size_t>(r)];
-      if (r == rank_) std::copy(local.begin(), local.end(), block);
-      broadcast(block, static_cast<std::size_t>(counts[static_cast<std::size_t>(r)]), r);
+      const auto total = static_cast<std::size_t>(counts[static_cast<std::size_t>(r)]);
+      for (std::size_t done = 0; done < total;) {
+        const std::size_t n = std::min(total - done, piece);
+        if (r == rank_) {
+          hand(r, done, local + done, n);
+        } else {
+          buffer.resize(n);
+          QVAE_CHECK_MPI(
+              MPI_Recv(buffer.data(), static_cast<int>(n), mpi_type<T>(), r, kPieceTag, get(), MPI_STATUS_IGNORE));
+          hand(r, done, buffer.data(), n);
+        }
+        done += n;
+      }
     }
-    return all;
+    if (failure) std::rethrow_exception(failure);
   }
   /// Every rank's block on `root`, one vector per rank in rank order (empty
   /// on the other ranks); any size, like allgather_blocks.
@@ -260,9 +313,9 @@ class Communicator {
     return std::vector<int>(offsets.begin(), offsets.end() - 1);
   }
   template <class T>
-  void send_pieces(const T* data, std::size_t count, int to) const {
+  void send_pieces(const T* data, std::size_t count, int to, std::size_t limit = message_limit()) const {
     for (std::size_t done = 0; done < count;) {
-      const std::size_t piece = std::min(count - done, message_limit());
+      const std::size_t piece = std::min(count - done, limit);
       QVAE_CHECK_MPI(MPI_Send(data + done, static_cast<int>(piece), mpi_type<T>(), to, kPieceTag, get()));
       done += piece;
     }

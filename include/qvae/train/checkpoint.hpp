@@ -37,7 +37,7 @@
 namespace qvae::train {
 
 inline constexpr const char* kCheckpointFormat = "qvae-checkpoint";
-inline constexpr std::int64_t kCheckpointFormatVersion = 2;
+inline constexpr std::int64_t kCheckpointFormatVersion = 3;
 
 /// Where a checkpoint stands in training.
 struct CheckpointPosition {

@@ -1,0 +1,143 @@
+#include "sharded_adam.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace qvae::train {
+namespace {
+
+/// Adam's per-step constants, rounded to float once, as LibTorch does with
+/// the scalars of its float tensor operations.
+struct AdamCoefficients {
+  float beta1, one_minus_beta1, beta2, one_minus_beta2, sqrt_correction2, eps, minus_step_size;
+};
+
+/// The update of torch::optim::Adam in one pass instead of eight tensor
+/// operations and two temporaries:
+///   m = beta1 m + (1 - beta1) g,  v = beta2 v + (1 - beta2) g^2,
+///   p += -(lr / (1 - beta1^t)) m / (sqrt(v) / sqrt(1 - beta2^t) + eps).
+/// Element-wise with no reductions, so an element's result does not depend
+/// on where a run starts; `copy` (may be null) receives the new parameters.
+void adam_update(std::int64_t n, float* __restrict p, const float* __restrict g, float* __restrict m,
+                 float* __restrict v, float* __restrict copy, const AdamCoefficients& c) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float grad = g[i];
+    const float first = m[i] * c.beta1 + c.one_minus_beta1 * grad;
+    const float second = v[i] * c.beta2 + c.one_minus_beta2 * grad * grad;
+    const float denominator = std::sqrt(second) / c.sqrt_correction2 + c.eps;
+    m[i] = first;
+    v[i] = second;
+    p[i] = p[i] + c.minus_step_size * (first / denominator);
+  }
+  if (copy != nullptr) std::memcpy(copy, p, static_cast<std::size_t>(n) * sizeof(float));
+}
+
+}  // namespace
+
+ShardedAdam::ShardedAdam(std::vector<torch::Tensor> parameters, GradientBuckets& buckets, const AdamSettings& settings,
+                         const par::Communicator& comm)
+    : parameters_(std::move(parameters)), buckets_(buckets), settings_(settings), comm_(comm) {
+  place_.resize(parameters_.size());
+  std::vector<std::int64_t> bucket_start;
+  for (std::size_t b = 0; b < buckets_.bucket_count(); ++b) {
+    bucket_start.push_back(flat_size_);
+    std::int64_t offset = 0;
+    for (std::size_t k : buckets_.bucket_members(b)) {
+      const torch::Tensor& p = parameters_.at(k);
+      if (p.scalar_type() != torch::kFloat || !p.is_contiguous())
+        throw std::invalid_argument("ShardedAdam: parameter " + std::to_string(k) + " is not contiguous float32");
+      place_[k] = {b, offset};
+      offset += p.numel();
+    }
+    if (offset != buckets_.bucket_size(b))
+      throw std::logic_error("ShardedAdam: bucket " + std::to_string(b) + " holds other parameters");
+    flat_size_ += offset;
+  }
+  shard_ = par::block_partition(flat_size_, comm_.rank(), comm_.size());
+  first_.assign(static_cast<std::size_t>(shard_.count), 0.0f);
+  second_.assign(static_cast<std::size_t>(shard_.count), 0.0f);
+  for (std::size_t b = 0; b < buckets_.bucket_count(); ++b) {
+    const std::int64_t begin = bucket_start[b], end = begin + buckets_.bucket_size(b);
+    std::vector<long long> counts;
+    for (int r = 0; r < comm_.size(); ++r) {
+      const par::Block block = par::block_partition(flat_size_, r, comm_.size());
+      counts.push_back(std::max<std::int64_t>(0, std::min(end, block.end()) - std::max(begin, block.offset)));
+    }
+    bucket_counts_.push_back(std::move(counts));
+    for (std::size_t k : buckets_.bucket_members(b)) {
+      const std::int64_t p_begin = begin + place_[k].second, p_end = p_begin + parameters_[k].numel();
+      const std::int64_t lo = std::max(p_begin, shard_.offset), hi = std::min(p_end, shard_.end());
+      if (lo < hi) segments_.push_back({k, b, lo - p_begin, lo - begin, lo - shard_.offset, hi - lo});
+    }
+  }
+}
+
+void ShardedAdam::step() {
+  ++steps_;
+  const double t = static_cast<double>(steps_);
+  const double correction1 = 1.0 - std::pow(settings_.beta1, t);
+  const double correction2 = 1.0 - std::pow(settings_.beta2, t);
+  const AdamCoefficients c{static_cast<float>(settings_.beta1),
+                           static_cast<float>(1.0 - settings_.beta1),
+                           static_cast<float>(settings_.beta2),
+                           static_cast<float>(1.0 - settings_.beta2),
+                           static_cast<float>(std::sqrt(correction2)),
+                           static_cast<float>(settings_.eps),
+                           static_cast<float>(-settings_.lr / correction1)};
+  const bool gather = comm_.size() > 1;
+  torch::NoGradGuard no_grad;
+  for (const Segment& s : segments_) {
+    float* bucket = buckets_.bucket_data(s.bucket) + s.in_bucket;
+    adam_update(s.count, parameters_[s.parameter].data_ptr<float>() + s.in_parameter, bucket,
+                first_.data() + s.in_shard, second_.data() + s.in_shard, gather ? bucket : nullptr, c);
+  }
+  if (!gather) return;
+  for (std::size_t b = 0; b < bucket_counts_.size(); ++b)
+    comm_.allgather_in_place(buckets_.bucket_data(b), bucket_counts_[b]);
+  for (std::size_t k = 0; k < parameters_.size(); ++k)
+    std::memcpy(parameters_[k].data_ptr<float>(), buckets_.bucket_data(place_[k].first) + place_[k].second,
+                static_cast<std::size_t>(parameters_[k].numel()) * sizeof(float));
+}
+
+void ShardedAdam::restore(std::int64_t steps, std::vector<float> first, std::vector<float> second) {
+  if (steps < 0 || static_cast<std::int64_t>(first.size()) != shard_.count ||
+      static_cast<std::int64_t>(second.size()) != shard_.count)
+    throw std::invalid_argument("ShardedAdam::restore: " + std::to_string(first.size()) + " and " +
+                                std::to_string(second.size()) + " moments for a block of " +
+                                std::to_string(shard_.count));
+  steps_ = steps;
+  first_ = std::move(first);
+  second_ = std::move(second);
+}
+
+void ShardedAdam::restore(torch::optim::Adam& adam) {
+  std::vector<float> first(static_cast<std::size_t>(shard_.count), 0.0f);
+  std::vector<float> second(first.size(), 0.0f);
+  torch::NoGradGuard no_grad;
+  auto state_of = [&adam](const torch::Tensor& p) -> torch::optim::AdamParamState* {
+    const auto found = adam.state().find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+    return found == adam.state().end() ? nullptr : static_cast<torch::optim::AdamParamState*>(found->second.get());
+  };
+  // Every parameter steps together (each has a gradient, its bucket's view):
+  // the count is that of any parameter with a state, on every rank alike.
+  std::int64_t steps = 0;
+  for (const torch::Tensor& p : parameters_)
+    if (const auto* state = state_of(p)) steps = std::max<std::int64_t>(steps, state->step());
+  for (const Segment& s : segments_) {
+    const auto* state = state_of(parameters_[s.parameter]);
+    if (state == nullptr) continue;  // never stepped: zero moments
+    const torch::Tensor m = state->exp_avg().to(torch::kFloat).contiguous().view(-1);
+    const torch::Tensor v = state->exp_avg_sq().to(torch::kFloat).contiguous().view(-1);
+    std::memcpy(first.data() + s.in_shard, m.data_ptr<float>() + s.in_parameter,
+                static_cast<std::size_t>(s.count) * sizeof(float));
+    std::memcpy(second.data() + s.in_shard, v.data_ptr<float>() + s.in_parameter,
+                static_cast<std::size_t>(s.count) * sizeof(float));
+  }
+  restore(steps, std::move(first), std::move(second));
+}
+
+}  // namespace qvae::train
