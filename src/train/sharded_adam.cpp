@@ -7,41 +7,15 @@
 #include <string>
 #include <utility>
 
+#include "fused_adam.hpp"
+
 namespace qvae::train {
-namespace {
-
-/// Adam's per-step constants, rounded to float once, as LibTorch does with
-/// the scalars of its float tensor operations.
-struct AdamCoefficients {
-  float beta1, one_minus_beta1, beta2, one_minus_beta2, sqrt_correction2, eps, minus_step_size;
-};
-
-/// The update of torch::optim::Adam in one pass instead of eight tensor
-/// operations and two temporaries:
-///   m = beta1 m + (1 - beta1) g,  v = beta2 v + (1 - beta2) g^2,
-///   p += -(lr / (1 - beta1^t)) m / (sqrt(v) / sqrt(1 - beta2^t) + eps).
-/// Element-wise with no reductions, so an element's result does not depend
-/// on where a run starts; `copy` (may be null) receives the new parameters.
-void adam_update(std::int64_t n, float* __restrict p, const float* __restrict g, float* __restrict m,
-                 float* __restrict v, float* __restrict copy, const AdamCoefficients& c) {
-  for (std::int64_t i = 0; i < n; ++i) {
-    const float grad = g[i];
-    const float first = m[i] * c.beta1 + c.one_minus_beta1 * grad;
-    const float second = v[i] * c.beta2 + c.one_minus_beta2 * grad * grad;
-    const float denominator = std::sqrt(second) / c.sqrt_correction2 + c.eps;
-    m[i] = first;
-    v[i] = second;
-    p[i] = p[i] + c.minus_step_size * (first / denominator);
-  }
-  if (copy != nullptr) std::memcpy(copy, p, static_cast<std::size_t>(n) * sizeof(float));
-}
-
-}  // namespace
 
 ShardedAdam::ShardedAdam(std::vector<torch::Tensor> parameters, GradientBuckets& buckets, const AdamSettings& settings,
                          const par::Communicator& comm)
     : parameters_(std::move(parameters)), buckets_(buckets), settings_(settings), comm_(comm) {
   place_.resize(parameters_.size());
+  flat_offset_.resize(parameters_.size());
   std::vector<std::int64_t> bucket_start;
   for (std::size_t b = 0; b < buckets_.bucket_count(); ++b) {
     bucket_start.push_back(flat_size_);
@@ -51,6 +25,7 @@ ShardedAdam::ShardedAdam(std::vector<torch::Tensor> parameters, GradientBuckets&
       if (p.scalar_type() != torch::kFloat || !p.is_contiguous())
         throw std::invalid_argument("ShardedAdam: parameter " + std::to_string(k) + " is not contiguous float32");
       place_[k] = {b, offset};
+      flat_offset_[k] = flat_size_ + offset;
       offset += p.numel();
     }
     if (offset != buckets_.bucket_size(b))
@@ -92,15 +67,25 @@ void ShardedAdam::step() {
   torch::NoGradGuard no_grad;
   for (const Segment& s : segments_) {
     float* bucket = buckets_.bucket_data(s.bucket) + s.in_bucket;
-    adam_update(s.count, parameters_[s.parameter].data_ptr<float>() + s.in_parameter, bucket,
-                first_.data() + s.in_shard, second_.data() + s.in_shard, gather ? bucket : nullptr, c);
+    fused_adam_update(s.count, parameters_[s.parameter].data_ptr<float>() + s.in_parameter, bucket,
+                      first_.data() + s.in_shard, second_.data() + s.in_shard, gather ? bucket : nullptr, c);
   }
   if (!gather) return;
   for (std::size_t b = 0; b < bucket_counts_.size(); ++b)
     comm_.allgather_in_place(buckets_.bucket_data(b), bucket_counts_[b]);
-  for (std::size_t k = 0; k < parameters_.size(); ++k)
-    std::memcpy(parameters_[k].data_ptr<float>(), buckets_.bucket_data(place_[k].first) + place_[k].second,
-                static_cast<std::size_t>(parameters_[k].numel()) * sizeof(float));
+  // Every parameter's elements outside this rank's block (inside it, the
+  // update wrote them already) from the gathered buckets.
+  for (std::size_t k = 0; k < parameters_.size(); ++k) {
+    float* to = parameters_[k].data_ptr<float>();
+    const float* from = buckets_.bucket_data(place_[k].first) + place_[k].second;
+    const std::int64_t begin = flat_offset_[k], end = begin + parameters_[k].numel();
+    auto copy = [&](std::int64_t lo, std::int64_t hi) {  // flat positions [lo, hi) of parameter k
+      if (lo < hi)
+        std::memcpy(to + (lo - begin), from + (lo - begin), static_cast<std::size_t>(hi - lo) * sizeof(float));
+    };
+    copy(begin, std::min(end, shard_.offset));
+    copy(std::max(begin, shard_.end()), end);
+  }
 }
 
 void ShardedAdam::restore(std::int64_t steps, std::vector<float> first, std::vector<float> second) {

@@ -83,6 +83,8 @@ class ShardedAdam {
   std::vector<std::vector<long long>> bucket_counts_;
   /// Per parameter: its bucket and first element in that bucket's buffer.
   std::vector<std::pair<std::size_t, std::int64_t>> place_;
+  /// Per parameter: its first element in the flat vector.
+  std::vector<std::int64_t> flat_offset_;
   std::vector<float> first_, second_;
   std::int64_t steps_ = 0;
 };
