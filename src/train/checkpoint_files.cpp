@@ -103,11 +103,12 @@ namespace {
 
 bool may_change_on_resume(const std::string& key) {
   // The stability guard's keys are remedies for a run that diverged (resume it
-  // with more rollbacks, or with clipping), so they may change too.
+  // with more rollbacks, or with clipping), so they may change too; so may
+  // the optimiser's sharding, which changes where the state is, not the result.
   return key == "train.epochs" || key == "train.keep_last" || key == "train.threads" || key == "train.data" ||
-         key == "train.out" || key.rfind("run.", 0) == 0 || key == "train.max_bad_batches" ||
-         key == "train.max_rollbacks" || key == "train.rollback_lr_factor" || key == "train.clip_grad_norm" ||
-         key == "train.fault_injection";
+         key == "train.shard_optimizer" || key == "train.out" || key.rfind("run.", 0) == 0 ||
+         key == "train.max_bad_batches" || key == "train.max_rollbacks" || key == "train.rollback_lr_factor" ||
+         key == "train.clip_grad_norm" || key == "train.fault_injection";
 }
 
 bool same_value(const core::ConfigKey& key, const std::string& a, const std::string& b) {

@@ -175,6 +175,11 @@ const core::ConfigBinder<TrainConfig>& train_keys() {
                 "bf16 (half the bytes on the wire, each value and partial sum rounded to 8 bits of mantissa; "
                 "parameters then depend slightly on the rank count)",
                 {ExchangePrecision::fp32, ExchangePrecision::bf16}, &TrainConfig::exchange_precision)
+        .value("train.shard_optimizer",
+               "each rank keeps the encoder/decoder Adam moments of, and updates, 1/ranks of the parameters, then "
+               "the parameters are gathered (ZeRO stage 1: less memory per rank); false: every rank keeps all moments "
+               "and updates every parameter (no gather); the parameters are the same either way",
+               &TrainConfig::shard_optimizer)
         .value("train.prefetch_batches",
                "batches of training rows each rank reads ahead in the background while it computes; a rank holds at "
                "most this many batches of its own rows (plus the one in use), never the file",

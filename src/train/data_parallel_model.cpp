@@ -62,7 +62,8 @@ DataParallelModel::DataParallelModel(const model::ModelConfig& model_config, con
                                                train_config.exchange_precision == ExchangePrecision::bf16, comm_);
   AdamSettings adam;
   adam.lr = train_config.lr;
-  optimizer_ = std::make_unique<ShardedAdam>(model_->parameters(), *buckets_, adam, comm_);
+  optimizer_ =
+      std::make_unique<ShardedAdam>(model_->parameters(), *buckets_, adam, train_config.shard_optimizer, comm_);
   for (const auto& item : model_->named_buffers()) {
     const std::string& name = item.key();
     if (ends_with(name, "running_mean") || ends_with(name, "running_var")) running_stats_.push_back(item.value());

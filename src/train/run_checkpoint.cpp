@@ -130,11 +130,12 @@ void write_optimizer_moments(io::OutputFile* file, const ShardedAdam& optimizer,
   for (const auto& [name, values] : {std::make_pair(kFirstMoments, &optimizer.first_moments()),
                                      std::make_pair(kSecondMoments, &optimizer.second_moments())}) {
     std::optional<io::RowWriter<float>> writer;
+    const auto saved = static_cast<std::size_t>(optimizer.saved_block(comm.rank()).count);
     comm.stream_blocks_to_root(
-        values->data(), values->size(), kMomentPieceElements,
+        values->data(), saved, kMomentPieceElements,
         [&, name = name](int rank, std::size_t offset, const float* piece, std::size_t count) {
           if (!writer) writer.emplace(*file, name, optimizer.flat_size(), 0);
-          const std::int64_t start = par::block_partition(optimizer.flat_size(), rank, comm.size()).offset;
+          const std::int64_t start = optimizer.saved_block(rank).offset;
           writer->write(par::Block{start + static_cast<std::int64_t>(offset), static_cast<std::int64_t>(count)}, piece);
         });
   }

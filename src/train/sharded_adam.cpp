@@ -12,8 +12,12 @@
 namespace qvae::train {
 
 ShardedAdam::ShardedAdam(std::vector<torch::Tensor> parameters, GradientBuckets& buckets, const AdamSettings& settings,
-                         const par::Communicator& comm)
-    : parameters_(std::move(parameters)), buckets_(buckets), settings_(settings), comm_(comm) {
+                         bool sharded, const par::Communicator& comm)
+    : parameters_(std::move(parameters)),
+      buckets_(buckets),
+      settings_(settings),
+      comm_(comm),
+      sharded_(sharded && comm.size() > 1) {
   place_.resize(parameters_.size());
   flat_offset_.resize(parameters_.size());
   std::vector<std::int64_t> bucket_start;
@@ -32,13 +36,13 @@ ShardedAdam::ShardedAdam(std::vector<torch::Tensor> parameters, GradientBuckets&
       throw std::logic_error("ShardedAdam: bucket " + std::to_string(b) + " holds other parameters");
     flat_size_ += offset;
   }
-  shard_ = par::block_partition(flat_size_, comm_.rank(), comm_.size());
+  shard_ = sharded_ ? par::block_partition(flat_size_, comm_.rank(), comm_.size()) : par::Block{0, flat_size_};
   first_.assign(static_cast<std::size_t>(shard_.count), 0.0f);
   second_.assign(static_cast<std::size_t>(shard_.count), 0.0f);
   for (std::size_t b = 0; b < buckets_.bucket_count(); ++b) {
     const std::int64_t begin = bucket_start[b], end = begin + buckets_.bucket_size(b);
     std::vector<long long> counts;
-    for (int r = 0; r < comm_.size(); ++r) {
+    for (int r = 0; r < comm_.size() && sharded_; ++r) {
       const par::Block block = par::block_partition(flat_size_, r, comm_.size());
       counts.push_back(std::max<std::int64_t>(0, std::min(end, block.end()) - std::max(begin, block.offset)));
     }
@@ -63,7 +67,7 @@ void ShardedAdam::step() {
                            static_cast<float>(std::sqrt(correction2)),
                            static_cast<float>(settings_.eps),
                            static_cast<float>(-settings_.lr / correction1)};
-  const bool gather = comm_.size() > 1;
+  const bool gather = sharded_;
   torch::NoGradGuard no_grad;
   for (const Segment& s : segments_) {
     float* bucket = buckets_.bucket_data(s.bucket) + s.in_bucket;
@@ -86,6 +90,11 @@ void ShardedAdam::step() {
     copy(begin, std::min(end, shard_.offset));
     copy(std::max(begin, shard_.end()), end);
   }
+}
+
+par::Block ShardedAdam::saved_block(int rank) const {
+  if (sharded_) return par::block_partition(flat_size_, rank, comm_.size());
+  return rank == 0 ? par::Block{0, flat_size_} : par::Block{0, 0};
 }
 
 void ShardedAdam::restore(std::int64_t steps, std::vector<float> first, std::vector<float> second) {

@@ -32,9 +32,11 @@ struct AdamSettings {
 
 class ShardedAdam {
  public:
-  /// `parameters` and `buckets` as given to GradientBuckets (same list, same order).
+  /// `parameters` and `buckets` as given to GradientBuckets (same list, same
+  /// order).  Unless `sharded`, every rank's block is the whole vector: each
+  /// keeps all moments and updates every parameter, with nothing to gather.
   ShardedAdam(std::vector<torch::Tensor> parameters, GradientBuckets& buckets, const AdamSettings& settings,
-              const par::Communicator& comm);
+              bool sharded, const par::Communicator& comm);
 
   void set_lr(double lr) { settings_.lr = lr; }
   double lr() const { return settings_.lr; }
@@ -49,6 +51,10 @@ class ShardedAdam {
   /// Elements of the flat parameter vector, and this rank's block of it.
   std::int64_t flat_size() const { return flat_size_; }
   par::Block shard() const { return shard_; }
+  bool sharded() const { return sharded_; }
+  /// The block rank `rank` holds the state of, in a checkpoint: its shard, or
+  /// unsharded, all of it on rank 0 and none elsewhere.
+  par::Block saved_block(int rank) const;
   /// Steps taken (Adam's bias corrections depend on it).
   std::int64_t steps() const { return steps_; }
   /// Moments of this rank's block (shard().count values each).
@@ -76,6 +82,7 @@ class ShardedAdam {
   GradientBuckets& buckets_;
   AdamSettings settings_;
   par::Communicator comm_;
+  bool sharded_;
   std::int64_t flat_size_ = 0;
   par::Block shard_;
   std::vector<Segment> segments_;

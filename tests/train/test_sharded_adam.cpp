@@ -2,7 +2,8 @@
 // flat parameter vector and an allgather shares the result.  Its update is
 // torch::optim::Adam's, it does not depend on the rank count (bit for bit:
 // 1, 2 and 3 ranks against one process alone), and it takes over the state
-// of a torch::optim::Adam (checkpoints of format 2 and earlier).
+// of a torch::optim::Adam (checkpoints of format 2 and earlier).  Unsharded
+// (train.shard_optimizer = false) it makes the same bits.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -63,7 +64,7 @@ TEST(ShardedAdam, OneRankMakesTorchAdamsUpdate) {
   ASSERT_GT(buckets.bucket_count(), 3u);
   train::AdamSettings settings;
   settings.lr = 0.05;
-  train::ShardedAdam optimizer(ours, buckets, settings, self);
+  train::ShardedAdam optimizer(ours, buckets, settings, true, self);
   torch::optim::Adam reference(theirs, torch::optim::AdamOptions(settings.lr));
   for (auto& p : theirs) p.mutable_grad() = torch::zeros_like(p);
   for (int t = 0; t < 6; ++t) {
@@ -89,19 +90,27 @@ TEST(ShardedAdam, ParametersAreTheSameBitsOnAnyRankCount) {
   train::GradientBuckets alone_buckets(alone, kTinyBucketMb, false, self);
   train::AdamSettings settings;
   settings.lr = 0.02;
-  train::ShardedAdam on_all(sharded, sharded_buckets, settings, comm);
-  train::ShardedAdam on_one(alone, alone_buckets, settings, self);
+  train::ShardedAdam on_all(sharded, sharded_buckets, settings, true, comm);
+  train::ShardedAdam on_one(alone, alone_buckets, settings, true, self);
+  std::vector<torch::Tensor> whole = make_parameters();  // every rank keeps every moment
+  train::GradientBuckets whole_buckets(whole, kTinyBucketMb, false, comm);
+  train::ShardedAdam unsharded(whole, whole_buckets, settings, false, comm);
+  EXPECT_EQ(unsharded.shard().count, unsharded.flat_size());
+  EXPECT_EQ(on_all.sharded(), comm.size() > 1);
   EXPECT_EQ(on_all.flat_size(), on_one.flat_size());
   EXPECT_EQ(comm.sum(on_all.shard().count), on_all.flat_size());
   for (int t = 0; t < 5; ++t) {
     set_gradients(sharded, t);
     set_gradients(alone, t);
+    set_gradients(whole, t);
     on_all.step();
     on_one.step();
+    unsharded.step();
   }
-  const std::vector<float> a = flat_values(sharded), b = flat_values(alone);
+  const std::vector<float> a = flat_values(sharded), b = flat_values(alone), c = flat_values(whole);
   ASSERT_EQ(a.size(), b.size());
   EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << "on " << comm.size() << " ranks";
+  EXPECT_EQ(std::memcmp(c.data(), b.data(), c.size() * sizeof(float)), 0) << "unsharded, " << comm.size() << " ranks";
   // This rank keeps only its block of the moments, equal to the lone process's.
   const par::Block mine = on_all.shard();
   for (std::int64_t i = 0; i < mine.count; ++i) {
@@ -118,7 +127,7 @@ TEST(ShardedAdam, TakesOverTheStateOfATorchAdam) {
   train::GradientBuckets buckets(ours, kTinyBucketMb, false, comm);
   train::AdamSettings settings;
   settings.lr = 0.03;
-  train::ShardedAdam optimizer(ours, buckets, settings, comm);
+  train::ShardedAdam optimizer(ours, buckets, settings, true, comm);
   torch::optim::Adam legacy(theirs, torch::optim::AdamOptions(settings.lr));
   for (auto& p : theirs) p.mutable_grad() = torch::zeros_like(p);
   for (int t = 0; t < 3; ++t) {
@@ -149,7 +158,7 @@ TEST(ShardedAdam, RefusesAStateOfTheWrongSize) {
   const par::Communicator comm;
   std::vector<torch::Tensor> parameters = make_parameters();
   train::GradientBuckets buckets(parameters, kTinyBucketMb, false, comm);
-  train::ShardedAdam optimizer(parameters, buckets, train::AdamSettings{}, comm);
+  train::ShardedAdam optimizer(parameters, buckets, train::AdamSettings{}, true, comm);
   const auto n = static_cast<std::size_t>(optimizer.shard().count);
   EXPECT_THROW(optimizer.restore(1, std::vector<float>(n + 1), std::vector<float>(n)), std::invalid_argument);
   EXPECT_THROW(optimizer.restore(-1, std::vector<float>(n), std::vector<float>(n)), std::invalid_argument);

@@ -65,8 +65,9 @@ struct TrainConfig {
   double bucket_mb = 25.0;          ///< gradient allreduce bucket (PyTorch DDP's bucket_cap_mb)
   bool overlap_exchange = true;     ///< start each bucket's sum during backward, as soon as it is final
   ExchangePrecision exchange_precision = ExchangePrecision::fp32;
-  int prefetch_batches = 2;  ///< batches of rows read ahead in the background (the memory window)
-  int threads = 0;           ///< torch intra-op threads per rank; 0: LibTorch's default
+  bool shard_optimizer = true;  ///< each rank keeps the Adam moments of, and updates, 1/ranks of the parameters
+  int prefetch_batches = 2;     ///< batches of rows read ahead in the background (the memory window)
+  int threads = 0;              ///< torch intra-op threads per rank; 0: LibTorch's default
   // Stability guard (stability.hpp, docs/training.md "Stability guard").
   int max_bad_batches = 5;          ///< consecutive skipped batches that trigger a rollback
   int max_rollbacks = 3;            ///< rollbacks per run; one more streak fails (exit 4)
