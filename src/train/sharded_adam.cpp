@@ -19,31 +19,28 @@ ShardedAdam::ShardedAdam(std::vector<torch::Tensor> parameters, GradientBuckets&
       comm_(comm),
       sharded_(sharded && comm.size() > 1) {
   place_.resize(parameters_.size());
-  flat_offset_.resize(parameters_.size());
-  std::vector<std::int64_t> bucket_start;
   for (std::size_t b = 0; b < buckets_.bucket_count(); ++b) {
-    bucket_start.push_back(flat_size_);
+    bucket_start_.push_back(flat_size_);
     std::int64_t offset = 0;
     for (std::size_t k : buckets_.bucket_members(b)) {
       const torch::Tensor& p = parameters_.at(k);
       if (p.scalar_type() != torch::kFloat || !p.is_contiguous())
         throw std::invalid_argument("ShardedAdam: parameter " + std::to_string(k) + " is not contiguous float32");
       place_[k] = {b, offset};
-      flat_offset_[k] = flat_size_ + offset;
       offset += p.numel();
     }
     if (offset != buckets_.bucket_size(b))
       throw std::logic_error("ShardedAdam: bucket " + std::to_string(b) + " holds other parameters");
     flat_size_ += offset;
   }
-  shard_ = sharded_ ? par::block_partition(flat_size_, comm_.rank(), comm_.size()) : par::Block{0, flat_size_};
+  shard_ = block_of(comm_.rank());
   first_.assign(static_cast<std::size_t>(shard_.count), 0.0f);
   second_.assign(static_cast<std::size_t>(shard_.count), 0.0f);
   for (std::size_t b = 0; b < buckets_.bucket_count(); ++b) {
-    const std::int64_t begin = bucket_start[b], end = begin + buckets_.bucket_size(b);
+    const std::int64_t begin = bucket_start_[b], end = begin + buckets_.bucket_size(b);
     std::vector<long long> counts;
     for (int r = 0; r < comm_.size() && sharded_; ++r) {
-      const par::Block block = par::block_partition(flat_size_, r, comm_.size());
+      const par::Block block = block_of(r);
       counts.push_back(std::max<std::int64_t>(0, std::min(end, block.end()) - std::max(begin, block.offset)));
     }
     bucket_counts_.push_back(std::move(counts));
@@ -53,6 +50,10 @@ ShardedAdam::ShardedAdam(std::vector<torch::Tensor> parameters, GradientBuckets&
       if (lo < hi) segments_.push_back({k, b, lo - p_begin, lo - begin, lo - shard_.offset, hi - lo});
     }
   }
+}
+
+par::Block ShardedAdam::block_of(int rank) const {
+  return sharded_ ? par::block_partition(flat_size_, rank, comm_.size()) : par::Block{0, flat_size_};
 }
 
 void ShardedAdam::step() {
@@ -67,22 +68,22 @@ void ShardedAdam::step() {
                            static_cast<float>(std::sqrt(correction2)),
                            static_cast<float>(settings_.eps),
                            static_cast<float>(-settings_.lr / correction1)};
-  const bool gather = sharded_;
   torch::NoGradGuard no_grad;
   for (const Segment& s : segments_) {
     float* bucket = buckets_.bucket_data(s.bucket) + s.in_bucket;
     fused_adam_update(s.count, parameters_[s.parameter].data_ptr<float>() + s.in_parameter, bucket,
-                      first_.data() + s.in_shard, second_.data() + s.in_shard, gather ? bucket : nullptr, c);
+                      first_.data() + s.in_shard, second_.data() + s.in_shard, sharded_ ? bucket : nullptr, c);
   }
-  if (!gather) return;
+  if (!sharded_) return;
   for (std::size_t b = 0; b < bucket_counts_.size(); ++b)
     comm_.allgather_in_place(buckets_.bucket_data(b), bucket_counts_[b]);
   // Every parameter's elements outside this rank's block (inside it, the
   // update wrote them already) from the gathered buckets.
   for (std::size_t k = 0; k < parameters_.size(); ++k) {
     float* to = parameters_[k].data_ptr<float>();
-    const float* from = buckets_.bucket_data(place_[k].first) + place_[k].second;
-    const std::int64_t begin = flat_offset_[k], end = begin + parameters_[k].numel();
+    const auto [bucket, in_bucket] = place_[k];
+    const float* from = buckets_.bucket_data(bucket) + in_bucket;
+    const std::int64_t begin = bucket_start_[bucket] + in_bucket, end = begin + parameters_[k].numel();
     auto copy = [&](std::int64_t lo, std::int64_t hi) {  // flat positions [lo, hi) of parameter k
       if (lo < hi)
         std::memcpy(to + (lo - begin), from + (lo - begin), static_cast<std::size_t>(hi - lo) * sizeof(float));
@@ -93,8 +94,7 @@ void ShardedAdam::step() {
 }
 
 par::Block ShardedAdam::saved_block(int rank) const {
-  if (sharded_) return par::block_partition(flat_size_, rank, comm_.size());
-  return rank == 0 ? par::Block{0, flat_size_} : par::Block{0, 0};
+  return sharded_ || rank == 0 ? block_of(rank) : par::Block{0, 0};
 }
 
 void ShardedAdam::restore(std::int64_t steps, std::vector<float> first, std::vector<float> second) {

@@ -14,6 +14,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "gradient_buckets.hpp"
@@ -68,6 +69,9 @@ class ShardedAdam {
   void restore(torch::optim::Adam& adam);
 
  private:
+  /// The block of the flat vector rank `rank` updates: its part, or unsharded all of it.
+  par::Block block_of(int rank) const;
+
   /// A run of this rank's block inside one parameter (and one bucket).
   struct Segment {
     std::size_t parameter;
@@ -88,10 +92,10 @@ class ShardedAdam {
   std::vector<Segment> segments_;
   /// Per bucket, each rank's element count in it (the allgather's counts).
   std::vector<std::vector<long long>> bucket_counts_;
+  /// Per bucket: its first element in the flat vector.
+  std::vector<std::int64_t> bucket_start_;
   /// Per parameter: its bucket and first element in that bucket's buffer.
   std::vector<std::pair<std::size_t, std::int64_t>> place_;
-  /// Per parameter: its first element in the flat vector.
-  std::vector<std::int64_t> flat_offset_;
   std::vector<float> first_, second_;
   std::int64_t steps_ = 0;
 };

@@ -55,6 +55,20 @@ std::vector<float> flat_values(const std::vector<torch::Tensor>& parameters) {
   return out;
 }
 
+/// LibTorch's Adam over `parameters`, their gradients defined (zero) as the buckets' views are.
+torch::optim::Adam torch_adam(std::vector<torch::Tensor>& parameters, double lr) {
+  for (auto& p : parameters) p.mutable_grad() = torch::zeros_like(p);
+  return torch::optim::Adam(parameters, torch::optim::AdamOptions(lr));
+}
+
+/// Both round each operation to float; LibTorch's vector kernels may fuse a
+/// multiply-add, so allow a few float ulps of the values and of the step.
+void expect_within_float_rounding(const std::vector<float>& a, const std::vector<float>& b, double lr) {
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i)
+    EXPECT_NEAR(a[i], b[i], 8 * 6e-8 * (static_cast<double>(std::fabs(b[i])) + lr)) << "element " << i;
+}
+
 }  // namespace
 
 TEST(ShardedAdam, OneRankMakesTorchAdamsUpdate) {
@@ -65,8 +79,7 @@ TEST(ShardedAdam, OneRankMakesTorchAdamsUpdate) {
   train::AdamSettings settings;
   settings.lr = 0.05;
   train::ShardedAdam optimizer(ours, buckets, settings, true, self);
-  torch::optim::Adam reference(theirs, torch::optim::AdamOptions(settings.lr));
-  for (auto& p : theirs) p.mutable_grad() = torch::zeros_like(p);
+  torch::optim::Adam reference = torch_adam(theirs, settings.lr);
   for (int t = 0; t < 6; ++t) {
     set_gradients(ours, t);
     set_gradients(theirs, t);
@@ -74,12 +87,7 @@ TEST(ShardedAdam, OneRankMakesTorchAdamsUpdate) {
     reference.step();
   }
   EXPECT_EQ(optimizer.steps(), 6);
-  const std::vector<float> a = flat_values(ours), b = flat_values(theirs);
-  ASSERT_EQ(a.size(), b.size());
-  // Both round each operation to float; LibTorch's vector kernels may fuse a
-  // multiply-add, so allow a few float ulps of the values and of the step.
-  for (std::size_t i = 0; i < a.size(); ++i)
-    EXPECT_NEAR(a[i], b[i], 8 * 6e-8 * (std::fabs(b[i]) + settings.lr)) << "element " << i;
+  expect_within_float_rounding(flat_values(ours), flat_values(theirs), settings.lr);
 }
 
 TEST(ShardedAdam, ParametersAreTheSameBitsOnAnyRankCount) {
@@ -128,8 +136,7 @@ TEST(ShardedAdam, TakesOverTheStateOfATorchAdam) {
   train::AdamSettings settings;
   settings.lr = 0.03;
   train::ShardedAdam optimizer(ours, buckets, settings, true, comm);
-  torch::optim::Adam legacy(theirs, torch::optim::AdamOptions(settings.lr));
-  for (auto& p : theirs) p.mutable_grad() = torch::zeros_like(p);
+  torch::optim::Adam legacy = torch_adam(theirs, settings.lr);
   for (int t = 0; t < 3; ++t) {
     set_gradients(theirs, t);
     legacy.step();
@@ -149,9 +156,7 @@ TEST(ShardedAdam, TakesOverTheStateOfATorchAdam) {
   set_gradients(theirs, 3);
   optimizer.step();
   legacy.step();
-  const std::vector<float> a = flat_values(ours), b = flat_values(theirs);
-  for (std::size_t i = 0; i < a.size(); ++i)
-    EXPECT_NEAR(a[i], b[i], 8 * 6e-8 * (std::fabs(b[i]) + settings.lr)) << "element " << i;
+  expect_within_float_rounding(flat_values(ours), flat_values(theirs), settings.lr);
 }
 
 TEST(ShardedAdam, RefusesAStateOfTheWrongSize) {

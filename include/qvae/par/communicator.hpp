@@ -228,8 +228,7 @@ class Communicator {
           hand(r, done, local + done, n);
         } else {
           buffer.resize(n);
-          QVAE_CHECK_MPI(
-              MPI_Recv(buffer.data(), static_cast<int>(n), mpi_type<T>(), r, kPieceTag, get(), MPI_STATUS_IGNORE));
+          receive_pieces(buffer.data(), n, r);  // one piece: n <= message_limit()
           hand(r, done, buffer.data(), n);
         }
         done += n;
