@@ -74,15 +74,11 @@ std::vector<double> adaptive_schedule(const rbm::BoltzmannMachine& machine, std:
   settings.beta_scope = rbm::BetaScope::couplings;
   std::unique_ptr<rbm::Sampler> sampler = pilot.factory(machine, settings);
   sampler->set_chains(rbm::random_chains(machine.num_nodes(), seed, 0, pilot.chains));
-  sampler->sweep(1);  // exact p_0 samples
-  const CouplingEnergy coupling(machine);
-  std::vector<double> sigma(grid.size());
+  std::vector<double> sigma(grid.size()), q(static_cast<std::size_t>(pilot.chains));
   for (std::size_t g = 0; g < grid.size(); ++g) {
-    if (g > 0) {
-      sampler->set_beta(grid[g], rbm::BetaScope::couplings);
-      sampler->sweep(pilot.sweeps_per_temperature);
-    }
-    const std::vector<double> q = coupling.evaluate(sampler->chains());
+    // Q at each grid point (g = 0: one sweep at β = 0 gives exact p_0 samples).
+    std::fill(q.begin(), q.end(), 0.0);
+    sampler->anneal({{grid[g], g > 0 ? pilot.sweeps_per_temperature : 1, 1.0}}, q.data());
     double mean = 0, square = 0;
     for (double v : q) mean += v;
     mean /= static_cast<double>(q.size());

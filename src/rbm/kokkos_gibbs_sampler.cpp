@@ -53,6 +53,26 @@ SparseLayout sparse_layout(const BoltzmannMachine& machine) {
   return layout;
 }
 
+void anneal_tile(const AnnealTileArgs& args, std::int64_t tile) {
+  const std::size_t entries = args.entries;
+  thread_local std::vector<float> scaled;  // this step's β·W
+  scaled.resize(entries);
+  TileSweepArgs sweep = args.sweep;
+  sweep.adjacency_weight = scaled.data();
+  const std::int64_t first = tile * args.lanes;
+  const std::int64_t chains = std::min<std::int64_t>(args.lanes, args.chains - first);
+  double q[kHostLanes];
+  for (const AnnealingStep& step : *args.steps) {
+    for (std::size_t k = 0; k < entries; ++k) scaled[k] = static_cast<float>(step.beta * args.weight[k]);
+    if (step.sweeps > 0) {
+      sweep.sweeps = step.sweeps;
+      args.kernel(sweep, tile);
+    }
+    args.coupling->evaluate_tile(sweep.state + tile * sweep.tile_stride, args.lanes, chains, q);
+    for (std::int64_t lane = 0; lane < chains; ++lane) args.accumulated[first + lane] += step.energy_weight * q[lane];
+  }
+}
+
 namespace {
 
 template <int Lanes>

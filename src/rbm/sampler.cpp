@@ -5,6 +5,7 @@
 
 #include "qvae/core/error.hpp"
 #include "qvae/core/philox.hpp"
+#include "qvae/rbm/coupling_energy.hpp"
 #include "qvae/rbm/random_streams.hpp"
 
 namespace qvae::rbm {
@@ -56,6 +57,8 @@ Sampler::Sampler(const BoltzmannMachine& machine, SamplerSettings settings)
   if (!std::isfinite(settings.beta) || settings.beta < 0)
     throw core::UsageError(core::describe("beta must be a finite number >= 0", "qvae::rbm::Sampler"));
 }
+
+Sampler::~Sampler() = default;
 
 void Sampler::set_chains(const ChainBlock& chains) {
   const std::int64_t n = machine_.num_nodes();
@@ -139,11 +142,41 @@ void Sampler::set_beta(double beta, BetaScope scope) {
   load_parameters();
 }
 
-void Sampler::refresh_parameters() { load_parameters(); }
+void Sampler::refresh_parameters() {
+  load_parameters();
+  if (coupling_) coupling_->refresh_weights();
+}
 
 void Sampler::sweep(std::int64_t sweeps) {
   if (sweeps < 0) throw std::invalid_argument("qvae::rbm::Sampler::sweep: negative number of sweeps");
   run_sweeps(sweeps, sampled_);
+}
+
+void Sampler::anneal(const std::vector<AnnealingStep>& steps, double* accumulated,
+                     const std::function<void(std::int64_t, std::int64_t)>& progress) {
+  for (const AnnealingStep& step : steps) {
+    if (!std::isfinite(step.beta) || step.beta < 0 || step.sweeps < 0 || !std::isfinite(step.energy_weight))
+      throw std::invalid_argument(
+          "qvae::rbm::Sampler::anneal: a step needs a finite beta >= 0, sweeps >= 0 and a finite energy weight");
+  }
+  if (steps.empty()) return;
+  run_anneal(steps, sampled_, accumulated, progress);
+  set_beta(steps.back().beta, BetaScope::couplings);
+}
+
+void Sampler::run_anneal(const std::vector<AnnealingStep>& steps, const std::vector<std::uint8_t>& sampled,
+                         double* accumulated, const std::function<void(std::int64_t, std::int64_t)>& progress) {
+  if (!coupling_) coupling_ = std::make_unique<CouplingEnergy>(machine_);
+  std::vector<double> q(static_cast<std::size_t>(count_));
+  const std::int64_t total = static_cast<std::int64_t>(steps.size());
+  for (std::int64_t s = 0; s < total; ++s) {
+    const AnnealingStep& step = steps[static_cast<std::size_t>(s)];
+    set_beta(step.beta, BetaScope::couplings);
+    run_sweeps(step.sweeps, sampled);
+    coupling_->evaluate(store_chains(), q.data());
+    for (std::size_t c = 0; c < q.size(); ++c) accumulated[c] += step.energy_weight * q[c];
+    if (progress) progress(s + 1, total);
+  }
 }
 
 }  // namespace qvae::rbm

@@ -23,6 +23,7 @@
 #include "qvae/logz/logz_file.hpp"
 #include "qvae/logz/report_json.hpp"
 #include "qvae/logz/schedule.hpp"
+#include "qvae/rbm/coupling_energy.hpp"
 
 namespace qvae::logz {
 namespace {
@@ -211,25 +212,45 @@ TEST(LogzAnnealing, ZeroCouplingsGiveExactlyTheIndependentLogZ) {
   }
 }
 
-TEST(LogzAnnealing, CouplingEnergyIsTheCouplingPartOfTheEnergy) {
-  const rbm::BoltzmannMachine machine = four_partite(5, 1.0, 6);
-  const rbm::ChainBlock states = rbm::random_chains(machine.num_nodes(), 4, 0, 150);  // 2 full tiles + a partial one
-  const std::vector<double> q = CouplingEnergy(machine).evaluate(states);
-  detail::force_portable_energy_kernel(true);
-  EXPECT_EQ(CouplingEnergy(machine).evaluate(states), q);  // bit for bit
-  detail::force_portable_energy_kernel(false);
-  // A chain's value does not depend on its tile or lane.
-  rbm::ChainBlock shifted = rbm::random_chains(machine.num_nodes(), 4, 0, 3);
-  shifted.states.insert(shifted.states.end(), states.states.begin(), states.states.end());
-  shifted.count += states.count;
-  shifted.sweeps.resize(static_cast<std::size_t>(shifted.count), 0);
-  const std::vector<double> q_shifted = CouplingEnergy(machine).evaluate(shifted);
-  EXPECT_EQ(std::vector<double>(q_shifted.begin() + 3, q_shifted.end()), q);
-  for (std::int64_t c = 0; c < states.count; ++c) {
-    double bias_part = 0;
-    for (std::int64_t i = 0; i < machine.num_nodes(); ++i) bias_part += states.state(c)[i] ? machine.biases()[i] : 0.0;
-    EXPECT_NEAR(q[static_cast<std::size_t>(c)], -machine.energy(states.state(c)) - bias_part, 1e-12);
+/// Log-weights of AIS as the annealing defines them, evaluated the slow way:
+/// the chains copied out of a plain sampler after every temperature.
+std::vector<double> copied_chain_weights(const rbm::BoltzmannMachine& machine, const AnnealingSettings& settings,
+                                         Direction direction, const rbm::ChainBlock& start) {
+  const std::vector<double>& betas = settings.betas;
+  const std::size_t steps = betas.size() - 1;
+  const bool forward = direction == Direction::forward;
+  rbm::SamplerSettings sampler_settings;
+  sampler_settings.seed = chain_seed(settings.seed, direction);
+  sampler_settings.beta = forward ? 0.0 : 1.0;
+  std::unique_ptr<rbm::Sampler> sampler = rbm::make_kokkos_sampler(machine, sampler_settings);
+  sampler->set_chains(start);
+  if (forward) sampler->sweep(1);
+  const rbm::CouplingEnergy coupling(machine);
+  std::vector<double> weight(static_cast<std::size_t>(start.count), 0.0);
+  for (std::size_t i = 1; i <= steps; ++i) {
+    const std::size_t k = forward ? i : steps + 1 - i;
+    const std::vector<double> q = coupling.evaluate(sampler->chains());
+    for (std::size_t c = 0; c < q.size(); ++c) weight[c] += (forward ? 1 : -1) * (betas[k] - betas[k - 1]) * q[c];
+    if (i < steps) {
+      sampler->set_beta(betas[forward ? k : k - 1], rbm::BetaScope::couplings);
+      sampler->sweep(settings.sweeps_per_temperature);
+    }
   }
+  return weight;
+}
+
+TEST(LogzAnnealing, WeightsFromTheSamplersLayoutAreTheCopiedChainsBits) {
+  const par::Communicator comm = self_comm();
+  const rbm::BoltzmannMachine machine = four_partite(6, 1.5, 41);
+  AnnealingSettings settings = annealing(37, 25, 77);
+  settings.sweeps_per_temperature = 2;
+  const rbm::ChainBlock forward_start =
+      rbm::random_chains(machine.num_nodes(), chain_seed(settings.seed, Direction::forward), 0, settings.chains);
+  EXPECT_EQ(run_forward_ais(machine, settings, comm).log_weights,
+            copied_chain_weights(machine, settings, Direction::forward, forward_start));
+  const ReverseStartStates start = exact_start(machine, 5, settings.chains, comm);
+  EXPECT_EQ(run_reverse_ais(machine, settings, start, comm).log_weights,
+            copied_chain_weights(machine, settings, Direction::reverse, start.states));
 }
 
 TEST(LogzAnnealing, AisAndReverseAisLandWithinFiveHundredthsOfExact) {

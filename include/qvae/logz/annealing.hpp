@@ -41,33 +41,6 @@
 
 namespace qvae::logz {
 
-/// Q(z) = Σ_e W_e z_i z_j of many states at once, in double:
-///   Q = Σ_i z_i g_i,  g_i = Σ_{couplers (i, j), i < j} W_ij z_j,
-/// evaluated for tiles of 16 chains (states transposed to unit-major doubles),
-/// vectorised over the chains of a tile (AVX2 where the CPU has it).  Every
-/// product is W·1, W·0 or z_i·g_i with z_i ∈ {0, 1}, hence exact, and each
-/// chain adds them in the same fixed order: a chain's Q does not depend on
-/// its tile, lane, rank or the code path.
-class CouplingEnergy {
- public:
-  explicit CouplingEnergy(const rbm::BoltzmannMachine& machine);
-  /// out[c] = Q(state of chain c) for every chain of `chains`.
-  void evaluate(const rbm::ChainBlock& chains, double* out) const;
-  std::vector<double> evaluate(const rbm::ChainBlock& chains) const;
-
- private:
-  std::int64_t units_;
-  std::vector<std::int64_t> first_;      ///< per unit: start of its upper neighbours, units + 1
-  std::vector<std::int64_t> neighbour_;  ///< j > i
-  std::vector<double> weight_;
-};
-
-namespace detail {
-/// Tests: evaluate Q with the portable kernel even where AVX2 exists (both
-/// must give the same bits).
-void force_portable_energy_kernel(bool portable);
-}  // namespace detail
-
 enum class Direction { forward, reverse };
 const char* to_string(Direction direction) noexcept;
 

@@ -10,10 +10,13 @@
 #pragma once
 
 #include <Kokkos_Core.hpp>
+#include <algorithm>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
 
+#include "qvae/rbm/coupling_energy.hpp"
 #include "qvae/rbm/gibbs_kernel.hpp"
 #include "qvae/rbm/sampler.hpp"
 
@@ -34,6 +37,22 @@ HostTileKernel host_tile_kernel(int lanes);
 /// Tests: run the portable host kernel and Philox even where AVX2 exists
 /// (both must give the same bits).
 void force_portable_host_kernel(bool portable);
+
+/// One tile's share of Sampler::anneal on the host.
+struct AnnealTileArgs {
+  TileSweepArgs sweep;  ///< adjacency_weight is replaced by each step's β·W
+  HostTileKernel kernel = nullptr;
+  int lanes = 0;
+  std::int64_t chains = 0;  ///< chains of the block (the last tile may be partial)
+  const std::vector<AnnealingStep>* steps = nullptr;
+  const double* weight = nullptr;  ///< W of each CSR entry
+  std::size_t entries = 0;         ///< CSR entries
+  const CouplingEnergy* coupling = nullptr;
+  double* accumulated = nullptr;
+};
+/// Every step for the chains of `tile`: float(β·W) as load_parameters makes
+/// it, the sweeps, then accumulated += energy_weight · Q.
+void anneal_tile(const AnnealTileArgs& args, std::int64_t tile);
 
 /// Kokkos::Profiling regions by RAII (Kokkos 3.4 has no ScopedRegion).
 class ProfilingRegion {
@@ -177,15 +196,68 @@ class KokkosGibbsSampler final : public Sampler {
       bias(unit) = static_cast<float>(bias_beta * model.biases()[layout_.node_of_unit[unit]]);
     Kokkos::deep_copy(adjacency_weight_, weight);
     Kokkos::deep_copy(field_bias_, bias);
+    if (tile_coupling_) tile_coupling_->refresh_weights();
   }
 
   void run_sweeps(std::int64_t sweeps, const std::vector<std::uint8_t>& sampled) override {
     if (tiles_ == 0 || sweeps == 0) return;
     detail::ProfilingRegion region("qvae::rbm::KokkosGibbsSampler::sweep");
+    const detail::TileSweepArgs args = sweep_args(sampled, sweeps);
+    const Kokkos::RangePolicy<ExecutionSpace, Kokkos::IndexType<std::int64_t>> tiles(space_, 0, tiles_);
+    if constexpr (kOnHost) {
+      const detail::HostTileKernel kernel = detail::host_tile_kernel(lanes_);
+      Kokkos::parallel_for("qvae::rbm::KokkosGibbsSampler::sweep_tiles", tiles,
+                           [=](const std::int64_t tile) { kernel(args, tile); });
+    } else {
+      Kokkos::parallel_for("qvae::rbm::KokkosGibbsSampler::sweep_tiles", tiles,
+                           detail::PortableSweepFunctor<ExecutionSpace, 1>{args});
+    }
+    space_.fence();
+  }
+
+  /// On the host, every step of one tile before the next (its states stay in
+  /// L2), with Q evaluated in the tile layout.
+  void run_anneal(const std::vector<AnnealingStep>& steps, const std::vector<std::uint8_t>& sampled,
+                  double* accumulated, const std::function<void(std::int64_t, std::int64_t)>& progress) override {
+    if constexpr (!kOnHost) {
+      Sampler::run_anneal(steps, sampled, accumulated, progress);
+    } else {
+      set_beta(steps.front().beta, BetaScope::couplings);  // biases at β_b = 1
+      if (tiles_ == 0) return;
+      if (!tile_coupling_) tile_coupling_.emplace(machine(), layout_.unit_of_node);
+      detail::ProfilingRegion region("qvae::rbm::KokkosGibbsSampler::anneal");
+      std::vector<double> weight(layout_.adjacency_coupler.size());  // W of each CSR entry
+      for (std::size_t k = 0; k < weight.size(); ++k) weight[k] = machine().weights()[layout_.adjacency_coupler[k]];
+      detail::AnnealTileArgs anneal;
+      anneal.sweep = sweep_args(sampled, 0);
+      anneal.kernel = detail::host_tile_kernel(lanes_);
+      anneal.lanes = lanes_;
+      anneal.chains = chain_total_;
+      anneal.steps = &steps;
+      anneal.weight = weight.data();
+      anneal.entries = weight.size();
+      anneal.coupling = &*tile_coupling_;
+      anneal.accumulated = accumulated;
+      // Tiles in batches of the space's concurrency, for progress between batches.
+      const std::int64_t batch = std::max(1, space_.concurrency());
+      const std::int64_t total = tiles_ * static_cast<std::int64_t>(steps.size());
+      for (std::int64_t first = 0; first < tiles_; first += batch) {
+        const std::int64_t last = std::min(tiles_, first + batch);
+        Kokkos::parallel_for("qvae::rbm::KokkosGibbsSampler::anneal_tiles",
+                             Kokkos::RangePolicy<ExecutionSpace, Kokkos::IndexType<std::int64_t>>(space_, first, last),
+                             [=](const std::int64_t tile) { detail::anneal_tile(anneal, tile); });
+        space_.fence();
+        if (progress) progress(last * static_cast<std::int64_t>(steps.size()), total);
+      }
+    }
+  }
+
+ private:
+  /// Everything a tile kernel reads, for `sweeps` sweeps with partitions `sampled`.
+  detail::TileSweepArgs sweep_args(const std::vector<std::uint8_t>& sampled, std::int64_t sweeps) {
     auto sampled_host = Kokkos::create_mirror_view(partition_sampled_);
     for (std::size_t p = 0; p < sampled.size(); ++p) sampled_host(p) = sampled[p];
     Kokkos::deep_copy(partition_sampled_, sampled_host);
-
     detail::TileSweepArgs args;
     args.state = state_.data();
     args.tile_stride = tile_stride_;
@@ -202,19 +274,9 @@ class KokkosGibbsSampler final : public Sampler {
     args.first_chain = chain_offset_;
     args.blocks_per_sweep = layout_.blocks_per_sweep;
     args.sweeps = sweeps;
-    const Kokkos::RangePolicy<ExecutionSpace, Kokkos::IndexType<std::int64_t>> tiles(space_, 0, tiles_);
-    if constexpr (kOnHost) {
-      const detail::HostTileKernel kernel = detail::host_tile_kernel(lanes_);
-      Kokkos::parallel_for("qvae::rbm::KokkosGibbsSampler::sweep_tiles", tiles,
-                           [=](const std::int64_t tile) { kernel(args, tile); });
-    } else {
-      Kokkos::parallel_for("qvae::rbm::KokkosGibbsSampler::sweep_tiles", tiles,
-                           detail::PortableSweepFunctor<ExecutionSpace, 1>{args});
-    }
-    space_.fence();
+    return args;
   }
 
- private:
   template <class T>
   Kokkos::View<T*, MemorySpace> to_device(const std::string& label, const std::vector<T>& values) {
     Kokkos::View<T*, MemorySpace> view(label, values.size());
@@ -232,7 +294,8 @@ class KokkosGibbsSampler final : public Sampler {
   Kokkos::View<float*, MemorySpace> state_;
   Kokkos::View<std::int64_t*, MemorySpace> sweeps_done_;
   std::int64_t tiles_ = 0, chain_offset_ = 0, chain_total_ = 0, tile_stride_ = 0, unit_stride_ = 0;
-  int lanes_ = 1;  ///< chains per tile
+  int lanes_ = 1;                                ///< chains per tile
+  std::optional<CouplingEnergy> tile_coupling_;  ///< Q in the tile layout, built on first use
 };
 
 extern template class KokkosGibbsSampler<Kokkos::DefaultHostExecutionSpace>;

@@ -28,6 +28,8 @@
 
 namespace qvae::rbm {
 
+class CouplingEnergy;
+
 struct SamplerSettings {
   std::uint64_t seed = 0;
   double beta = 1.0;
@@ -67,6 +69,17 @@ struct Clamp {
 /// The nodes of `partitions`, ascending: the columns of Clamp::values.
 std::vector<std::int64_t> clamped_nodes(const BoltzmannMachine& machine, const std::vector<int>& partitions);
 
+/// One temperature of an annealing run (docs/logz.md): the couplings are
+/// scaled by `beta` (the biases are not: BetaScope::couplings), every chain
+/// runs `sweeps` sweeps, then its accumulator gains energy_weight · Q(z), with
+/// Q(z) = Σ_e W_e z_i z_j the coupling energy of its state (unscaled W; see
+/// qvae/rbm/coupling_energy.hpp).  AIS weights are such sums.
+struct AnnealingStep {
+  double beta = 1.0;
+  std::int64_t sweeps = 1;
+  double energy_weight = 0.0;
+};
+
 /// Memory a sampler holds: per chain (state and counter, in the backend's
 /// working form) and for the model (couplings, fields) — docs/performance.md.
 struct MemoryUse {
@@ -79,7 +92,7 @@ class Sampler {
   /// Reads the machine's parameters now and again on refresh_parameters(); the
   /// machine must outlive the sampler.
   Sampler(const BoltzmannMachine& machine, SamplerSettings settings);
-  virtual ~Sampler() = default;
+  virtual ~Sampler();
   Sampler(const Sampler&) = delete;
   Sampler& operator=(const Sampler&) = delete;
 
@@ -115,6 +128,16 @@ class Sampler {
   /// Runs `sweeps` sweeps of every chain.
   void sweep(std::int64_t sweeps);
 
+  /// Runs the steps of an annealing schedule on every chain (see AnnealingStep):
+  /// after step s, accumulated[c] += steps[s].energy_weight · Q(z_c), in step
+  /// order — the same bits as set_beta, sweep and CouplingEnergy on chains()
+  /// step by step.  Backends may run every step of one tile of chains before
+  /// the next, keeping its states in cache and evaluating Q in their own
+  /// layout; `progress(done, total)` counts finished (tile, step) pairs.
+  /// Afterwards β is the last step's, scope couplings.
+  void anneal(const std::vector<AnnealingStep>& steps, double* accumulated,
+              const std::function<void(std::int64_t, std::int64_t)>& progress = {});
+
  protected:
   /// Backend hooks.  load_chains gets chains already validated and clamped;
   /// load_parameters reads machine() and settings() (β) into the backend's form.
@@ -123,6 +146,10 @@ class Sampler {
   virtual void load_parameters() = 0;
   /// `sampled[p]` is 0 for clamped partitions.
   virtual void run_sweeps(std::int64_t sweeps, const std::vector<std::uint8_t>& sampled) = 0;
+  /// The steps of anneal(); by default set_beta, run_sweeps and Q of
+  /// store_chains() one step at a time.
+  virtual void run_anneal(const std::vector<AnnealingStep>& steps, const std::vector<std::uint8_t>& sampled,
+                          double* accumulated, const std::function<void(std::int64_t, std::int64_t)>& progress);
 
  private:
   void apply_clamp(ChainBlock& chains) const;
@@ -131,6 +158,7 @@ class Sampler {
   std::int64_t first_chain_ = 0, count_ = 0;
   Clamp clamp_;
   std::vector<std::uint8_t> sampled_;
+  std::unique_ptr<CouplingEnergy> coupling_;  ///< for the default Q, built on first use
 };
 
 /// Makes a sampler of one backend (make_kokkos_sampler, make_torch_sampler).
