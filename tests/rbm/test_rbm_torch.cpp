@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "qvae/core/error.hpp"
+#include "qvae/rbm/coupling_energy.hpp"
 #include "qvae/rbm/sampler.hpp"
 #include "qvae/rbm/torch_sampler.hpp"
 #include "qvae/rbm/torch_tensors.hpp"
@@ -188,6 +189,36 @@ TEST(TorchGibbs, ResumeContinuesBitExactly) {
   second->sweep(12);
   EXPECT_EQ(second->chains().states, straight->chains().states);
   EXPECT_EQ(second->backend(), "torch");
+}
+
+TEST(TorchGibbs, AnnealingIsSetBetaSweepAndCouplingEnergyStepByStep) {
+  // The default Sampler::anneal, which backends without a fused run inherit.
+  const BoltzmannMachine machine = random_machine(4, 6, 0.5, 1.0, 0.5, 17);
+  SamplerSettings settings;
+  settings.seed = 77;
+  settings.beta_scope = BetaScope::all;  // anneal scales the couplings only
+  const std::vector<AnnealingStep> steps = {{0.0, 1, 0.5}, {0.4, 2, -0.25}, {1.0, 1, 2.0}};
+  const ChainBlock start = random_chains(machine.num_nodes(), 77, 4, 30);
+  std::unique_ptr<Sampler> annealed = make_torch_sampler(machine, settings);
+  std::unique_ptr<Sampler> stepped = make_torch_sampler(machine, settings);
+  annealed->set_chains(start);
+  stepped->set_chains(start);
+  std::vector<double> accumulated(30, 1.0), expected(accumulated);
+  std::vector<std::int64_t> progress;
+  annealed->anneal(steps, accumulated.data(), [&](std::int64_t done, std::int64_t total) {
+    EXPECT_EQ(total, 3);
+    progress.push_back(done);
+  });
+  for (const AnnealingStep& step : steps) {
+    stepped->set_beta(step.beta, BetaScope::couplings);
+    stepped->sweep(step.sweeps);
+    const std::vector<double> q = CouplingEnergy(machine).evaluate(stepped->chains());
+    for (std::size_t c = 0; c < q.size(); ++c) expected[c] += step.energy_weight * q[c];
+  }
+  EXPECT_EQ(accumulated, expected);
+  EXPECT_EQ(annealed->chains().states, stepped->chains().states);
+  EXPECT_EQ(progress, (std::vector<std::int64_t>{1, 2, 3}));
+  EXPECT_EQ(annealed->settings().beta_scope, BetaScope::couplings);
 }
 
 }  // namespace
