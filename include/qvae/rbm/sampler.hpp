@@ -133,7 +133,8 @@ class Sampler {
   /// order — the same bits as set_beta, sweep and CouplingEnergy on chains()
   /// step by step.  Backends may run every step of one tile of chains before
   /// the next, keeping its states in cache and evaluating Q in their own
-  /// layout; `progress(done, total)` counts finished (tile, step) pairs.
+  /// layout; `progress(done, total)` reports the work finished in the
+  /// backend's units ((tile, step) pairs, or steps), done = total at the end.
   /// Afterwards β is the last step's, scope couplings.
   void anneal(const std::vector<AnnealingStep>& steps, double* accumulated,
               const std::function<void(std::int64_t, std::int64_t)>& progress = {});
