@@ -14,6 +14,7 @@
 #include "qvae/data/calo_file.hpp"
 #include "qvae/par/collective_error.hpp"
 #include "qvae/par/partition.hpp"
+#include "qvae/rbm/torch_device.hpp"
 #include "qvae/rbm/torch_sampler.hpp"
 
 namespace qvae::classifier {
@@ -48,10 +49,11 @@ struct Labelled {
   std::int64_t rows() const { return static_cast<std::int64_t>(labels.size()); }
 };
 
-/// Rows [begin, end) of each class's permutation: generated (label 0) first, then reference (label 1).
+/// Rows [begin, end) of each class's permutation: generated (label 0) first,
+/// then reference (label 1); the tensors on `device`.
 Labelled gather_split(const eval::FeatureTable& reference, const eval::FeatureTable& generated,
                       const std::vector<std::int64_t>& order_ref, const std::vector<std::int64_t>& order_gen,
-                      std::int64_t begin, std::int64_t end) {
+                      std::int64_t begin, std::int64_t end, torch::Device device) {
   const std::int64_t per_class = end - begin, cols = reference.cols;
   Labelled out;
   out.x = torch::empty({2 * per_class, cols}, torch::kFloat64);
@@ -66,7 +68,8 @@ Labelled gather_split(const eval::FeatureTable& reference, const eval::FeatureTa
       out.labels.push_back(label);
     }
   }
-  out.y = torch::tensor(out.labels, torch::kFloat64).unsqueeze(1);
+  out.y = torch::tensor(out.labels, torch::kFloat64).unsqueeze(1).to(device);
+  out.x = out.x.to(device);
   return out;
 }
 
@@ -107,7 +110,8 @@ std::vector<double> predict_logits(torch::nn::Sequential& net, const Labelled& d
   std::vector<double> local;
   local.reserve(static_cast<std::size_t>(mine.count));
   for (std::int64_t begin = mine.offset; begin < mine.end(); begin += chunk) {
-    const torch::Tensor logits = net->forward(data.x.slice(0, begin, std::min(begin + chunk, mine.end()))).contiguous();
+    const torch::Tensor logits =
+        net->forward(data.x.slice(0, begin, std::min(begin + chunk, mine.end()))).to(torch::kCPU).contiguous();
     local.insert(local.end(), logits.data_ptr<double>(), logits.data_ptr<double>() + logits.numel());
   }
   return comm.size() == 1 ? local : comm.allgather_blocks(local);
@@ -125,7 +129,8 @@ void sum_gradients(const std::vector<torch::Tensor>& params, std::vector<double>
   for (const auto& p : params) {
     const auto n = static_cast<std::size_t>(p.numel());
     if (p.grad().defined())
-      std::copy_n(p.grad().contiguous().data_ptr<double>(), n, flat.begin() + static_cast<std::ptrdiff_t>(at));
+      std::copy_n(p.grad().to(torch::kCPU).contiguous().data_ptr<double>(), n,
+                  flat.begin() + static_cast<std::ptrdiff_t>(at));
     else
       std::fill_n(flat.begin() + static_cast<std::ptrdiff_t>(at), n, 0.0);
     at += n;
@@ -134,7 +139,7 @@ void sum_gradients(const std::vector<torch::Tensor>& params, std::vector<double>
   at = 0;
   for (const auto& p : params) {
     const auto n = static_cast<std::size_t>(p.numel());
-    auto grad = torch::from_blob(flat.data() + at, p.sizes(), torch::kFloat64).clone();
+    auto grad = torch::from_blob(flat.data() + at, p.sizes(), torch::kFloat64).to(p.device(), true, true);
     p.mutable_grad() = grad;
     at += n;
   }
@@ -153,6 +158,9 @@ eval::ClassifierResult train_classifier(const eval::FeatureTable& reference, con
   require_enough_events(reference.rows(), generated.rows(), s, where);
   const core::Stopwatch start;
   if (s.threads > 0) rbm::limit_torch_threads(s.threads);
+  const int node_rank = comm.node_rank();
+  torch::Device device(torch::kCPU);
+  par::run_agreed(comm, [&] { device = torch::Device(rbm::resolve_device(s.device, node_rank, "classifier.device")); });
 
   eval::ClassifierResult r;
   r.inputs = name;
@@ -166,12 +174,14 @@ eval::ClassifierResult train_classifier(const eval::FeatureTable& reference, con
   // Per class, one keyed permutation of its events: train, test, validation in that order.
   const auto order_gen = keyed_permutation(r.events_per_class, s.seed, kSplitStreams + 0);
   const auto order_ref = keyed_permutation(r.events_per_class, s.seed, kSplitStreams + 1);
-  const Labelled train = gather_split(reference, generated, order_ref, order_gen, 0, sizes.train);
-  const Labelled test = gather_split(reference, generated, order_ref, order_gen, sizes.train, sizes.train + sizes.test);
+  const Labelled train = gather_split(reference, generated, order_ref, order_gen, 0, sizes.train, device);
+  const Labelled test =
+      gather_split(reference, generated, order_ref, order_gen, sizes.train, sizes.train + sizes.test, device);
   const Labelled val =
-      gather_split(reference, generated, order_ref, order_gen, sizes.train + sizes.test, r.events_per_class);
+      gather_split(reference, generated, order_ref, order_gen, sizes.train + sizes.test, r.events_per_class, device);
 
-  torch::nn::Sequential net = build_network(r.features, s);
+  torch::nn::Sequential net = build_network(r.features, s);  // drawn on the host: the same weights anywhere
+  net->to(device);
   const std::vector<torch::Tensor> params = net->parameters();
   std::size_t total = 0;
   for (const auto& p : params) total += static_cast<std::size_t>(p.numel());
@@ -190,8 +200,9 @@ eval::ClassifierResult train_classifier(const eval::FeatureTable& reference, con
       const par::Block mine = par::block_partition(length, comm.rank(), comm.size());
       adam.zero_grad();
       if (mine.count > 0) {
-        const torch::Tensor rows = torch::from_blob(const_cast<std::int64_t*>(order.data()) + begin + mine.offset,
-                                                    {mine.count}, torch::kInt64);
+        const torch::Tensor rows =
+            torch::from_blob(const_cast<std::int64_t*>(order.data()) + begin + mine.offset, {mine.count}, torch::kInt64)
+                .to(device);
         const torch::Tensor logits = net->forward(train.x.index_select(0, rows));
         const torch::Tensor loss = torch::binary_cross_entropy_with_logits(logits, train.y.index_select(0, rows), {},
                                                                            {}, torch::Reduction::Sum);

@@ -48,7 +48,11 @@ const core::ConfigBinder<ClassifierSettings>& classifier_keys() {
         .value("classifier.threads", "classifier test: LibTorch threads per rank (0 = default)",
                &ClassifierSettings::threads)
         .value("classifier.chunk_rows", "classifier test: showers read per rank per step while building inputs",
-               &ClassifierSettings::chunk_rows);
+               &ClassifierSettings::chunk_rows)
+        .choice("classifier.device",
+                "classifier test: where the network trains: cpu, or cuda (one GPU per rank); a build without CUDA "
+                "exits 2",
+                {rbm::DeviceKind::cpu, rbm::DeviceKind::cuda}, &ClassifierSettings::device);
     return k;
   }();
   return keys;

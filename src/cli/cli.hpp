@@ -18,6 +18,7 @@
 #include "qvae/core/run_options.hpp"
 #include "qvae/par/communicator.hpp"
 #include "qvae/par/environment.hpp"
+#include "qvae/rbm/torch_device.hpp"
 
 namespace qvae::cli {
 
@@ -154,6 +155,11 @@ struct DeviceSampleRequest {
   std::uint64_t seed = 0;
   std::optional<std::string> clamp_values;  ///< partition-0 values (flux-bias conditioning)
 };
+/// --device cpu|cuda of the commands that run a trained model (generate,
+/// encode, evaluate --model), and its value.
+void add_compute_device_option(po::options_description& options, const char* what);
+rbm::DeviceKind compute_device_of(const po::variables_map& values);
+
 /// --endpoint, --solver, --token-file, --device-beta.
 void add_device_options(po::options_description& options);
 int sample_on_device(Context& context, CommandLine& cli, DeviceSampleRequest request);

@@ -186,6 +186,7 @@ void declare_bench_options(po::options_description& options) {
       "chains", po::value<std::int64_t>()->default_value(1024), "gibbs: chains in total")(
       "sweeps", po::value<std::int64_t>()->default_value(100), "gibbs: block-Gibbs sweeps")(
       "backend", po::value<std::string>()->default_value("kokkos"), "gibbs: kokkos | torch")(
+      "device", po::value<std::string>()->default_value("cpu"), "gibbs --backend torch: cpu | cuda (one GPU per rank)")(
       "temps", po::value<std::int64_t>()->default_value(200), "logz: temperatures of the rate measurement")(
       "sweeps-per-temp", po::value<std::int64_t>()->default_value(1), "logz: Gibbs sweeps per temperature")(
       "schedule", po::value<std::string>()->default_value("adaptive"), "logz: linear | piecewise | adaptive")(

@@ -14,6 +14,7 @@
 #include "qvae/par/collective_error.hpp"
 #include "qvae/par/partition.hpp"
 #include "qvae/rbm/sampler.hpp"
+#include "qvae/rbm/torch_device.hpp"
 #include "qvae/rbm/torch_sampler.hpp"
 
 namespace qvae::cli {
@@ -35,7 +36,13 @@ int bench_gibbs(Context& context, CommandLine& cli) {
   request.nodes_per_partition = values["nodes-per-partition"].as<int>();
   request.scheme = "";  // the topology's default (pegasus: region, as the reference models)
   std::optional<rbm::BoltzmannMachine> machine;
+  std::string device = "cpu";
+  const int node_rank = comm.node_rank();
   par::run_agreed(comm, [&] {
+    device = rbm::resolve_device(compute_device_of(values), node_rank, "--device");
+    if (device != "cpu" && backend != "torch")
+      throw core::UsageError(
+          core::describe("--device " + device + " needs the torch backend", "qvae bench gibbs", "add --backend torch"));
     if (chains < 1 || sweeps < 1 || request.nodes_per_partition < 1)
       throw core::UsageError(
           core::describe("--chains, --sweeps and --nodes-per-partition must be >= 1", "qvae bench gibbs"));
@@ -48,7 +55,9 @@ int bench_gibbs(Context& context, CommandLine& cli) {
   rbm::SamplerFactory factory = rbm::make_kokkos_sampler;
   if (backend == "torch") {
     rbm::limit_torch_threads(1);  // per core: one rank, one thread
-    factory = rbm::make_torch_sampler;
+    factory = [device](const rbm::BoltzmannMachine& m, const rbm::SamplerSettings& s) {
+      return rbm::make_torch_sampler_on(device, m, s);
+    };
   }
   rbm::SamplerSettings settings;
   settings.seed = cli.run().seed;
@@ -70,7 +79,10 @@ int bench_gibbs(Context& context, CommandLine& cli) {
   const nlohmann::json summary = {
       {"benchmark", "gibbs"},
       {"backend", backend},
-      {"kernel_isa", backend == "kokkos" ? rbm::host_kernel_isa() : std::string("blas")},
+      {"device", device},
+      {"kernel_isa", backend == "kokkos" ? rbm::host_kernel_isa()
+                     : device == "cpu"   ? std::string("blas")
+                                         : device},
       {"topology", machine->graph().topology},
       {"model", machine->graph().description},
       {"nodes_per_partition", request.nodes_per_partition},

@@ -49,6 +49,7 @@ int bench_train(Context& context, CommandLine& cli) {
                             {"batch_size", request.batch_size},
                             {"batches", request.batches},
                             {"threads_per_rank", request.threads},
+                            {"device", result.device},
                             {"ranks", comm.size()},
                             {"seconds", result.seconds},
                             {"step_seconds", result.step_seconds},
@@ -64,11 +65,11 @@ int bench_train(Context& context, CommandLine& cli) {
     core::print_json_summary(summary, comm.is_root());
   else if (comm.is_root())
     std::fprintf(stderr,
-                 "bench train: %lld-parameter model, global batch %lld, %d timed steps on %d rank(s) x %d thread(s): "
-                 "%.2f s/step (%.2f s CPU on the slowest rank), %.1f showers/s, peak %.0f MB per rank\n",
-                 static_cast<long long>(result.parameters), static_cast<long long>(request.batch_size), request.batches,
-                 comm.size(), request.threads, result.step_seconds, result.cpu_step_seconds, result.showers_per_s,
-                 result.peak_rss_mb);
+                 "bench train: %lld-parameter model on %s, global batch %lld, %d timed steps on %d rank(s) x %d "
+                 "thread(s): %.2f s/step (%.2f s CPU on the slowest rank), %.1f showers/s, peak %.0f MB per rank\n",
+                 static_cast<long long>(result.parameters), result.device.c_str(),
+                 static_cast<long long>(request.batch_size), request.batches, comm.size(), request.threads,
+                 result.step_seconds, result.cpu_step_seconds, result.showers_per_s, result.peak_rss_mb);
   if (!cli.json() && comm.is_root()) {
     std::fprintf(stderr, "  per step, mean over ranks:");
     for (const auto& [phase, seconds] : result.step_breakdown)

@@ -17,6 +17,7 @@ void declare_encode_options(po::options_description& options) {
       "seed", po::value<std::uint64_t>(), "posterior sampling seed (default: run.seed)")(
       "out", po::value<std::string>(), "output qvae-latents file")(
       "chunk-events", po::value<std::int64_t>()->default_value(256), "showers per forward pass");
+  add_compute_device_option(options, "the encoder");
 }
 
 int run_encode(Context& context) {
@@ -42,6 +43,7 @@ int run_encode(Context& context) {
   request.events = vm.count("events") ? vm["events"].as<std::int64_t>() : -1;
   request.seed = vm.count("seed") ? vm["seed"].as<std::uint64_t>() : cli.run().seed;
   request.chunk_events = vm["chunk-events"].as<std::int64_t>();
+  request.device = compute_device_of(vm);
   request.provenance = io::Provenance{context.command_line, request.seed, cli.config_ini()};
   PhaseProgress progress(cli, context.world, "encode", "showers");
   request.on_progress = [&](std::int64_t done, std::int64_t total) { progress(done, total); };

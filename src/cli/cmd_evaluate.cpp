@@ -133,6 +133,7 @@ void declare_evaluate_options(po::options_description& options) {
       "model-chunk-events", po::value<std::int64_t>()->default_value(256), "showers (chains) per forward pass")(
       "threads", po::value<int>()->default_value(0), "LibTorch threads per rank for --model (0 = default)")(
       "classifier", po::value<std::string>(), "classifier test on low | high | both inputs ([classifier] keys)");
+  add_compute_device_option(options, "--model's networks and prior chains");
 }
 
 int run_evaluate(Context& context) {
@@ -225,6 +226,7 @@ int run_evaluate(Context& context) {
       model_request.seed = seed;
       model_request.chunk_events = vm["model-chunk-events"].as<std::int64_t>();
       model_request.threads = vm["threads"].as<int>();
+      model_request.device = compute_device_of(vm);
     }
     if (vm.count("classifier")) {
       const std::string which = vm["classifier"].as<std::string>();

@@ -20,6 +20,7 @@ void declare_generate_options(po::options_description& options) {
       "gibbs-sweeps", po::value<int>()->default_value(0),
       "prior Gibbs sweeps per shower (0: the model's rbm.generation_gibbs_steps)")(
       "threads", po::value<int>()->default_value(0), "LibTorch threads per rank (0 = default)");
+  add_compute_device_option(options, "the decoder and the prior's chains");
 }
 
 int run_generate(Context& context) {
@@ -45,6 +46,7 @@ int run_generate(Context& context) {
   request.chunk_events = vm["chunk-events"].as<std::int64_t>();
   request.threads = vm["threads"].as<int>();
   request.gibbs_sweeps = vm["gibbs-sweeps"].as<int>();
+  request.device = compute_device_of(vm);
   if (request.gibbs_sweeps < 0)
     throw core::UsageError(
         core::describe("--gibbs-sweeps must be >= 0", "qvae generate", "0 keeps the model's setting"));

@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include <torch/cuda.h>
 #include <torch/version.h>
 #include <Kokkos_Core.hpp>
 #include <boost/version.hpp>
@@ -65,7 +66,10 @@ int run_version(Context& context) {
         {"build_type", build::build_type},
         {"compiler", build::compiler}}},
       {"mpi", mpi_info(context.world)},
-      {"libtorch", {{"version", TORCH_VERSION}}},
+      {"libtorch",
+       {{"version", TORCH_VERSION},
+        {"cuda", torch::cuda::is_available()},
+        {"cuda_devices", static_cast<std::int64_t>(torch::cuda::device_count())}}},
       {"hdf5", hdf5_info()},
       {"kokkos", kokkos_info()},
       {"boost", std::to_string(BOOST_VERSION / 100000) + "." + std::to_string(BOOST_VERSION / 100 % 1000)},
@@ -81,7 +85,11 @@ int run_version(Context& context) {
             << build::compiler << ")\n"
             << "  MPI       " << info["mpi"]["library"].get<std::string>() << " (MPI "
             << info["mpi"]["standard"].get<std::string>() << "), " << context.world.size() << " rank(s)\n"
-            << "  LibTorch  " << TORCH_VERSION << "\n"
+            << "  LibTorch  " << TORCH_VERSION
+            << (info["libtorch"]["cuda"].get<bool>()
+                    ? " (CUDA, " + std::to_string(info["libtorch"]["cuda_devices"].get<std::int64_t>()) + " GPU(s))"
+                    : std::string(" (CPU only)"))
+            << "\n"
             << "  HDF5      " << info["hdf5"]["version"].get<std::string>()
             << (info["hdf5"]["parallel"].get<bool>() ? " (parallel)" : " (serial)") << "\n"
             << "  Kokkos    " << info["kokkos"]["version"].get<std::string>() << " (backends: " << backends << ")\n"

@@ -195,7 +195,7 @@ torch::Tensor TotalEnergyDensityImpl::sample(const torch::Tensor& scaled_energy,
   TORCH_CHECK(uniforms.dim() == 2 && uniforms.size(1) == 3 && uniforms.size(0) == scaled_energy.size(0),
               "TotalEnergyDensity::sample: one row of 3 uniforms per energy is needed");
   const Mixture m = mixture(scaled_energy);
-  const torch::Tensor u = uniforms.to(m.means.scalar_type()).clamp(1e-12, 1.0 - 1e-12);
+  const torch::Tensor u = uniforms.to(m.means.device(), m.means.scalar_type()).clamp(1e-12, 1.0 - 1e-12);
   // Component: the first whose cumulative weight exceeds u0 (the last if rounding leaves none).
   const torch::Tensor cumulative = torch::cumsum(torch::exp(m.log_weights), 1);
   const torch::Tensor component = (cumulative < u.select(1, 0).unsqueeze(1)).sum(1, true).clamp_max(components_ - 1);

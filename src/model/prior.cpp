@@ -10,6 +10,7 @@
 #include "qvae/core/philox.hpp"
 #include "qvae/graph/partitioned_graph.hpp"
 #include "qvae/rbm/rbm_file.hpp"
+#include "qvae/rbm/torch_sampler.hpp"
 #include "qvae/rbm/torch_tensors.hpp"
 
 namespace qvae::model {
@@ -58,11 +59,15 @@ Prior::~Prior() = default;
 torch::Tensor Prior::energy(const torch::Tensor& z, bool drop_partition0_bias) const {
   TORCH_CHECK(z.dim() == 2 && z.size(1) == nodes(), "Prior::energy expects (B, ", nodes(), "), got ", z.sizes());
   const torch::Tensor states = z.to(torch::kDouble);
-  const torch::Tensor b = identity_order_ ? biases_ : biases_.index_select(0, node_of_latent_);
+  // The parameters live on the host; on another device they are copied to z's
+  // (a differentiable copy: autograd still reaches the host tensors).
+  const torch::Device device = z.device();
+  const torch::Tensor b = (identity_order_ ? biases_ : biases_.index_select(0, node_of_latent_)).to(device);
   const std::int64_t skip = drop_partition0_bias ? nodes_per_partition_ : 0;
   const torch::Tensor linear = states.slice(1, skip).matmul(b.slice(0, skip));
-  const torch::Tensor pairs = states.index_select(1, edge_first_) * states.index_select(1, edge_second_);
-  return (-linear - pairs.matmul(weights_)).to(z.scalar_type());
+  const torch::Tensor pairs =
+      states.index_select(1, edge_first_.to(device)) * states.index_select(1, edge_second_.to(device));
+  return (-linear - pairs.matmul(weights_.to(device))).to(z.scalar_type());
 }
 
 PriorGradient Prior::centred_gradient(const torch::Tensor& data, const torch::Tensor& model, double mean_clamp) const {
@@ -72,7 +77,7 @@ PriorGradient Prior::centred_gradient(const torch::Tensor& data, const torch::Te
     const double normaliser = static_cast<double>(std::max<std::int64_t>(states.size(0) - 1, 1));
     return (centred.index_select(1, edge_first_) * centred.index_select(1, edge_second_)).sum(0) / normaliser;
   };
-  const torch::Tensor d = data.to(torch::kDouble), m = model.to(torch::kDouble);
+  const torch::Tensor d = data.to(torch::kCPU, torch::kDouble), m = model.to(torch::kCPU, torch::kDouble);
   PriorGradient gradient;
   gradient.weights = coupler_covariance(d) - coupler_covariance(m);
   const torch::Tensor mean_data = d.mean(0).clamp(mean_clamp, 1 - mean_clamp);
@@ -100,8 +105,11 @@ torch::Tensor Prior::sample(const torch::Tensor& initial, const GibbsRequest& re
   constexpr std::size_t kMaxSamplers = 4;  // one per seed in use (training, generation, ...)
   if (samplers_.size() >= kMaxSamplers && samplers_.count(request.seed) == 0) samplers_.clear();
   auto& sampler = samplers_[request.seed];
-  if (!sampler)
-    sampler = rbm::make_kokkos_sampler(*machine_, rbm::SamplerSettings{request.seed, 1.0, rbm::BetaScope::couplings});
+  if (!sampler) {
+    const rbm::SamplerSettings settings{request.seed, 1.0, rbm::BetaScope::couplings};
+    sampler = sampling_device_ == "cpu" ? rbm::make_kokkos_sampler(*machine_, settings)
+                                        : rbm::make_torch_sampler_on(sampling_device_, *machine_, settings);
+  }
   sampler->refresh_parameters();
   rbm::ChainBlock chains;
   chains.first_chain = request.first_chain;
@@ -127,11 +135,19 @@ torch::Tensor Prior::sample(const torch::Tensor& initial, const GibbsRequest& re
   return identity_order_ ? out : out.index_select(1, node_of_latent_);
 }
 
+void Prior::set_sampling_device(const std::string& device) {
+  if (device == sampling_device_) return;
+  samplers_.clear();
+  sampling_device_ = device;
+}
+
 std::string Prior::description() const {
   std::ostringstream os;
   const auto& g = machine_->graph();
   os << (g.description.empty() ? g.topology : g.description) << ", " << partitions_ << " x " << nodes_per_partition_
-     << " nodes, " << couplers() << " couplers, Kokkos block Gibbs";
+     << " nodes, " << couplers() << " couplers, "
+     << (sampling_device_ == "cpu" ? std::string("Kokkos block Gibbs")
+                                   : "dense LibTorch block Gibbs on " + sampling_device_);
   return os.str();
 }
 

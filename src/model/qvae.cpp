@@ -273,21 +273,28 @@ torch::Tensor QvaeImpl::energy_code(const torch::Tensor& incident_energies_mev, 
   return nodes.to(incident_energies_mev.device(), dtype);
 }
 
-torch::Tensor QvaeImpl::uniforms(const std::optional<NoiseKeys>& keys, std::uint32_t domain, std::int64_t batch,
-                                 std::int64_t count, torch::Dtype dtype) const {
-  if (!keys) return torch::rand({batch, count}, torch::TensorOptions().dtype(dtype)).clamp(1e-7, 1.0 - 1e-7);
-  TORCH_CHECK(keys->events.numel() == batch, "NoiseKeys: one event id per row is needed");
-  return philox_uniform(keys->seed, domain, keys->events, keys->step, count, dtype);
+torch::Device QvaeImpl::device() const {
+  const std::vector<torch::Tensor> params = parameters();
+  return params.empty() ? torch::Device(torch::kCPU) : params.front().device();
 }
 
-ForwardOutput QvaeImpl::forward(const torch::Tensor& reduced, const torch::Tensor& incident_energies_mev,
+torch::Tensor QvaeImpl::uniforms(const std::optional<NoiseKeys>& keys, std::uint32_t domain, std::int64_t batch,
+                                 std::int64_t count, torch::Dtype dtype) const {
+  if (!keys)
+    return torch::rand({batch, count}, torch::TensorOptions().dtype(dtype)).clamp(1e-7, 1.0 - 1e-7).to(device());
+  TORCH_CHECK(keys->events.numel() == batch, "NoiseKeys: one event id per row is needed");
+  return philox_uniform(keys->seed, domain, keys->events, keys->step, count, dtype).to(device());
+}
+
+ForwardOutput QvaeImpl::forward(const torch::Tensor& reduced_input, const torch::Tensor& incident_energies_mev,
                                 const StepSettings& settings) {
+  const torch::Tensor reduced = reduced_input.to(device());
   const std::int64_t batch = reduced.size(0);
   const auto dtype = reduced.scalar_type();
   const int nodes = config_.rbm.nodes_per_partition;
   ForwardOutput out;
   out.reduced = reduced;
-  out.incident_energies = incident_energies_mev.detach().to(torch::kDouble).reshape({-1});
+  out.incident_energies = incident_energies_mev.detach().to(reduced.device(), torch::kDouble).reshape({-1});
   const EnergyFeatures energy = energy_features(out.incident_energies, config_.energy_log_min, config_.energy_log_max,
                                                 config_.energy_embedding_dim, dtype);
   if (code_) out.energy_code = energy_code(out.incident_energies, dtype);
@@ -418,7 +425,7 @@ LossTerms QvaeImpl::loss(const ForwardOutput& output, const torch::Tensor& negat
         -(output.layer_targets.slice(1, 1) * torch::log_softmax(output.layer_logits.slice(1, 1), 1)).sum(1);
     terms.layer = (total_term + c.layer_coefficient * cross_entropy).mean();
   } else {
-    terms.layer = torch::zeros({}, dtype);
+    terms.layer = torch::zeros({}, u.options());
   }
 
   // KL to the prior: log q over the encoded partitions, + <E(zeta)>_q - <E(z~)>_model.
@@ -428,7 +435,7 @@ LossTerms QvaeImpl::loss(const ForwardOutput& output, const torch::Tensor& negat
   terms.entropy = (encoded * l - torch::nn::functional::softplus(l)).sum(1).mean();
   const bool conditional = code_.has_value();
   terms.pos_energy = prior_->energy(output.posterior_samples, conditional).mean();
-  terms.neg_energy = -prior_->energy(negative_samples.detach().to(dtype), conditional).mean();
+  terms.neg_energy = -prior_->energy(negative_samples.detach().to(u.device(), dtype), conditional).mean();
   // KL(q || p) = <log q> + <E(zeta)>_q + log Z: without log Z (which needs AIS)
   // the term is the KL up to a constant of the networks, -log Z of the prior.
   terms.kl = terms.entropy + terms.pos_energy;
@@ -478,7 +485,8 @@ data::ShowerBlock QvaeImpl::generate(const std::vector<double>& incident_energie
   const bool was_training = is_training();
   eval();
   const auto batch = static_cast<std::int64_t>(incident_energies_mev.size());
-  const torch::Tensor energies = torch::tensor(incident_energies_mev, torch::kDouble);
+  const torch::Device device = this->device();
+  const torch::Tensor energies = torch::tensor(incident_energies_mev, torch::kDouble).to(device);
   const torch::Tensor events = torch::arange(first_event, first_event + batch, torch::kLong);
   const int nodes = config_.rbm.nodes_per_partition;
 
@@ -492,7 +500,7 @@ data::ShowerBlock QvaeImpl::generate(const std::vector<double>& incident_energie
       (philox_uniform(request.seed, kGenerationPriorDomain, events, 0, prior_->nodes(), torch::kDouble) < 0.5)
           .to(torch::kDouble);
   if (code_) initial.slice(1, 0, nodes).copy_(energy_code(energies, torch::kDouble));
-  const torch::Tensor latent = prior_->sample(initial, request).to(torch::kFloat);
+  const torch::Tensor latent = prior_->sample(initial, request).to(device, torch::kFloat);
 
   // Decoder: ReLU(act) * Bernoulli(sigmoid(hits)).
   const EnergyFeatures features = energy_features(energies, config_.energy_log_min, config_.energy_log_max,
@@ -502,7 +510,8 @@ data::ShowerBlock QvaeImpl::generate(const std::vector<double>& incident_energie
     total = total_density_->sample(features.scaled,
                                    philox_uniform(seed, kGenerationTotalDomain, events, 0, 3, torch::kDouble));
   const DecoderOutput decoded = decoder_->forward(latent, features, total);
-  const torch::Tensor rho = philox_uniform(seed, kGenerationHitDomain, events, 0, geometry_.voxels(), torch::kFloat);
+  const torch::Tensor rho =
+      philox_uniform(seed, kGenerationHitDomain, events, 0, geometry_.voxels(), torch::kFloat).to(device);
   const torch::Tensor reduced = torch::relu(decoded.activations) * hard_sample(decoded.hit_logits, rho);
 
   data::ShowerBlock block;
@@ -564,7 +573,8 @@ void QvaeImpl::load(torch::serialize::InputArchive& archive) {
   torch::Tensor steps, chains;
   prior.read("adam_steps", steps, true);
   adam_steps_ = steps.item<std::int64_t>();
-  persistent_chains_ = prior.try_read("persistent_chains", chains, true) ? chains : torch::Tensor();
+  // Mapped to the networks' device by a load onto a GPU: the chains live on the host.
+  persistent_chains_ = prior.try_read("persistent_chains", chains, true) ? chains.to(torch::kCPU) : torch::Tensor();
 }
 
 }  // namespace qvae::model

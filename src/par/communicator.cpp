@@ -37,6 +37,16 @@ Communicator::Communicator(MPI_Comm parent) {
 
 void Communicator::barrier() const { QVAE_CHECK_MPI(MPI_Barrier(get())); }
 
+int Communicator::node_rank() const {
+  MPI_Comm node = MPI_COMM_NULL;
+  QVAE_CHECK_MPI(MPI_Comm_split_type(get(), MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node));
+  int rank = 0;
+  const int rc = MPI_Comm_rank(node, &rank);
+  MPI_Comm_free(&node);
+  QVAE_CHECK_MPI(rc);
+  return rank;
+}
+
 void Communicator::sleeping_barrier(int poll_ms) const {
   MPI_Request request = MPI_REQUEST_NULL;
   QVAE_CHECK_MPI(MPI_Ibarrier(get(), &request));

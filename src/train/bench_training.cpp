@@ -58,6 +58,7 @@ BenchTrainResult benchmark_training(const BenchTrainRequest& request, const data
   std::optional<DataParallelModel> trainer;
   par::run_agreed(comm, [&] { trainer.emplace(model_config, geometry, train_config, core::RunOptions{}.seed, comm); });
   result.parameters = trainer->parameter_count();
+  result.device = trainer->device().str();
   const std::vector<std::int64_t> order = data::epoch_permutation(events, 0, 1);
   auto run_step = [&](int index) {
     const std::int64_t b = index % batches_per_epoch;

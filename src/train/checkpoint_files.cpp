@@ -104,9 +104,10 @@ namespace {
 bool may_change_on_resume(const std::string& key) {
   // The stability guard's keys are remedies for a run that diverged (resume it
   // with more rollbacks, or with clipping), so they may change too; so may
-  // the optimiser's sharding, which changes where the state is, not the result.
+  // the optimiser's sharding, which changes where the state is, not the result,
+  // and the device (a run started on CPUs may go on on GPUs).
   return key == "train.epochs" || key == "train.keep_last" || key == "train.threads" || key == "train.data" ||
-         key == "train.shard_optimizer" || key == "train.out" || key.rfind("run.", 0) == 0 ||
+         key == "train.device" || key == "train.shard_optimizer" || key == "train.out" || key.rfind("run.", 0) == 0 ||
          key == "train.max_bad_batches" || key == "train.max_rollbacks" || key == "train.rollback_lr_factor" ||
          key == "train.clip_grad_norm" || key == "train.fault_injection";
 }
@@ -145,8 +146,9 @@ core::Config resume_config(const core::ConfigSchema& schema, const core::Config&
       throw core::UsageError(core::describe(
           key.name + " is '" + now[key.name] + "' here but '" + from_checkpoint->second + "' in the checkpoint",
           "qvae train --resume",
-          "a resumed run keeps its configuration (only train.epochs, train.keep_last, train.threads, train.data, "
-          "train.out, run.* and the stability-guard keys may change); start a new run with another --out to "
+          "a resumed run keeps its configuration (only train.epochs, train.keep_last, train.threads, train.device, "
+          "train.data, train.out, run.* and the stability-guard keys may change); start a new run with another --out "
+          "to "
           "change it"));
     merged.push_back({key.name, from_checkpoint->second});
   }

@@ -185,6 +185,10 @@ const core::ConfigBinder<TrainConfig>& train_keys() {
                "most this many batches of its own rows (plus the one in use), never the file",
                &TrainConfig::prefetch_batches)
         .value("train.threads", "LibTorch threads per rank (0 = LibTorch's default)", &TrainConfig::threads)
+        .choice("train.device",
+                "where the encoder/decoder compute and the Gibbs negative phase runs: cpu, or cuda (one GPU per rank: "
+                "the rank's index on its node modulo the visible GPUs); a build without CUDA exits 2",
+                {rbm::DeviceKind::cpu, rbm::DeviceKind::cuda}, &TrainConfig::device)
         .value("train.max_bad_batches",
                "stability guard: consecutive batches with a non-finite loss or gradient (each skipped) that roll "
                "training back to the last good checkpoint",

@@ -12,6 +12,7 @@
 #include "qvae/core/stopwatch.hpp"
 #include "qvae/data/transforms.hpp"
 #include "qvae/par/collective_error.hpp"
+#include "qvae/rbm/torch_device.hpp"
 
 namespace qvae::train {
 namespace {
@@ -56,6 +57,15 @@ DataParallelModel::DataParallelModel(const model::ModelConfig& model_config, con
     : config_(model_config), train_(train_config), seed_(seed), comm_(comm) {
   torch::manual_seed(seed);
   model_ = model::Qvae(model_config, geometry, model::make_prior(model_config, seed, comm));
+  // Built on the host (the same initial values on any device), then moved.
+  const int node_rank = comm_.node_rank();
+  par::run_agreed(comm_, [&] {  // a build without CUDA: one message, exit 2
+    device_ = torch::Device(rbm::resolve_device(train_config.device, node_rank, "train.device"));
+  });
+  if (!device_.is_cpu()) {
+    model_->to(device_);
+    model_->prior().set_sampling_device(device_.str());
+  }
   model_->train();
   if (model_config.rbm.update == model::RbmUpdate::autograd) prior_optimizer_ = model_->make_prior_optimizer();
   buckets_ = std::make_unique<GradientBuckets>(model_->parameters(), train_config.bucket_mb,
@@ -94,7 +104,13 @@ void DataParallelModel::broadcast_from_root() {
   for (const auto& p : model_->prior_parameters()) tensors.push_back(p);
   for (auto& t : tensors) {
     TORCH_CHECK(t.is_contiguous(), "broadcast of a non-contiguous tensor");
-    comm_.broadcast(static_cast<std::uint8_t*>(t.data_ptr()), t.nbytes());
+    if (t.device().is_cpu()) {
+      comm_.broadcast(static_cast<std::uint8_t*>(t.data_ptr()), t.nbytes());
+      continue;
+    }
+    torch::Tensor host = t.to(torch::kCPU);  // MPI reads and writes host memory
+    comm_.broadcast(static_cast<std::uint8_t*>(host.data_ptr()), host.nbytes());
+    t.copy_(host);
   }
 }
 
@@ -131,7 +147,8 @@ StepReport DataParallelModel::step(const std::int64_t* batch, std::int64_t batch
   reduced[kStopSlot] = stop_requested ? 1.0 : 0.0;
 
   core::Stopwatch clock;  // laps: where this rank's step time goes (step_times())
-  auto lap = [&clock](double& slot) {
+  auto lap = [&clock, this](double& slot) {
+    if (device_.is_cuda()) torch::cuda::synchronize(device_.index());  // the phase's kernels, not their launches
     slot += clock.seconds();
     clock.restart();
   };
@@ -154,7 +171,9 @@ StepReport DataParallelModel::step(const std::int64_t* batch, std::int64_t batch
   const std::int64_t micro_batches = micro_batch_count(batch_size);
   const par::Block mine = my_micro_batches(batch_size);
   const par::Block share = my_rows(batch_size);
-  const bool overlap = trains_networks && train_.overlap_exchange;
+  // On a GPU, backward runs on LibTorch's device thread, which must not call
+  // MPI: the sums start after backward, from this thread.
+  const bool overlap = trains_networks && train_.overlap_exchange && device_.is_cpu();
   if (inject.nan_grad && trains_networks) buckets_->poison_next_exchange();
   auto local_work = [&] {
     // Inside the agreed section: a read or bad-value error is every rank's to know.
@@ -416,7 +435,7 @@ std::pair<std::uint64_t, bool> DataParallelModel::parameter_digest() {
   bool finite = true;
   torch::NoGradGuard no_grad;
   for (const auto& t : tensors) {
-    const torch::Tensor c = t.detach().contiguous();
+    const torch::Tensor c = t.detach().to(torch::kCPU).contiguous();
     if (c.is_floating_point()) finite = finite && c.isfinite().all().item<bool>();
     hash.add(c.data_ptr(), c.nbytes());
   }
@@ -451,7 +470,7 @@ par::Block DataParallelModel::my_rows(std::int64_t batch_size) const {
 void DataParallelModel::add_running_stats(double* out) {
   torch::NoGradGuard no_grad;
   for (const auto& t : running_stats_) {
-    const torch::Tensor values = t.to(torch::kDouble).contiguous();
+    const torch::Tensor values = t.to(torch::kCPU, torch::kDouble).contiguous();
     const double* v = values.data_ptr<double>();
     for (std::int64_t i = 0; i < values.numel(); ++i) out[i] += v[i];
     out += values.numel();
@@ -463,7 +482,7 @@ void DataParallelModel::add_sufficient_statistics(const torch::Tensor& posterior
   torch::NoGradGuard no_grad;
   const model::Prior& prior = *prior_ptr_;
   auto add = [&](const torch::Tensor& states, double* target) {
-    const torch::Tensor z = states.detach().to(torch::kDouble);
+    const torch::Tensor z = states.detach().to(torch::kCPU, torch::kDouble);
     const torch::Tensor first = z.sum(0).contiguous();
     const torch::Tensor second =
         (z.index_select(1, prior.edge_first()) * z.index_select(1, prior.edge_second())).sum(0).contiguous();

@@ -69,8 +69,8 @@ struct ValidationReport {
 };
 
 /// Where one rank's step time went, in seconds summed over the steps since
-/// reset_step_times(); LibTorch runs synchronously on the CPU, so each lap is
-/// the work itself.
+/// reset_step_times(); LibTorch runs synchronously on the CPU, and on a GPU
+/// each lap waits for the device, so each lap is the work itself.
 struct StepTimes {
   double setup = 0.0;    ///< zeroing gradients, saving BatchNorm buffers, the voxel transform
   double fetch = 0.0;    ///< waiting for this rank's rows (reads the prefetch did not hide)
@@ -105,6 +105,8 @@ class DataParallelModel {
                     const TrainConfig& train_config, std::uint64_t seed, const par::Communicator& comm);
 
   model::Qvae& model() { return model_; }
+  /// Where the networks live (train.device, resolved for this rank).
+  torch::Device device() const { return device_; }
   /// The encoder/decoder optimiser (its state sharded over ranks).
   ShardedAdam& optimizer() { return *optimizer_; }
   torch::optim::Optimizer* prior_optimizer() { return prior_optimizer_.get(); }
@@ -188,6 +190,7 @@ class DataParallelModel {
   TrainConfig train_;
   std::uint64_t seed_;
   par::Communicator comm_;
+  torch::Device device_{torch::kCPU};
   model::Qvae model_{nullptr};
   std::shared_ptr<model::Prior> prior_ptr_;
   std::unique_ptr<torch::optim::Optimizer> prior_optimizer_;

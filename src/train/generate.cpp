@@ -48,7 +48,7 @@ GenerateResult generate_showers(const GenerateRequest& request, const par::Commu
     }
   });
   if (request.threads > 0) torch::set_num_threads(request.threads);
-  TrainedModel trained = load_trained_model(model_path, *request.schema, comm);
+  TrainedModel trained = load_trained_model(model_path, *request.schema, comm, request.device);
   const geometry::Geometry& geometry = trained.geometry;
   model::Qvae& qvae = trained.qvae;
   if (!request.energies_file.empty()) {

@@ -18,12 +18,16 @@ namespace qvae::train {
 
 struct GradientBuckets::State {
   struct Bucket {
-    torch::Tensor buffer;                 ///< float32, contiguous
+    torch::Tensor buffer;                 ///< float32, contiguous, on the parameters' device
+    torch::Tensor host;                   ///< the buffer's host copy, for parameters off the CPU
+    std::vector<std::int64_t> offsets;    ///< per member, its first element in the buffer
     std::vector<std::size_t> members;     ///< parameter indices, in buffer order
     std::size_t final_count = 0;          ///< members whose gradient is final (armed backward)
     std::vector<std::uint16_t> bfloat16;  ///< the buffer as sent, when the exchange is in bfloat16
     bool in_bfloat16 = false;             ///< a bfloat16 sum started and not yet written back
     par::PendingSum sum;
+    /// The values the sum, the norm and the optimiser work on (host memory).
+    float* data() { return (host.defined() ? host : buffer).data_ptr<float>(); }
   };
 
   State(const par::Communicator& communicator, bool compress) : comm(communicator), bfloat16(compress) {}
@@ -66,12 +70,13 @@ struct GradientBuckets::State {
         poison = false;
       }
     }
-    const float* values = bucket.buffer.data_ptr<float>();
+    if (bucket.host.defined()) bucket.host.copy_(bucket.buffer);  // from the GPU, before the sum
+    const float* values = bucket.data();
     const std::int64_t count = bucket.buffer.numel();
     for (std::int64_t i = 0; i < count && finite; ++i) finite = std::isfinite(values[i]);
     if (comm.size() == 1) return;
     if (!bfloat16) {
-      bucket.sum = par::start_sum_in_place(comm, bucket.buffer.data_ptr<float>(), static_cast<std::size_t>(count));
+      bucket.sum = par::start_sum_in_place(comm, bucket.data(), static_cast<std::size_t>(count));
       return;
     }
     bucket.bfloat16.resize(static_cast<std::size_t>(count));
@@ -85,7 +90,7 @@ struct GradientBuckets::State {
   void finish(Bucket& bucket) {
     bucket.sum.wait();
     if (!bucket.in_bfloat16) return;
-    float* values = bucket.buffer.data_ptr<float>();
+    float* values = bucket.data();
     for (std::size_t i = 0; i < bucket.bfloat16.size(); ++i) values[i] = core::from_bfloat16(bucket.bfloat16[i]);
     bucket.in_bfloat16 = false;
   }
@@ -136,9 +141,13 @@ GradientBuckets::GradientBuckets(const std::vector<torch::Tensor>& parameters, d
     State::Bucket bucket;
     std::int64_t total = 0;
     for (std::size_t k : members) total += parameters[k].numel();
-    bucket.buffer = torch::zeros({total}, torch::kFloat);
+    const torch::Device device = parameters[members.front()].device();
+    bucket.buffer = torch::zeros({total}, torch::TensorOptions().dtype(torch::kFloat).device(device));
+    if (!device.is_cpu())
+      bucket.host = torch::zeros({total}, torch::TensorOptions().dtype(torch::kFloat).pinned_memory(device.is_cuda()));
     std::int64_t offset = 0;
     for (std::size_t k : members) {
+      bucket.offsets.push_back(offset);
       torch::Tensor p = parameters[k];
       const torch::Tensor view = bucket.buffer.narrow(0, offset, p.numel()).view(p.sizes());
       if (p.grad().defined()) view.copy_(p.grad());
@@ -201,15 +210,18 @@ void GradientBuckets::poison_next_exchange() { state_->poison = true; }
 
 double GradientBuckets::norm() const {
   const State& s = *state_;
-  std::vector<GradientPiece> pieces;
-  for (std::size_t k = 0; k < s.parameters.size(); ++k)
-    pieces.push_back({s.views[k], static_cast<std::size_t>(s.parameters[k].numel())});
+  std::vector<GradientPiece> pieces(s.parameters.size());
+  for (auto& b : state_->buckets)
+    for (std::size_t m = 0; m < b.members.size(); ++m) {
+      const std::size_t k = b.members[m];
+      pieces[k] = {b.data() + b.offsets[m], static_cast<std::size_t>(s.parameters[k].numel())};
+    }
   return gradient_norm(pieces);
 }
 
 void GradientBuckets::scale(float factor) {
   for (auto& b : state_->buckets) {
-    float* values = b.buffer.data_ptr<float>();
+    float* values = b.data();
     const std::int64_t count = b.buffer.numel();
     for (std::int64_t i = 0; i < count; ++i) values[i] *= factor;
   }
@@ -217,7 +229,7 @@ void GradientBuckets::scale(float factor) {
 
 std::size_t GradientBuckets::bucket_count() const { return state_->buckets.size(); }
 
-float* GradientBuckets::bucket_data(std::size_t b) { return state_->buckets.at(b).buffer.data_ptr<float>(); }
+float* GradientBuckets::bucket_data(std::size_t b) { return state_->buckets.at(b).data(); }
 
 std::int64_t GradientBuckets::bucket_size(std::size_t b) const { return state_->buckets.at(b).buffer.numel(); }
 

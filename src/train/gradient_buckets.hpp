@@ -10,7 +10,13 @@
 // bucket's sum starts once all of its gradients are, and only after every
 // earlier bucket's has started.  Every rank therefore starts the same sums in
 // the same order whatever the timing, and the sums — hence the parameters —
-// are those of the unoverlapped exchange.  Internal to the train module.
+// are those of the unoverlapped exchange.
+//
+// Parameters on a GPU keep their .grad views in a device buffer; each bucket
+// then has a host copy, filled when its sum starts, on which the sum over
+// ranks, the norm and the optimiser work (so any MPI will do).  Such buckets
+// must start from the thread that runs MPI, not from backward's device
+// thread: the trainer does not arm them.  Internal to the train module.
 #pragma once
 
 #include <torch/torch.h>
@@ -60,7 +66,8 @@ class GradientBuckets {
   void scale(float factor);
 
   std::size_t bucket_count() const;
-  /// The buckets' buffers one after the other are the flat gradient: the
+  /// The buckets' host buffers (for parameters on a GPU, the host copies,
+  /// valid once their sums started) one after the other are the flat gradient: the
   /// parameters in reverse order, each row-major, whatever train.bucket_mb is.
   /// Bucket `b` holds the parameters bucket_members(b) (indices into the
   /// constructor's list, in buffer order) in bucket_size(b) floats.

@@ -37,7 +37,7 @@ EncodeResult encode_latents(const EncodeRequest& request, const core::ConfigSche
       throw core::UsageError(core::describe("--events must be >= 1", where));
     io::refuse_overwriting_inputs(request.out, {model_path, request.data});
   });
-  TrainedModel trained = load_trained_model(model_path, schema, comm);
+  TrainedModel trained = load_trained_model(model_path, schema, comm, request.device);
   model::Qvae& qvae = trained.qvae;
   std::optional<data::CaloReader> reader;
   par::run_agreed(comm, [&] {
@@ -86,7 +86,7 @@ EncodeResult encode_latents(const EncodeRequest& request, const core::ConfigSche
     settings.noise =
         model::NoiseKeys{request.seed, 0, torch::arange(rows.offset, rows.end(), torch::kLong), rows.offset};
     const model::ForwardOutput output = qvae->forward(qvae->reduce(block), incident_energies, settings);
-    const torch::Tensor z = output.posterior_samples.to(torch::kDouble);
+    const torch::Tensor z = output.posterior_samples.to(torch::kCPU, torch::kDouble);
     torch::Tensor by_node = torch::zeros({rows.count, nodes}, torch::kUInt8);
     by_node.index_copy_(1, node_index, z.to(torch::kUInt8));
     by_node = by_node.contiguous();

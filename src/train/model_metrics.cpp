@@ -52,7 +52,7 @@ void append_energies(const torch::Tensor& latent, const torch::Tensor& node_of_l
                      const rbm::BoltzmannMachine& machine, std::vector<double>& out) {
   const std::int64_t rows = latent.size(0), nodes = latent.size(1);
   torch::Tensor by_node = torch::zeros({rows, nodes}, torch::kUInt8);
-  by_node.index_copy_(1, node_of_latent, (latent > 0.5).to(torch::kUInt8));
+  by_node.index_copy_(1, node_of_latent, (latent.to(torch::kCPU) > 0.5).to(torch::kUInt8));
   by_node = by_node.contiguous();
   const std::uint8_t* states = by_node.data_ptr<std::uint8_t>();
   for (std::int64_t r = 0; r < rows; ++r) out.push_back(machine.energy(states + r * nodes));
@@ -93,7 +93,7 @@ ModelMetricsSamples compute_model_metrics(const ModelMetricsRequest& request, co
   });
   if (request.threads > 0) torch::set_num_threads(request.threads);
   const std::string model_path = checkpoint_path(request.model);
-  TrainedModel trained = load_trained_model(model_path, schema, comm);
+  TrainedModel trained = load_trained_model(model_path, schema, comm, request.device);
   model::Qvae& qvae = trained.qvae;
   const model::ModelConfig& config = qvae->config();
   std::optional<data::CaloReader> reader;

@@ -106,12 +106,13 @@ class DatasetStreamBuf : public std::streambuf {
   std::vector<std::uint8_t> piece_;
 };
 
-/// torch::load of a model or optimiser from the archive in dataset `name`.
+/// torch::load of a model or optimiser from the archive in dataset `name`,
+/// its tensors mapped to `device` (that of the tensors they replace).
 template <class Target>
-void load_archive(Target& target, const io::File& file, const std::string& name) {
+void load_archive(Target& target, const io::File& file, const std::string& name, torch::Device device = torch::kCPU) {
   DatasetStreamBuf buffer(file, name);
   std::istream in(&buffer);
-  torch::load(target, in);
+  torch::load(target, in, device);
 }
 
 /// The encoder/decoder Adam moments in the checkpoint: float32 datasets
@@ -222,7 +223,7 @@ void write_checkpoint(const std::string& path, DataParallelModel& trainer, const
 void load_checkpoint(const std::string& path, DataParallelModel& trainer, RunState& state) {
   const io::File file = io::File::open_serial(path);
   io::require_format(file, kCheckpointFormat, kCheckpointFormatVersion);
-  load_archive(trainer.model(), file, "model_state");
+  load_archive(trainer.model(), file, "model_state", trainer.device());
   load_optimizer(file, path, trainer);
   if (auto* prior_optimizer = trainer.prior_optimizer()) load_archive(*prior_optimizer, file, "prior_optimizer_state");
   state.position.epochs_done = static_cast<int>(io::get_int_attribute(file, "/", "epochs_done"));

@@ -18,6 +18,9 @@ ShardedAdam::ShardedAdam(std::vector<torch::Tensor> parameters, GradientBuckets&
       settings_(settings),
       comm_(comm),
       sharded_(sharded && comm.size() > 1) {
+  for (const torch::Tensor& p : parameters_) on_host_ = on_host_ && p.device().is_cpu();
+  for (const torch::Tensor& p : parameters_)
+    masters_.push_back(on_host_ ? p : torch::empty(p.sizes(), p.options().device(torch::kCPU)));
   place_.resize(parameters_.size());
   for (std::size_t b = 0; b < buckets_.bucket_count(); ++b) {
     bucket_start_.push_back(flat_size_);
@@ -69,18 +72,25 @@ void ShardedAdam::step() {
                            static_cast<float>(settings_.eps),
                            static_cast<float>(-settings_.lr / correction1)};
   torch::NoGradGuard no_grad;
+  if (!on_host_)
+    for (std::size_t k = 0; k < parameters_.size(); ++k) masters_[k].copy_(parameters_[k]);
   for (const Segment& s : segments_) {
     float* bucket = buckets_.bucket_data(s.bucket) + s.in_bucket;
-    fused_adam_update(s.count, parameters_[s.parameter].data_ptr<float>() + s.in_parameter, bucket,
+    fused_adam_update(s.count, masters_[s.parameter].data_ptr<float>() + s.in_parameter, bucket,
                       first_.data() + s.in_shard, second_.data() + s.in_shard, sharded_ ? bucket : nullptr, c);
   }
-  if (!sharded_) return;
+  if (sharded_) gather_parameters();
+  if (!on_host_)
+    for (std::size_t k = 0; k < parameters_.size(); ++k) parameters_[k].copy_(masters_[k]);
+}
+
+void ShardedAdam::gather_parameters() {
   for (std::size_t b = 0; b < bucket_counts_.size(); ++b)
     comm_.allgather_in_place(buckets_.bucket_data(b), bucket_counts_[b]);
   // Every parameter's elements outside this rank's block (inside it, the
   // update wrote them already) from the gathered buckets.
   for (std::size_t k = 0; k < parameters_.size(); ++k) {
-    float* to = parameters_[k].data_ptr<float>();
+    float* to = masters_[k].data_ptr<float>();
     const auto [bucket, in_bucket] = place_[k];
     const float* from = buckets_.bucket_data(bucket) + in_bucket;
     const std::int64_t begin = bucket_start_[bucket] + in_bucket, end = begin + parameters_[k].numel();
@@ -124,8 +134,8 @@ void ShardedAdam::restore(torch::optim::Adam& adam) {
   for (const Segment& s : segments_) {
     const auto* state = state_of(parameters_[s.parameter]);
     if (state == nullptr) continue;  // never stepped: zero moments
-    const torch::Tensor m = state->exp_avg().to(torch::kFloat).contiguous().view(-1);
-    const torch::Tensor v = state->exp_avg_sq().to(torch::kFloat).contiguous().view(-1);
+    const torch::Tensor m = state->exp_avg().to(torch::kCPU, torch::kFloat).contiguous().view(-1);
+    const torch::Tensor v = state->exp_avg_sq().to(torch::kCPU, torch::kFloat).contiguous().view(-1);
     std::memcpy(first.data() + s.in_shard, m.data_ptr<float>() + s.in_parameter,
                 static_cast<std::size_t>(s.count) * sizeof(float));
     std::memcpy(second.data() + s.in_shard, v.data_ptr<float>() + s.in_parameter,

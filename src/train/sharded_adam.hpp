@@ -8,7 +8,13 @@
 // and does 1/P of the update, where an unsharded optimiser costs every rank
 // all of both.  The update is element-wise, so the parameters do not depend on
 // how the vector is cut: results are the same for any rank count, given the
-// same summed gradients.  Internal to the train module.
+// same summed gradients.
+//
+// For parameters on a GPU the update still runs here, on the host: on a host
+// copy of the parameters taken at each step (so whatever changed them since,
+// a checkpoint or a rollback, is seen) and written back to the device after
+// it.  The update is then the CPU's, bit for bit, given the same gradients.
+// Internal to the train module.
 #pragma once
 
 #include <torch/torch.h>
@@ -69,6 +75,8 @@ class ShardedAdam {
   void restore(torch::optim::Adam& adam);
 
  private:
+  /// Every rank's updated block into every rank's parameters (the allgather).
+  void gather_parameters();
   /// The block of the flat vector rank `rank` updates: its part, or unsharded all of it.
   par::Block block_of(int rank) const;
 
@@ -83,6 +91,10 @@ class ShardedAdam {
   };
 
   std::vector<torch::Tensor> parameters_;
+  /// What the update writes: the parameters themselves, or for parameters
+  /// off the CPU their host copies (refreshed at every step).
+  std::vector<torch::Tensor> masters_;
+  bool on_host_ = true;  ///< every parameter on the CPU: masters_ are parameters_
   GradientBuckets& buckets_;
   AdamSettings settings_;
   par::Communicator comm_;

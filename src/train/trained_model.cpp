@@ -11,12 +11,13 @@
 #include "qvae/model/config.hpp"
 #include "qvae/model/prior.hpp"
 #include "qvae/par/collective_error.hpp"
+#include "qvae/rbm/torch_device.hpp"
 #include "qvae/train/checkpoint.hpp"
 
 namespace qvae::train {
 
 TrainedModel load_trained_model(const std::string& model_or_run_dir, const core::ConfigSchema& schema,
-                                const par::Communicator& comm) {
+                                const par::Communicator& comm, rbm::DeviceKind device, const std::string& key) {
   const std::string path = checkpoint_path(model_or_run_dir);
   std::optional<core::Config> config;
   std::optional<geometry::Geometry> geometry;
@@ -35,12 +36,18 @@ TrainedModel load_trained_model(const std::string& model_or_run_dir, const core:
   });
   const model::ModelConfig model_config = model::model_config_from(*config);
   std::optional<model::Qvae> qvae;
+  const int node_rank = comm.node_rank();
   par::run_agreed(comm, [&] {
+    const torch::Device place(rbm::resolve_device(device, node_rank, key));
     torch::manual_seed(0);  // every parameter comes from the checkpoint
     // The prior's seed only initialises parameters that the load overwrites.
     qvae.emplace(model_config, *geometry, model::make_prior(model_config, 0, comm));
     std::istringstream in(model_bytes, std::ios::binary);
-    torch::load(*qvae, in);
+    torch::load(*qvae, in, torch::kCPU);  // a checkpoint written on a GPU loads anywhere
+    if (!place.is_cpu()) {
+      (*qvae)->to(place);
+      (*qvae)->prior().set_sampling_device(place.str());
+    }
     (*qvae)->eval();
   });
   return TrainedModel{path, std::move(*config), std::move(*geometry), std::move(*qvae)};

@@ -36,6 +36,7 @@
 #include "qvae/model/qvae.hpp"
 #include "qvae/par/collective_error.hpp"
 #include "qvae/par/partition.hpp"
+#include "qvae/rbm/torch_device.hpp"
 #include "qvae/train/checkpoint.hpp"
 #include "qvae/train/history.hpp"
 #include "qvae/train/signals.hpp"
@@ -90,10 +91,12 @@ TrainResult run_training(const TrainRequest& request, const par::Communicator& c
   TrainConfig train_config;
   model::ModelConfig model_config;
   core::RunOptions run;
+  const int node_rank = comm.node_rank();
   par::run_agreed(comm, [&] {
     train_config = train_config_from(config);
     model_config = model::model_config_from(config);
     run = core::RunOptions::from(config);
+    rbm::resolve_device(train_config.device, node_rank, "train.device");  // before anything is written
     for (const Fault& fault : train_config.faults)
       if (fault.rank >= comm.size())
         throw core::UsageError(core::describe("train.fault_injection aims at rank " + std::to_string(fault.rank) +

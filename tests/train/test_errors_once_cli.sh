@@ -36,6 +36,14 @@ for np in 2 3; do
   run "np${np}_config_error" 2 "${launch[@]}" --train.lr=-1 --out "config$np" &&
     check "np${np}_config_error_one_line" one_error_line
 
+  # A GPU asked of a build whose LibTorch has none (the CPU build CI runs): exit 2, nothing written.
+  if ! "${mpi[@]}" -q -np 1 "$qvae" version --json 2>/dev/null | grep -q '"cuda":true'; then
+    run "np${np}_cuda_without_it" 2 "${launch[@]}" --train.device=cuda --out "cuda$np" &&
+      check "np${np}_cuda_without_it_one_line" one_error_line
+    check "np${np}_cuda_without_it_names_the_key" grep -q "train.device = cuda" <<<"$err"
+    check "np${np}_cuda_without_it_writes_nothing" test ! -e "cuda$np"
+  fi
+
   # An output error on rank 0 alone: the history file cannot be written.
   mkdir -p "io$np/history.csv"
   run "np${np}_io_error" 4 "${launch[@]}" --out "io$np" && check "np${np}_io_error_one_line" one_error_line

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "qvae/rbm/torch_device.hpp"
+
 namespace qvae::core {
 class Config;
 class ConfigSchema;
@@ -17,13 +19,14 @@ struct ClassifierSettings {
   int hidden = 2048;  ///< width of every hidden layer
   int layers = 2;     ///< hidden 2048 -> 2048 layers after the input layer
   int epochs = 50;
-  std::int64_t batch_size = 1000;  ///< global mini-batch, split over ranks
-  double lr = 2e-4;                ///< Adam
-  double train_fraction = 0.6;     ///< per class; test and validation share the rest
-  double test_fraction = 0.2;      ///< per class; fits the calibration, picks the best epoch
-  std::uint64_t seed = 42;         ///< weights, split and shuffling
-  int threads = 0;                 ///< LibTorch threads per rank (0 = LibTorch's default)
-  std::int64_t chunk_rows = 1024;  ///< showers read per rank per step when building inputs
+  std::int64_t batch_size = 1000;                 ///< global mini-batch, split over ranks
+  double lr = 2e-4;                               ///< Adam
+  double train_fraction = 0.6;                    ///< per class; test and validation share the rest
+  double test_fraction = 0.2;                     ///< per class; fits the calibration, picks the best epoch
+  std::uint64_t seed = 42;                        ///< weights, split and shuffling
+  int threads = 0;                                ///< LibTorch threads per rank (0 = LibTorch's default)
+  std::int64_t chunk_rows = 1024;                 ///< showers read per rank per step when building inputs
+  rbm::DeviceKind device = rbm::DeviceKind::cpu;  ///< where the network trains
 
   /// UsageError naming the first bad value.
   void validate() const;

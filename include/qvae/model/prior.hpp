@@ -73,7 +73,13 @@ class Prior {
   rbm::BoltzmannMachine& machine() { return *machine_; }
   const rbm::BoltzmannMachine& machine() const { return *machine_; }
 
-  /// Block Gibbs with the Kokkos sampler from `initial` ((B, N) latent order,
+  /// Where sample() runs its chains: "cpu" (the sparse Kokkos sampler, the
+  /// default) or a GPU ("cuda:<i>": the dense LibTorch sampler on it, drawing
+  /// the same uniforms).  The parameters stay on the host either way.
+  void set_sampling_device(const std::string& device);
+  const std::string& sampling_device() const { return sampling_device_; }
+
+  /// Block Gibbs on the sampling device from `initial` ((B, N) latent order,
   /// values 0/1, any dtype): every sweep resamples partitions 0..K-1 in order
   /// (0 skipped when clamped), each given the others.  Chain b is chain
   /// first_chain + b of the sampler's Philox streams at sweep counter
@@ -85,7 +91,7 @@ class Prior {
   /// A short description of the machine ("pegasus ..., 4 x 302, 8312 couplers").
   std::string description() const;
 
-  /// E(z) per row, (B), in z's dtype: -sum b z - sum_couplers w z_i z_j, without
+  /// E(z) per row, (B), in z's dtype and on z's device: -sum b z - sum_couplers w z_i z_j, without
   /// the partition-0 biases when `drop_partition0_bias` (the conditional model).
   /// Differentiable in z and, when they require grad, in biases() and weights().
   torch::Tensor energy(const torch::Tensor& z, bool drop_partition0_bias) const;
@@ -106,6 +112,7 @@ class Prior {
   torch::Tensor latent_of_node_;  ///< (N) int64: the inverse
   bool identity_order_ = true;    ///< latent order == node order
   std::map<std::uint64_t, std::unique_ptr<rbm::Sampler>> samplers_;
+  std::string sampling_device_ = "cpu";
 };
 
 /// A machine of `partitions` x `nodes_per_partition` nodes (numbered partition by

@@ -110,6 +110,11 @@ class QvaeImpl : public torch::nn::Module {
   /// model.total_energy = mixture: p(U_tot | E_inc); an empty holder otherwise.
   TotalEnergyDensity& total_density() { return total_density_; }
 
+  /// Where the networks are (module.to(device) moves them; the prior, its
+  /// parameters and chains stay on the host, and per-event noise is drawn
+  /// there and copied over, so every draw is the CPU's).
+  torch::Device device() const;
+
   /// Showers (B, V) and incident energies (B) in MeV -> u (B, V) float32 by the
   /// logit transform.  InputError for bad values.
   torch::Tensor reduce(const torch::Tensor& showers_mev, const torch::Tensor& incident_energies_mev) const;
@@ -119,11 +124,12 @@ class QvaeImpl : public torch::nn::Module {
   /// The binary code of partition 0, (B, n) in `dtype`.
   torch::Tensor energy_code(const torch::Tensor& incident_energies_mev, torch::Dtype dtype) const;
 
-  /// Encode, relax (training) or sample (eval), decode, form x-hat.
-  ForwardOutput forward(const torch::Tensor& reduced, const torch::Tensor& incident_energies_mev,
+  /// Encode, relax (training) or sample (eval), decode, form x-hat; the
+  /// inputs are moved to device() first.
+  ForwardOutput forward(const torch::Tensor& reduced_input, const torch::Tensor& incident_energies_mev,
                         const StepSettings& settings);
 
-  /// Negative-phase samples (B, N) float64, detached: rbm.gibbs_steps sweeps
+  /// Negative-phase samples (B, N) float64 on the host, detached: rbm.gibbs_steps sweeps
   /// from the rbm.negative_chains start, partition 0 clamped to the code when
   /// the prior is conditioned.  Never touches the parameters.
   torch::Tensor negative_samples(const ForwardOutput& output, const std::optional<NoiseKeys>& keys = std::nullopt,

@@ -80,6 +80,9 @@ class Communicator {
   int rank() const { return rank_; }
   int size() const { return size_; }
   bool is_root() const { return rank_ == 0; }
+  /// This rank's index among the ranks of its node (shared-memory domain):
+  /// what picks "its" GPU.  Collective.
+  int node_rank() const;
 
   void barrier() const;
 

@@ -70,7 +70,7 @@ void replace_with_link(const std::string& target, const std::string& link_path);
 
 /// The configuration a resumed run uses: the checkpoint's stored one.  Keys the
 /// new command line sets explicitly (source not "default") must have the stored
-/// value, except train.epochs, train.keep_last, train.threads, train.data,
+/// value, except train.epochs, train.keep_last, train.threads, train.device, train.data,
 /// train.out, run.* (logging, progress) and the stability-guard keys
 /// (train.max_bad_batches, train.max_rollbacks, train.rollback_lr_factor,
 /// train.clip_grad_norm, train.fault_injection), which may change.  UsageError

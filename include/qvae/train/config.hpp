@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "qvae/rbm/torch_device.hpp"
 #include "qvae/train/stability.hpp"
 
 namespace qvae::core {
@@ -68,6 +69,7 @@ struct TrainConfig {
   bool shard_optimizer = true;  ///< each rank keeps the Adam moments of, and updates, 1/ranks of the parameters
   int prefetch_batches = 2;     ///< batches of rows read ahead in the background (the memory window)
   int threads = 0;              ///< torch intra-op threads per rank; 0: LibTorch's default
+  rbm::DeviceKind device = rbm::DeviceKind::cpu;  ///< where the networks and the Gibbs negative phase run
   // Stability guard (stability.hpp, docs/training.md "Stability guard").
   int max_bad_batches = 5;          ///< consecutive skipped batches that trigger a rollback
   int max_rollbacks = 3;            ///< rollbacks per run; one more streak fails (exit 4)

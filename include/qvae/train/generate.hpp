@@ -16,6 +16,7 @@
 #include "qvae/core/config.hpp"
 #include "qvae/io/attributes.hpp"
 #include "qvae/par/communicator.hpp"
+#include "qvae/rbm/torch_device.hpp"
 
 namespace qvae::train {
 
@@ -33,6 +34,7 @@ struct GenerateRequest {
   std::int64_t chunk_events = 256;
   int threads = 0;       ///< torch threads per rank (0: default)
   int gibbs_sweeps = 0;  ///< prior sweeps per shower (0: the model's rbm.generation_gibbs_steps)
+  rbm::DeviceKind device = rbm::DeviceKind::cpu;  ///< where the decoder and the prior's chains run
   io::Provenance provenance;
   /// Called on every rank after each step: showers done over all ranks (from this rank's share), total.
   std::function<void(std::int64_t, std::int64_t)> on_progress;

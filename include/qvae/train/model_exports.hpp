@@ -12,6 +12,7 @@
 #include "qvae/io/attributes.hpp"
 #include "qvae/par/communicator.hpp"
 #include "qvae/rbm/boltzmann_machine.hpp"
+#include "qvae/rbm/torch_device.hpp"
 
 namespace qvae::train {
 
@@ -32,7 +33,8 @@ struct EncodeRequest {
   std::string out;           ///< qvae-latents file
   std::int64_t events = -1;  ///< the first `events` showers (-1: all)
   std::int64_t chunk_events = 256;
-  std::uint64_t seed = 0;  ///< posterior sampling noise, keyed by (seed, event)
+  std::uint64_t seed = 0;                         ///< posterior sampling noise, keyed by (seed, event)
+  rbm::DeviceKind device = rbm::DeviceKind::cpu;  ///< where the encoder runs
   io::Provenance provenance;
   /// Called on every rank after each step: showers done over all ranks (from this rank's share), total.
   std::function<void(std::int64_t, std::int64_t)> on_progress;

@@ -32,6 +32,7 @@
 
 #include "qvae/core/config.hpp"
 #include "qvae/par/communicator.hpp"
+#include "qvae/rbm/torch_device.hpp"
 
 namespace qvae::train {
 
@@ -39,14 +40,15 @@ namespace qvae::train {
 inline constexpr std::uint32_t kEvaluationPriorDomain = 0x7E02;
 
 struct ModelMetricsRequest {
-  std::string model;                ///< a checkpoint (DIR/best.h5) or a run directory
-  std::string data;                 ///< CaloChallenge file of the model's geometry
-  std::int64_t events = -1;         ///< the first `events` showers (-1: all)
-  std::int64_t chains = -1;         ///< Gibbs chains (-1: one per encoded shower)
-  int gibbs_sweeps = 1000;          ///< sweeps per chain, from a random start
-  std::uint64_t seed = 42;          ///< keys the chains' initial states and sampler streams
-  std::int64_t chunk_events = 256;  ///< showers (or chains) per forward pass / sampler call
-  int threads = 0;                  ///< LibTorch threads per rank (0: LibTorch's default)
+  std::string model;                              ///< a checkpoint (DIR/best.h5) or a run directory
+  std::string data;                               ///< CaloChallenge file of the model's geometry
+  std::int64_t events = -1;                       ///< the first `events` showers (-1: all)
+  std::int64_t chains = -1;                       ///< Gibbs chains (-1: one per encoded shower)
+  int gibbs_sweeps = 1000;                        ///< sweeps per chain, from a random start
+  std::uint64_t seed = 42;                        ///< keys the chains' initial states and sampler streams
+  std::int64_t chunk_events = 256;                ///< showers (or chains) per forward pass / sampler call
+  int threads = 0;                                ///< LibTorch threads per rank (0: LibTorch's default)
+  rbm::DeviceKind device = rbm::DeviceKind::cpu;  ///< where the networks and the prior's chains run
 };
 
 /// Per-shower and per-chain values, in global order, identical on every rank.

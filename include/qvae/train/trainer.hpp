@@ -98,6 +98,7 @@ struct BenchTrainResult {
   double cpu_step_seconds = 0.0;
   double peak_rss_mb = 0.0;  ///< max over ranks
   std::int64_t parameters = 0;
+  std::string device;  ///< rank 0's train.device, resolved ("cpu", "cuda:0")
   /// Seconds per step by phase, the mean over ranks, in step order:
   /// setup, fetch, forward, gibbs, backward, statistics, agree (waiting for
   /// the slowest rank), pack, exchange (the allreduces), update.

@@ -1,5 +1,7 @@
 #include "qvae/rbm/torch_sampler.hpp"
 
+#include <algorithm>
+
 #include "qvae/rbm/torch_tensors.hpp"
 
 // OpenBLAS exports this; weak, so other BLAS builds still link (then it is null).
@@ -11,8 +13,12 @@ namespace {
 /// Chains as dense float32 state blocks per partition (count × n_p), the
 /// incoming couplings of each partition as (n_q × n_p) matrices.
 class TorchGibbsSampler final : public Sampler {
+  /// Uniforms drawn ahead at most (16 MB; a run holds at least one sweep's).
+  static constexpr std::int64_t kUniformsPerRun = std::int64_t{1} << 22;
+
  public:
-  TorchGibbsSampler(const BoltzmannMachine& machine, SamplerSettings settings) : Sampler(machine, settings) {
+  TorchGibbsSampler(const BoltzmannMachine& machine, SamplerSettings settings, torch::Device device)
+      : Sampler(machine, settings), device_(device) {
     load_parameters();
   }
 
@@ -27,6 +33,7 @@ class TorchGibbsSampler final : public Sampler {
       for (const auto& matrix : row)
         if (matrix.defined()) use.model_bytes += matrix.numel() * static_cast<std::int64_t>(sizeof(float));
     for (const auto& bias : bias_) use.model_bytes += bias.numel() * static_cast<std::int64_t>(sizeof(float));
+    use.model_bytes += kUniformsPerRun * static_cast<std::int64_t>(sizeof(float));  // a run's uniforms, at most
     return use;
   }
 
@@ -43,7 +50,7 @@ class TorchGibbsSampler final : public Sampler {
       for (std::int64_t c = 0; c < chains.count; ++c)
         for (std::size_t k = 0; k < nodes.size(); ++k)
           out[c * static_cast<std::int64_t>(nodes.size()) + static_cast<std::int64_t>(k)] = chains.state(c)[nodes[k]];
-      state_.push_back(block);
+      state_.push_back(block.to(device_));
     }
   }
 
@@ -57,7 +64,7 @@ class TorchGibbsSampler final : public Sampler {
     chains.states.assign(static_cast<std::size_t>(chains.count * chains.units), 0);
     for (int p = 0; p < model.partitions() && !state_.empty(); ++p) {
       const auto& nodes = model.partition_nodes(p);
-      const torch::Tensor block = state_[static_cast<std::size_t>(p)].contiguous();
+      const torch::Tensor block = state_[static_cast<std::size_t>(p)].to(torch::kCPU).contiguous();
       const float* in = block.data_ptr<float>();
       for (std::int64_t c = 0; c < chains.count; ++c)
         for (std::size_t k = 0; k < nodes.size(); ++k)
@@ -77,11 +84,12 @@ class TorchGibbsSampler final : public Sampler {
     bias_.assign(static_cast<std::size_t>(k), {});
     incoming_.assign(static_cast<std::size_t>(k), std::vector<torch::Tensor>(static_cast<std::size_t>(k)));
     for (int p = 0; p < k; ++p)
-      bias_[static_cast<std::size_t>(p)] = (bias_beta * dense.biases.at(std::to_string(p))).to(torch::kFloat32);
+      bias_[static_cast<std::size_t>(p)] =
+          (bias_beta * dense.biases.at(std::to_string(p))).to(device_, torch::kFloat32);
     for (int p = 0; p < k; ++p)
       for (int q = p + 1; q < k; ++q) {
         const std::string key = std::to_string(p) + std::to_string(q);
-        const torch::Tensor w = (beta * dense.weights.at(key) * dense.masks.at(key)).to(torch::kFloat32);
+        const torch::Tensor w = (beta * dense.weights.at(key) * dense.masks.at(key)).to(device_, torch::kFloat32);
         incoming_[static_cast<std::size_t>(q)][static_cast<std::size_t>(p)] =
             w.contiguous();  // z_p · W_pq -> field of q
         incoming_[static_cast<std::size_t>(p)][static_cast<std::size_t>(q)] =
@@ -95,26 +103,48 @@ class TorchGibbsSampler final : public Sampler {
     const std::int64_t count = static_cast<std::int64_t>(sweeps_done_.size());
     if (count == 0) return;
     torch::NoGradGuard no_grad;
-    std::vector<torch::Tensor> uniforms(static_cast<std::size_t>(k));
-    for (int p = 0; p < k; ++p)
-      uniforms[static_cast<std::size_t>(p)] = torch::empty({count, model.partition_size(p)}, torch::kFloat32);
-    for (std::int64_t sweep = 0; sweep < sweeps; ++sweep) {
-      for (int p = 0; p < k; ++p) {
-        if (!sampled[static_cast<std::size_t>(p)] || model.partition_size(p) == 0) continue;
-        torch::Tensor field = bias_[static_cast<std::size_t>(p)].expand({count, model.partition_size(p)}).clone();
-        for (int q = 0; q < k; ++q)
-          if (q != p && model.partition_size(q) > 0)
-            field.addmm_(state_[static_cast<std::size_t>(q)],
-                         incoming_[static_cast<std::size_t>(p)][static_cast<std::size_t>(q)]);
-        torch::Tensor& u = uniforms[static_cast<std::size_t>(p)];
-        gibbs_uniforms(model, settings().seed, first_chain_, count, sweeps_done_.data(), p, u.data_ptr<float>());
-        state_[static_cast<std::size_t>(p)] = u.lt(torch::sigmoid(field)).to(torch::kFloat32);
+    // Uniforms of a run of sweeps, drawn on the host in sweep order and moved
+    // to the device in one copy: one launch-free transfer per run, not per partition.
+    const std::int64_t per_sweep = count * model.num_nodes();
+    const std::int64_t run = std::max<std::int64_t>(1, std::min<std::int64_t>(sweeps, kUniformsPerRun / per_sweep));
+    torch::Tensor host = torch::empty({run * per_sweep}, torch::kFloat32);
+    if (device_.is_cuda()) host = host.pin_memory();
+    std::vector<std::int64_t> counters = sweeps_done_;
+    for (std::int64_t done = 0; done < sweeps; done += run) {
+      const std::int64_t these = std::min(run, sweeps - done);
+      float* out = host.data_ptr<float>();
+      for (std::int64_t sweep = 0; sweep < these; ++sweep) {
+        for (int p = 0; p < k; ++p) {
+          if (!sampled[static_cast<std::size_t>(p)] || model.partition_size(p) == 0) continue;
+          gibbs_uniforms(model, settings().seed, first_chain_, count, counters.data(), p, out);
+          out += count * model.partition_size(p);
+        }
+        for (auto& c : counters) ++c;
       }
-      for (auto& done : sweeps_done_) ++done;
+      // A blocking copy: the host buffer is refilled right after.
+      const torch::Tensor uniforms = device_.is_cpu() ? host : host.to(device_);
+      std::int64_t offset = 0;
+      for (std::int64_t sweep = 0; sweep < these; ++sweep) {
+        for (int p = 0; p < k; ++p) {
+          const std::int64_t n = model.partition_size(p);
+          if (!sampled[static_cast<std::size_t>(p)] || n == 0) continue;
+          torch::Tensor field = bias_[static_cast<std::size_t>(p)].expand({count, n}).clone();
+          for (int q = 0; q < k; ++q)
+            if (q != p && model.partition_size(q) > 0)
+              field.addmm_(state_[static_cast<std::size_t>(q)],
+                           incoming_[static_cast<std::size_t>(p)][static_cast<std::size_t>(q)]);
+          const torch::Tensor u = uniforms.narrow(0, offset, count * n).view({count, n});
+          offset += count * n;
+          state_[static_cast<std::size_t>(p)] = u.lt(torch::sigmoid(field)).to(torch::kFloat32);
+        }
+      }
     }
+    sweeps_done_ = std::move(counters);
+    if (device_.is_cuda()) torch::cuda::synchronize(device_.index());  // sweep() returns when they are done
   }
 
  private:
+  torch::Device device_;
   std::int64_t first_chain_ = 0;
   std::vector<std::int64_t> sweeps_done_;
   std::vector<torch::Tensor> state_, bias_;
@@ -124,7 +154,12 @@ class TorchGibbsSampler final : public Sampler {
 }  // namespace
 
 std::unique_ptr<Sampler> make_torch_sampler(const BoltzmannMachine& machine, const SamplerSettings& settings) {
-  return std::make_unique<TorchGibbsSampler>(machine, settings);
+  return make_torch_sampler_on("cpu", machine, settings);
+}
+
+std::unique_ptr<Sampler> make_torch_sampler_on(const std::string& device, const BoltzmannMachine& machine,
+                                               const SamplerSettings& settings) {
+  return std::make_unique<TorchGibbsSampler>(machine, settings, torch::Device(device));
 }
 
 void limit_torch_threads(int threads) {
