@@ -19,6 +19,7 @@
 #include "qvae/eval/evaluation.hpp"
 #include "qvae/io/file.hpp"
 #include "qvae/par/collective_error.hpp"
+#include "qvae/rbm/torch_device.hpp"
 #include "qvae/train/model_metrics.hpp"
 
 namespace qvae::cli {
@@ -174,6 +175,7 @@ int run_evaluate(Context& context) {
   train::ModelMetricsRequest model_request;
   std::vector<eval::ClassifierInputs> classifier_inputs;
   classifier::ClassifierSettings classifier_settings;
+  const int node_rank = comm.node_rank();
   par::run_agreed(comm, [&] {
     if (vm.count("model") != vm.count("data"))
       throw core::UsageError(core::describe(std::string(vm.count("model") ? "--data" : "--model") + " is missing",
@@ -240,6 +242,9 @@ int run_evaluate(Context& context) {
     for (const char* name : {"metrics.json", "histograms.h5"})
       io::refuse_overwriting_inputs(out_dir + "/" + name,
                                     {reference, generated, model_request.model, model_request.data});
+    // A device this build cannot use fails now, not after the long passes.
+    if (with_model) rbm::resolve_device(model_request.device, node_rank, "--device");
+    if (!classifier_inputs.empty()) rbm::resolve_device(classifier_settings.device, node_rank, "classifier.device");
   });
 
   // The model side first: a wrong --model or --data fails before the long feature pass.
