@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <sstream>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "fused_adam.hpp"
@@ -118,12 +120,30 @@ void ShardedAdam::restore(std::int64_t steps, std::vector<float> first, std::vec
   second_ = std::move(second);
 }
 
+namespace {
+
+/// A parameter's entry in torch::optim::Optimizer::state(), keyed by its
+/// TensorImpl's address: as text up to LibTorch 2.1, the pointer itself since.
+template <class States>
+auto find_state(States& states, const torch::Tensor& p) {
+  using Key = typename States::key_type;
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream key;
+    key << p.unsafeGetTensorImpl();
+    return states.find(key.str());
+  } else {
+    return states.find(static_cast<Key>(p.unsafeGetTensorImpl()));
+  }
+}
+
+}  // namespace
+
 void ShardedAdam::restore(torch::optim::Adam& adam) {
   std::vector<float> first(static_cast<std::size_t>(shard_.count), 0.0f);
   std::vector<float> second(first.size(), 0.0f);
   torch::NoGradGuard no_grad;
   auto state_of = [&adam](const torch::Tensor& p) -> torch::optim::AdamParamState* {
-    const auto found = adam.state().find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+    const auto found = find_state(adam.state(), p);
     return found == adam.state().end() ? nullptr : static_cast<torch::optim::AdamParamState*>(found->second.get());
   };
   // Every parameter steps together (each has a gradient, its bucket's view):
