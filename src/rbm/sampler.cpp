@@ -142,10 +142,7 @@ void Sampler::set_beta(double beta, BetaScope scope) {
   load_parameters();
 }
 
-void Sampler::refresh_parameters() {
-  load_parameters();
-  if (coupling_) coupling_->refresh_weights();
-}
+void Sampler::refresh_parameters() { load_parameters(); }
 
 void Sampler::sweep(std::int64_t sweeps) {
   if (sweeps < 0) throw std::invalid_argument("qvae::rbm::Sampler::sweep: negative number of sweeps");
@@ -167,6 +164,7 @@ void Sampler::anneal(const std::vector<AnnealingStep>& steps, double* accumulate
 void Sampler::run_anneal(const std::vector<AnnealingStep>& steps, const std::vector<std::uint8_t>& sampled,
                          double* accumulated, const std::function<void(std::int64_t, std::int64_t)>& progress) {
   if (!coupling_) coupling_ = std::make_unique<CouplingEnergy>(machine_);
+  coupling_->refresh_weights();  // W as it is now (β moves nothing in Q)
   std::vector<double> q(static_cast<std::size_t>(count_));
   const std::int64_t total = static_cast<std::int64_t>(steps.size());
   for (std::int64_t s = 0; s < total; ++s) {

@@ -196,7 +196,6 @@ class KokkosGibbsSampler final : public Sampler {
       bias(unit) = static_cast<float>(bias_beta * model.biases()[layout_.node_of_unit[unit]]);
     Kokkos::deep_copy(adjacency_weight_, weight);
     Kokkos::deep_copy(field_bias_, bias);
-    if (tile_coupling_) tile_coupling_->refresh_weights();
   }
 
   void run_sweeps(std::int64_t sweeps, const std::vector<std::uint8_t>& sampled) override {
@@ -225,6 +224,7 @@ class KokkosGibbsSampler final : public Sampler {
       set_beta(steps.front().beta, BetaScope::couplings);  // biases at β_b = 1
       if (tiles_ == 0) return;
       if (!tile_coupling_) tile_coupling_.emplace(machine(), layout_.unit_of_node);
+      tile_coupling_->refresh_weights();  // W as it is now (β moves nothing in Q)
       detail::ProfilingRegion region("qvae::rbm::KokkosGibbsSampler::anneal");
       std::vector<double> weight(layout_.adjacency_coupler.size());  // W of each CSR entry
       for (std::size_t k = 0; k < weight.size(); ++k) weight[k] = machine().weights()[layout_.adjacency_coupler[k]];

@@ -135,6 +135,7 @@ class Sampler {
   /// the next, keeping its states in cache and evaluating Q in their own
   /// layout; `progress(done, total)` reports the work finished in the
   /// backend's units ((tile, step) pairs, or steps), done = total at the end.
+  /// The machine's weights are read at the call, as set_beta reads them.
   /// Afterwards β is the last step's, scope couplings.
   void anneal(const std::vector<AnnealingStep>& steps, double* accumulated,
               const std::function<void(std::int64_t, std::int64_t)>& progress = {});
