@@ -139,7 +139,7 @@ void sum_gradients(const std::vector<torch::Tensor>& params, std::vector<double>
   at = 0;
   for (const auto& p : params) {
     const auto n = static_cast<std::size_t>(p.numel());
-    auto grad = torch::from_blob(flat.data() + at, p.sizes(), torch::kFloat64).to(p.device(), true, true);
+    auto grad = torch::from_blob(flat.data() + at, p.sizes(), torch::kFloat64).to(p.device(), false, true);
     p.mutable_grad() = grad;
     at += n;
   }
