@@ -39,8 +39,11 @@ foreach(_dir IN LISTS _kokkos_inc)
 endforeach()
 set_target_properties(Kokkos::kokkos PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${_kokkos_fixed}")
 
+# Debian's LibTorch 1.13 (CPU only) by default; any other, e.g. the CUDA one
+# inside a PyTorch wheel, with -DCMAKE_PREFIX_PATH=<libtorch> or -DTorch_DIR=...
+# (train.device = cuda, docs/training.md "Devices").
 find_package(Torch REQUIRED)
-set_package_properties(Torch PROPERTIES TYPE REQUIRED PURPOSE "QVAE model and training (LibTorch 1.13)")
+set_package_properties(Torch PROPERTIES TYPE REQUIRED PURPOSE "QVAE model and training (LibTorch 1.13 or newer)")
 
 find_package(Boost 1.74 REQUIRED COMPONENTS program_options)
 find_package(Eigen3 3.3 REQUIRED NO_MODULE)  # the FPD's eigen-solver (src/eval/linalg.cpp)

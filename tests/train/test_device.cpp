@@ -22,11 +22,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace qvae;
-using train_test::read_doubles;
-using train_test::SharedTempDir;
-using train_test::test_schema;
-using train_test::tiny_config;
-using train_test::write_showers;
+using namespace qvae::train_test;  // the tiny run, its data and the shared directory
 
 bool on_cpu() { return qvae::testing::test_device_kind() == rbm::DeviceKind::cpu; }
 const char* device_name() { return on_cpu() ? "cpu" : "cuda"; }
