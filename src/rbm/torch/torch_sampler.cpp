@@ -104,7 +104,7 @@ class TorchGibbsSampler final : public Sampler {
     if (count == 0) return;
     torch::NoGradGuard no_grad;
     // Uniforms of a run of sweeps, drawn on the host in sweep order and moved
-    // to the device in one copy: one launch-free transfer per run, not per partition.
+    // to the device in one copy: one transfer per run, not one per partition and sweep.
     const std::int64_t per_sweep = count * model.num_nodes();
     const std::int64_t run = std::max<std::int64_t>(1, std::min<std::int64_t>(sweeps, kUniformsPerRun / per_sweep));
     torch::Tensor host = torch::empty({run * per_sweep}, torch::kFloat32);
