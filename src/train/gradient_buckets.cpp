@@ -35,6 +35,7 @@ struct GradientBuckets::State {
   par::Communicator comm;
   bool bfloat16 = false;
   std::vector<torch::Tensor> parameters;
+  torch::Tensor flat, flat_host;    ///< every bucket's buffer (and host copy), one after the other
   std::vector<const float*> views;  ///< where each parameter's .grad must stay
   std::vector<std::size_t> bucket_of;
   std::vector<char> is_final;  ///< per parameter, this exchange
@@ -137,14 +138,23 @@ GradientBuckets::GradientBuckets(const std::vector<torch::Tensor>& parameters, d
     filled += p.numel();
   }
   torch::NoGradGuard no_grad;
+  // One allocation for all buckets, so the flat gradient (and the parameters
+  // an optimiser gathers through it) is one contiguous vector.
+  std::int64_t flat_size = 0;
+  for (const auto& p : parameters) flat_size += p.numel();
+  const torch::Device device = n > 0 ? parameters.front().device() : torch::Device(torch::kCPU);
+  s.flat = torch::zeros({flat_size}, torch::TensorOptions().dtype(torch::kFloat).device(device));
+  if (!device.is_cpu())
+    s.flat_host =
+        torch::zeros({flat_size}, torch::TensorOptions().dtype(torch::kFloat).pinned_memory(device.is_cuda()));
+  std::int64_t start = 0;
   for (const auto& members : groups) {
     State::Bucket bucket;
     std::int64_t total = 0;
     for (std::size_t k : members) total += parameters[k].numel();
-    const torch::Device device = parameters[members.front()].device();
-    bucket.buffer = torch::zeros({total}, torch::TensorOptions().dtype(torch::kFloat).device(device));
-    if (!device.is_cpu())
-      bucket.host = torch::zeros({total}, torch::TensorOptions().dtype(torch::kFloat).pinned_memory(device.is_cuda()));
+    bucket.buffer = s.flat.narrow(0, start, total);
+    if (s.flat_host.defined()) bucket.host = s.flat_host.narrow(0, start, total);
+    start += total;
     std::int64_t offset = 0;
     for (std::size_t k : members) {
       bucket.offsets.push_back(offset);
@@ -230,6 +240,10 @@ void GradientBuckets::scale(float factor) {
 std::size_t GradientBuckets::bucket_count() const { return state_->buckets.size(); }
 
 float* GradientBuckets::bucket_data(std::size_t b) { return state_->buckets.at(b).data(); }
+
+float* GradientBuckets::flat_data() {
+  return (state_->flat_host.defined() ? state_->flat_host : state_->flat).data_ptr<float>();
+}
 
 std::int64_t GradientBuckets::bucket_size(std::size_t b) const { return state_->buckets.at(b).buffer.numel(); }
 

@@ -72,6 +72,8 @@ class GradientBuckets {
   /// Bucket `b` holds the parameters bucket_members(b) (indices into the
   /// constructor's list, in buffer order) in bucket_size(b) floats.
   float* bucket_data(std::size_t b);
+  /// All buckets' host buffers as one contiguous vector (bucket_data(0) on).
+  float* flat_data();
   std::int64_t bucket_size(std::size_t b) const;
   const std::vector<std::size_t>& bucket_members(std::size_t b) const;
   /// Buckets whose sums started during backward in the last exchange.

@@ -41,14 +41,9 @@ ShardedAdam::ShardedAdam(std::vector<torch::Tensor> parameters, GradientBuckets&
   shard_ = block_of(comm_.rank());
   first_.assign(static_cast<std::size_t>(shard_.count), 0.0f);
   second_.assign(static_cast<std::size_t>(shard_.count), 0.0f);
+  for (int r = 0; r < comm_.size() && sharded_; ++r) block_counts_.push_back(block_of(r).count);
   for (std::size_t b = 0; b < buckets_.bucket_count(); ++b) {
-    const std::int64_t begin = bucket_start_[b], end = begin + buckets_.bucket_size(b);
-    std::vector<long long> counts;
-    for (int r = 0; r < comm_.size() && sharded_; ++r) {
-      const par::Block block = block_of(r);
-      counts.push_back(std::max<std::int64_t>(0, std::min(end, block.end()) - std::max(begin, block.offset)));
-    }
-    bucket_counts_.push_back(std::move(counts));
+    const std::int64_t begin = bucket_start_[b];
     for (std::size_t k : buckets_.bucket_members(b)) {
       const std::int64_t p_begin = begin + place_[k].second, p_end = p_begin + parameters_[k].numel();
       const std::int64_t lo = std::max(p_begin, shard_.offset), hi = std::min(p_end, shard_.end());
@@ -87,8 +82,9 @@ void ShardedAdam::step() {
 }
 
 void ShardedAdam::gather_parameters() {
-  for (std::size_t b = 0; b < bucket_counts_.size(); ++b)
-    comm_.allgather_in_place(buckets_.bucket_data(b), bucket_counts_[b]);
+  // One allgather of the flat vector: every rank sends its block at once (per
+  // bucket, a bucket inside one rank's block would be a broadcast from it).
+  comm_.allgather_in_place(buckets_.flat_data(), block_counts_);
   // Every parameter's elements outside this rank's block (inside it, the
   // update wrote them already) from the gathered buckets.
   for (std::size_t k = 0; k < parameters_.size(); ++k) {

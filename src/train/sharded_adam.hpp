@@ -3,8 +3,8 @@
 //
 // The flat parameter vector is the gradient buckets' order (the parameters in
 // reverse, each row-major).  Rank r keeps the Adam moments of, and updates,
-// block r of it (par::block_partition); an allgather per bucket then gives
-// every rank every updated parameter.  Each rank so holds 1/P of the moments
+// block r of it (par::block_partition); one allgather of the flat vector
+// then gives every rank every updated parameter.  Each rank so holds 1/P of the moments
 // and does 1/P of the update, where an unsharded optimiser costs every rank
 // all of both.  The update is element-wise, so the parameters do not depend on
 // how the vector is cut: results are the same for any rank count, given the
@@ -102,8 +102,8 @@ class ShardedAdam {
   std::int64_t flat_size_ = 0;
   par::Block shard_;
   std::vector<Segment> segments_;
-  /// Per bucket, each rank's element count in it (the allgather's counts).
-  std::vector<std::vector<long long>> bucket_counts_;
+  /// Each rank's block size (the allgather's counts; its blocks lie in rank order).
+  std::vector<long long> block_counts_;
   /// Per bucket: its first element in the flat vector.
   std::vector<std::int64_t> bucket_start_;
   /// Per parameter: its bucket and first element in that bucket's buffer.
