@@ -186,7 +186,6 @@ void declare_bench_options(po::options_description& options) {
       "chains", po::value<std::int64_t>()->default_value(1024), "gibbs: chains in total")(
       "sweeps", po::value<std::int64_t>()->default_value(100), "gibbs: block-Gibbs sweeps")(
       "backend", po::value<std::string>()->default_value("kokkos"), "gibbs: kokkos | torch")(
-      "device", po::value<std::string>()->default_value("cpu"), "gibbs --backend torch: cpu | cuda (one GPU per rank)")(
       "temps", po::value<std::int64_t>()->default_value(200), "logz: temperatures of the rate measurement")(
       "sweeps-per-temp", po::value<std::int64_t>()->default_value(1), "logz: Gibbs sweeps per temperature")(
       "schedule", po::value<std::string>()->default_value("adaptive"), "logz: linear | piecewise | adaptive")(
@@ -201,6 +200,7 @@ void declare_bench_options(po::options_description& options) {
       "batch-size", po::value<std::int64_t>()->default_value(32), "train: global batch size (split over ranks)")(
       "batches", po::value<int>()->default_value(3), "train: timed optimiser steps after one warm-up step")(
       "threads", po::value<int>()->default_value(1), "train: LibTorch intra-op threads per rank");
+  add_compute_device_option(options, "gibbs --backend torch's chains");
 }
 
 int run_bench(Context& context) {

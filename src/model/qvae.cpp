@@ -278,6 +278,12 @@ torch::Device QvaeImpl::device() const {
   return params.empty() ? torch::Device(torch::kCPU) : params.front().device();
 }
 
+void QvaeImpl::place_on(torch::Device device) {
+  if (device.is_cpu()) return;
+  to(device);
+  prior_->set_sampling_device(device.str());
+}
+
 torch::Tensor QvaeImpl::uniforms(const std::optional<NoiseKeys>& keys, std::uint32_t domain, std::int64_t batch,
                                  std::int64_t count, torch::Dtype dtype) const {
   if (!keys)

@@ -62,10 +62,7 @@ DataParallelModel::DataParallelModel(const model::ModelConfig& model_config, con
   par::run_agreed(comm_, [&] {  // a build without CUDA: one message, exit 2
     device_ = torch::Device(rbm::resolve_device(train_config.device, node_rank, "train.device"));
   });
-  if (!device_.is_cpu()) {
-    model_->to(device_);
-    model_->prior().set_sampling_device(device_.str());
-  }
+  model_->place_on(device_);
   model_->train();
   if (model_config.rbm.update == model::RbmUpdate::autograd) prior_optimizer_ = model_->make_prior_optimizer();
   buckets_ = std::make_unique<GradientBuckets>(model_->parameters(), train_config.bucket_mb,

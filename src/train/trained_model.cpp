@@ -44,10 +44,7 @@ TrainedModel load_trained_model(const std::string& model_or_run_dir, const core:
     qvae.emplace(model_config, *geometry, model::make_prior(model_config, 0, comm));
     std::istringstream in(model_bytes, std::ios::binary);
     torch::load(*qvae, in, torch::kCPU);  // a checkpoint written on a GPU loads anywhere
-    if (!place.is_cpu()) {
-      (*qvae)->to(place);
-      (*qvae)->prior().set_sampling_device(place.str());
-    }
+    (*qvae)->place_on(place);
     (*qvae)->eval();
   });
   return TrainedModel{path, std::move(*config), std::move(*geometry), std::move(*qvae)};

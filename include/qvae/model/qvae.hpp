@@ -114,6 +114,9 @@ class QvaeImpl : public torch::nn::Module {
   /// parameters and chains stay on the host, and per-event noise is drawn
   /// there and copied over, so every draw is the CPU's).
   torch::Device device() const;
+  /// Moves the networks to `device` and runs the prior's chains there (the
+  /// prior's parameters stay on the host).  A no-op for the CPU.
+  void place_on(torch::Device device);
 
   /// Showers (B, V) and incident energies (B) in MeV -> u (B, V) float32 by the
   /// logit transform.  InputError for bad values.
